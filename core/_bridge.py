@@ -1,0 +1,28 @@
+"""Entry points the C filter calls. Errors leave here as InterpolateError with a readable message."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from .errors import InterpolateError
+from .interpolator import Interpolator
+
+log = logging.getLogger("convlstm")
+
+
+def create(info: dict[str, Any], args: dict[str, Any]) -> Interpolator:
+    try:
+        return Interpolator(info, args)
+    except InterpolateError:
+        raise
+    except Exception as exc:
+        log.debug("Interpolate creation failed", exc_info=True)
+        raise InterpolateError(f"could not set up the filter: {type(exc).__name__}: {exc}") from exc
+
+
+def process(instance: Interpolator, n: int, src_ptrs, src_strides, dst_ptrs, dst_strides) -> None:
+    try:
+        instance.process(n, src_ptrs, src_strides, dst_ptrs, dst_strides)
+    except Exception as exc:
+        log.debug("frame %d failed", n, exc_info=True)
+        raise InterpolateError(f"frame {n} failed: {type(exc).__name__}: {exc}") from exc

@@ -1,0 +1,70 @@
+"""The one checkpoint format: a torch file holding a dict
+
+    {"format": "vapoursynth-convlstm-checkpoint", "version": 1,
+     "model_config": {...ModelConfig...}, "state_dict": {...}, "meta": {...},
+     "train_state": {...}   # optional: optimiser, scheduler, step, RNG (resume only)}
+
+The plugin reads model_config + state_dict; the trainer also writes train_state. Shipped weights
+carry no train_state so they stay small.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .config import ModelConfig
+from .model import Net
+
+FORMAT = "vapoursynth-convlstm-checkpoint"
+VERSION = 1
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "default.pt"
+
+
+class CheckpointError(ValueError):
+    """A weights file that is missing, not ours, or does not match its own config."""
+
+
+def save_checkpoint(path: str | Path, net: Net, meta: dict[str, Any] | None = None,
+                    train_state: dict[str, Any] | None = None) -> None:
+    data: dict[str, Any] = {"format": FORMAT, "version": VERSION, "model_config": net.config.to_dict(),
+                            "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
+                            "meta": dict(meta or {})}
+    if train_state is not None:
+        data["train_state"] = train_state
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(data, tmp)
+    os.replace(tmp, path)  # never leave a half-written checkpoint under the real name
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"weights file {str(path)!r} does not exist")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # torch raises many types for garbage input
+        raise CheckpointError(f"{str(path)!r} is not a readable checkpoint ({type(exc).__name__}: {exc})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise CheckpointError(f"{str(path)!r} is not a vapoursynth-convlstm checkpoint (no '{FORMAT}' header); "
+                              "train one with `convlstm train` or leave weights unset for the default")
+    if data.get("version") != VERSION:
+        raise CheckpointError(f"{str(path)!r} has checkpoint version {data.get('version')}, this build reads {VERSION}")
+    return data
+
+
+def load_net(path: str | Path) -> tuple[Net, dict[str, Any]]:
+    """Builds the net its checkpoint describes and loads the weights into it."""
+    data = read_checkpoint(path)
+    try:
+        cfg = ModelConfig.from_dict(data["model_config"])
+        net = Net(cfg)
+        net.load_state_dict(data["state_dict"], strict=True)
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CheckpointError(f"{str(path)!r} does not match its model config: {msg}") from None
+    return net, data.get("meta", {})

@@ -1,0 +1,66 @@
+"""Model configuration: the choices the paper leaves open, kept in YAML next to the weights."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Widths and depths of the synthesis U-Net and the attention refinement network.
+
+    ``channels`` has one entry per U-Net level: each level runs a ConvLSTM with that many
+    hidden channels and halves the resolution, so inputs are padded to a multiple of
+    ``2 ** len(channels)``.
+    """
+
+    channels: tuple[int, ...] = (16, 32, 48, 64)
+    kernel_size: int = 3
+    refine_channels: int = 24
+    attention_blocks: int = 2
+    reduction: int = 4
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
+        if not self.channels or any(c < 1 for c in self.channels):
+            raise ValueError(f"model.channels must be a non-empty list of positive ints, got {self.channels}")
+        if self.kernel_size < 1 or self.kernel_size % 2 == 0:
+            raise ValueError(f"model.kernel_size must be odd and positive, got {self.kernel_size}")
+        if self.refine_channels < 1 or self.attention_blocks < 0:
+            raise ValueError("model.refine_channels must be >= 1 and model.attention_blocks >= 0")
+        if self.reduction < 1 or self.refine_channels // self.reduction < 1:
+            raise ValueError(
+                f"model.reduction must be in [1, refine_channels], got {self.reduction} for {self.refine_channels}"
+            )
+
+    @property
+    def pad_multiple(self) -> int:
+        return 2 ** len(self.channels)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["channels"] = list(self.channels)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown model config keys {sorted(unknown)}; known: {sorted(known)}")
+        return cls(**d)
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    with open(path, "r", encoding="utf-8") as fh:
+        data = yaml.safe_load(fh) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: top level of a config must be a mapping")
+    return data
+
+
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"

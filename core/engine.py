@@ -1,0 +1,50 @@
+"""The compute engine: one loaded net on one device, turning 4 frames into the middle one."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from .checkpoint import DEFAULT_WEIGHTS, CheckpointError, load_net
+from .errors import InterpolateError
+from .log import info_once
+from .model import Net
+
+
+def load_weights(weights: str | None) -> tuple[Net, str]:
+    """The user's checkpoint, else the bundled default, else the zero-residual net (= blending)."""
+    if weights:
+        try:
+            net, _ = load_net(Path(weights).expanduser())
+        except CheckpointError as exc:
+            raise InterpolateError(str(exc)) from None
+        return net, str(weights)
+    if DEFAULT_WEIGHTS.is_file():
+        net, _ = load_net(DEFAULT_WEIGHTS)
+        return net, "default"
+    info_once("no trained default weights are bundled: using the zero-residual net, which equals frame blending")
+    return Net(), "untrained"
+
+
+class Engine:
+    """Owns the net on its device; pads to the U-Net's multiple and crops back."""
+
+    def __init__(self, net: Net, device: torch.device, fp16: bool) -> None:
+        if fp16 and device.type != "cuda":
+            raise InterpolateError("fp16=True needs a CUDA device; use fp16=False on CPU")
+        self.device = device
+        self.dtype = torch.float16 if fp16 else torch.float32
+        self.net = net.to(device=device, dtype=self.dtype).eval()
+        self.multiple = net.config.pad_multiple
+
+    @torch.inference_mode()
+    def predict(self, frames: torch.Tensor) -> torch.Tensor:
+        """frames: (B, 4, 3, H, W) float on [-1, 1], any H and W -> (B, 3, H, W) float32."""
+        b, t, c, h, w = frames.shape
+        ph, pw = -h % self.multiple, -w % self.multiple
+        x = frames.to(device=self.device, dtype=self.dtype).reshape(b, t * c, h, w)
+        if ph or pw:
+            x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+        out = self.net(x.reshape(b, t, c, h + ph, w + pw))
+        return out[..., :h, :w].float()

@@ -1,0 +1,10 @@
+"""The network of Suzuki & Ikehara 2020: ConvLSTM U-Net synthesis + attention refinement."""
+from .convlstm import ConvLSTM, ConvLSTMCell
+from .net import Net, interpolation_loss
+from .refinement import AttentionBlock, ChannelAttention, RefinementNet, SpatialAttention
+from .synthesis import DecoderBlock, EncoderBlock, SynthesisNet
+
+__all__ = [
+    "AttentionBlock", "ChannelAttention", "ConvLSTM", "ConvLSTMCell", "DecoderBlock", "EncoderBlock",
+    "Net", "RefinementNet", "SpatialAttention", "SynthesisNet", "interpolation_loss",
+]

@@ -1,0 +1,73 @@
+"""Synthesis network: a ConvLSTM U-Net that predicts the residual over the blend of I2 and I3."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import ModelConfig
+from .convlstm import ConvLSTM
+
+
+def conv_bn_relu(cin: int, cout: int, k: int = 3) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, k, padding=k // 2, bias=False), nn.BatchNorm2d(cout),
+                         nn.ReLU(inplace=True))
+
+
+class EncoderBlock(nn.Module):
+    """ConvLSTM over time, then conv+BN+ReLU per time step; returns (skip, pooled)."""
+
+    def __init__(self, cin: int, cout: int, k: int) -> None:
+        super().__init__()
+        self.lstm = ConvLSTM(cin, cout, k)
+        self.conv = conv_bn_relu(cout, cout, k)
+
+    def forward(self, seq: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        b, t = seq.shape[:2]
+        x = self.lstm(seq).flatten(0, 1)            # time folded into the batch for 2-D layers
+        skip = self.conv(x)
+        pooled = F.max_pool2d(skip, 2)
+        return skip, pooled.unflatten(0, (b, t))
+
+
+class DecoderBlock(nn.Module):
+    """Upsample, add the encoder's skip, conv+BN+ReLU (time still folded into the batch)."""
+
+    def __init__(self, cin: int, cout: int, k: int) -> None:
+        super().__init__()
+        self.conv = conv_bn_relu(cin, cout, k)
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+        return self.conv(x + skip)
+
+
+class SynthesisNet(nn.Module):
+    """I'_{2.5} = (I2 + I3) / 2 + U-Net residual. Last conv starts at zero: untrained = blend."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        ch, k = cfg.channels, cfg.kernel_size
+        ins = (3,) + ch[:-1]
+        self.encoders = nn.ModuleList(EncoderBlock(i, o, k) for i, o in zip(ins, ch))
+        self.middle = conv_bn_relu(ch[-1], ch[-1], k)
+        outs = (ch[0],) + ch[:-1]
+        self.decoders = nn.ModuleList(DecoderBlock(i, o, k) for i, o in zip(ch, outs))
+        self.head = nn.Sequential(nn.Conv2d(4 * ch[0], ch[0], k, padding=k // 2), nn.ReLU(inplace=True),
+                                  nn.Conv2d(ch[0], 3, k, padding=k // 2))
+        nn.init.zeros_(self.head[-1].weight)
+        nn.init.zeros_(self.head[-1].bias)
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        """frames: (B, 4, 3, H, W) on [-1, 1], H and W multiples of 2**levels."""
+        b, t = frames.shape[:2]
+        x, skips = frames, []
+        for enc in self.encoders:
+            skip, x = enc(x)
+            skips.append(skip)
+        x = self.middle(x.flatten(0, 1))
+        for dec, skip in zip(reversed(self.decoders), reversed(skips)):
+            x = dec(x, skip)
+        x = x.unflatten(0, (b, t)).flatten(1, 2)    # time steps concatenated along channels
+        blend = 0.5 * (frames[:, 1] + frames[:, 2])
+        return blend + self.head(x)

@@ -1,0 +1,301 @@
+/*
+ * convlstm: native VapourSynth (API 4) front of the ConvLSTM frame interpolator.
+ *
+ * Thin on purpose: it passes arguments and clip facts to the Python package `convlstm`
+ * (module convlstm._bridge), asks it which source frames each output needs, requests them,
+ * allocates the output frame, sets props and reports errors. Model and policy live in Python.
+ * The GIL is held only for the duration of each call into Python.
+ */
+#include <dlfcn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "VapourSynth4.h"
+
+#define FILTER "convlstm.Interpolate"
+#define MAX_WINDOW 4
+#define MAX_PLANES 3
+
+typedef struct {
+    VSNode *node;
+    VSVideoInfo vi;          /* output clip */
+    int planes;
+    int64_t duration_divisor;
+    PyObject *instance;      /* convlstm.interpolator.Interpolator */
+    PyObject *bridge;        /* convlstm._bridge module */
+} InterpolateData;
+
+typedef struct {
+    int count;
+    int index[MAX_WINDOW];
+} Plan;
+
+/* Python may be absent (a host that never loaded libpython) or not initialised. */
+static int python_ready(void) {
+    int (*is_initialized)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "Py_IsInitialized");
+    return is_initialized != NULL && is_initialized();
+}
+
+/* Moves the pending Python exception's text into buf and clears it. Caller holds the GIL. */
+static void take_python_error(char *buf, size_t size) {
+    PyObject *type = NULL, *value = NULL, *traceback = NULL;
+    PyErr_Fetch(&type, &value, &traceback);
+    PyObject *text = value ? PyObject_Str(value) : NULL;
+    const char *msg = text ? PyUnicode_AsUTF8AndSize(text, NULL) : NULL;
+    snprintf(buf, size, FILTER ": %s", (msg && *msg) ? msg : "unknown error in the Python core");
+    PyErr_Clear();
+    Py_XDECREF(text);
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(traceback);
+}
+
+static int64_t gcd64(int64_t a, int64_t b) {
+    while (b) {
+        int64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+static int call_plan(InterpolateData *d, int n, Plan *plan, char *err, size_t errsize) {
+    int ok = 0;
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *result = PyObject_CallMethod(d->instance, "plan", "i", n);
+    if (result && PyTuple_Check(result) && PyTuple_Size(result) >= 1 && PyTuple_Size(result) <= MAX_WINDOW) {
+        plan->count = (int)PyTuple_Size(result);
+        ok = 1;
+        for (int i = 0; i < plan->count; i++) {
+            long v = PyLong_AsLong(PyTuple_GetItem(result, i));
+            if (v < 0 || v >= d->vi.numFrames) ok = 0;
+            plan->index[i] = (int)v;
+        }
+        if (PyErr_Occurred()) ok = 0;
+    }
+    if (!ok) {
+        if (PyErr_Occurred())
+            take_python_error(err, errsize);
+        else
+            snprintf(err, errsize, FILTER ": internal error: bad frame plan for frame %d", n);
+    }
+    Py_XDECREF(result);
+    PyGILState_Release(gil);
+    return ok;
+}
+
+static PyObject *pointer_tuple(const void **ptrs, const ptrdiff_t *strides, int count, int want_strides) {
+    PyObject *t = PyTuple_New(count);
+    for (int i = 0; t && i < count; i++)
+        PyTuple_SetItem(t, i, want_strides ? PyLong_FromSsize_t(strides[i]) : PyLong_FromVoidPtr((void *)ptrs[i]));
+    return t;
+}
+
+/* Fills dst from the window of source frames through the Python core. */
+static int call_process(InterpolateData *d, int n, const VSFrame **src, int count, VSFrame *dst,
+                        const VSAPI *vsapi, char *err, size_t errsize) {
+    const void *src_ptrs[MAX_WINDOW * MAX_PLANES], *dst_ptrs[MAX_PLANES];
+    ptrdiff_t src_strides[MAX_WINDOW * MAX_PLANES], dst_strides[MAX_PLANES];
+    for (int f = 0; f < count; f++)
+        for (int p = 0; p < d->planes; p++) {
+            src_ptrs[f * d->planes + p] = vsapi->getReadPtr(src[f], p);
+            src_strides[f * d->planes + p] = vsapi->getStride(src[f], p);
+        }
+    for (int p = 0; p < d->planes; p++) {
+        dst_ptrs[p] = vsapi->getWritePtr(dst, p);
+        dst_strides[p] = vsapi->getStride(dst, p);
+    }
+    int total = count * d->planes;
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *sp = pointer_tuple(src_ptrs, src_strides, total, 0);
+    PyObject *ss = pointer_tuple(src_ptrs, src_strides, total, 1);
+    PyObject *dp = pointer_tuple(dst_ptrs, dst_strides, d->planes, 0);
+    PyObject *ds = pointer_tuple(dst_ptrs, dst_strides, d->planes, 1);
+    PyObject *result = NULL;
+    if (sp && ss && dp && ds)
+        result = PyObject_CallMethod(d->bridge, "process", "OiOOOO", d->instance, n, sp, ss, dp, ds);
+    int ok = result != NULL;
+    if (!ok) take_python_error(err, errsize);
+    Py_XDECREF(result);
+    Py_XDECREF(sp);
+    Py_XDECREF(ss);
+    Py_XDECREF(dp);
+    Py_XDECREF(ds);
+    PyGILState_Release(gil);
+    return ok;
+}
+
+/* Output frames last half as long as the source's; interpolated ones are marked. */
+static void set_output_props(InterpolateData *d, VSFrame *dst, int interpolated, const VSAPI *vsapi) {
+    VSMap *props = vsapi->getFramePropertiesRW(dst);
+    int e1 = 0, e2 = 0;
+    int64_t num = vsapi->mapGetInt(props, "_DurationNum", 0, &e1);
+    int64_t den = vsapi->mapGetInt(props, "_DurationDen", 0, &e2);
+    if (!e1 && !e2 && num > 0 && den > 0) {
+        den *= d->duration_divisor;
+        int64_t g = gcd64(num, den);
+        vsapi->mapSetInt(props, "_DurationNum", num / g, maReplace);
+        vsapi->mapSetInt(props, "_DurationDen", den / g, maReplace);
+    }
+    vsapi->mapSetInt(props, "ConvLSTMInterpolated", interpolated, maReplace);
+}
+
+static const VSFrame *VS_CC interpolateGetFrame(int n, int activationReason, void *instanceData, void **frameData,
+                                               VSFrameContext *frameCtx, VSCore *core, const VSAPI *vsapi) {
+    InterpolateData *d = (InterpolateData *)instanceData;
+    char err[1024];
+    if (activationReason == arInitial) {
+        Plan *plan = (Plan *)malloc(sizeof(Plan));
+        if (!plan || !call_plan(d, n, plan, err, sizeof err)) {
+            free(plan);
+            vsapi->setFilterError(plan ? err : FILTER ": out of memory", frameCtx);
+            return NULL;
+        }
+        *frameData = plan;
+        for (int i = 0; i < plan->count; i++)
+            vsapi->requestFrameFilter(plan->index[i], d->node, frameCtx);
+    } else if (activationReason == arAllFramesReady) {
+        Plan *plan = (Plan *)*frameData;
+        const VSFrame *src[MAX_WINDOW];
+        for (int i = 0; i < plan->count; i++)
+            src[i] = vsapi->getFrameFilter(plan->index[i], d->node, frameCtx);
+        VSFrame *dst;
+        int ok = 1;
+        if (plan->count == 1) {
+            dst = vsapi->copyFrame(src[0], core);  /* same pixels, copy-on-write */
+            set_output_props(d, dst, 0, vsapi);
+        } else {
+            dst = vsapi->newVideoFrame(&d->vi.format, d->vi.width, d->vi.height, src[1], core);
+            ok = call_process(d, n, src, plan->count, dst, vsapi, err, sizeof err);
+            if (ok) set_output_props(d, dst, 1, vsapi);
+        }
+        for (int i = 0; i < plan->count; i++)
+            vsapi->freeFrame(src[i]);
+        free(plan);
+        *frameData = NULL;
+        if (!ok) {
+            vsapi->freeFrame(dst);
+            vsapi->setFilterError(err, frameCtx);
+            return NULL;
+        }
+        return dst;
+    } else if (activationReason == arError) {
+        free(*frameData);
+        *frameData = NULL;
+    }
+    return NULL;
+}
+
+static void VS_CC interpolateFree(void *instanceData, VSCore *core, const VSAPI *vsapi) {
+    InterpolateData *d = (InterpolateData *)instanceData;
+    vsapi->freeNode(d->node);
+    if (python_ready()) {
+        PyGILState_STATE gil = PyGILState_Ensure();
+        Py_XDECREF(d->instance);
+        Py_XDECREF(d->bridge);
+        PyGILState_Release(gil);
+    }
+    free(d);
+}
+
+/* Every argument but the clip, as a dict of str/int/float for the Python side to validate. */
+static PyObject *args_to_dict(const VSMap *in, const VSAPI *vsapi) {
+    PyObject *dict = PyDict_New();
+    int keys = vsapi->mapNumKeys(in);
+    for (int k = 0; dict && k < keys; k++) {
+        const char *key = vsapi->mapGetKey(in, k);
+        PyObject *value = NULL;
+        switch (vsapi->mapGetType(in, key)) {
+        case ptInt: value = PyLong_FromLongLong(vsapi->mapGetInt(in, key, 0, NULL)); break;
+        case ptFloat: value = PyFloat_FromDouble(vsapi->mapGetFloat(in, key, 0, NULL)); break;
+        case ptData: value = PyUnicode_FromStringAndSize(vsapi->mapGetData(in, key, 0, NULL),
+                                                         vsapi->mapGetDataSize(in, key, 0, NULL)); break;
+        default: continue;  /* the clip */
+        }
+        if (!value || PyDict_SetItemString(dict, key, value) < 0) {
+            Py_XDECREF(value);
+            Py_DECREF(dict);
+            return NULL;
+        }
+        Py_DECREF(value);
+    }
+    return dict;
+}
+
+static int get_int_attr(PyObject *obj, const char *name, int64_t *out) {
+    PyObject *v = PyObject_GetAttrString(obj, name);
+    if (!v) return 0;
+    *out = PyLong_AsLongLong(v);
+    Py_DECREF(v);
+    return !PyErr_Occurred();
+}
+
+static void VS_CC interpolateCreate(const VSMap *in, VSMap *out, void *userData, VSCore *core, const VSAPI *vsapi) {
+    (void)userData;
+    if (!python_ready()) {
+        vsapi->mapSetError(out, FILTER ": Python is not initialised in this host process; the filter's core is "
+                                "Python. Run the script through vspipe, python or another Python-based host.");
+        return;
+    }
+    InterpolateData d;
+    memset(&d, 0, sizeof d);
+    d.node = vsapi->mapGetNode(in, "clip", 0, NULL);
+    const VSVideoInfo *vi = vsapi->getVideoInfo(d.node);
+    d.vi = *vi;
+    d.planes = vi->format.numPlanes;
+    char format_name[32] = "";
+    if (vi->format.colorFamily != cfUndefined) vsapi->getVideoFormatName(&vi->format, format_name);
+
+    char err[1024] = "";
+    int64_t num_frames = 0, fps_num = 0, fps_den = 0;
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *info = Py_BuildValue("{s:i,s:i,s:i,s:L,s:L,s:i,s:i,s:i,s:i,s:i,s:s}",
+                                   "width", vi->width, "height", vi->height, "num_frames", vi->numFrames,
+                                   "fps_num", (long long)vi->fpsNum, "fps_den", (long long)vi->fpsDen,
+                                   "color_family", vi->format.colorFamily, "sample_type", vi->format.sampleType,
+                                   "bits_per_sample", vi->format.bitsPerSample,
+                                   "sub_sampling_w", vi->format.subSamplingW, "sub_sampling_h", vi->format.subSamplingH,
+                                   "format_name", format_name);
+    PyObject *args = args_to_dict(in, vsapi);
+    d.bridge = (info && args) ? PyImport_ImportModule("convlstm._bridge") : NULL;
+    d.instance = d.bridge ? PyObject_CallMethod(d.bridge, "create", "OO", info, args) : NULL;
+    int ok = d.instance && get_int_attr(d.instance, "num_frames", &num_frames) &&
+             get_int_attr(d.instance, "fps_num", &fps_num) && get_int_attr(d.instance, "fps_den", &fps_den) &&
+             get_int_attr(d.instance, "duration_divisor", &d.duration_divisor);
+    if (!ok) {
+        take_python_error(err, sizeof err);
+        Py_XDECREF(d.instance);
+        Py_XDECREF(d.bridge);
+    }
+    Py_XDECREF(info);
+    Py_XDECREF(args);
+    PyGILState_Release(gil);
+    if (!ok) {
+        vsapi->mapSetError(out, err);
+        vsapi->freeNode(d.node);
+        return;
+    }
+    d.vi.numFrames = (int)num_frames;
+    d.vi.fpsNum = fps_num;
+    d.vi.fpsDen = fps_den;
+
+    InterpolateData *data = (InterpolateData *)malloc(sizeof d);
+    *data = d;
+    VSFilterDependency deps[] = {{data->node, rpGeneral}};
+    /* Frame requests run in parallel; the net runs one frame at a time (it uses every core itself). */
+    vsapi->createVideoFilter(out, "Interpolate", &data->vi, interpolateGetFrame, interpolateFree,
+                             fmParallelRequests, deps, 1, data, core);
+}
+
+VS_EXTERNAL_API(void) VapourSynthPluginInit2(VSPlugin *plugin, const VSPLUGINAPI *vspapi) {
+    vspapi->configPlugin("com.github.vapoursynth-convlstm", "convlstm",
+                         "Frame interpolation with the ConvLSTM residual network (Suzuki & Ikehara 2020)",
+                         VS_MAKE_VERSION(0, 1), VAPOURSYNTH_API_VERSION, 0, plugin);
+    vspapi->registerFunction("Interpolate", "clip:vnode;weights:data:opt;device:data:opt;fp16:int:opt;",
+                             "clip:vnode;", interpolateCreate, NULL, plugin);
+}
