@@ -18,9 +18,9 @@ class ModelConfig:
     ``2 ** len(channels)``.
     """
 
-    channels: tuple[int, ...] = (16, 32, 48, 64)
+    channels: tuple[int, ...] = (8, 16, 32, 64, 96)
     kernel_size: int = 3
-    refine_channels: int = 24
+    refine_channels: int = 16
     attention_blocks: int = 2
     reduction: int = 4
 

@@ -65,6 +65,11 @@ class Interpolator:
         frames = [torch.stack([self.io.read(self._plane(src_ptrs[f * 3 + p], src_strides[f * 3 + p]), dtype)
                                for p in range(self.planes)]) for f in range(4)]
         window = self.format.to_unit(torch.stack(frames))[None]          # (1, 4, 3, H, W)
-        out = self.format.from_unit(self.engine.predict(window)[0])       # (3, H, W) in sample type
+        pred = self.engine.predict(window)[0]
+        if not bool(torch.isfinite(pred).all()):
+            bad = "the input frames contain NaN/Inf samples" if not bool(torch.isfinite(window).all()) \
+                else "the net produced NaN/Inf (broken weights or fp16 overflow; try fp16=False)"
+            raise InterpolateError(f"cannot interpolate output frame {n}: {bad}")
+        out = self.format.from_unit(pred)                                  # (3, H, W) in sample type
         for p in range(self.planes):
             self.io.write(out[p], self._plane(dst_ptrs[p], dst_strides[p]), dtype)

