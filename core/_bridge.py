@@ -23,6 +23,8 @@ def create(info: dict[str, Any], args: dict[str, Any]) -> Interpolator:
 def process(instance: Interpolator, n: int, src_ptrs, src_strides, dst_ptrs, dst_strides) -> None:
     try:
         instance.process(n, src_ptrs, src_strides, dst_ptrs, dst_strides)
+    except InterpolateError:
+        raise
     except Exception as exc:
         log.debug("frame %d failed", n, exc_info=True)
         raise InterpolateError(f"frame {n} failed: {type(exc).__name__}: {exc}") from exc

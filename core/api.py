@@ -6,9 +6,8 @@ from pathlib import Path
 import vapoursynth as vs
 
 
-def plugin_available(core: vs.Core | None = None) -> bool:
-    core = core or vs.core
-    return hasattr(core, "convlstm")
+def plugin_available() -> bool:
+    return hasattr(vs.core, "convlstm")
 
 
 def interpolate(clip: vs.VideoNode, weights: str | Path | None = None, device: str = "auto",
@@ -16,7 +15,7 @@ def interpolate(clip: vs.VideoNode, weights: str | Path | None = None, device: s
     """Doubles the frame rate of an RGB clip. See README for arguments."""
     if not isinstance(clip, vs.VideoNode):
         raise TypeError(f"convlstm.interpolate: clip must be a vapoursynth.VideoNode, got {type(clip).__name__}")
-    if not plugin_available(clip.core):
+    if not plugin_available():
         raise vs.Error("convlstm.interpolate: the native plugin is not loaded; install the package with "
                        "`pip install .` (not editable) so it lands in vapoursynth/plugins/")
     kwargs: dict = {"device": device}
@@ -24,4 +23,4 @@ def interpolate(clip: vs.VideoNode, weights: str | Path | None = None, device: s
         kwargs["weights"] = str(weights)
     if fp16 is not None:
         kwargs["fp16"] = int(bool(fp16))
-    return clip.core.convlstm.Interpolate(clip, **kwargs)
+    return vs.core.convlstm.Interpolate(clip, **kwargs)

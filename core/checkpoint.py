@@ -46,7 +46,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"weights file {str(path)!r} does not exist")
     try:
-        data = torch.load(path, map_location="cpu", weights_only=False)
+        data = torch.load(path, map_location="cpu", weights_only=True)  # no arbitrary pickles
     except Exception as exc:  # torch raises many types for garbage input
         raise CheckpointError(f"{str(path)!r} is not a readable checkpoint ({type(exc).__name__}: {exc})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:

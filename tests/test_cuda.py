@@ -1,0 +1,53 @@
+"""The CUDA path (CuPy strided copies, DLPack to torch, fp16). Skipped on machines without a GPU."""
+import numpy as np
+import pytest
+import torch
+import vapoursynth as vs
+
+from convlstm.devices import cuda_usable
+from convlstm.planes import Plane, PlaneIO
+from helpers import clip_from_frames, moving_frames, planes_of
+
+pytestmark = [pytest.mark.cuda, pytest.mark.skipif(not cuda_usable(), reason="needs a CUDA GPU with torch + cupy")]
+core = vs.core
+
+
+def test_plane_round_trip_through_the_gpu_is_bit_exact():
+    io = PlaneIO(torch.device("cuda", 0))
+    src = (np.arange(37 * 64, dtype=np.uint16).reshape(37, 64) * 7) % 65535
+    padded = np.zeros((37, 80), np.uint16)   # a stride wider than the row, as in VapourSynth frames
+    padded[:, :64] = src
+    plane = Plane(ptr=padded.ctypes.data, stride=padded.strides[0], height=37, width=64)
+    t = io.read(plane, np.dtype(np.uint16))
+    assert t.is_cuda and torch.equal(t.cpu().to(torch.int32), torch.from_numpy(src.astype(np.int32)))
+    dst = np.zeros_like(padded)
+    io.write(t, Plane(ptr=dst.ctypes.data, stride=dst.strides[0], height=37, width=64), np.dtype(np.uint16))
+    assert np.array_equal(dst[:, :64], src) and not dst[:, 64:].any()
+
+
+@pytest.mark.parametrize("fmt", [vs.RGB24, vs.RGB48, vs.RGBS])
+def test_cuda_matches_cpu(fmt, test_weights):
+    frames = moving_frames(67, 45, 5, fmt)
+    clip = clip_from_frames(frames, fmt)
+    cpu = core.convlstm.Interpolate(clip, weights=str(test_weights), device="cpu")
+    gpu = core.convlstm.Interpolate(clip, weights=str(test_weights), device="cuda", fp16=0)
+    for n in range(cpu.num_frames):
+        a, b = planes_of(cpu.get_frame(n)).astype(np.float64), planes_of(gpu.get_frame(n)).astype(np.float64)
+        f = core.get_video_format(fmt)
+        tol = 1 if f.sample_type == vs.INTEGER else 1e-4
+        assert np.abs(a - b).max() <= tol, f"frame {n}"
+
+
+def test_fp16_is_default_for_rgbh_and_close_to_fp32(test_weights):
+    frames = moving_frames(64, 32, 4, vs.RGBH)
+    clip = clip_from_frames(frames, vs.RGBH)
+    half = core.convlstm.Interpolate(clip, weights=str(test_weights), device="cuda")
+    full = core.convlstm.Interpolate(clip, weights=str(test_weights), device="cuda", fp16=0)
+    a, b = planes_of(half.get_frame(1)).astype(np.float32), planes_of(full.get_frame(1)).astype(np.float32)
+    assert np.abs(a - b).max() < 1e-2
+
+
+def test_device_index_beyond_count_is_an_error():
+    clip = core.std.BlankClip(format=vs.RGB24, length=3, width=16, height=16)
+    with pytest.raises(vs.Error, match="does not exist"):
+        core.convlstm.Interpolate(clip, device=f"cuda:{torch.cuda.device_count()}")

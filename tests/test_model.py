@@ -1,0 +1,111 @@
+"""The network: shapes, the zero-residual start, the ConvLSTM recurrence, the loss, the checkpoint format."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from convlstm.checkpoint import CheckpointError, load_net, save_checkpoint
+from convlstm.config import ModelConfig
+from convlstm.engine import Engine
+from convlstm.model import ConvLSTM, Net, interpolation_loss
+from helpers import TINY
+
+
+@pytest.mark.parametrize("cfg", [TINY, ModelConfig()], ids=["tiny", "default"])
+@pytest.mark.parametrize("size", [(32, 32), (64, 96), (96, 32)])
+def test_shapes_in_train_and_eval(cfg, size):
+    m = cfg.pad_multiple
+    h, w = (max(m, size[0]), max(m, size[1]))
+    net = Net(cfg)
+    x = torch.rand(2, 4, 3, h, w) * 2 - 1
+    synthesized, refined = net.train()(x)
+    assert synthesized.shape == refined.shape == (2, 3, h, w)
+    out = net.eval()(x)
+    assert isinstance(out, torch.Tensor) and out.shape == (2, 3, h, w)
+
+
+def test_untrained_net_is_exactly_the_blend():
+    net = Net(TINY).eval()
+    x = torch.rand(3, 4, 3, 32, 48) * 2 - 1
+    with torch.no_grad():
+        out = net(x)
+    torch.testing.assert_close(out, 0.5 * (x[:, 1] + x[:, 2]), rtol=0, atol=0)
+
+
+def test_engine_pads_any_size_and_crops_back():
+    engine = Engine(Net(TINY), torch.device("cpu"), fp16=False)
+    for h, w in [(17, 33), (1, 1), (5, 64)]:
+        x = torch.rand(1, 4, 3, h, w) * 2 - 1
+        out = engine.predict(x)
+        assert out.shape == (1, 3, h, w)
+        torch.testing.assert_close(out, 0.5 * (x[:, 1] + x[:, 2]))
+
+
+def test_net_rejects_bad_shapes():
+    net = Net(TINY)
+    with pytest.raises(ValueError, match=r"\(B, 4, 3, H, W\)"):
+        net(torch.zeros(1, 3, 3, 16, 16))
+    with pytest.raises(ValueError, match="multiples of 4"):
+        net(torch.zeros(1, 4, 3, 18, 16))
+
+
+def test_convlstm_matches_step_by_step_reference():
+    torch.manual_seed(0)
+    layer = ConvLSTM(3, 5, kernel_size=3)
+    seq = torch.randn(2, 4, 3, 8, 10)
+    weight, bias = layer.cell.gates.weight, layer.cell.gates.bias
+    h = torch.zeros(2, 5, 8, 10)
+    c = torch.zeros(2, 5, 8, 10)
+    expected = []
+    for t in range(4):
+        z = F.conv2d(torch.cat([seq[:, t], h], 1), weight, bias, padding=1)
+        i, f, o, g = z[:, 0:5], z[:, 5:10], z[:, 10:15], z[:, 15:20]
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        expected.append(h)
+    torch.testing.assert_close(layer(seq), torch.stack(expected, 1))
+
+
+def test_loss_on_known_tensors():
+    target = torch.zeros(1, 3, 2, 2)
+    synthesized = torch.full_like(target, 0.4)   # L1 = 0.4
+    refined = torch.full_like(target, -0.1)      # L1 = 0.1
+    assert interpolation_loss(synthesized, refined, target).item() == pytest.approx(0.5 * 0.4 + 0.1)
+    assert interpolation_loss(target, target, target).item() == 0.0
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="channels"):
+        ModelConfig(channels=())
+    with pytest.raises(ValueError, match="kernel_size"):
+        ModelConfig(kernel_size=2)
+    with pytest.raises(ValueError, match="unknown model config keys"):
+        ModelConfig.from_dict({"chanels": [4]})
+
+
+def test_checkpoint_round_trip(tmp_path, test_weights):
+    net, meta = load_net(test_weights)
+    assert net.config == TINY and meta["note"] == "random test weights"
+    save_checkpoint(tmp_path / "again.pt", net)
+    again, _ = load_net(tmp_path / "again.pt")
+    for (k, a), (_, b) in zip(net.state_dict().items(), again.state_dict().items()):
+        torch.testing.assert_close(a, b, msg=k)
+
+
+def test_checkpoint_errors(tmp_path, test_weights):
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_net(tmp_path / "nope.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint at all")
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        load_net(tmp_path / "junk.pt")
+    torch.save({"weights": 1}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="not a vapoursynth-convlstm checkpoint"):
+        load_net(tmp_path / "other.pt")
+    data = torch.load(test_weights, weights_only=False)
+    data["model_config"]["channels"] = [4, 16]
+    torch.save(data, tmp_path / "mismatch.pt")
+    with pytest.raises(CheckpointError, match="does not match its model config"):
+        load_net(tmp_path / "mismatch.pt")
+    blob = test_weights.read_bytes()
+    (tmp_path / "truncated.pt").write_bytes(blob[: len(blob) // 2])
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        load_net(tmp_path / "truncated.pt")

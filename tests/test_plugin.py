@@ -1,0 +1,224 @@
+"""The native filter end to end: real VapourSynth, the real vspipe, the 2x contract of DESIGN.md."""
+import gc
+import json
+import warnings
+
+import numpy as np
+import pytest
+import torch
+import vapoursynth as vs
+
+import convlstm
+from convlstm.engine import Engine
+from convlstm.checkpoint import load_net
+from convlstm.formats import PixelFormat
+from convlstm.interpolator import Interpolator
+from convlstm.schedule import source_window
+from helpers import clip_from_frames, moving_frames, planes_of, raw_frames, run_vspipe
+
+core = vs.core
+
+SCRIPT = """
+import vapoursynth as vs
+import numpy as np
+core = vs.core
+w, h, n = {w}, {h}, {n}
+yy, xx = np.mgrid[0:h, 0:w]
+def fill(n, f):
+    i = n
+    f = f.copy()
+    for p in range(3):
+        a = np.asarray(f[p])
+        a[:] = ((xx * 7 + yy * 3 + p * 40) % 200).astype(a.dtype)
+        a[h // 4: h // 2, (i * 5) % w: (i * 5) % w + w // 4] = 250
+    return f
+blank = core.std.BlankClip(width=w, height=h, format=vs.RGB24, length=n, fpsnum=25, fpsden=1)
+src = core.std.ModifyFrame(blank, blank, fill)
+{body}
+"""
+
+
+def expected_window_output(weights, frames, n):
+    """What output frame n must be: the net on the clamped window (independent of the plugin's plumbing)."""
+    fmt = PixelFormat("RGB24", 8, False)
+    engine = Engine(load_net(weights)[0], torch.device("cpu"), fp16=False)
+    window = source_window(n, len(frames))
+    x = fmt.to_unit(torch.from_numpy(np.stack([frames[i] for i in window])))[None]
+    return fmt.from_unit(engine.predict(x)[0]).numpy()
+
+
+def test_vspipe_doubles_the_clip_without_any_import(tmp_path):
+    w, h, n = 48, 32, 7
+    body = "src.set_output(1)\ncore.convlstm.Interpolate(src).set_output(0)"
+    info = run_vspipe(SCRIPT.format(w=w, h=h, n=n, body=body), tmp_path, "--info")
+    assert info.returncode == 0, info.stderr.decode()
+    text = info.stdout.decode()
+    assert "Frames: 14" in text and "FPS: 50/1" in text and "RGB24" in text
+
+    out = run_vspipe(SCRIPT.format(w=w, h=h, n=n, body=body), tmp_path, "-j", str(tmp_path / "props.json"))
+    assert out.returncode == 0, out.stderr.decode()
+    frames = raw_frames(out.stdout, w, h, np.uint8)
+    src = raw_frames(run_vspipe(SCRIPT.format(w=w, h=h, n=n, body=body), tmp_path, "-o", "1").stdout, w, h, np.uint8)
+    assert len(frames) == 2 * n and len(src) == n
+    for i in range(n):
+        assert np.array_equal(frames[2 * i], src[i]), f"even output {2 * i} is not source {i} bit for bit"
+    for i in range(n - 1):
+        odd = frames[2 * i + 1].astype(int)
+        assert np.abs(odd - src[i]).sum() > 0 and np.abs(odd - src[i + 1]).sum() > 0
+    assert np.array_equal(frames[-1], src[-1]), "the last output repeats the last source frame"
+    props = json.loads((tmp_path / "props.json").read_text())
+    props = props["frames"] if isinstance(props, dict) else props
+    assert [p["_DurationNum"] for p in props] == [1] * 14 and [p["_DurationDen"] for p in props] == [50] * 14
+    assert [p["ConvLSTMInterpolated"] for p in props] == [0, 1] * (n - 1) + [0, 0]
+
+
+def test_even_frames_keep_props_and_odd_frames_use_clamped_windows(test_weights):
+    frames = moving_frames(40, 24, 6)
+    src = clip_from_frames(frames)
+    out = core.convlstm.Interpolate(src, weights=str(test_weights))
+    assert out.num_frames == 12 and out.fps == src.fps * 2
+    for n in range(out.num_frames):
+        f = out.get_frame(n)
+        got = planes_of(f)
+        window = source_window(n, 6)
+        assert f.props["SourceIndex"] == window[0 if len(window) == 1 else 1]
+        assert (f.props["_DurationNum"], f.props["_DurationDen"]) == (1001, 48000)
+        if len(window) == 1:
+            assert np.array_equal(got, frames[window[0]])
+        else:
+            assert f.props["ConvLSTMInterpolated"] == 1
+            assert np.array_equal(got, expected_window_output(test_weights, frames, n)), f"frame {n}"
+
+
+def test_python_function_is_the_same_filter(test_weights):
+    src = clip_from_frames(moving_frames(32, 16, 4))
+    a = convlstm.interpolate(src, weights=test_weights, device="cpu")
+    b = core.convlstm.Interpolate(src, weights=str(test_weights), device="cpu")
+    for n in range(a.num_frames):
+        assert np.array_equal(planes_of(a.get_frame(n)), planes_of(b.get_frame(n)))
+
+
+def test_untrained_default_equals_blending():
+    frames = moving_frames(24, 16, 3)
+    out = core.convlstm.Interpolate(clip_from_frames(frames))
+    got = planes_of(out.get_frame(1)).astype(int)
+    blend = (frames[0].astype(int) + frames[1]) / 2
+    assert np.abs(got - blend).max() <= 0.5
+
+
+@pytest.mark.parametrize("fmt", [vs.RGB24, vs.RGB27, vs.RGB30, vs.RGB48, vs.RGBH, vs.RGBS],
+                         ids=["RGB24", "RGB27", "RGB30", "RGB48", "RGBH", "RGBS"])
+@pytest.mark.parametrize("size", [(33, 17), (1, 1), (64, 48)])
+def test_accepted_formats_and_odd_sizes(fmt, size, test_weights):
+    w, h = size
+    frames = moving_frames(w, h, 3, fmt)
+    out = core.convlstm.Interpolate(clip_from_frames(frames, fmt), weights=str(test_weights))
+    assert out.format.id == vs.core.get_video_format(fmt).id and (out.width, out.height) == (w, h)
+    mid = planes_of(out.get_frame(1))
+    assert mid.shape == (3, h, w) and mid.dtype == frames[0].dtype
+    assert np.array_equal(planes_of(out.get_frame(2)), frames[1])
+    f = vs.core.get_video_format(fmt)
+    if f.sample_type == vs.INTEGER:
+        assert mid.max() <= (1 << f.bits_per_sample) - 1
+    else:
+        assert np.isfinite(mid).all() and mid.min() >= 0 and mid.max() <= 1
+
+
+def refused(match, clip, **kwargs):
+    with pytest.raises(vs.Error, match=match):
+        core.convlstm.Interpolate(clip, **kwargs)
+
+
+def test_refused_formats_name_the_fix():
+    yuv = core.std.BlankClip(format=vs.YUV420P8, length=4)
+    refused(r"convlstm\.Interpolate: input format YUV420P8 is not supported.*RGB24.*core\.resize\.Bicubic", yuv)
+    refused("Gray8 is not supported", core.std.BlankClip(format=vs.GRAY8, length=4))
+    refused("RGB with 8-16 bit", core.std.BlankClip(format=vs.YUV444PS, length=4))
+    a = core.std.BlankClip(format=vs.RGB24, length=2, width=16, height=16)
+    refused("variable format", core.std.Splice([a, core.std.BlankClip(format=vs.RGB48, length=2, width=16, height=16)],
+                                               mismatch=True))
+    refused("variable size", core.std.Splice([a, core.std.BlankClip(format=vs.RGB24, length=2, width=8, height=8)],
+                                             mismatch=True))
+    refused("at least 2 are needed", core.std.BlankClip(format=vs.RGB24, length=1))
+
+
+def test_refused_arguments(tmp_path, test_weights):
+    clip = core.std.BlankClip(format=vs.RGB24, length=4, width=16, height=16)
+    refused("unknown device 'gpu'", clip, device="gpu")
+    refused("fp16=True needs a CUDA device", clip, device="cpu", fp16=1)
+    refused("fp16 must be 0 or 1", clip, device="cpu", fp16=3)
+    refused("does not exist", clip, weights=str(tmp_path / "missing.pt"))
+    (tmp_path / "junk.pt").write_bytes(b"\x00garbage")
+    refused("not a readable checkpoint", clip, weights=str(tmp_path / "junk.pt"))
+    torch.save({"format": "other"}, tmp_path / "other.pt")
+    refused("not a vapoursynth-convlstm checkpoint", clip, weights=str(tmp_path / "other.pt"))
+    data = torch.load(test_weights, weights_only=True)
+    del data["state_dict"]["refinement.out.bias"]
+    torch.save(data, tmp_path / "mismatch.pt")
+    refused("does not match its model config", clip, weights=str(tmp_path / "mismatch.pt"))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU error")
+def test_cuda_without_gpu_is_an_error():
+    clip = core.std.BlankClip(format=vs.RGB24, length=4, width=16, height=16)
+    refused("no usable CUDA GPU", clip, device="cuda")
+    refused("no usable CUDA GPU", clip, device="cuda:1")
+
+
+def test_frame_error_surfaces_through_vspipe(tmp_path):
+    script = """
+import vapoursynth as vs, numpy as np
+core = vs.core
+blank = core.std.BlankClip(width=16, height=16, format=vs.RGBS, length=6, color=[0.5, 0.5, 0.5])
+def poison(n, f):
+    f = f.copy()
+    if n == 3:
+        np.asarray(f[0])[2, 2] = np.nan
+    return f
+core.convlstm.Interpolate(core.std.ModifyFrame(blank, blank, poison)).set_output()
+"""
+    out = run_vspipe(script, tmp_path, output="--")
+    err = out.stderr.decode()
+    assert out.returncode != 0
+    assert "convlstm.Interpolate: cannot interpolate output frame" in err and "NaN/Inf" in err
+
+
+def test_filter_error_in_python_gets_frame_error_not_crash():
+    blank = core.std.BlankClip(width=16, height=16, format=vs.RGBS, length=4)
+    def poison(n, f):
+        f = f.copy()
+        np.asarray(f[1])[0, 0] = np.inf
+        return f
+    out = core.convlstm.Interpolate(core.std.ModifyFrame(blank, blank, poison))
+    assert np.array_equal(planes_of(out.get_frame(0))[0], np.zeros((16, 16), np.float32))
+    with pytest.raises(vs.Error, match="frame 1: the input frames contain NaN/Inf"):
+        out.get_frame(1)
+
+
+def test_thread_count_does_not_change_bytes(test_weights):
+    frames = moving_frames(40, 24, 8)
+    results = []
+    for threads in (1, 4):
+        c = vs.core
+        old = c.num_threads
+        c.num_threads = threads
+        try:
+            out = c.convlstm.Interpolate(clip_from_frames(frames), weights=str(test_weights))
+            results.append([planes_of(f) for f in out.frames()])
+        finally:
+            c.num_threads = old
+    assert all(np.array_equal(a, b) for a, b in zip(*results))
+
+
+def test_node_release_frees_the_python_core(test_weights):
+    def live():
+        gc.collect()
+        with warnings.catch_warnings():  # isinstance on some torch module objects warns
+            warnings.simplefilter("ignore")
+            return sum(isinstance(o, Interpolator) for o in gc.get_objects())
+    before = live()
+    out = core.convlstm.Interpolate(clip_from_frames(moving_frames(16, 16, 3)), weights=str(test_weights))
+    out.get_frame(1)
+    assert live() == before + 1
+    del out
+    assert live() == before
