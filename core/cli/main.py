@@ -19,6 +19,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from ..evaluate.report import evaluate
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    evaluate(args.clips, frames=args.frames, methods=methods, weights=args.weights, device=args.device,
+             out_dir=args.out)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="convlstm", description="ConvLSTM frame interpolation for VapourSynth")
     sub = p.add_subparsers(dest="command", required=True)
@@ -29,6 +37,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--steps", type=int, help="override the schedule's total steps")
     t.add_argument("--max-steps", type=int, help="stop after this many steps in this run (resume later)")
     t.set_defaults(func=cmd_train)
+    e = sub.add_parser("evaluate", help="PSNR/SSIM of odd frames predicted from even frames (DESIGN.md protocol)")
+    e.add_argument("clips", nargs="+", help="video files, or bikes / bigbuckbunny / carphone")
+    e.add_argument("--frames", type=int, default=60, help="first N frames of each clip (default 60)")
+    e.add_argument("--methods", default="convlstm,blend,repeat,mvtools,svp")
+    e.add_argument("--weights", help="checkpoint for convlstm (default: the bundled model)")
+    e.add_argument("--device", default="auto")
+    e.add_argument("--out", default="eval", help="folder for CSV and plots (default ./eval)")
+    e.set_defaults(func=cmd_evaluate)
     return p
 
 
@@ -36,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"convlstm {args.command}: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("convlstm: interrupted", file=sys.stderr)
         return 130

@@ -30,10 +30,6 @@ def blend(even: np.ndarray) -> np.ndarray:
     return ((a + b + 1) // 2).astype(np.uint8)
 
 
-def repeat(even: np.ndarray) -> np.ndarray:
-    return even[:-1].copy()
-
-
 def predict_with_engine(engine: Engine, even: np.ndarray) -> np.ndarray:
     """Odd frames from the net with the filter's window schedule (edges clamped), as uint8 RGB."""
     n = len(even)

@@ -1,0 +1,95 @@
+"""The interpolators we measure: ours, the trivial baselines and the motion-compensated peers.
+
+Each method turns the even frames of a source clip into predictions of the odd frames, as 8-bit RGB.
+mvtools and SVPFlow run on the source's own format (YUV) with the parameters of DESIGN.md.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import vapoursynth as vs
+
+from .clips import frames_of, to_rgb24
+
+
+@dataclass
+class Prediction:
+    frames: np.ndarray   # (N-1, H, W, 3) uint8
+    seconds: float       # wall time to produce them (output frames / seconds = fps)
+
+
+class Unavailable(RuntimeError):
+    """A method whose plugin is not installed."""
+
+
+def _even(source: vs.VideoNode) -> vs.VideoNode:
+    return source.std.SelectEvery(2, 0)
+
+
+def _odd_outputs(doubled: vs.VideoNode, count: int) -> Prediction:
+    """Frames 1, 3, ... of a doubled clip, converted to RGB24."""
+    odd = to_rgb24(doubled.std.SelectEvery(2, 1)).std.Trim(0, count - 1)
+    t = time.perf_counter()
+    frames = frames_of(odd, count)
+    return Prediction(frames, time.perf_counter() - t)
+
+
+def run_repeat(source: vs.VideoNode, even_rgb: np.ndarray, **_) -> Prediction:
+    """Each even frame shown twice (what a frame-rate change without interpolation does)."""
+    t = time.perf_counter()
+    frames = frames_of(to_rgb24(_even(source)), len(even_rgb) - 1)
+    return Prediction(frames, time.perf_counter() - t)
+
+
+def run_blend(source: vs.VideoNode, even_rgb: np.ndarray, **_) -> Prediction:
+    """std.Merge of neighbouring even frames in the source's own format (how the reference was measured)."""
+    even = _even(source)
+    merged = vs.core.std.Merge(even[:-1], even[1:], 0.5)
+    odd = to_rgb24(merged)
+    t = time.perf_counter()
+    frames = frames_of(odd, len(even_rgb) - 1)
+    return Prediction(frames, time.perf_counter() - t)
+
+
+def run_convlstm(source: vs.VideoNode, even_rgb: np.ndarray, weights: str | None = None,
+                 device: str = "auto", **_) -> Prediction:
+    """Through the real plugin, as a user runs it."""
+    kwargs = {"device": device}
+    if weights:
+        kwargs["weights"] = str(weights)
+    doubled = vs.core.convlstm.Interpolate(to_rgb24(_even(source)), **kwargs)
+    return _odd_outputs(doubled, len(even_rgb) - 1)
+
+
+def run_mvtools(source: vs.VideoNode, even_rgb: np.ndarray, **_) -> Prediction:
+    core = vs.core
+    if not hasattr(core, "mv"):
+        raise Unavailable("mvtools is not installed (pip install 'vapoursynth-convlstm[compare]')")
+    even = _even(source)
+    sup = core.mv.Super(even, pel=2)
+    bv = core.mv.Analyse(sup, isb=True, blksize=16, overlap=8)
+    fv = core.mv.Analyse(sup, isb=False, blksize=16, overlap=8)
+    doubled = core.mv.FlowFPS(even, sup, bv, fv, num=2 * even.fps.numerator, den=even.fps.denominator)
+    return _odd_outputs(doubled, len(even_rgb) - 1)
+
+
+def run_svp(source: vs.VideoNode, even_rgb: np.ndarray, **_) -> Prediction:
+    core = vs.core
+    if not (hasattr(core, "svp1") and hasattr(core, "svp2")):
+        raise Unavailable("SVPFlow is not installed (pip install 'vapoursynth-convlstm[compare]')")
+    even = _even(source)
+    if even.format.id != vs.YUV420P8:
+        even = even.resize.Bicubic(format=vs.YUV420P8)
+    sup = core.svp1.Super(even, "{gpu:0}")
+    vectors = core.svp1.Analyse(sup["clip"], sup["data"], even, "{}")
+    doubled = core.svp2.SmoothFps(even, sup["clip"], sup["data"], vectors["clip"], vectors["data"],
+                                  "{rate:{num:2,den:1},algo:13}")
+    return _odd_outputs(doubled, len(even_rgb) - 1)
+
+
+METHODS: dict[str, Callable[..., Prediction]] = {
+    "convlstm": run_convlstm, "blend": run_blend, "repeat": run_repeat, "mvtools": run_mvtools, "svp": run_svp,
+}
