@@ -27,6 +27,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from ..evaluate.bench import bench, parse_sizes
+    bench(parse_sizes(args.sizes), device=args.device, fp16=args.fp16, batch=args.batch, frames=args.frames,
+          compare=args.compare, json_path=args.json)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="convlstm", description="ConvLSTM frame interpolation for VapourSynth")
     sub = p.add_subparsers(dest="command", required=True)
@@ -45,6 +52,15 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--device", default="auto")
     e.add_argument("--out", default="eval", help="folder for CSV and plots (default ./eval)")
     e.set_defaults(func=cmd_evaluate)
+    b = sub.add_parser("bench", help="speed, memory and FLOPs of the filter per frame size")
+    b.add_argument("--device", default="auto")
+    b.add_argument("--sizes", default="640x360,1280x720,1920x1080")
+    b.add_argument("--fp16", action="store_true", help="half precision (CUDA only)")
+    b.add_argument("--batch", type=int, default=1, help="batch for the bare-net forward timing")
+    b.add_argument("--frames", type=int, default=20, help="source frames pulled through the filter per size")
+    b.add_argument("--compare", action="store_true", help="also time mvtools and SVPFlow when installed")
+    b.add_argument("--json", default="bench.json", help="where to write the JSON (default ./bench.json)")
+    b.set_defaults(func=cmd_bench)
     return p
 
 

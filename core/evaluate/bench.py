@@ -1,0 +1,157 @@
+"""`convlstm bench`: how fast the filter runs, what it costs in memory, and how close to the hardware."""
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+# Peak dense throughput (FLOP/s) and memory bandwidth (B/s) of GPUs we may run on, from vendor sheets.
+GPU_PEAKS = {
+    "H100": {"fp32": 67e12, "fp16": 989e12, "bandwidth": 3.35e12},
+    "H200": {"fp32": 67e12, "fp16": 989e12, "bandwidth": 4.8e12},
+}
+
+
+def parse_sizes(text: str) -> list[tuple[int, int]]:
+    sizes = []
+    for item in text.split(","):
+        try:
+            w, h = (int(v) for v in item.lower().split("x"))
+        except ValueError:
+            raise ValueError(f"bad size {item!r}; use WxH, e.g. 640x360") from None
+        if w < 1 or h < 1:
+            raise ValueError(f"bad size {item!r}: width and height must be positive")
+        sizes.append((w, h))
+    return sizes
+
+
+def _source(width: int, height: int, frames: int):
+    import vapoursynth as vs
+    core = vs.core
+    # distinct frames (the net's cost does not depend on content, but nothing may be short-circuited)
+    return core.std.Splice([core.std.BlankClip(width=width, height=height, format=vs.RGB24, length=1,
+                                               color=[(40 + 7 * i) % 256, (90 + 13 * i) % 256, (160 + 3 * i) % 256])
+                            for i in range(frames)])
+
+
+def bench_one(width: int, height: int, device: str, fp16: bool, batch: int, frames: int,
+              compare: bool) -> dict[str, Any]:
+    """One size, in a fresh process so peak RSS and CUDA memory belong to it alone."""
+    import torch
+    import vapoursynth as vs
+
+    from ..devices import resolve_device
+    from ..engine import Engine, load_weights
+    from .flops import count_forward
+
+    core = vs.core
+    dev = resolve_device(device)
+    row: dict[str, Any] = {"size": f"{width}x{height}", "device": str(dev), "fp16": fp16, "batch": batch,
+                           "threads": core.num_threads}
+    src = _source(width, height, frames)
+    clip = core.convlstm.Interpolate(src, device=str(dev), fp16=int(fp16))
+
+    t = time.perf_counter()
+    clip.get_frame(1)                                    # cold: model on device, first window
+    row["latency_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    n = 0
+    for _ in clip.frames(prefetch=core.num_threads):     # as vspipe pulls them, all threads
+        n += 1
+    row["filter_fps"] = n / (time.perf_counter() - t)
+
+    net, _ = load_weights(None)
+    engine = Engine(net, dev, fp16)
+    x = torch.rand(batch, 4, 3, height, width, device=dev) * 2 - 1
+    engine.predict(x)
+    reps = 3
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+    t = time.perf_counter()
+    for _ in range(reps):
+        engine.predict(x)
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+    row["forward_s_per_frame"] = (time.perf_counter() - t) / (reps * batch)
+    work = count_forward(engine.net, height, width, 1, dev, engine.dtype)
+    row["gflops_per_frame"] = work["flops"] / 1e9
+    row["op_gbytes_per_frame"] = work["bytes"] / 1e9
+    row["achieved_gflops_s"] = row["gflops_per_frame"] / row["forward_s_per_frame"]
+    if dev.type == "cuda":
+        name = torch.cuda.get_device_name(dev)
+        peaks = next((v for k, v in GPU_PEAKS.items() if k in name), None)
+        if peaks:
+            row["compute_fraction"] = row["achieved_gflops_s"] * 1e9 / peaks["fp16" if fp16 else "fp32"]
+            row["bandwidth_fraction"] = row["op_gbytes_per_frame"] * 1e9 / row["forward_s_per_frame"] / peaks["bandwidth"]
+        row["peak_cuda_mib"] = torch.cuda.max_memory_allocated(dev) / 2**20
+    if compare:
+        row.update(_compare(src, frames))
+    row["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return row
+
+
+def _compare(src, frames: int) -> dict[str, Any]:
+    import vapoursynth as vs
+    core = vs.core
+    out: dict[str, Any] = {}
+    yuv = src.resize.Bicubic(format=vs.YUV420P8, matrix_s="709")
+    if hasattr(core, "mv"):
+        sup = core.mv.Super(yuv, pel=2)
+        bv = core.mv.Analyse(sup, isb=True, blksize=16, overlap=8)
+        fv = core.mv.Analyse(sup, isb=False, blksize=16, overlap=8)
+        out["mvtools_fps"] = _pull_fps(core.mv.FlowFPS(yuv, sup, bv, fv, num=2 * yuv.fps.numerator,
+                                                        den=yuv.fps.denominator))
+    if hasattr(core, "svp1"):
+        sup = core.svp1.Super(yuv, "{gpu:0}")
+        vec = core.svp1.Analyse(sup["clip"], sup["data"], yuv, "{}")
+        out["svp_fps"] = _pull_fps(core.svp2.SmoothFps(yuv, sup["clip"], sup["data"], vec["clip"], vec["data"],
+                                                       "{rate:{num:2,den:1},algo:13}"))
+    return out
+
+
+def _pull_fps(clip) -> float:
+    import vapoursynth as vs
+    t = time.perf_counter()
+    n = sum(1 for _ in clip.frames(prefetch=vs.core.num_threads))
+    return n / (time.perf_counter() - t)
+
+
+def _worker(args: tuple) -> dict[str, Any]:
+    return bench_one(*args)
+
+
+COLUMNS = [("size", "{}"), ("device", "{}"), ("filter_fps", "{:.2f}"), ("latency_s", "{:.3f}"),
+           ("forward_s_per_frame", "{:.3f}"), ("gflops_per_frame", "{:.1f}"), ("achieved_gflops_s", "{:.1f}"),
+           ("compute_fraction", "{:.1%}"), ("bandwidth_fraction", "{:.1%}"), ("peak_rss_mib", "{:.0f}"),
+           ("peak_cuda_mib", "{:.0f}"), ("mvtools_fps", "{:.1f}"), ("svp_fps", "{:.1f}")]
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    cols = [(k, f) for k, f in COLUMNS if any(k in r for r in rows)]
+    header = "  ".join(f"{k:>18}" for k, _ in cols)
+    lines = [header]
+    for r in rows:
+        lines.append("  ".join(f"{(f.format(r[k]) if k in r else '-'):>18}" for k, f in cols))
+    return "\n".join(lines)
+
+
+def bench(sizes: list[tuple[int, int]], device: str = "auto", fp16: bool = False, batch: int = 1, frames: int = 20,
+          compare: bool = False, json_path: str | Path | None = "bench.json") -> list[dict[str, Any]]:
+    if batch < 1 or frames < 2:
+        raise ValueError("--batch must be >= 1 and --frames >= 2")
+    from .report import machine_description
+    ctx = mp.get_context("spawn")
+    rows = []
+    for w, h in sizes:
+        with ctx.Pool(1) as pool:
+            rows.append(pool.apply(_worker, ((w, h, device, fp16, batch, frames, compare),)))
+    print(format_table(rows))
+    machine = machine_description()
+    print(f"machine: {machine}")
+    if json_path:
+        Path(json_path).write_text(json.dumps({"machine": machine, "rows": rows}, indent=2))
+        print(f"wrote {json_path}")
+    return rows
