@@ -29,6 +29,13 @@ def _even(source: vs.VideoNode) -> vs.VideoNode:
     return source.std.SelectEvery(2, 0)
 
 
+def _as_yuv(clip: vs.VideoNode, fmt: int = vs.YUV444P8) -> vs.VideoNode:
+    """Motion-search plugins need YUV: RGB sources are converted (BT.709) and converted back afterwards."""
+    if clip.format.color_family == vs.RGB:
+        return clip.resize.Bicubic(format=fmt, matrix_s="709")
+    return clip
+
+
 def _odd_outputs(doubled: vs.VideoNode, count: int) -> Prediction:
     """Frames 1, 3, ... of a doubled clip, converted to RGB24."""
     odd = to_rgb24(doubled.std.SelectEvery(2, 1)).std.Trim(0, count - 1)
@@ -68,7 +75,7 @@ def run_mvtools(source: vs.VideoNode, even_rgb: np.ndarray, **_) -> Prediction:
     core = vs.core
     if not hasattr(core, "mv"):
         raise Unavailable("mvtools is not installed (pip install 'vapoursynth-convlstm[compare]')")
-    even = _even(source)
+    even = _as_yuv(_even(source))
     sup = core.mv.Super(even, pel=2)
     bv = core.mv.Analyse(sup, isb=True, blksize=16, overlap=8)
     fv = core.mv.Analyse(sup, isb=False, blksize=16, overlap=8)
@@ -80,7 +87,7 @@ def run_svp(source: vs.VideoNode, even_rgb: np.ndarray, **_) -> Prediction:
     core = vs.core
     if not (hasattr(core, "svp1") and hasattr(core, "svp2")):
         raise Unavailable("SVPFlow is not installed (pip install 'vapoursynth-convlstm[compare]')")
-    even = _even(source)
+    even = _as_yuv(_even(source), vs.YUV420P8)
     if even.format.id != vs.YUV420P8:
         even = even.resize.Bicubic(format=vs.YUV420P8)
     sup = core.svp1.Super(even, "{gpu:0}")

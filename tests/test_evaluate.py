@@ -1,0 +1,90 @@
+"""Metrics against an independent implementation; evaluate and bench on tiny real inputs."""
+import json
+import math
+import subprocess
+
+import numpy as np
+import pytest
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from convlstm.data.degrade import ffmpeg_exe
+from convlstm.evaluate.bench import bench, parse_sizes
+from convlstm.evaluate.metrics import luma, psnr, ssim
+from convlstm.evaluate.report import evaluate
+from convlstm.evaluate.flops import count_forward
+from convlstm.model import Net
+from helpers import TINY
+
+
+def test_psnr_and_ssim_match_scikit_image():
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (40, 56, 3), dtype=np.uint8)
+    b = np.clip(a.astype(int) + rng.integers(-20, 21, a.shape), 0, 255).astype(np.uint8)
+    assert psnr(a, b) == pytest.approx(peak_signal_noise_ratio(a, b, data_range=255), abs=1e-9)
+    ya, yb = luma(a), luma(b)
+    ref = structural_similarity(ya, yb, data_range=255, gaussian_weights=True, sigma=1.5,
+                                use_sample_covariance=True)
+    assert ssim(ya, yb) == pytest.approx(ref, abs=1e-9)
+
+
+def test_identical_images():
+    a = np.full((20, 20, 3), 77, np.uint8)
+    assert psnr(a, a) == math.inf
+    assert ssim(luma(a), luma(a)) == pytest.approx(1.0)
+
+
+def write_known_motion(path, frames=12, w=64, h=48, speed=2):
+    """A lossless (FFV1) clip of a square moving ``speed`` px per frame; returns the true RGB frames."""
+    truth = []
+    for n in range(frames):
+        img = np.full((h, w, 3), 60, np.uint8)
+        img[:, :, 1] = (np.arange(w) * 3 % 256)[None]
+        img[16:32, 4 + n * speed: 20 + n * speed] = (230, 200, 40)
+        truth.append(img)
+    cmd = [ffmpeg_exe(), "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", "24",
+           "-i", "-", "-c:v", "ffv1", "-pix_fmt", "gbrp", str(path)]
+    subprocess.run(cmd, input=np.stack(truth).tobytes(), check=True)
+    return np.stack(truth)
+
+
+def test_evaluate_on_a_clip_with_known_motion(tmp_path):
+    clip = tmp_path / "square.mkv"
+    truth = write_known_motion(clip)
+    results = evaluate([str(clip)], frames=12, methods=["convlstm", "blend", "repeat", "mvtools"],
+                       out_dir=tmp_path / "eval")
+    r = results[0]
+    assert np.array_equal(r.truth, truth[1::2][:5]), "decoded truth must be the frames we encoded"
+    expected_repeat = np.mean([psnr(truth[2 * i], truth[2 * i + 1]) for i in range(5)])
+    assert r.scores["repeat"].mean_psnr == pytest.approx(expected_repeat, abs=1e-6)
+    assert r.scores["blend"].mean_psnr > r.scores["repeat"].mean_psnr
+    assert r.scores["mvtools"].mean_psnr > r.scores["blend"].mean_psnr  # motion compensation wins on a pan
+    for name in ("results.csv", "psnr_bars.png", "psnr_per_frame.png", "worst_square.png", "table.txt"):
+        assert (tmp_path / "eval" / name).stat().st_size > 0
+    rows = (tmp_path / "eval" / "results.csv").read_text().splitlines()
+    assert rows[0].startswith("clip,method,psnr") and len(rows) == 5
+
+
+def test_evaluate_rejects_unknown_method_and_missing_clip(tmp_path):
+    with pytest.raises(ValueError, match="unknown method"):
+        evaluate(["bikes"], methods=["magic"], out_dir=tmp_path)
+    with pytest.raises(FileNotFoundError, match="neither a file"):
+        evaluate([str(tmp_path / "nope.mp4")], methods=["blend"], out_dir=tmp_path)
+
+
+def test_flops_are_counted_and_scale_with_area():
+    net = Net(TINY)
+    small = count_forward(net, 32, 32)
+    large = count_forward(net, 64, 64)
+    assert small["flops"] > 0 and small["bytes"] > 0
+    assert large["flops"] == pytest.approx(4 * small["flops"], rel=0.02)
+
+
+def test_bench_tiny_cpu(tmp_path):
+    out = tmp_path / "bench.json"
+    rows = bench(parse_sizes("48x32"), device="cpu", frames=3, json_path=out)
+    assert rows[0]["size"] == "48x32" and rows[0]["filter_fps"] > 0 and rows[0]["gflops_per_frame"] > 0
+    assert rows[0]["peak_rss_mib"] > 0
+    saved = json.loads(out.read_text())
+    assert saved["rows"][0]["size"] == "48x32" and "CPU" in saved["machine"]
+    with pytest.raises(ValueError, match="bad size"):
+        parse_sizes("640by360")
