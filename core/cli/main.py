@@ -34,6 +34,23 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_interpolate(args: argparse.Namespace) -> int:
+    from .interpolate import run
+    r = run(args.input, args.output, factor=args.factor, device=args.device, weights=args.weights,
+            fp16=args.fp16, codec=args.codec, crf=args.crf, force=args.force, progress=not args.quiet)
+    print(f"wrote {r.output}: {r.frames} frames at {r.fps:.3f} fps in {r.seconds:.1f} s "
+          f"({r.frames / max(r.seconds, 1e-9):.1f} frames/s)")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run
+    r = run(args.out, device=args.device, weights=args.weights, progress=not args.quiet)
+    print(f"demo: {r['video']} ({r['frames']} frames at {r['fps']:.3f} fps, {r['seconds']:.1f} s wall); "
+          f"side-by-side: {r['png']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="convlstm", description="ConvLSTM frame interpolation for VapourSynth")
     sub = p.add_subparsers(dest="command", required=True)
@@ -44,6 +61,24 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--steps", type=int, help="override the schedule's total steps")
     t.add_argument("--max-steps", type=int, help="stop after this many steps in this run (resume later)")
     t.set_defaults(func=cmd_train)
+    i = sub.add_parser("interpolate", help="file in, file out: raise the frame rate of a video")
+    i.add_argument("input")
+    i.add_argument("output", help="output file; the extension picks the container (.mkv, .mp4, ...)")
+    i.add_argument("--factor", type=int, default=2, help="2, 4, 8, ... (default 2)")
+    i.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    i.add_argument("--weights", help="checkpoint (default: the bundled model)")
+    i.add_argument("--fp16", action="store_true", default=None, help="half precision on CUDA")
+    i.add_argument("--codec", default="libx264", help="ffmpeg video encoder (default libx264)")
+    i.add_argument("--crf", type=int, default=18, help="quality for x264/x265/vp9/av1 (default 18)")
+    i.add_argument("--force", action="store_true", help="overwrite an existing output")
+    i.add_argument("--quiet", action="store_true", help="no progress bar")
+    i.set_defaults(func=cmd_interpolate)
+    d = sub.add_parser("demo", help="interpolate the bundled demo clip and write a side-by-side PNG")
+    d.add_argument("--out", default="convlstm-demo", help="output folder (default ./convlstm-demo)")
+    d.add_argument("--device", default="auto")
+    d.add_argument("--weights")
+    d.add_argument("--quiet", action="store_true")
+    d.set_defaults(func=cmd_demo)
     e = sub.add_parser("evaluate", help="PSNR/SSIM of odd frames predicted from even frames (DESIGN.md protocol)")
     e.add_argument("clips", nargs="+", help="video files, or bikes / bigbuckbunny / carphone")
     e.add_argument("--frames", type=int, default=60, help="first N frames of each clip (default 60)")
@@ -66,10 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    import vapoursynth as vs
+
+    from ..pipeline import SourceError
     try:
         return args.func(args)
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"convlstm {args.command}: {exc}", file=sys.stderr)
+    except (FileNotFoundError, ValueError, SourceError, vs.Error, RuntimeError) as exc:
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"convlstm {args.command}: {msg}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("convlstm: interrupted", file=sys.stderr)

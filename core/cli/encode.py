@@ -1,0 +1,72 @@
+"""Feeding a clip to the ffmpeg binary (y4m, or raw planar RGB) with the source's audio and colour tags."""
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+from typing import Callable
+
+import vapoursynth as vs
+
+from ..colour import Colour
+from ..data.degrade import ffmpeg_exe
+
+RAW_RGB = {8: "gbrp", 9: "gbrp9le", 10: "gbrp10le", 12: "gbrp12le", 14: "gbrp14le", 16: "gbrp16le"}
+CRF_CODECS = {"libx264", "libx265", "libvpx-vp9", "libsvtav1", "libaom-av1"}
+
+
+def video_input_args(clip: vs.VideoNode) -> tuple[list[str], vs.VideoNode, bool]:
+    """ffmpeg input options for how we will write ``clip``; RGB goes raw as G,B,R planes."""
+    if clip.format.color_family != vs.RGB:
+        return ["-f", "yuv4mpegpipe"], clip, True
+    if clip.format.sample_type != vs.INTEGER or clip.format.bits_per_sample not in RAW_RGB:
+        clip = clip.resize.Point(format=vs.RGB48)
+    gbr = clip.std.ShufflePlanes([1, 2, 0], vs.RGB)
+    fps = f"{clip.fps.numerator}/{clip.fps.denominator}" if clip.fps.numerator else "25"
+    return (["-f", "rawvideo", "-pix_fmt", RAW_RGB[clip.format.bits_per_sample], "-s",
+             f"{clip.width}x{clip.height}", "-r", fps], gbr, False)
+
+
+def encode(clip: vs.VideoNode, output: Path, audio_from: Path | None, colour: Colour | None, codec: str, crf: int,
+           progress: Callable[[int, int], None] | None = None) -> None:
+    """Writes ``clip`` to ``output`` through ffmpeg; raises RuntimeError with ffmpeg's message on failure."""
+    in_args, clip, y4m = video_input_args(clip)
+    cmd = [ffmpeg_exe(), "-v", "error", "-nostdin", "-y", *in_args, "-i", "-"]
+    if audio_from is not None:
+        cmd += ["-i", str(audio_from), "-map", "0:v:0", "-map", "1:a?", "-c:a", "copy"]
+    cmd += ["-c:v", codec]
+    if codec in CRF_CODECS:
+        cmd += ["-crf", str(crf)]
+    if codec in ("libx264", "libx265"):
+        cmd += ["-preset", "medium"]
+    if colour is not None:
+        cmd += colour.ffmpeg_tags()
+    cmd += [str(output)]
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        clip.output(proc.stdin, y4m=y4m, progress_update=progress)
+        proc.stdin.close()
+    except BrokenPipeError:
+        pass
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    err = proc.stderr.read().decode(errors="replace")
+    if proc.wait() != 0:
+        raise RuntimeError(f"ffmpeg failed: {err.strip().splitlines()[-1] if err.strip() else 'no message'}")
+
+
+class Progress:
+    """tqdm bar over output frames, with output fps and ETA."""
+
+    def __init__(self, total: int, enabled: bool = True) -> None:
+        from tqdm import tqdm
+        self.bar = tqdm(total=total, unit="frame", dynamic_ncols=True, disable=not enabled)
+        self.start = time.perf_counter()
+
+    def __call__(self, current: int, total: int) -> None:
+        self.bar.update(current - self.bar.n)
+
+    def close(self) -> None:
+        self.bar.close()

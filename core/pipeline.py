@@ -1,0 +1,54 @@
+"""From a video file to the interpolated clip in the file's own format: shared by the CLI and
+scripts/interpolate.vpy, so `convlstm interpolate` and `vspipe | ffmpeg` give the same frames."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import vapoursynth as vs
+
+from .api import interpolate
+from .colour import Colour, colour_of, from_rgb, to_rgb
+
+
+class SourceError(RuntimeError):
+    """The input cannot be opened or decoded."""
+
+
+def open_source(path: str | Path) -> vs.VideoNode:
+    path = Path(path)
+    if not path.is_file():
+        raise SourceError(f"input {str(path)!r} does not exist")
+    core = vs.core
+    if not hasattr(core, "bs"):
+        raise SourceError("the bestsource plugin is missing (pip install vapoursynth-bestsource)")
+    try:
+        clip = core.bs.VideoSource(source=str(path), cachemode=0)
+        clip.get_frame(0)
+    except vs.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unknown error"
+        raise SourceError(f"cannot decode {str(path)!r} as video: {first}") from None
+    if clip.format is None or clip.width == 0:
+        raise SourceError(f"{str(path)!r} changes format or size mid-stream; not supported")
+    return clip
+
+
+def check_factor(factor: int) -> int:
+    if factor < 2 or factor & (factor - 1):
+        raise ValueError(f"--factor must be a power of two >= 2 (2, 4, 8, ...), got {factor}")
+    return factor
+
+
+def interpolate_source(src: vs.VideoNode, factor: int = 2, device: str = "auto", weights: str | None = None,
+                       fp16: bool | None = None) -> tuple[vs.VideoNode, Colour]:
+    """factor x the frame rate. Source frames are passed through untouched (bit-exact, in their own
+    format); only the new frames go through RGB and back, with the clip's colour description."""
+    check_factor(factor)
+    colour = colour_of(src)
+    rgb = to_rgb(src, colour)
+    steps = factor.bit_length() - 1
+    for _ in range(steps):  # 2x again on the 2x clip keeps every window equally spaced
+        rgb = interpolate(rgb, weights=weights, device=device, fp16=fp16)
+    converted = from_rgb(rgb, src, colour)
+    new_frames = [converted.std.SelectEvery(factor, k) for k in range(1, factor)]
+    out = vs.core.std.Interleave([src, *new_frames], modify_duration=True)
+    return out, colour
