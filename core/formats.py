@@ -37,10 +37,11 @@ class PixelFormat:
         return x * 2.0 - 1.0 if self.is_float else x * (2.0 / self.peak) - 1.0
 
     def from_unit(self, x: torch.Tensor) -> torch.Tensor:
-        """[-1, 1] -> the clip's samples: rounded and clamped for integers, clamped to [0, 1] for floats."""
+        """[-1, 1] -> the clip's samples: rounded and clamped for integers; floats keep out-of-range values
+        (RGB converted from YUV legitimately leaves [0, 1], and clamping would break the round trip)."""
         x = (x.float() + 1.0) * 0.5
         if self.is_float:
-            return x.clamp_(0.0, 1.0).to(torch.float16 if self.bits == 16 else torch.float32)
+            return x.to(torch.float16 if self.bits == 16 else torch.float32)
         return (x * self.peak).round_().clamp_(0, self.peak).to(torch.uint8 if self.bits <= 8 else torch.int16)
 
 

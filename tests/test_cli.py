@@ -1,0 +1,137 @@
+"""The file-in/file-out command, the demo, and the documented vspipe | ffmpeg pipeline, on real encodes."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import vapoursynth as vs
+
+from convlstm.cli.interpolate import partial_path
+from convlstm.data.degrade import ffmpeg_exe
+from helpers import VSPIPE
+
+REPO = Path(__file__).resolve().parents[1]
+CONVLSTM = str(Path(sys.executable).with_name("convlstm"))
+DEMO = REPO / "core" / "assets" / "demo.mp4"
+
+
+def cli(*args, timeout=300, cwd=None):
+    return subprocess.run([CONVLSTM, *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=cwd)
+
+
+def probe(path):
+    clip = vs.core.bs.VideoSource(source=str(path), cachemode=0)
+    return clip
+
+
+def has_audio(path):
+    out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True)
+    return "Audio:" in out.stderr
+
+
+@pytest.fixture(scope="module")
+def short_clip(tmp_path_factory):
+    """The first 10 frames of the demo clip with its audio: a small real H.264 + AAC file."""
+    path = tmp_path_factory.mktemp("clips") / "short.mp4"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(DEMO), "-frames:v", "10", "-t", str(10 / 24),
+                    "-c:v", "libx264", "-crf", "18", "-c:a", "copy", str(path)], check=True)
+    return path
+
+
+def planes(frame):
+    return [np.asarray(frame[p]).copy() for p in range(frame.format.num_planes)]
+
+
+def test_round_trip_keeps_source_frames_rate_audio_and_duration(short_clip, tmp_path):
+    out = tmp_path / "out.mkv"
+    r = cli("interpolate", short_clip, out, "--codec", "ffv1", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "20 frames at 48.000 fps" in r.stdout
+    src, dst = probe(short_clip), probe(out)
+    assert dst.num_frames == 2 * src.num_frames and dst.fps == 2 * src.fps
+    assert dst.format.id == src.format.id
+    for i in range(src.num_frames):  # lossless codec: the source frames must come back bit for bit
+        assert all(np.array_equal(a, b) for a, b in zip(planes(src.get_frame(i)), planes(dst.get_frame(2 * i))))
+    assert has_audio(out)
+    assert not partial_path(out).exists()
+
+
+def test_colour_round_trip_error_is_bounded(tmp_path):
+    """A still clip: interpolated frames must equal the source up to the YUV -> RGB -> YUV round trip."""
+    still = tmp_path / "still.mkv"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(DEMO), "-vf", "select=eq(n\\,5),loop=5:1:0",
+                    "-frames:v", "5", "-c:v", "ffv1", "-an", str(still)], check=True)
+    out = tmp_path / "out.mkv"
+    assert cli("interpolate", still, out, "--codec", "ffv1", "--quiet").returncode == 0
+    src, dst = probe(still), probe(out)
+    for i in range(src.num_frames - 1):
+        diffs = [np.abs(a.astype(int) - b) for a, b in zip(planes(src.get_frame(i)), planes(dst.get_frame(2 * i + 1)))]
+        # Stated tolerance (README): luma within 1 level; 4:2:0 chroma goes through bicubic up/down sampling,
+        # mean error under 0.25 levels, at most 8 levels on the sharpest chroma edges.
+        assert diffs[0].max() <= 1, f"luma moved by {diffs[0].max()}"
+        for d in diffs[1:]:
+            assert d.mean() < 0.25 and d.max() <= 8, (d.mean(), d.max())
+
+
+def test_vspipe_to_ffmpeg_pipeline_as_documented(short_clip, tmp_path):
+    out = tmp_path / "piped.mkv"
+    vspipe = subprocess.Popen([VSPIPE, "-c", "y4m", "-a", f"input={short_clip}", str(REPO / "scripts" / "interpolate.vpy"),
+                               "-"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    ff = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", "-", "-c:v", "libx264", "-crf", "18", str(out)],
+                        stdin=vspipe.stdout, capture_output=True, timeout=300)
+    vspipe.stdout.close()
+    assert vspipe.wait(timeout=60) == 0, vspipe.stderr.read().decode()
+    assert ff.returncode == 0, ff.stderr.decode()
+    clip = probe(out)
+    assert clip.num_frames == 20 and clip.fps == 48
+
+
+def test_demo_writes_video_and_side_by_side(tmp_path):
+    r = cli("demo", "--out", tmp_path / "demo", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "96 frames at 48.000 fps" in r.stdout and "s wall" in r.stdout
+    assert probe(tmp_path / "demo" / "demo_2x.mkv").num_frames == 96
+    assert (tmp_path / "demo" / "side_by_side.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("args, message", [
+    (["interpolate", "{tmp}/missing.mp4", "{tmp}/o.mkv"], "does not exist"),
+    (["interpolate", "{tmp}/garbage.mp4", "{tmp}/o.mkv"], "cannot decode"),
+    (["interpolate", "{clip}", "{tmp}/exists.mkv"], "exists; pass --force"),
+    (["interpolate", "{clip}", "{tmp}/o.mkv", "--factor", "3"], "power of two"),
+    (["interpolate", "{clip}", "{tmp}/o.mkv", "--crf", "99"], "--crf must be in 0..63"),
+    (["interpolate", "{clip}", "{tmp}/nodir/o.mkv"], "does not exist"),
+    (["interpolate", "{clip}", "{tmp}/o.mkv", "--device", "tpu"], "unknown device 'tpu'"),
+    (["interpolate", "{clip}", "{tmp}/o.mkv", "--weights", "{tmp}/garbage.mp4"], "not a readable checkpoint"),
+    (["interpolate", "{clip}", "{tmp}/o.mkv", "--codec", "nosuchcodec"], "ffmpeg failed"),
+])
+def test_bad_input_is_one_clear_line(args, message, short_clip, tmp_path):
+    (tmp_path / "garbage.mp4").write_text("this is not a video")
+    (tmp_path / "exists.mkv").write_bytes(b"keep me")
+    r = cli(*[a.format(tmp=tmp_path, clip=short_clip) for a in args])
+    assert r.returncode != 0
+    lines = [line for line in r.stderr.splitlines() if line.startswith("convlstm interpolate:")]
+    assert len(lines) == 1 and message in lines[0], r.stderr
+    assert "Traceback" not in r.stderr
+    assert (tmp_path / "exists.mkv").read_bytes() == b"keep me"
+    assert not (tmp_path / "o.mkv").exists() and not partial_path(tmp_path / "o.mkv").exists()
+
+
+def test_ctrl_c_leaves_no_output(tmp_path):
+    out = tmp_path / "o.mkv"
+    proc = subprocess.Popen([CONVLSTM, "interpolate", str(DEMO), str(out), "--quiet"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not partial_path(out).exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    assert proc.poll() is None, "finished before it could be interrupted"
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+    assert not out.exists() and not partial_path(out).exists()
