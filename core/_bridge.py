@@ -5,14 +5,14 @@ import logging
 from typing import Any
 
 from .errors import InterpolateError
-from .interpolator import Interpolator
+from .interpolator import Interpolator, Retimer, build as build_stages
 
 log = logging.getLogger("convlstm")
 
 
-def create(info: dict[str, Any], args: dict[str, Any]) -> Interpolator:
+def build(info: dict[str, Any], args: dict[str, Any]) -> list[Interpolator | Retimer]:
     try:
-        return Interpolator(info, args)
+        return build_stages(info, args)
     except InterpolateError:
         raise
     except Exception as exc:
@@ -20,9 +20,9 @@ def create(info: dict[str, Any], args: dict[str, Any]) -> Interpolator:
         raise InterpolateError(f"could not set up the filter: {type(exc).__name__}: {exc}") from exc
 
 
-def process(instance: Interpolator, n: int, src_ptrs, src_strides, dst_ptrs, dst_strides) -> None:
+def process(stage: Interpolator, n: int, src_ptrs, src_strides, dst_ptrs, dst_strides, scene_flags) -> int:
     try:
-        instance.process(n, src_ptrs, src_strides, dst_ptrs, dst_strides)
+        return stage.process(n, src_ptrs, src_strides, dst_ptrs, dst_strides, scene_flags)
     except InterpolateError:
         raise
     except Exception as exc:

@@ -1,10 +1,12 @@
-"""The object behind one Interpolate node: argument policy, the frame schedule and per-frame compute.
+"""The stages behind one Interpolate call: argument policy, frame schedules and per-frame compute.
 
-The C filter holds one of these per node and calls ``plan`` (which source frames an output needs)
-and ``process`` (fill an output frame's planes from the source planes).
+The C filter asks ``build`` for a chain of stages (each a 2x interpolation, then optionally a
+retiming to an arbitrary rate), makes one node per stage, and calls each stage's ``plan`` (which
+input frames an output needs) and ``process`` (fill an output frame's planes).
 """
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any, Sequence
 
 import torch
@@ -14,12 +16,17 @@ from .engine import Engine, load_weights
 from .errors import InterpolateError
 from .formats import PixelFormat, check_format
 from .planes import Plane, PlaneIO
-from .schedule import doubled_rate, source_window
+from .schedule import doubled_rate, doublings_for_rate, retimed_count, retimed_index, source_window
 
-ARGUMENTS = {"weights": str, "device": str, "fp16": int}
+ARGUMENTS = {"weights": str, "device": str, "fp16": int, "factor": int, "fps_num": int, "fps_den": int,
+             "sc_threshold": float}
+DEFAULT_SC_THRESHOLD = 0.15
+MAX_FACTOR = 64
+SCENE_PREV, SCENE_NEXT = 1, 2   # flag bits from the C side (_SceneChangePrev / _SceneChangeNext)
+CUT_BEFORE_OUTPUT = 1           # returned flag: the output sits just before a scene cut
 
 
-def _check_args(args: dict[str, Any]) -> dict[str, Any]:
+def check_args(args: dict[str, Any]) -> dict[str, Any]:
     unknown = set(args) - set(ARGUMENTS)
     if unknown:
         raise InterpolateError(f"unknown argument(s) {sorted(unknown)}; accepted: clip, {', '.join(ARGUMENTS)}")
@@ -28,30 +35,39 @@ def _check_args(args: dict[str, Any]) -> dict[str, Any]:
             raise InterpolateError(f"{key} must be {ARGUMENTS[key].__name__}, got {type(value).__name__}")
     if "fp16" in args and args["fp16"] not in (0, 1):
         raise InterpolateError(f"fp16 must be 0 or 1 (False/True), got {args['fp16']}")
+    factor = args.get("factor", 2)
+    if factor < 2 or factor > MAX_FACTOR or factor & (factor - 1):
+        raise InterpolateError(f"factor must be a power of two from 2 to {MAX_FACTOR}, got {factor}; "
+                               "for other rates use fps_num/fps_den")
+    if ("fps_num" in args) != ("fps_den" in args):
+        raise InterpolateError("fps_num and fps_den go together, e.g. fps_num=60000, fps_den=1001")
+    if "fps_num" in args:
+        if "factor" in args:
+            raise InterpolateError("give either factor or fps_num/fps_den, not both")
+        if args["fps_num"] <= 0 or args["fps_den"] <= 0:
+            raise InterpolateError(f"fps_num and fps_den must be positive, got {args['fps_num']}/{args['fps_den']}")
+    sc = args.get("sc_threshold", DEFAULT_SC_THRESHOLD)
+    if not 0.0 <= sc <= 1.0:
+        raise InterpolateError(f"sc_threshold must be in [0, 1] (0 turns detection off), got {sc}")
     return args
 
 
 class Interpolator:
-    """2x frame-rate doubling of one clip."""
+    """One 2x stage: 2N frames at twice the rate."""
 
     planes = 3
+    duration_divisor = 2
 
-    def __init__(self, info: dict[str, Any], args: dict[str, Any]) -> None:
-        args = _check_args(dict(args))
-        self.format: PixelFormat = check_format(info)
+    def __init__(self, info: dict[str, Any], engine: Engine, io: PlaneIO, fmt: PixelFormat,
+                 sc_threshold: float) -> None:
+        self.format, self.engine, self.io, self.sc_threshold = fmt, engine, io, sc_threshold
         self.num_source = int(info["num_frames"])
-        if self.num_source < 2:
-            raise InterpolateError(f"the clip has {self.num_source} frame(s); at least 2 are needed to interpolate")
         self.width, self.height = int(info["width"]), int(info["height"])
         self.num_frames = 2 * self.num_source
         self.fps_num, self.fps_den = doubled_rate(int(info["fps_num"]), int(info["fps_den"]))
-        self.duration_divisor = 2
 
-        device = resolve_device(args.get("device"))
-        fp16 = bool(args.get("fp16", device.type == "cuda" and self.format.is_float and self.format.bits == 16))
-        net, self.weights = load_weights(args.get("weights"))
-        self.engine = Engine(net, device, fp16)
-        self.io = PlaneIO(device)
+    def output_info(self, info: dict[str, Any]) -> dict[str, Any]:
+        return {**info, "num_frames": self.num_frames, "fps_num": self.fps_num, "fps_den": self.fps_den}
 
     def plan(self, n: int) -> tuple[int, ...]:
         return source_window(n, self.num_source)
@@ -59,17 +75,87 @@ class Interpolator:
     def _plane(self, ptr: int, stride: int) -> Plane:
         return Plane(ptr=ptr, stride=stride, height=self.height, width=self.width)
 
-    def process(self, n: int, src_ptrs: Sequence[int], src_strides: Sequence[int],
-                dst_ptrs: Sequence[int], dst_strides: Sequence[int]) -> None:
+    def _cut_between(self, window: torch.Tensor, flags: Sequence[int], a: int) -> bool:
+        """Is there a scene cut between window positions a and a+1? Props first, then the detector."""
+        if flags[a] & SCENE_NEXT or flags[a + 1] & SCENE_PREV:
+            return True
+        if self.sc_threshold <= 0:
+            return False
+        return float((window[a] - window[a + 1]).abs().mean()) * 0.5 > self.sc_threshold  # [-1,1] -> [0,1]
+
+    def process(self, n: int, src_ptrs: Sequence[int], src_strides: Sequence[int], dst_ptrs: Sequence[int],
+                dst_strides: Sequence[int], scene_flags: Sequence[int] = (0, 0, 0, 0)) -> int:
         dtype = self.format.numpy_dtype
-        frames = [torch.stack([self.io.read(self._plane(src_ptrs[f * 3 + p], src_strides[f * 3 + p]), dtype)
-                               for p in range(self.planes)]) for f in range(4)]
-        window = self.format.to_unit(torch.stack(frames))[None]          # (1, 4, 3, H, W)
-        pred = self.engine.predict(window)[0]
+        raw = torch.stack([torch.stack([self.io.read(self._plane(src_ptrs[f * 3 + p], src_strides[f * 3 + p]), dtype)
+                                        for p in range(self.planes)]) for f in range(4)])
+        window = self.format.to_unit(raw)                                  # (4, 3, H, W) on [-1, 1]
+        if not bool(torch.isfinite(window).all()):
+            raise InterpolateError(f"cannot interpolate output frame {n}: the input frames contain NaN/Inf samples")
+        if self._cut_between(window, scene_flags, 1):
+            self._write(raw[1], dst_ptrs, dst_strides)                     # no ghosting: repeat the earlier frame
+            return CUT_BEFORE_OUTPUT
+        if self._cut_between(window, scene_flags, 0):
+            window[0] = window[1]                                          # never mix scenes in a window
+        if self._cut_between(window, scene_flags, 2):
+            window[3] = window[2]
+        pred = self.engine.predict(window[None])[0]
         if not bool(torch.isfinite(pred).all()):
-            bad = "the input frames contain NaN/Inf samples" if not bool(torch.isfinite(window).all()) \
-                else "the net produced NaN/Inf (broken weights or fp16 overflow; try fp16=False)"
-            raise InterpolateError(f"cannot interpolate output frame {n}: {bad}")
-        out = self.format.from_unit(pred)                                  # (3, H, W) in sample type
+            raise InterpolateError(f"cannot interpolate output frame {n}: the net produced NaN/Inf "
+                                   "(broken weights or fp16 overflow; try fp16=False)")
+        self._write(self.format.from_unit(pred), dst_ptrs, dst_strides)
+        return 0
+
+    def _write(self, planes: torch.Tensor, dst_ptrs: Sequence[int], dst_strides: Sequence[int]) -> None:
         for p in range(self.planes):
-            self.io.write(out[p], self._plane(dst_ptrs[p], dst_strides[p]), dtype)
+            self.io.write(planes[p], self._plane(dst_ptrs[p], dst_strides[p]), self.format.numpy_dtype)
+
+
+class Retimer:
+    """The last stage for fps_num/fps_den: each output timestamp takes the nearest upsampled frame."""
+
+    duration_divisor = 1
+
+    def __init__(self, info: dict[str, Any], fps_num: int, fps_den: int) -> None:
+        self.upsampled = Fraction(int(info["fps_num"]), int(info["fps_den"]))
+        self.target = Fraction(fps_num, fps_den)
+        self.num_source = int(info["num_frames"])
+        self.num_frames = retimed_count(self.num_source, self.upsampled, self.target)
+        self.fps_num, self.fps_den = self.target.numerator, self.target.denominator
+
+    def plan(self, n: int) -> tuple[int, ...]:
+        return (retimed_index(n, self.upsampled, self.target, self.num_source),)
+
+    def process(self, *_: Any) -> int:
+        raise InterpolateError("internal error: a retiming stage never computes pixels")
+
+
+def build(info: dict[str, Any], args: dict[str, Any]) -> list[Interpolator | Retimer]:
+    """Validates everything, loads the model once, and plans the chain of stages."""
+    args = check_args(dict(args))
+    fmt = check_format(info)
+    if int(info["num_frames"]) < 2:
+        raise InterpolateError(f"the clip has {info['num_frames']} frame(s); at least 2 are needed to interpolate")
+    if "fps_num" in args:
+        if int(info["fps_num"]) <= 0 or int(info["fps_den"]) <= 0:
+            raise InterpolateError("fps_num/fps_den need a clip with a known constant frame rate; "
+                                   "set one with core.std.AssumeFPS(clip, fpsnum=..., fpsden=...)")
+        doublings = doublings_for_rate(Fraction(int(info["fps_num"]), int(info["fps_den"])),
+                                       Fraction(args["fps_num"], args["fps_den"]))
+    else:
+        doublings = int(args.get("factor", 2)).bit_length() - 1
+
+    device = resolve_device(args.get("device"))
+    fp16 = bool(args.get("fp16", device.type == "cuda" and fmt.is_float and fmt.bits == 16))
+    net, _ = load_weights(args.get("weights"))
+    engine = Engine(net, device, fp16)
+    io = PlaneIO(device)
+    sc = float(args.get("sc_threshold", DEFAULT_SC_THRESHOLD))
+
+    stages: list[Interpolator | Retimer] = []
+    for _ in range(doublings):   # 2x again on the 2x clip keeps every window equally spaced
+        stage = Interpolator(info, engine, io, fmt, sc)
+        stages.append(stage)
+        info = stage.output_info(info)
+    if "fps_num" in args:
+        stages.append(Retimer(info, args["fps_num"], args["fps_den"]))
+    return stages

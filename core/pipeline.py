@@ -45,9 +45,7 @@ def interpolate_source(src: vs.VideoNode, factor: int = 2, device: str = "auto",
     check_factor(factor)
     colour = colour_of(src)
     rgb = to_rgb(src, colour)
-    steps = factor.bit_length() - 1
-    for _ in range(steps):  # 2x again on the 2x clip keeps every window equally spaced
-        rgb = interpolate(rgb, weights=weights, device=device, fp16=fp16)
+    rgb = interpolate(rgb, weights=weights, device=device, fp16=fp16, factor=factor)
     converted = from_rgb(rgb, src, colour)
     new_frames = [converted.std.SelectEvery(factor, k) for k in range(1, factor)]
     out = vs.core.std.Interleave([src, *new_frames], modify_duration=True)

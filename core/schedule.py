@@ -1,5 +1,8 @@
-"""Which source frames make each output frame (the 2x contract of DESIGN.md)."""
+"""Which source frames make each output frame: the 2x contract of DESIGN.md and retiming to any rate."""
 from __future__ import annotations
+
+from fractions import Fraction
+from math import floor
 
 
 def source_window(n: int, num_source: int) -> tuple[int, ...]:
@@ -17,7 +20,26 @@ def doubled_rate(num: int, den: int) -> tuple[int, int]:
     """Twice the frame rate, reduced; 0/0 (variable rate) stays 0/0."""
     if num <= 0 or den <= 0:
         return 0, 0
-    num *= 2
-    from math import gcd
-    g = gcd(num, den)
-    return num // g, den // g
+    r = Fraction(num, den) * 2
+    return r.numerator, r.denominator
+
+
+def doublings_for_rate(source: Fraction, target: Fraction) -> int:
+    """The smallest k >= 0 with source * 2**k >= target: the coarsest upsampling fine enough."""
+    k = 0
+    while source * 2 ** k < target:
+        k += 1
+    return k
+
+
+def retimed_count(num_source: int, source: Fraction, target: Fraction) -> int:
+    """Output frames that fit in the source's duration at the target rate (at least 1)."""
+    return max(1, floor(num_source * target / source))
+
+
+def retimed_index(m: int, upsampled: Fraction, target: Fraction, num_upsampled: int) -> int:
+    """Nearest frame of the upsampled clip to output timestamp m / target (ties go to the later frame).
+
+    The timing error is at most half a frame period of the upsampled clip: 1 / (2 * upsampled).
+    """
+    return min(num_upsampled - 1, floor(m * upsampled / target + Fraction(1, 2)))

@@ -24,6 +24,7 @@
 typedef struct {
     VSNode *node;
     VSVideoInfo vi;          /* output clip */
+    int source_frames;       /* frames of the input node */
     int planes;
     int64_t duration_divisor;
     PyObject *instance;      /* convlstm.interpolator.Interpolator */
@@ -73,7 +74,7 @@ static int call_plan(InterpolateData *d, int n, Plan *plan, char *err, size_t er
         ok = 1;
         for (int i = 0; i < plan->count; i++) {
             long v = PyLong_AsLong(PyTuple_GetItem(result, i));
-            if (v < 0 || v >= d->vi.numFrames) ok = 0;
+            if (v < 0 || v >= d->source_frames) ok = 0;
             plan->index[i] = (int)v;
         }
         if (PyErr_Occurred()) ok = 0;
@@ -96,9 +97,23 @@ static PyObject *pointer_tuple(const void **ptrs, const ptrdiff_t *strides, int 
     return t;
 }
 
-/* Fills dst from the window of source frames through the Python core. */
+/* Per window frame: bit 0 = _SceneChangePrev, bit 1 = _SceneChangeNext (set by the source or a detector). */
+static PyObject *scene_flags(const VSFrame **src, int count, const VSAPI *vsapi) {
+    PyObject *t = PyTuple_New(count);
+    for (int f = 0; t && f < count; f++) {
+        const VSMap *props = vsapi->getFramePropertiesRO(src[f]);
+        int e1 = 0, e2 = 0;
+        int prev = (int)vsapi->mapGetInt(props, "_SceneChangePrev", 0, &e1);
+        int next = (int)vsapi->mapGetInt(props, "_SceneChangeNext", 0, &e2);
+        PyTuple_SetItem(t, f, PyLong_FromLong((!e1 && prev ? 1 : 0) | (!e2 && next ? 2 : 0)));
+    }
+    return t;
+}
+
+/* Fills dst from the window of source frames through the Python core; *result gets its flags
+ * (bit 0: the frame sits just before a scene cut). */
 static int call_process(InterpolateData *d, int n, const VSFrame **src, int count, VSFrame *dst,
-                        const VSAPI *vsapi, char *err, size_t errsize) {
+                        const VSAPI *vsapi, long *flags, char *err, size_t errsize) {
     const void *src_ptrs[MAX_WINDOW * MAX_PLANES], *dst_ptrs[MAX_PLANES];
     ptrdiff_t src_strides[MAX_WINDOW * MAX_PLANES], dst_strides[MAX_PLANES];
     for (int f = 0; f < count; f++)
@@ -116,12 +131,15 @@ static int call_process(InterpolateData *d, int n, const VSFrame **src, int coun
     PyObject *ss = pointer_tuple(src_ptrs, src_strides, total, 1);
     PyObject *dp = pointer_tuple(dst_ptrs, dst_strides, d->planes, 0);
     PyObject *ds = pointer_tuple(dst_ptrs, dst_strides, d->planes, 1);
+    PyObject *sc = scene_flags(src, count, vsapi);
     PyObject *result = NULL;
-    if (sp && ss && dp && ds)
-        result = PyObject_CallMethod(d->bridge, "process", "OiOOOO", d->instance, n, sp, ss, dp, ds);
-    int ok = result != NULL;
+    if (sp && ss && dp && ds && sc)
+        result = PyObject_CallMethod(d->bridge, "process", "OiOOOOO", d->instance, n, sp, ss, dp, ds, sc);
+    *flags = result ? PyLong_AsLong(result) : 0;
+    int ok = result != NULL && !PyErr_Occurred();
     if (!ok) take_python_error(err, errsize);
     Py_XDECREF(result);
+    Py_XDECREF(sc);
     Py_XDECREF(sp);
     Py_XDECREF(ss);
     Py_XDECREF(dp);
@@ -130,19 +148,27 @@ static int call_process(InterpolateData *d, int n, const VSFrame **src, int coun
     return ok;
 }
 
-/* Output frames last half as long as the source's; interpolated ones are marked. */
-static void set_output_props(InterpolateData *d, VSFrame *dst, int interpolated, const VSAPI *vsapi) {
+/* Durations follow the output rate (or, for variable-rate clips, shrink by the stage's divisor);
+ * interpolated frames are marked. */
+static void set_output_props(InterpolateData *d, VSFrame *dst, int interpolated, long flags, const VSAPI *vsapi) {
     VSMap *props = vsapi->getFramePropertiesRW(dst);
-    int e1 = 0, e2 = 0;
-    int64_t num = vsapi->mapGetInt(props, "_DurationNum", 0, &e1);
-    int64_t den = vsapi->mapGetInt(props, "_DurationDen", 0, &e2);
-    if (!e1 && !e2 && num > 0 && den > 0) {
-        den *= d->duration_divisor;
+    int64_t num = 0, den = 0;
+    if (d->vi.fpsNum > 0 && d->vi.fpsDen > 0) {
+        num = d->vi.fpsDen;
+        den = d->vi.fpsNum;
+    } else {
+        int e1 = 0, e2 = 0;
+        num = vsapi->mapGetInt(props, "_DurationNum", 0, &e1);
+        den = vsapi->mapGetInt(props, "_DurationDen", 0, &e2) * d->duration_divisor;
+        if (e1 || e2) num = den = 0;
+    }
+    if (num > 0 && den > 0) {
         int64_t g = gcd64(num, den);
         vsapi->mapSetInt(props, "_DurationNum", num / g, maReplace);
         vsapi->mapSetInt(props, "_DurationDen", den / g, maReplace);
     }
     vsapi->mapSetInt(props, "ConvLSTMInterpolated", interpolated, maReplace);
+    if (flags & 1) vsapi->mapSetInt(props, "_SceneChangeNext", 1, maReplace);
 }
 
 static const VSFrame *VS_CC interpolateGetFrame(int n, int activationReason, void *instanceData, void **frameData,
@@ -166,13 +192,14 @@ static const VSFrame *VS_CC interpolateGetFrame(int n, int activationReason, voi
             src[i] = vsapi->getFrameFilter(plan->index[i], d->node, frameCtx);
         VSFrame *dst;
         int ok = 1;
+        long flags = 0;
         if (plan->count == 1) {
             dst = vsapi->copyFrame(src[0], core);  /* same pixels, copy-on-write */
-            set_output_props(d, dst, 0, vsapi);
+            set_output_props(d, dst, 0, 0, vsapi);
         } else {
             dst = vsapi->newVideoFrame(&d->vi.format, d->vi.width, d->vi.height, src[1], core);
-            ok = call_process(d, n, src, plan->count, dst, vsapi, err, sizeof err);
-            if (ok) set_output_props(d, dst, 1, vsapi);
+            ok = call_process(d, n, src, plan->count, dst, vsapi, &flags, err, sizeof err);
+            if (ok) set_output_props(d, dst, 1, flags, vsapi);
         }
         for (int i = 0; i < plan->count; i++)
             vsapi->freeFrame(src[i]);
@@ -235,6 +262,24 @@ static int get_int_attr(PyObject *obj, const char *name, int64_t *out) {
     return !PyErr_Occurred();
 }
 
+/* The output clip of one stage, described by its Python instance. Caller holds the GIL. */
+static int stage_video_info(PyObject *stage, const VSVideoInfo *in, VSVideoInfo *vi, int64_t *divisor) {
+    int64_t num_frames = 0, fps_num = 0, fps_den = 0;
+    if (!get_int_attr(stage, "num_frames", &num_frames) || !get_int_attr(stage, "fps_num", &fps_num) ||
+        !get_int_attr(stage, "fps_den", &fps_den) || !get_int_attr(stage, "duration_divisor", divisor))
+        return 0;
+    *vi = *in;
+    vi->numFrames = (int)num_frames;
+    vi->fpsNum = fps_num;
+    vi->fpsDen = fps_den;
+    return 1;
+}
+
+/*
+ * Interpolate(clip, ...) is a chain of stages that Python plans (each a 2x interpolation, or a final
+ * retiming to fps_num/fps_den). Every stage is one filter node of the same kind, holding its own
+ * Python stage object; the nodes are linked here.
+ */
 static void VS_CC interpolateCreate(const VSMap *in, VSMap *out, void *userData, VSCore *core, const VSAPI *vsapi) {
     (void)userData;
     if (!python_ready()) {
@@ -242,17 +287,12 @@ static void VS_CC interpolateCreate(const VSMap *in, VSMap *out, void *userData,
                                 "Python. Run the script through vspipe, python or another Python-based host.");
         return;
     }
-    InterpolateData d;
-    memset(&d, 0, sizeof d);
-    d.node = vsapi->mapGetNode(in, "clip", 0, NULL);
-    const VSVideoInfo *vi = vsapi->getVideoInfo(d.node);
-    d.vi = *vi;
-    d.planes = vi->format.numPlanes;
+    VSNode *node = vsapi->mapGetNode(in, "clip", 0, NULL);
+    const VSVideoInfo *vi = vsapi->getVideoInfo(node);
     char format_name[32] = "";
     if (vi->format.colorFamily != cfUndefined) vsapi->getVideoFormatName(&vi->format, format_name);
 
     char err[1024] = "";
-    int64_t num_frames = 0, fps_num = 0, fps_den = 0;
     PyGILState_STATE gil = PyGILState_Ensure();
     PyObject *info = Py_BuildValue("{s:i,s:i,s:i,s:L,s:L,s:i,s:i,s:i,s:i,s:i,s:s}",
                                    "width", vi->width, "height", vi->height, "num_frames", vi->numFrames,
@@ -262,40 +302,59 @@ static void VS_CC interpolateCreate(const VSMap *in, VSMap *out, void *userData,
                                    "sub_sampling_w", vi->format.subSamplingW, "sub_sampling_h", vi->format.subSamplingH,
                                    "format_name", format_name);
     PyObject *args = args_to_dict(in, vsapi);
-    d.bridge = (info && args) ? PyImport_ImportModule("convlstm._bridge") : NULL;
-    d.instance = d.bridge ? PyObject_CallMethod(d.bridge, "create", "OO", info, args) : NULL;
-    int ok = d.instance && get_int_attr(d.instance, "num_frames", &num_frames) &&
-             get_int_attr(d.instance, "fps_num", &fps_num) && get_int_attr(d.instance, "fps_den", &fps_den) &&
-             get_int_attr(d.instance, "duration_divisor", &d.duration_divisor);
-    if (!ok) {
-        take_python_error(err, sizeof err);
-        Py_XDECREF(d.instance);
-        Py_XDECREF(d.bridge);
-    }
+    PyObject *bridge = (info && args) ? PyImport_ImportModule("convlstm._bridge") : NULL;
+    PyObject *stages = bridge ? PyObject_CallMethod(bridge, "build", "OO", info, args) : NULL;
     Py_XDECREF(info);
     Py_XDECREF(args);
+    int ok = stages && PyList_Check(stages) && PyList_Size(stages) > 0;
+    Py_ssize_t count = ok ? PyList_Size(stages) : 0;
+    for (Py_ssize_t k = 0; ok && k < count; k++) {
+        InterpolateData *d = (InterpolateData *)calloc(1, sizeof(InterpolateData));
+        d->node = node;  /* the stage owns this reference from here on */
+        d->source_frames = vsapi->getVideoInfo(node)->numFrames;
+        d->planes = vi->format.numPlanes;
+        d->instance = PyList_GetItem(stages, k);
+        Py_INCREF(d->instance);
+        d->bridge = bridge;
+        Py_INCREF(bridge);
+        if (!stage_video_info(d->instance, vsapi->getVideoInfo(node), &d->vi, &d->duration_divisor)) {
+            ok = 0;
+            Py_DECREF(d->instance);
+            Py_DECREF(d->bridge);
+            free(d);
+            break;
+        }
+        VSFilterDependency deps[] = {{node, rpGeneral}};
+        /* Frame requests run in parallel; the net runs one frame at a time (it uses every core itself). */
+        node = vsapi->createVideoFilter2("Interpolate", &d->vi, interpolateGetFrame, interpolateFree,
+                                         fmParallelRequests, deps, 1, d, core);
+        if (!node) {
+            snprintf(err, sizeof err, FILTER ": could not create stage %d", (int)k);
+            break;
+        }
+    }
+    if (!ok && !err[0]) {
+        if (PyErr_Occurred())
+            take_python_error(err, sizeof err);
+        else
+            snprintf(err, sizeof err, FILTER ": internal error: the Python core planned no stages");
+    }
+    Py_XDECREF(stages);
+    Py_XDECREF(bridge);
     PyGILState_Release(gil);
-    if (!ok) {
+    if (err[0]) {
+        vsapi->freeNode(node);
         vsapi->mapSetError(out, err);
-        vsapi->freeNode(d.node);
         return;
     }
-    d.vi.numFrames = (int)num_frames;
-    d.vi.fpsNum = fps_num;
-    d.vi.fpsDen = fps_den;
-
-    InterpolateData *data = (InterpolateData *)malloc(sizeof d);
-    *data = d;
-    VSFilterDependency deps[] = {{data->node, rpGeneral}};
-    /* Frame requests run in parallel; the net runs one frame at a time (it uses every core itself). */
-    vsapi->createVideoFilter(out, "Interpolate", &data->vi, interpolateGetFrame, interpolateFree,
-                             fmParallelRequests, deps, 1, data, core);
+    vsapi->mapConsumeNode(out, "clip", node, maAppend);
 }
 
 VS_EXTERNAL_API(void) VapourSynthPluginInit2(VSPlugin *plugin, const VSPLUGINAPI *vspapi) {
     vspapi->configPlugin("com.github.vapoursynth-convlstm", "convlstm",
                          "Frame interpolation with the ConvLSTM residual network (Suzuki & Ikehara 2020)",
                          VS_MAKE_VERSION(0, 1), VAPOURSYNTH_API_VERSION, 0, plugin);
-    vspapi->registerFunction("Interpolate", "clip:vnode;weights:data:opt;device:data:opt;fp16:int:opt;",
+    vspapi->registerFunction("Interpolate", "clip:vnode;weights:data:opt;device:data:opt;fp16:int:opt;factor:int:opt;"
+                             "fps_num:int:opt;fps_den:int:opt;sc_threshold:float:opt;",
                              "clip:vnode;", interpolateCreate, NULL, plugin);
 }

