@@ -1,0 +1,245 @@
+"""Robustness: fuzzed arguments/formats/sizes in subprocesses, soak, determinism across threads and
+request orders, and failure paths (frame errors, freeing mid-run, Ctrl-C in vspipe)."""
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import vapoursynth as vs
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from helpers import VSPIPE, clip_from_frames, moving_frames, planes_of, random_weights
+
+RUNNER = str(Path(__file__).with_name("fuzz_runner.py"))
+ACCEPTED = ["RGB24", "RGB27", "RGB30", "RGB36", "RGB42", "RGB48", "RGBH", "RGBS"]
+REFUSED = ["YUV420P8", "YUV444P16", "YUV444PS", "GRAY8", "GRAY16", "GRAYS", "YUV422P10"]
+CASE_TIMEOUT = 120
+
+
+def run_case(case: dict) -> dict:
+    """One case in its own process: it must answer (a valid clip or a clear error), never die or hang."""
+    try:
+        proc = subprocess.run([sys.executable, RUNNER, json.dumps(case)], capture_output=True, text=True,
+                              timeout=CASE_TIMEOUT, env=dict(os.environ, CONVLSTM_LOG_LEVEL="WARNING"))
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"hang (> {CASE_TIMEOUT} s): {case}")
+    assert proc.returncode == 0, f"process died ({proc.returncode}) on {case}:\n{proc.stderr[-2000:]}"
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert lines, f"no answer for {case}:\n{proc.stderr[-2000:]}"
+    result = json.loads(lines[-1])
+    if "error" in result:
+        msg = result["error"]
+        assert "Traceback" not in msg, msg
+        if result["kind"] == "vs.Error":
+            assert msg.startswith(("convlstm.Interpolate: ", "Interpolate: ")), msg
+        assert len(msg) > 20, msg
+    return result
+
+
+def base(**kw):
+    case = {"format": "RGB24", "width": 24, "height": 16, "length": 3, "args": {"device": "cpu"}}
+    case.update(kw)
+    return case
+
+
+@pytest.fixture(scope="module")
+def weights_files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("w")
+    good = random_weights(d / "good.pt")
+    blob = good.read_bytes()
+    (d / "truncated.pt").write_bytes(blob[: len(blob) // 3])
+    corrupt = bytearray(blob)
+    for i in range(200, len(corrupt), 997):
+        corrupt[i] ^= 0xFF
+    (d / "corrupt.pt").write_bytes(bytes(corrupt))
+    data = torch.load(good, weights_only=True)
+    data["model_config"]["refine_channels"] = 8
+    torch.save(data, d / "wrong_config.pt")
+    (d / "empty.pt").write_bytes(b"")
+    return {"good": good, "missing": d / "missing.pt", "truncated": d / "truncated.pt",
+            "corrupt": d / "corrupt.pt", "wrong_config": d / "wrong_config.pt", "empty": d / "empty.pt", "dir": d}
+
+
+EDGE_CASES = [
+    *[base(format=f) for f in ACCEPTED],
+    *[base(format=f) for f in REFUSED],
+    base(width=1, height=1), base(width=2, height=2), base(width=8192, height=16), base(width=16, height=8192),
+    base(length=1), base(length=2), base(length=3),
+    base(variable="format"), base(variable="size"),
+    base(args={"device": "cuda:7"}), base(args={"device": "cuda:-1"}), base(args={"device": ""}),
+    base(args={"device": "cpu", "fp16": 1}), base(args={"device": "cpu", "fp16": -1}),
+    base(args={"device": "cpu", "factor": 0}), base(args={"device": "cpu", "factor": 1}),
+    base(args={"device": "cpu", "factor": 64}), base(args={"device": "cpu", "factor": 65}),
+    base(args={"device": "cpu", "factor": 2**40}), base(args={"device": "cpu", "factor": "x"}),
+    base(args={"device": "cpu", "fps_num": 1, "fps_den": 1000}), base(args={"device": "cpu", "fps_num": 10**9, "fps_den": 1}),
+    base(args={"device": "cpu", "fps_num": 0, "fps_den": 0}),
+    base(args={"device": "cpu", "sc_threshold": -0.1}), base(args={"device": "cpu", "sc_threshold": 1.0}),
+    base(args={"device": "cpu", "sc_threshold": float("nan")}),
+    base(args={"device": "cpu", "weights": ""}),
+]
+
+
+@pytest.mark.parametrize("case", EDGE_CASES, ids=lambda c: json.dumps(c, separators=(",", ":"))[:80])
+def test_edge_cases_end_in_a_clip_or_a_clear_error(case):
+    result = run_case(case)
+    if case["format"] in REFUSED or case.get("variable") or case["length"] < 2:
+        assert "error" in result, result
+
+
+@pytest.mark.parametrize("kind", ["missing", "truncated", "corrupt", "wrong_config", "empty", "dir"])
+def test_broken_weights_are_clear_errors(kind, weights_files):
+    result = run_case(base(args={"device": "cpu", "weights": str(weights_files[kind])}))
+    assert "error" in result and "convlstm.Interpolate" in result["error"], result
+
+
+@settings(max_examples=int(os.environ.get("CONVLSTM_FUZZ_EXAMPLES", 20)), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(fmt=st.sampled_from(ACCEPTED + REFUSED), width=st.integers(1, 70), height=st.integers(1, 40),
+       length=st.integers(1, 5),
+       factor=st.one_of(st.none(), st.integers(-3, 10), st.sampled_from([2, 4, 8])),
+       rate=st.one_of(st.none(), st.tuples(st.integers(-5, 200), st.integers(-5, 1001))),
+       sc=st.one_of(st.none(), st.floats(-1, 2, allow_nan=False)),
+       device=st.sampled_from(["cpu", "auto", "cuda", "gpu", "CPU"]))
+def test_fuzzed_arguments(fmt, width, height, length, factor, rate, sc, device, weights_files):
+    args = {"device": device, "weights": str(weights_files["good"])}
+    if factor is not None:
+        args["factor"] = factor
+    if rate is not None:
+        args["fps_num"], args["fps_den"] = rate
+    if sc is not None:
+        args["sc_threshold"] = sc
+    run_case({"format": fmt, "width": width, "height": height, "length": length, "args": args})
+
+
+def descendants(pid: int) -> list[int]:
+    """pid and every process below it (the venv's vspipe is a Python wrapper around the real binary)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return out
+
+
+def rss_kib(pid: int) -> int:
+    """Resident memory of a process tree."""
+    total = 0
+    for p in descendants(pid):
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return total
+
+
+def test_soak_5000_frames_memory_stays_flat(tmp_path, weights_files):
+    """5 000 output frames at 320x240 through vspipe on CPU; RSS must not keep growing (bound: 48 MiB
+    between the second and the last quarter of the run)."""
+    script = tmp_path / "soak.vpy"
+    script.write_text(f"""
+import vapoursynth as vs
+core = vs.core
+clips = [core.std.BlankClip(width=320, height=240, format=vs.RGB24, length=1,
+                            color=[(i * 37) % 256, (i * 91) % 256, (i * 13) % 256]) for i in range(50)]
+src = core.std.Splice(clips * 50)  # 2 500 distinct-neighbour frames
+core.convlstm.Interpolate(src, weights={str(weights_files['good'])!r}, device="cpu", sc_threshold=0).set_output()
+""")
+    proc = subprocess.Popen([VSPIPE, str(script), "--"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    samples = []
+    while proc.poll() is None:
+        try:
+            samples.append(rss_kib(proc.pid))
+        except (FileNotFoundError, ProcessLookupError):
+            break
+        time.sleep(0.25)
+    err = proc.stderr.read().decode()
+    assert proc.returncode == 0, err
+    assert "Output 5000 frames" in err, err
+    samples = [s for s in samples if s > 0]
+    assert len(samples) >= 8, f"run too short to judge memory: {len(samples)} samples"
+    assert min(samples) > 100 * 1024, "sampled the wrapper, not the vspipe that holds torch"
+    q = len(samples) // 4
+    second, last = np.mean(samples[q:2 * q]), np.mean(samples[3 * q:])
+    growth_mib = (last - second) / 1024
+    print(f"soak: {len(samples)} RSS samples, peak {max(samples) / 1024:.0f} MiB, growth {growth_mib:+.1f} MiB")
+    assert growth_mib < 48, f"RSS grew {growth_mib:.1f} MiB over the run"
+
+
+def outputs(weights, threads: int, order: list[int] | None = None, clip_frames=None) -> dict[int, bytes]:
+    core = vs.core
+    old = core.num_threads
+    core.num_threads = threads
+    try:
+        out = core.convlstm.Interpolate(clip_from_frames(clip_frames), weights=str(weights), device="cpu")
+        order = order or list(range(out.num_frames))
+        futures = {n: out.get_frame_async(n) for n in order}  # all outstanding at once, any order
+        return {n: planes_of(f.result()).tobytes() for n, f in futures.items()}
+    finally:
+        core.num_threads = old
+
+
+def test_same_bytes_for_any_thread_count_and_request_order(weights_files):
+    frames = moving_frames(48, 32, 10)
+    reference = outputs(weights_files["good"], 1, clip_frames=frames)
+    for threads in (2, 8, 16):
+        order = list(reference)
+        random.Random(threads).shuffle(order)
+        assert outputs(weights_files["good"], threads, order, frames) == reference, threads
+
+
+def test_freeing_the_node_mid_run_releases_everything(weights_files):
+    import gc
+    import warnings
+    from convlstm.interpolator import Interpolator
+    core = vs.core
+    out = core.convlstm.Interpolate(clip_from_frames(moving_frames(64, 48, 12)), weights=str(weights_files["good"]))
+    pending = [out.get_frame_async(n) for n in range(out.num_frames)]
+    del out
+    for f in pending:
+        f.result()
+    del pending, f
+    gc.collect()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert not any(isinstance(o, Interpolator) for o in gc.get_objects())
+
+
+def test_ctrl_c_in_vspipe_ends_promptly(tmp_path, weights_files):
+    script = tmp_path / "long.vpy"
+    script.write_text(f"""
+import vapoursynth as vs
+core = vs.core
+src = core.std.BlankClip(width=320, height=240, format=vs.RGB24, length=100000)
+core.convlstm.Interpolate(src, weights={str(weights_files['good'])!r}, sc_threshold=0).set_output()
+""")
+    proc = subprocess.Popen([VSPIPE, "-p", str(script), "--"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    time.sleep(8)
+    assert proc.poll() is None, proc.stderr.read().decode()
+    tree = descendants(proc.pid)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole foreground group
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail("vspipe did not stop within 30 s of Ctrl-C")
+    err = proc.stderr.read().decode()
+    time.sleep(1)
+    alive = [p for p in tree if Path(f"/proc/{p}").exists() and "zombie" not in Path(f"/proc/{p}/status").read_text()]
+    assert not alive, f"processes left running after Ctrl-C: {alive}"
+    assert "Output 200000 frames" not in err, err  # it stopped early rather than running to the end
+    assert "Segmentation" not in err and "Traceback" not in err, err
