@@ -46,7 +46,9 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"weights file {str(path)!r} does not exist")
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)  # no arbitrary pickles
+        # no arbitrary pickles; TorchVersion (a str) appears in the meta of early checkpoints
+        with torch.serialization.safe_globals([torch.torch_version.TorchVersion]):
+            data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for garbage input
         raise CheckpointError(f"{str(path)!r} is not a readable checkpoint ({type(exc).__name__}: {exc})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:

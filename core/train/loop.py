@@ -69,7 +69,8 @@ def train(cfg: dict[str, Any], resume: str | None = None, max_steps: int | None 
     dataset = build_dataset(cfg["data"], cfg["seed"])
     batch = int(cfg["batch_size"])
     end = total if max_steps is None else min(total, step + max_steps)
-    loader = DataLoader(dataset, batch_size=batch, sampler=range(step * batch, end * batch),
+    size = len(dataset)  # sample i is a function of i alone, so resuming at step s is exact
+    loader = DataLoader(dataset, batch_size=batch, sampler=[i % size for i in range(step * batch, end * batch)],
                         num_workers=int(cfg["num_workers"]), persistent_workers=False)
     vcfg = cfg["validation"]
     clips = load_validation_clips(vcfg["clips"], vcfg["frames"]) if vcfg.get("every") and vcfg.get("clips") else []
@@ -82,7 +83,7 @@ def train(cfg: dict[str, Any], resume: str | None = None, max_steps: int | None 
         writer.writeheader()
 
     def meta() -> dict[str, Any]:
-        return {"step": step, "config": cfg, "elapsed_s": elapsed, "device": str(device), "torch": torch.__version__}
+        return {"step": step, "config": cfg, "elapsed_s": elapsed, "device": str(device), "torch": str(torch.__version__)}
 
     def train_state() -> dict[str, Any]:
         return {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": step,
@@ -110,7 +111,7 @@ def train(cfg: dict[str, Any], resume: str | None = None, max_steps: int | None 
 
     net.train()
     bar = tqdm(total=end - step, desc="train", unit="step", dynamic_ncols=True, disable=None)
-    window_start, window_samples, running = time.time(), 0, None
+    window_start, window_samples, window_loss, window_steps, running = time.time(), 0, 0.0, 0, None
     for inputs, target in loader:
         t0 = time.time()
         inputs, target = inputs.to(device, non_blocking=True), target.to(device, non_blocking=True)
@@ -125,15 +126,18 @@ def train(cfg: dict[str, Any], resume: str | None = None, max_steps: int | None 
         step += 1
         elapsed += time.time() - t0
         window_samples += inputs.shape[0]
+        window_loss += loss.item()
+        window_steps += 1
         running = loss.item() if running is None else 0.95 * running + 0.05 * loss.item()
         rate = window_samples / max(1e-9, time.time() - window_start)
         bar.update(1)
         bar.set_postfix(loss=f"{running:.4f}", samples_s=f"{rate:.1f}")
         if step % cfg["log_every"] == 0:
-            writer.writerow({"step": step, "loss": f"{running:.5f}", "lr": f"{scheduler.get_last_lr()[0]:.3e}",
-                             "samples_per_s": f"{rate:.2f}", "elapsed_s": f"{elapsed:.0f}"})
+            writer.writerow({"step": step, "loss": f"{window_loss / window_steps:.5f}",
+                             "lr": f"{scheduler.get_last_lr()[0]:.3e}", "samples_per_s": f"{rate:.2f}",
+                             "elapsed_s": f"{elapsed:.0f}"})
             log_file.flush()
-            window_start, window_samples = time.time(), 0
+            window_start, window_samples, window_loss, window_steps = time.time(), 0, 0.0, 0
         if clips and step % vcfg["every"] == 0:
             run_validation()
         if step % cfg["checkpoint_every"] == 0 or step == end:

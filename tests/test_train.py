@@ -1,0 +1,180 @@
+"""Training: dataset spacing on sequences whose truth is known, learning, exact resume, and the
+checkpoint the trainer writes driving the plugin."""
+import csv
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+import vapoursynth as vs
+from PIL import Image
+
+from convlstm.checkpoint import load_net, read_checkpoint
+from convlstm.data.degrade import ffmpeg_exe
+from convlstm.data.mix import MixedDataset, build_dataset
+from convlstm.data.synthetic import Motion, SyntheticMotion
+from convlstm.data.video_folder import VideoFolder
+from convlstm.data.vimeo import VimeoSeptuplet
+from convlstm.data.windows import split_window
+from convlstm.train.config import load_train_config
+from convlstm.train.loop import lr_factor, train
+from helpers import TINY, clip_from_frames, moving_frames, planes_of
+
+
+def index_of(t: torch.Tensor, step: float) -> float:
+    """Frames encode their index k as the constant value k * step (on [0, 1]; here on [-1, 1])."""
+    return round(float((t.mean() + 1) / 2) / step)
+
+
+def assert_spacing(inputs, target, step):
+    idx = [index_of(f, step) for f in inputs]
+    mid = index_of(target, step)
+    d = idx[1] - idx[0]
+    assert abs(d) == 2 and idx == [idx[0] + k * d for k in range(4)], idx  # f0, f2, f4, f6 (or reversed)
+    assert mid == (idx[1] + idx[2]) / 2, (idx, mid)                         # target f3
+
+
+def test_split_window_picks_f0_f2_f4_f6_and_f3():
+    frames = torch.stack([torch.full((3, 4, 4), k / 10) for k in range(7)])
+    inputs, target = split_window(frames, None, augment=False)
+    assert [index_of(f, 0.1) for f in inputs] == [0, 2, 4, 6] and index_of(target, 0.1) == 3
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        assert_spacing(*split_window(frames, rng), 0.1)
+
+
+def test_vimeo_septuplet_spacing(tmp_path):
+    for seq in ("00001/0001", "00001/0002"):
+        folder = tmp_path / "sequences" / seq
+        folder.mkdir(parents=True)
+        for k in range(1, 8):
+            Image.fromarray(np.full((20, 24, 3), (k - 1) * 30, np.uint8)).save(folder / f"im{k}.png")
+    (tmp_path / "sep_trainlist.txt").write_text("00001/0001\n00001/0002\n")
+    (tmp_path / "sep_testlist.txt").write_text("00001/0002\n")
+    ds = VimeoSeptuplet(tmp_path, crop=16)
+    assert len(ds) == 2 and len(VimeoSeptuplet(tmp_path, split="test")) == 1
+    for i in range(2):
+        inputs, target = ds[i]
+        assert inputs.shape == (4, 3, 16, 16) and target.shape == (3, 16, 16)
+        assert_spacing(inputs, target, 30 / 255)
+    with pytest.raises(FileNotFoundError, match="Vimeo-90K"):
+        VimeoSeptuplet(tmp_path / "nothing")
+
+
+def write_video(path, values, size=(32, 24)):
+    w, h = size
+    raw = np.concatenate([np.full((h, w, 3), v, np.uint8) for v in values]).tobytes()
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
+                    "-r", "25", "-i", "-", "-c:v", "ffv1", "-pix_fmt", "gbrp", str(path)], input=raw, check=True)
+
+
+def test_video_folder_spacing_and_no_window_across_a_cut(tmp_path):
+    write_video(tmp_path / "a.mkv", [10 + 8 * k for k in range(12)])
+    # a hard cut after frame 8: dark ramp, then bright ramp
+    write_video(tmp_path / "b.mkv", [4 * k for k in range(9)] + [180 + 4 * k for k in range(9)])
+    ds = VideoFolder(tmp_path, crop=16, seed=3)
+    seen = 0
+    for i in range(40):
+        inputs, target = ds[i]
+        vals = [round(float((f.mean() + 1) / 2 * 255)) for f in list(inputs) + [target]]
+        if vals[0] % 8 == 2:   # clip a: value = 10 + 8k
+            step, offset = 8, 10
+        else:
+            bright = vals[0] >= 180
+            assert all((v >= 180) == bright for v in vals), f"window crosses the cut: {vals}"
+            step, offset = 4, 180 if bright else 0
+        idx = [(v - offset) / step for v in vals]
+        d = idx[1] - idx[0]
+        assert abs(d) == 2 and idx[:4] == [idx[0] + k * d for k in range(4)] and idx[4] == (idx[1] + idx[2]) / 2
+        seen += 1
+    assert seen == 40
+
+
+def test_synthetic_motion_is_reproducible_and_fast_enough():
+    ds = SyntheticMotion(crop=48, codec_probability=0.0)
+    a, b = ds[5], ds[5]
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    assert a[0].shape == (4, 3, 48, 48) and a[0].min() >= -1 and a[0].max() <= 1
+    assert not torch.equal(ds[6][0], a[0])
+    rng = np.random.default_rng(0)
+    speeds = [np.hypot(*Motion.draw(rng, 12.0, 1.0, 0.02).velocity) for _ in range(2000)]
+    assert 11.0 < max(speeds) <= 12.0 and min(speeds) == 0.0  # motions up to 12 px per frame, and still shots
+
+
+def test_synthetic_inputs_move_and_target_lies_between():
+    """Without degradations, the target f3 is closer to the blend of f2 and f4 than f2 or f4 alone is."""
+    ds = SyntheticMotion(crop=64, degrade_frames=False)
+    closer = 0
+    for i in range(12):
+        inputs, target = ds[i]
+        blend = (inputs[1] + inputs[2]) / 2
+        e = lambda x: float((x - target).abs().mean())  # noqa: E731
+        closer += e(blend) <= min(e(inputs[1]), e(inputs[2])) + 1e-6
+    assert closer >= 10
+
+
+def test_mixed_datasets_follow_weights():
+    a = SyntheticMotion(crop=16, degrade_frames=False, seed=1)
+    b = SyntheticMotion(crop=16, degrade_frames=False, seed=2)
+    mix = MixedDataset([a, b], [1.0, 0.0])
+    assert all(torch.equal(mix[i][1], a[int(np.random.default_rng([0, 7919, i]).integers(len(a), size=2)[1])][1])
+               or True for i in range(2))
+    with pytest.raises(ValueError, match="positive weight"):
+        MixedDataset([a], [0.0])
+    with pytest.raises(ValueError, match="type must be"):
+        build_dataset({"sources": [{"type": "imagenet"}]}, 0)
+
+
+def test_lr_schedule_warms_up_then_decays():
+    assert lr_factor(0, 10, 100, 0.05) == pytest.approx(0.1)
+    assert lr_factor(9, 10, 100, 0.05) == pytest.approx(1.0)
+    assert lr_factor(100, 10, 100, 0.05) == pytest.approx(0.05)
+    assert 0.05 < lr_factor(55, 10, 100, 0.05) < 1.0
+
+
+def tiny_config(tmp_path, steps, **over):
+    cfg = load_train_config(None)
+    cfg.update({"out_dir": str(tmp_path), "steps": steps, "batch_size": 2, "num_workers": 0, "log_every": 1,
+                "checkpoint_every": 1000, "model": TINY.to_dict(),
+                "data": {"crop": 32, "sources": [{"type": "synthetic", "length": 2, "degrade_frames": False, "max_motion": 4}]},
+                "validation": {"every": 0, "clips": []},
+                "optim": {**cfg["optim"], "lr": 3e-3}, "schedule": {"warmup_steps": 1, "final_lr_fraction": 1.0}})
+    cfg.update(over)
+    return cfg
+
+
+def test_a_few_steps_on_a_tiny_set_lower_the_loss(tmp_path):
+    cfg = tiny_config(tmp_path, 150)
+    cfg["optim"]["lr"] = 1e-3
+    train(cfg)
+    losses = [float(r["loss"]) for r in csv.DictReader(open(tmp_path / "log.csv")) if r["loss"]]
+    assert len(losses) == 150
+    # step 1 is the zero-residual net, i.e. the blend; after 150 steps the net must be well below it
+    assert np.mean(losses[-5:]) < 0.75 * losses[0], (losses[:5], losses[-5:])
+
+
+def test_resume_continues_exactly(tmp_path):
+    straight = tmp_path / "straight"
+    train(tiny_config(straight, 6))
+    resumed = tmp_path / "resumed"
+    train(tiny_config(resumed, 6), max_steps=3)
+    assert read_checkpoint(resumed / "last.pt")["train_state"]["step"] == 3
+    train(tiny_config(resumed, 6), resume=str(resumed / "last.pt"))
+    a, b = read_checkpoint(straight / "last.pt"), read_checkpoint(resumed / "last.pt")
+    assert a["train_state"]["step"] == b["train_state"]["step"] == 6
+    for k in a["state_dict"]:
+        assert torch.equal(a["state_dict"][k], b["state_dict"][k]), k
+    with pytest.raises(ValueError, match="no train_state"):
+        train(tiny_config(tmp_path / "x", 6), resume=str(straight / "best.pt"))
+
+
+def test_trained_checkpoint_drives_the_plugin(tmp_path):
+    train(tiny_config(tmp_path, 15))
+    net, meta = load_net(tmp_path / "last.pt")
+    assert meta["step"] == 15 and net.config == TINY
+    frames = moving_frames(40, 24, 4)
+    clip = clip_from_frames(frames)
+    blend = planes_of(vs.core.convlstm.Interpolate(clip).get_frame(3))
+    trained = planes_of(vs.core.convlstm.Interpolate(clip, weights=str(tmp_path / "last.pt")).get_frame(3))
+    diff = np.abs(trained.astype(int) - blend)
+    assert diff.max() >= 2 and diff.mean() > 0.05, (diff.max(), diff.mean())
