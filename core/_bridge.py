@@ -20,9 +20,9 @@ def build(info: dict[str, Any], args: dict[str, Any]) -> list[Interpolator | Ret
         raise InterpolateError(f"could not set up the filter: {type(exc).__name__}: {exc}") from exc
 
 
-def process(stage: Interpolator, n: int, src_ptrs, src_strides, dst_ptrs, dst_strides, scene_flags) -> int:
+def process(stage: Interpolator, n: int, src_ptrs, src_strides, dst_ptrs, dst_strides, frame_props) -> int:
     try:
-        return stage.process(n, src_ptrs, src_strides, dst_ptrs, dst_strides, scene_flags)
+        return stage.process(n, src_ptrs, src_strides, dst_ptrs, dst_strides, frame_props)
     except InterpolateError:
         raise
     except Exception as exc:

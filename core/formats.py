@@ -9,10 +9,12 @@ import torch
 from .errors import InterpolateError
 
 # VapourSynth API 4 enum values (VSColorFamily, VSSampleType), mirrored to keep this module host-free.
-CF_RGB = 2
+CF_GRAY, CF_RGB, CF_YUV = 1, 2, 3
 ST_INTEGER, ST_FLOAT = 0, 1
 
-ACCEPTED = "RGB with 8-16 bit integer or 16/32 bit float samples (RGB24, RGB30, RGB36, RGB48, RGBH, RGBS)"
+ACCEPTED = ("RGB or YUV 4:2:0 / 4:2:2 / 4:4:4 with 8-16 bit integer or 16/32 bit float samples "
+            "(RGB24, RGB30, RGB48, RGBH, RGBS, YUV420P8, YUV420P10, YUV422P10, YUV444P16, YUV444PS, ...)")
+SUBSAMPLING = {(0, 0): "4:4:4", (1, 0): "4:2:2", (1, 1): "4:2:0"}
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,23 @@ class PixelFormat:
     name: str
     bits: int
     is_float: bool
+    family: int = CF_RGB
+    ssw: int = 0
+    ssh: int = 0
+
+    @property
+    def is_yuv(self) -> bool:
+        return self.family == CF_YUV
+
+    def plane_shape(self, plane: int, height: int, width: int) -> tuple[int, int]:
+        return (height, width) if plane == 0 else (height >> self.ssh, width >> self.ssw)
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        """What results are handed back in (int32 for >8 bit: torch's uint16 support is partial)."""
+        if self.is_float:
+            return torch.float16 if self.bits == 16 else torch.float32
+        return torch.uint8 if self.bits <= 8 else torch.int32
 
     @property
     def numpy_dtype(self) -> np.dtype:
@@ -42,13 +61,13 @@ class PixelFormat:
         x = (x.float() + 1.0) * 0.5
         if self.is_float:
             return x.to(torch.float16 if self.bits == 16 else torch.float32)
-        return (x * self.peak).round_().clamp_(0, self.peak).to(torch.uint8 if self.bits <= 8 else torch.int16)
+        return (x * self.peak).round_().clamp_(0, self.peak).to(self.torch_dtype)
 
 
 def _convert_hint(name: str) -> str:
-    target = "vs.RGBS" if name.endswith(("S", "H")) or "PS" in name or "PH" in name else "vs.RGB24"
-    matrix = ", matrix_in_s='709'" if name.startswith("YUV") else ""
-    return f"convert first, e.g. clip = core.resize.Bicubic(clip, format={target}{matrix})"
+    if name.startswith("Gray"):
+        return "convert first, e.g. clip = core.resize.Bicubic(clip, format=vs.YUV444P8) or format=vs.RGB24"
+    return "convert first, e.g. clip = core.resize.Bicubic(clip, format=vs.RGBS, matrix_in_s='709')"
 
 
 def check_format(info: dict) -> PixelFormat:
@@ -60,11 +79,13 @@ def check_format(info: dict) -> PixelFormat:
     if info["width"] <= 0 or info["height"] <= 0:
         raise InterpolateError("clips with variable size are not supported; resize every frame to one size first, "
                                "e.g. core.resize.Bicubic(clip, width=W, height=H)")
-    bits, st = info["bits_per_sample"], info["sample_type"]
-    ok = info["color_family"] == CF_RGB and (
+    bits, st, family = info["bits_per_sample"], info["sample_type"], info["color_family"]
+    ss = (info.get("sub_sampling_w", 0), info.get("sub_sampling_h", 0))
+    ok = family in (CF_RGB, CF_YUV) and ss in SUBSAMPLING and (
         (st == ST_INTEGER and 8 <= bits <= 16) or (st == ST_FLOAT and bits in (16, 32)))
     if not ok:
         raise InterpolateError(f"input format {name} is not supported; input must be {ACCEPTED}; {_convert_hint(name)}")
-    if info.get("sub_sampling_w", 0) or info.get("sub_sampling_h", 0):
-        raise InterpolateError(f"input format {name} is subsampled; input must be {ACCEPTED}")
-    return PixelFormat(name=name, bits=bits, is_float=st == ST_FLOAT)
+    if ss != (0, 0) and (info["width"] % (1 << ss[0]) or info["height"] % (1 << ss[1])):
+        raise InterpolateError(f"{name} needs a width and height divisible by its subsampling, got "
+                               f"{info['width']}x{info['height']}")
+    return PixelFormat(name=name, bits=bits, is_float=st == ST_FLOAT, family=family, ssw=ss[0], ssh=ss[1])

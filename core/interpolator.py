@@ -17,12 +17,14 @@ from .errors import InterpolateError
 from .formats import PixelFormat, check_format
 from .planes import Plane, PlaneIO
 from .schedule import doubled_rate, doublings_for_rate, retimed_count, retimed_index, source_window
+from .yuv import YuvDescription, rgb_to_yuv, yuv_to_rgb
 
 ARGUMENTS = {"weights": str, "device": str, "fp16": int, "factor": int, "fps_num": int, "fps_den": int,
              "sc_threshold": float}
 DEFAULT_SC_THRESHOLD = 0.15
 MAX_FACTOR = 64
 SCENE_PREV, SCENE_NEXT = 1, 2   # flag bits from the C side (_SceneChangePrev / _SceneChangeNext)
+NO_PROPS = (0, -1, -1, -1)      # per window frame from C: (scene flags, _Matrix, _Range, _ChromaLocation)
 CUT_BEFORE_OUTPUT = 1           # returned flag: the output sits just before a scene cut
 
 
@@ -72,8 +74,31 @@ class Interpolator:
     def plan(self, n: int) -> tuple[int, ...]:
         return source_window(n, self.num_source)
 
-    def _plane(self, ptr: int, stride: int) -> Plane:
-        return Plane(ptr=ptr, stride=stride, height=self.height, width=self.width)
+    def _plane(self, p: int, ptr: int, stride: int) -> Plane:
+        h, w = self.format.plane_shape(p, self.height, self.width)
+        return Plane(ptr=ptr, stride=stride, height=h, width=w)
+
+    def _read(self, f: int, src_ptrs: Sequence[int], src_strides: Sequence[int]) -> list[torch.Tensor]:
+        dtype = self.format.numpy_dtype
+        return [self.io.read(self._plane(p, src_ptrs[f * 3 + p], src_strides[f * 3 + p]), dtype)
+                for p in range(self.planes)]
+
+    def _yuv(self, props: Sequence[int]) -> YuvDescription:
+        return YuvDescription.from_props(props[1], props[2], props[3], self.width, self.height)
+
+    def decode(self, planes: list[torch.Tensor], props: Sequence[int]) -> torch.Tensor:
+        """One frame's planes -> (3, H, W) RGB on [-1, 1] for the net."""
+        if not self.format.is_yuv:
+            return self.format.to_unit(torch.stack(planes))
+        return yuv_to_rgb(planes, self.format.bits, self.format.is_float, self._yuv(props)) * 2 - 1
+
+    def encode(self, rgb: torch.Tensor, props: Sequence[int]) -> list[torch.Tensor]:
+        """(3, H, W) RGB on [-1, 1] -> planes in the clip's format."""
+        if not self.format.is_yuv:
+            return list(self.format.from_unit(rgb))
+        chroma = self.format.plane_shape(1, self.height, self.width)
+        return rgb_to_yuv((rgb + 1) * 0.5, self.format.bits, self.format.is_float, self._yuv(props), chroma,
+                          self.format.torch_dtype)
 
     def _cut_between(self, window: torch.Tensor, flags: Sequence[int], a: int) -> bool:
         """Is there a scene cut between window positions a and a+1? Props first, then the detector."""
@@ -84,30 +109,29 @@ class Interpolator:
         return float((window[a] - window[a + 1]).abs().mean()) * 0.5 > self.sc_threshold  # [-1,1] -> [0,1]
 
     def process(self, n: int, src_ptrs: Sequence[int], src_strides: Sequence[int], dst_ptrs: Sequence[int],
-                dst_strides: Sequence[int], scene_flags: Sequence[int] = (0, 0, 0, 0)) -> int:
-        dtype = self.format.numpy_dtype
-        raw = torch.stack([torch.stack([self.io.read(self._plane(src_ptrs[f * 3 + p], src_strides[f * 3 + p]), dtype)
-                                        for p in range(self.planes)]) for f in range(4)])
-        window = self.format.to_unit(raw)                                  # (4, 3, H, W) on [-1, 1]
+                dst_strides: Sequence[int], frame_props: Sequence[Sequence[int]] = (NO_PROPS,) * 4) -> int:
+        planes = [self._read(f, src_ptrs, src_strides) for f in range(4)]
+        window = torch.stack([self.decode(planes[f], frame_props[f]) for f in range(4)])  # (4, 3, H, W)
         if not bool(torch.isfinite(window).all()):
             raise InterpolateError(f"cannot interpolate output frame {n}: the input frames contain NaN/Inf samples")
-        if self._cut_between(window, scene_flags, 1):
-            self._write(raw[1], dst_ptrs, dst_strides)                     # no ghosting: repeat the earlier frame
+        flags = [p[0] for p in frame_props]
+        if self._cut_between(window, flags, 1):
+            self._write(planes[1], dst_ptrs, dst_strides)                  # no ghosting: repeat the earlier frame
             return CUT_BEFORE_OUTPUT
-        if self._cut_between(window, scene_flags, 0):
+        if self._cut_between(window, flags, 0):
             window[0] = window[1]                                          # never mix scenes in a window
-        if self._cut_between(window, scene_flags, 2):
+        if self._cut_between(window, flags, 2):
             window[3] = window[2]
         pred = self.engine.predict(window[None])[0]
         if not bool(torch.isfinite(pred).all()):
             raise InterpolateError(f"cannot interpolate output frame {n}: the net produced NaN/Inf "
                                    "(broken weights or fp16 overflow; try fp16=False)")
-        self._write(self.format.from_unit(pred), dst_ptrs, dst_strides)
+        self._write(self.encode(pred, frame_props[1]), dst_ptrs, dst_strides)
         return 0
 
-    def _write(self, planes: torch.Tensor, dst_ptrs: Sequence[int], dst_strides: Sequence[int]) -> None:
+    def _write(self, planes: Sequence[torch.Tensor], dst_ptrs: Sequence[int], dst_strides: Sequence[int]) -> None:
         for p in range(self.planes):
-            self.io.write(planes[p], self._plane(dst_ptrs[p], dst_strides[p]), self.format.numpy_dtype)
+            self.io.write(planes[p], self._plane(p, dst_ptrs[p], dst_strides[p]), self.format.numpy_dtype)
 
 
 class Retimer:

@@ -8,6 +8,7 @@ import vapoursynth as vs
 
 from .api import interpolate
 from .colour import Colour, colour_of, from_rgb, to_rgb
+from .formats import SUBSAMPLING
 
 
 class SourceError(RuntimeError):
@@ -40,13 +41,15 @@ def check_factor(factor: int) -> int:
 
 def interpolate_source(src: vs.VideoNode, factor: int = 2, device: str = "auto", weights: str | None = None,
                        fp16: bool | None = None) -> tuple[vs.VideoNode, Colour]:
-    """factor x the frame rate. Source frames are passed through untouched (bit-exact, in their own
-    format); only the new frames go through RGB and back, with the clip's colour description."""
+    """factor x the frame rate, in the source's own format. RGB and 4:2:0/4:2:2/4:4:4 YUV go to the
+    filter directly (it converts on the compute device with the clip's matrix/range props and passes
+    source frames through untouched); grey and other layouts take a detour through RGB and back."""
     check_factor(factor)
     colour = colour_of(src)
-    rgb = to_rgb(src, colour)
-    rgb = interpolate(rgb, weights=weights, device=device, fp16=fp16, factor=factor)
+    f = src.format
+    if f.color_family == vs.RGB or (f.color_family == vs.YUV and (f.subsampling_w, f.subsampling_h) in SUBSAMPLING):
+        return interpolate(src, weights=weights, device=device, fp16=fp16, factor=factor), colour
+    rgb = interpolate(to_rgb(src, colour), weights=weights, device=device, fp16=fp16, factor=factor)
     converted = from_rgb(rgb, src, colour)
     new_frames = [converted.std.SelectEvery(factor, k) for k in range(1, factor)]
-    out = vs.core.std.Interleave([src, *new_frames], modify_duration=True)
-    return out, colour
+    return vs.core.std.Interleave([src, *new_frames], modify_duration=True), colour

@@ -97,16 +97,27 @@ static PyObject *pointer_tuple(const void **ptrs, const ptrdiff_t *strides, int 
     return t;
 }
 
-/* Per window frame: bit 0 = _SceneChangePrev, bit 1 = _SceneChangeNext (set by the source or a detector). */
-static PyObject *scene_flags(const VSFrame **src, int count, const VSAPI *vsapi) {
-    PyObject *t = PyTuple_New(count);
-    for (int f = 0; t && f < count; f++) {
-        const VSMap *props = vsapi->getFramePropertiesRO(src[f]);
-        int e1 = 0, e2 = 0;
-        int prev = (int)vsapi->mapGetInt(props, "_SceneChangePrev", 0, &e1);
-        int next = (int)vsapi->mapGetInt(props, "_SceneChangeNext", 0, &e2);
-        PyTuple_SetItem(t, f, PyLong_FromLong((!e1 && prev ? 1 : 0) | (!e2 && next ? 2 : 0)));
+/* The props of one source frame that the Python core needs, -1 where unset:
+ * (scene flags: bit 0 = _SceneChangePrev, bit 1 = _SceneChangeNext; _Matrix; _Range; _ChromaLocation). */
+static PyObject *frame_props(const VSFrame *frame, const VSAPI *vsapi) {
+    static const char *keys[] = {"_Matrix", "_Range", "_ChromaLocation"};
+    const VSMap *props = vsapi->getFramePropertiesRO(frame);
+    int e1 = 0, e2 = 0;
+    int64_t prev = vsapi->mapGetInt(props, "_SceneChangePrev", 0, &e1);
+    int64_t next = vsapi->mapGetInt(props, "_SceneChangeNext", 0, &e2);
+    long values[4] = {(!e1 && prev ? 1 : 0) | (!e2 && next ? 2 : 0), -1, -1, -1};
+    for (int k = 0; k < 3; k++) {
+        int e = 0;
+        int64_t v = vsapi->mapGetInt(props, keys[k], 0, &e);
+        if (!e) values[k + 1] = (long)v;
     }
+    return Py_BuildValue("(llll)", values[0], values[1], values[2], values[3]);
+}
+
+static PyObject *window_props(const VSFrame **src, int count, const VSAPI *vsapi) {
+    PyObject *t = PyTuple_New(count);
+    for (int f = 0; t && f < count; f++)
+        PyTuple_SetItem(t, f, frame_props(src[f], vsapi));
     return t;
 }
 
@@ -131,7 +142,7 @@ static int call_process(InterpolateData *d, int n, const VSFrame **src, int coun
     PyObject *ss = pointer_tuple(src_ptrs, src_strides, total, 1);
     PyObject *dp = pointer_tuple(dst_ptrs, dst_strides, d->planes, 0);
     PyObject *ds = pointer_tuple(dst_ptrs, dst_strides, d->planes, 1);
-    PyObject *sc = scene_flags(src, count, vsapi);
+    PyObject *sc = window_props(src, count, vsapi);
     PyObject *result = NULL;
     if (sp && ss && dp && ds && sc)
         result = PyObject_CallMethod(d->bridge, "process", "OiOOOOO", d->instance, n, sp, ss, dp, ds, sc);

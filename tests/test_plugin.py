@@ -130,10 +130,11 @@ def refused(match, clip, **kwargs):
 
 
 def test_refused_formats_name_the_fix():
-    yuv = core.std.BlankClip(format=vs.YUV420P8, length=4)
-    refused(r"convlstm\.Interpolate: input format YUV420P8 is not supported.*RGB24.*core\.resize\.Bicubic", yuv)
-    refused("Gray8 is not supported", core.std.BlankClip(format=vs.GRAY8, length=4))
-    refused("RGB with 8-16 bit", core.std.BlankClip(format=vs.YUV444PS, length=4))
+    gray = core.std.BlankClip(format=vs.GRAY8, length=4)
+    refused(r"convlstm\.Interpolate: input format Gray8 is not supported.*RGB24.*core\.resize\.Bicubic", gray)
+    refused("YUV410P8 is not supported", core.std.BlankClip(format=vs.YUV410P8, length=4))
+    refused("YUV440P8 is not supported", core.std.BlankClip(format=vs.YUV440P8, length=4))
+    refused("RGB or YUV 4:2:0", core.std.BlankClip(format=vs.GRAYS, length=4))
     a = core.std.BlankClip(format=vs.RGB24, length=2, width=16, height=16)
     refused("variable format", core.std.Splice([a, core.std.BlankClip(format=vs.RGB48, length=2, width=16, height=16)],
                                                mismatch=True))

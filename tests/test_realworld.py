@@ -117,3 +117,72 @@ def test_target_rate_needs_a_known_rate():
     doubled = core.convlstm.Interpolate(clip)  # 2x works on variable-rate clips: durations halve per frame
     assert [(f.props["_DurationNum"], f.props["_DurationDen"]) for f in doubled.frames()] == \
         [(1, 48)] * 4 + [(1, 50)] * 4
+
+
+YUV_FORMATS = [vs.YUV420P8, vs.YUV420P10, vs.YUV422P10, vs.YUV444P16, vs.YUV444PS, vs.YUV444PH]
+
+
+def yuv_clip(fmt, width=48, height=32, length=5, matrix=6):
+    rgb = clip_from_frames(moving_frames(width, height, length, vs.RGBS), vs.RGBS, fpsnum=25, fpsden=1)
+    return rgb.resize.Bicubic(format=fmt, matrix_s={1: "709", 6: "170m"}[matrix])
+
+
+@pytest.mark.parametrize("fmt", YUV_FORMATS, ids=lambda f: vs.core.get_video_format(f).name)
+def test_yuv_is_accepted_directly_and_keeps_its_format(fmt, test_weights):
+    src = yuv_clip(fmt)
+    out = core.convlstm.Interpolate(src, weights=str(test_weights))
+    assert out.format.id == src.format.id and out.num_frames == 10
+    for i in range(5):
+        assert all(np.array_equal(a, b) for a, b in zip(
+            [np.asarray(src.get_frame(i)[p]) for p in range(3)], [np.asarray(out.get_frame(2 * i)[p]) for p in range(3)]))
+    mid = out.get_frame(3)
+    for p in range(3):
+        a = np.asarray(mid[p])
+        assert a.shape == np.asarray(src.get_frame(1)[p]).shape and np.isfinite(a.astype(np.float64)).all()
+
+
+def test_untrained_net_on_yuv_is_the_yuv_blend():
+    """The blend is linear, so YUV -> RGB -> blend -> YUV must equal blending in YUV (up to chroma resampling)."""
+    src = yuv_clip(vs.YUV444P16)
+    out = core.convlstm.Interpolate(src)
+    for p in range(3):
+        a, b = (np.asarray(src.get_frame(k)[p]).astype(float) for k in (1, 2))
+        got = np.asarray(out.get_frame(3)[p]).astype(float)
+        assert np.abs(got - (a + b) / 2).max() <= 2  # 16-bit levels
+
+
+def device_vs_resize_round_trip(fmt):
+    """Levels of difference between the filter's on-device YUV path and a core.resize round trip."""
+    src = yuv_clip(fmt, 96, 64, 4)
+    direct = core.convlstm.Interpolate(src)
+    via_resize = core.convlstm.Interpolate(src.resize.Bicubic(format=vs.RGBS, matrix_in_s="170m")).resize.Bicubic(
+        format=fmt, matrix_s="170m")
+    diffs = [np.abs(np.asarray(direct.get_frame(3)[p]).astype(float) - np.asarray(via_resize.get_frame(3)[p]))
+             for p in range(3)]
+    return diffs
+
+
+def test_yuv_path_matches_a_resize_round_trip_within_stated_bounds():
+    # Stated in the README (measured: 4:2:0 8-bit chroma mean 0.05 / max 1 level, 4:2:2 10-bit mean
+    # 0.34 / max 2): luma within 1 level; chroma mean under 0.5 levels and max 2 of the format's levels.
+    for fmt in (vs.YUV420P8, vs.YUV422P10):
+        diffs = device_vs_resize_round_trip(fmt)
+        assert diffs[0].max() <= 1
+        for d in diffs[1:]:
+            assert d.mean() < 0.5 and d.max() <= 2, (d.mean(), d.max())
+    for d in device_vs_resize_round_trip(vs.YUV444P8):  # no resampling: the maths agree exactly
+        assert d.max() <= 1
+
+
+def test_yuv_matrix_props_are_honoured(test_weights):
+    a = core.convlstm.Interpolate(yuv_clip(vs.YUV444P8, matrix=6), weights=str(test_weights)).get_frame(3)
+    b = core.convlstm.Interpolate(yuv_clip(vs.YUV444P8, matrix=6).std.SetFrameProps(_Matrix=1),
+                                  weights=str(test_weights)).get_frame(3)
+    assert any(not np.array_equal(np.asarray(a[p]), np.asarray(b[p])) for p in range(3))
+
+
+def test_unsupported_yuv_matrix_is_a_frame_error():
+    clip = yuv_clip(vs.YUV444P8).std.SetFrameProps(_Matrix=14)
+    out = core.convlstm.Interpolate(clip)
+    with pytest.raises(vs.Error, match="YUV matrix ICtCp is not supported"):
+        out.get_frame(1)

@@ -19,8 +19,9 @@ from hypothesis import strategies as st
 from helpers import VSPIPE, clip_from_frames, moving_frames, planes_of, random_weights
 
 RUNNER = str(Path(__file__).with_name("fuzz_runner.py"))
-ACCEPTED = ["RGB24", "RGB27", "RGB30", "RGB36", "RGB42", "RGB48", "RGBH", "RGBS"]
-REFUSED = ["YUV420P8", "YUV444P16", "YUV444PS", "GRAY8", "GRAY16", "GRAYS", "YUV422P10"]
+ACCEPTED = ["RGB24", "RGB27", "RGB30", "RGB36", "RGB42", "RGB48", "RGBH", "RGBS", "YUV420P8", "YUV420P10",
+            "YUV422P10", "YUV444P16", "YUV444PS", "YUV444PH", "YUV422P8", "YUV420P16"]
+REFUSED = ["GRAY8", "GRAY16", "GRAYS", "YUV410P8", "YUV411P8", "YUV440P8"]
 CASE_TIMEOUT = 120
 
 

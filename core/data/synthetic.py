@@ -31,7 +31,7 @@ class Motion:
 
     @classmethod
     def draw(cls, rng: np.random.Generator, max_motion: float, max_spin_deg: float, max_zoom: float) -> "Motion":
-        speed = max_motion * rng.random() ** 1.3 if rng.random() > 0.1 else 0.0
+        speed = max_motion * rng.random() ** 2 if rng.random() > 0.1 else 0.0  # real video: mostly small motion
         angle = rng.uniform(0, 2 * math.pi)
         velocity = speed * np.array([math.cos(angle), math.sin(angle)])
         accel = rng.normal(0, 0.08 * max(speed, 1.0), size=2) if rng.random() < 0.5 else np.zeros(2)
