@@ -42,7 +42,8 @@ def main():
                 f = out.get_frame(n)
                 for p in range(f.format.num_planes):
                     a = np.asarray(f[p])
-                    assert a.shape == (out.height, out.width), (a.shape, out.height, out.width)
+                    sw, sh = (f.format.subsampling_w, f.format.subsampling_h) if p else (0, 0)
+                    assert a.shape == (out.height >> sh, out.width >> sw), (p, a.shape, out.height, out.width)
                     if f.format.sample_type == vs.FLOAT:
                         assert np.isfinite(a).all()
                 checked.append(n)

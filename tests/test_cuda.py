@@ -51,3 +51,30 @@ def test_device_index_beyond_count_is_an_error():
     clip = core.std.BlankClip(format=vs.RGB24, length=3, width=16, height=16)
     with pytest.raises(vs.Error, match="does not exist"):
         core.convlstm.Interpolate(clip, device=f"cuda:{torch.cuda.device_count()}")
+
+
+@pytest.mark.skipif(not cuda_usable() or torch.cuda.device_count() < 2, reason="needs two CUDA GPUs")
+def test_two_instances_on_two_gpus_keep_their_own_model(test_weights):
+    frames = moving_frames(64, 48, 4, vs.RGB24)
+    clip = clip_from_frames(frames)
+    a = core.convlstm.Interpolate(clip, weights=str(test_weights), device="cuda:0", fp16=0)
+    b = core.convlstm.Interpolate(clip, weights=str(test_weights), device="cuda:1", fp16=0)
+    torch.cuda.reset_peak_memory_stats(0)
+    torch.cuda.reset_peak_memory_stats(1)
+    fa, fb = planes_of(a.get_frame(1)), planes_of(b.get_frame(1))
+    assert np.abs(fa.astype(int) - fb).max() <= 1
+    assert torch.cuda.max_memory_allocated(0) > 0 and torch.cuda.max_memory_allocated(1) > 0
+
+
+@pytest.mark.parametrize("fmt", [vs.YUV420P8, vs.YUV422P10, vs.YUV444PS])
+def test_yuv_conversion_on_the_gpu_matches_cpu(fmt, test_weights):
+    rgb = clip_from_frames(moving_frames(64, 48, 4, vs.RGBS), vs.RGBS)
+    clip = rgb.resize.Bicubic(format=fmt, matrix_s="709")
+    cpu = core.convlstm.Interpolate(clip, weights=str(test_weights), device="cpu")
+    gpu = core.convlstm.Interpolate(clip, weights=str(test_weights), device="cuda", fp16=0)
+    f = core.get_video_format(fmt)
+    tol = 1 if f.sample_type == vs.INTEGER else 1e-4
+    for p in range(3):
+        a = np.asarray(cpu.get_frame(1)[p]).astype(np.float64)
+        b = np.asarray(gpu.get_frame(1)[p]).astype(np.float64)
+        assert np.abs(a - b).max() <= tol

@@ -170,9 +170,10 @@ core.convlstm.Interpolate(src, weights={str(weights_files['good'])!r}, device="c
     err = proc.stderr.read().decode()
     assert proc.returncode == 0, err
     assert "Output 5000 frames" in err, err
-    samples = [s for s in samples if s > 0]
+    # skip the start-up (the wrapper alone, then imports) until the real vspipe holds torch and the model
+    loaded = next((i for i, s in enumerate(samples) if s > 100 * 1024), len(samples))
+    samples = samples[loaded:]
     assert len(samples) >= 8, f"run too short to judge memory: {len(samples)} samples"
-    assert min(samples) > 100 * 1024, "sampled the wrapper, not the vspipe that holds torch"
     q = len(samples) // 4
     second, last = np.mean(samples[q:2 * q]), np.mean(samples[3 * q:])
     growth_mib = (last - second) / 1024

@@ -1,0 +1,88 @@
+"""Regenerates the README "Results" section and MODEL_CARD.md's evaluation table from the files that
+`convlstm evaluate` and `convlstm bench` wrote (no hand-typed figures).
+
+    python scripts/update_results.py [--eval scripts/results/results.csv] [--bench scripts/results/bench.json]
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import re
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+
+
+def eval_table(path: Path) -> tuple[str, str]:
+    rows = list(csv.DictReader(open(path)))
+    clips = list(dict.fromkeys(r["clip"] for r in rows))
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    by = {(r["clip"], r["method"]): r for r in rows}
+    head = "| clip | " + " | ".join(methods) + " |\n|---|" + "---|" * len(methods) + "\n"
+    body = ""
+    sums = defaultdict(list)
+    for c in clips:
+        cells = []
+        for m in methods:
+            r = by.get((c, m))
+            if r and r["psnr"]:
+                cells.append(f"{float(r['psnr']):.2f} / {float(r['ssim']):.4f}")
+                sums[m].append((float(r["psnr"]), float(r["ssim"])))
+            else:
+                cells.append("unavailable")
+        body += f"| {c} | " + " | ".join(cells) + " |\n"
+    means = [f"**{sum(p for p, _ in sums[m]) / len(sums[m]):.2f}** / {sum(s for _, s in sums[m]) / len(sums[m]):.4f}"
+             if len(sums[m]) == len(clips) else "n/a" for m in methods]
+    body += "| mean | " + " | ".join(means) + " |\n"
+    machine = rows[0].get("machine", "unknown machine")
+    return head + body, machine
+
+
+def bench_table(path: Path) -> tuple[str, str]:
+    data = json.loads(path.read_text())
+    cols = [("size", "size", "{}"), ("device", "device", "{}"), ("filter_fps", "filter fps", "{:.2f}"),
+            ("latency_s", "latency s", "{:.2f}"), ("forward_s_per_frame", "net s/frame", "{:.3f}"),
+            ("gflops_per_frame", "GFLOP/frame", "{:.1f}"), ("achieved_gflops_s", "GFLOP/s", "{:.1f}"),
+            ("peak_rss_mib", "peak RSS MiB", "{:.0f}"), ("mvtools_fps", "mvtools fps", "{:.1f}"),
+            ("svp_fps", "SVP fps", "{:.1f}")]
+    cols = [c for c in cols if any(c[0] in r for r in data["rows"])]
+    out = "| " + " | ".join(c[1] for c in cols) + " |\n|" + "---|" * len(cols) + "\n"
+    for r in data["rows"]:
+        out += "| " + " | ".join(f.format(r[k]) if k in r else "-" for k, _, f in cols) + " |\n"
+    return out, data["machine"]
+
+
+def replace_between(text: str, block: str) -> str:
+    if START not in text:
+        return text.rstrip() + f"\n\n{START}\n{block}{END}\n"
+    return re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: f"{START}\n{block}{END}", text, flags=re.S)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--eval", default=str(ROOT / "scripts" / "results" / "results.csv"))
+    ap.add_argument("--bench", default=str(ROOT / "scripts" / "results" / "bench.json"))
+    args = ap.parse_args()
+    block = ""
+    ev = Path(args.eval)
+    if ev.is_file():
+        table, machine = eval_table(ev)
+        block += (f"Evaluation protocol of the design notes (first 60 frames, even frames in, odd frames predicted; "
+                  f"PSNR dB on RGB / SSIM on luma), measured on {machine}, from `{ev.relative_to(ROOT)}`:\n\n"
+                  f"{table}\n![PSNR per method](scripts/results/psnr_bars.png)\n\n")
+    be = Path(args.bench)
+    if be.is_file():
+        table, machine = bench_table(be)
+        block += f"`convlstm bench` on {machine}, from `{be.relative_to(ROOT)}`:\n\n{table}\n"
+    for name in ("README.md", "MODEL_CARD.md"):
+        path = ROOT / name
+        if path.is_file():
+            path.write_text(replace_between(path.read_text(), block))
+            print(f"updated {path}")
+
+
+if __name__ == "__main__":
+    main()
