@@ -16,6 +16,7 @@ from .engine import Engine, load_weights
 from .errors import InterpolateError
 from .formats import PixelFormat, check_format
 from .planes import Plane, PlaneIO
+from .scenes import is_cut
 from .schedule import doubled_rate, doublings_for_rate, retimed_count, retimed_index, source_window
 from .yuv import YuvDescription, rgb_to_yuv, yuv_to_rgb
 
@@ -104,9 +105,7 @@ class Interpolator:
         """Is there a scene cut between window positions a and a+1? Props first, then the detector."""
         if flags[a] & SCENE_NEXT or flags[a + 1] & SCENE_PREV:
             return True
-        if self.sc_threshold <= 0:
-            return False
-        return float((window[a] - window[a + 1]).abs().mean()) * 0.5 > self.sc_threshold  # [-1,1] -> [0,1]
+        return is_cut((window[a] + 1) * 0.5, (window[a + 1] + 1) * 0.5, self.sc_threshold)
 
     def process(self, n: int, src_ptrs: Sequence[int], src_strides: Sequence[int], dst_ptrs: Sequence[int],
                 dst_strides: Sequence[int], frame_props: Sequence[Sequence[int]] = (NO_PROPS,) * 4) -> int:

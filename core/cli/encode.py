@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -63,7 +62,6 @@ class Progress:
     def __init__(self, total: int, enabled: bool = True) -> None:
         from tqdm import tqdm
         self.bar = tqdm(total=total, unit="frame", dynamic_ncols=True, disable=not enabled)
-        self.start = time.perf_counter()
 
     def __call__(self, current: int, total: int) -> None:
         self.bar.update(current - self.bar.n)

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .scenes import is_cut
+from ..scenes import is_cut
 from .windows import random_crop, split_window
 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".y4m", ".ts", ".mpg", ".mpeg"}
@@ -34,15 +34,16 @@ class VideoFolder(Dataset):
     def __len__(self) -> int:
         return self.length
 
-    def window(self, clip_index: int, start: int) -> np.ndarray:
+    def window(self, clip_index: int, start: int) -> torch.Tensor:
+        """7 frames as (7, 3, H, W) on [0, 1]."""
         clip = self.clips[clip_index]
         out = []
         for k in range(7):
             f = clip.get_frame(start + k)
-            out.append(np.stack([np.asarray(f[p]) for p in range(3)], axis=-1))
-        return np.stack(out)
+            out.append(np.stack([np.asarray(f[p]) for p in range(3)]))
+        return torch.from_numpy(np.stack(out)).float() / 255.0
 
-    def crosses_cut(self, frames: np.ndarray) -> bool:
+    def crosses_cut(self, frames: torch.Tensor) -> bool:
         return any(is_cut(frames[k], frames[k + 1], self.sc_threshold) for k in range(len(frames) - 1))
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -55,7 +56,6 @@ class VideoFolder(Dataset):
                 break
         else:
             raise RuntimeError(f"no cut-free 7-frame window found in 20 tries under {self.root}")
-        t = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255.0
         if self.crop:
-            t = random_crop(t, self.crop, rng)
-        return split_window(t, rng, self.augment)
+            frames = random_crop(frames, self.crop, rng)
+        return split_window(frames, rng, self.augment)
