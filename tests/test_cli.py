@@ -135,3 +135,15 @@ def test_ctrl_c_leaves_no_output(tmp_path):
     assert proc.returncode == 130, err
     assert "interrupted" in err
     assert not out.exists() and not partial_path(out).exists()
+
+
+def test_rgb_input_round_trips_through_the_raw_pipe(tmp_path):
+    src_path, out = tmp_path / "rgb.mkv", tmp_path / "out.mkv"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10", "-frames:v", "6",
+                    "-c:v", "ffv1", "-pix_fmt", "gbrp", str(src_path)], check=True)
+    r = cli("interpolate", src_path, out, "--codec", "ffv1", "--quiet")
+    assert r.returncode == 0, r.stderr
+    src, dst = probe(src_path), probe(out)
+    assert dst.format.id == vs.RGB24 and dst.num_frames == 12 and dst.fps == 20
+    for i in range(6):  # planes in the right order (VapourSynth R, G, B vs ffmpeg's gbrp G, B, R)
+        assert all(np.array_equal(a, b) for a, b in zip(planes(src.get_frame(i)), planes(dst.get_frame(2 * i))))
