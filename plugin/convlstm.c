@@ -178,7 +178,9 @@ static void set_output_props(InterpolateData *d, VSFrame *dst, int interpolated,
         vsapi->mapSetInt(props, "_DurationNum", num / g, maReplace);
         vsapi->mapSetInt(props, "_DurationDen", den / g, maReplace);
     }
-    vsapi->mapSetInt(props, "ConvLSTMInterpolated", interpolated, maReplace);
+    /* a frame interpolated by an earlier stage stays marked when a later stage passes it through */
+    if (interpolated || vsapi->mapNumElements(props, "ConvLSTMInterpolated") <= 0)
+        vsapi->mapSetInt(props, "ConvLSTMInterpolated", interpolated, maReplace);
     if (flags & 1) vsapi->mapSetInt(props, "_SceneChangeNext", 1, maReplace);
 }
 

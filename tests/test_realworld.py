@@ -75,6 +75,8 @@ def test_higher_factors_keep_source_frames_in_place(factor, test_weights):
         assert np.array_equal(planes_of(f), frames[i]) and f.props["ConvLSTMInterpolated"] == 0
     f = out.get_frame(1)
     assert (f.props["_DurationNum"], f.props["_DurationDen"]) == (1, 25 * factor)
+    marks = [out.get_frame(n).props["ConvLSTMInterpolated"] for n in range(factor * 3)]
+    assert marks == ([0] + [1] * (factor - 1)) * 3  # frames made by any stage stay marked
 
 
 def test_any_target_rate_lands_source_frames_at_their_timestamps(test_weights):
