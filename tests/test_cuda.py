@@ -78,3 +78,18 @@ def test_yuv_conversion_on_the_gpu_matches_cpu(fmt, test_weights):
         a = np.asarray(cpu.get_frame(1)[p]).astype(np.float64)
         b = np.asarray(gpu.get_frame(1)[p]).astype(np.float64)
         assert np.abs(a - b).max() <= tol
+
+
+def test_cuda_memory_stays_flat_over_5000_frames(test_weights):
+    """The device side of the soak: allocated CUDA memory must not grow over 5 000 output frames."""
+    clips = [core.std.BlankClip(width=320, height=240, format=vs.RGB24, length=1,
+                                color=[(i * 37) % 256, (i * 91) % 256, (i * 13) % 256]) for i in range(50)]
+    src = core.std.Splice(clips * 50)
+    out = core.convlstm.Interpolate(src, weights=str(test_weights), device="cuda", sc_threshold=0)
+    samples = []
+    for n, _ in enumerate(out.frames(prefetch=core.num_threads)):
+        if n % 100 == 0:
+            samples.append(torch.cuda.memory_allocated(0))
+    q = len(samples) // 4
+    growth_mib = (np.mean(samples[3 * q:]) - np.mean(samples[q:2 * q])) / 2**20
+    assert growth_mib < 16, f"CUDA memory grew {growth_mib:.1f} MiB"
