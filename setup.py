@@ -3,7 +3,12 @@
 The plugin is a limited-API extension named vapoursynth.plugins.convlstm.convlstm so that a normal
 `pip install .` puts it where VapourSynth autoloads plugins: core.convlstm then exists in every script.
 """
+from pathlib import Path
+
 from setuptools import Extension, setup
+
+# data folders inside the package (the default weights exist once a trained model is shipped)
+DATA_DIRS = [d for d in ("configs", "assets", "weights") if (Path(__file__).parent / "core" / d).is_dir()]
 
 
 def vapoursynth_include() -> list[str]:
@@ -13,8 +18,9 @@ def vapoursynth_include() -> list[str]:
 
 setup(
     package_dir={"convlstm": "core"},
-    packages=["convlstm", "convlstm.model", "convlstm.data", "convlstm.train", "convlstm.evaluate", "convlstm.cli"],
-    package_data={"convlstm": ["configs/*.yaml", "weights/*.pt", "assets/*"]},
+    packages=["convlstm", "convlstm.model", "convlstm.data", "convlstm.train", "convlstm.evaluate", "convlstm.cli",
+              *[f"convlstm.{d}" for d in DATA_DIRS]],
+    package_data={f"convlstm.{d}": ["*.yaml", "*.pt", "*.mp4"] for d in DATA_DIRS},
     ext_modules=[
         Extension(
             "vapoursynth.plugins.convlstm.convlstm",
