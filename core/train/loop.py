@@ -18,7 +18,7 @@ from ..config import ModelConfig
 from ..data.mix import build_dataset
 from ..model import Net, interpolation_loss
 from .plot import plot_log
-from .validate import load_validation_clips, selection_score, validate
+from .validate import load_validation_clips, selection_score, validate, without_refinement
 
 log = logging.getLogger("convlstm")
 CSV_FIELDS = ["step", "loss", "lr", "samples_per_s", "val_psnr", "val_gain", "val_min_gain", "val_detail", "elapsed_s"]
@@ -90,21 +90,26 @@ def train(cfg: dict[str, Any], resume: str | None = None, max_steps: int | None 
                 "best": best, "elapsed_s": elapsed, "torch_rng": torch.get_rng_state()}
 
     def run_validation() -> None:
+        """Scores the net as trained and with its refinement head at zero; the better one may become best.pt."""
         nonlocal best
         net.eval()
-        metrics = validate(net, clips, device)
+        variants = {"full": net, "synthesis-only": without_refinement(net)}
+        results = {name: validate(v, clips, device) for name, v in variants.items()}
         net.train()
-        detail = " ".join(f"{k}={v:.3f}" for k, v in metrics.items() if ":" in k)
-        writer.writerow({"step": step, "val_psnr": f"{metrics['psnr']:.4f}", "val_gain": f"{metrics['gain']:.4f}",
-                         "val_min_gain": f"{metrics['min_gain']:.4f}", "val_detail": detail,
-                         "elapsed_s": f"{elapsed:.0f}"})
+        for name, metrics in results.items():
+            detail = " ".join(f"{k}={v:.3f}" for k, v in metrics.items() if ":" in k)
+            writer.writerow({"step": step, "val_psnr": f"{metrics['psnr']:.4f}", "val_gain": f"{metrics['gain']:.4f}",
+                             "val_min_gain": f"{metrics['min_gain']:.4f}", "val_detail": f"[{name}] {detail}",
+                             "elapsed_s": f"{elapsed:.0f}"})
+            log.info("step %d validation [%s]: %s | mean gain over blend %+.3f dB", step, name, detail,
+                     metrics["gain"])
         log_file.flush()
-        sel = selection_score(metrics)
-        log.info("step %d validation: %s | mean gain over blend %+.3f dB", step, detail, metrics["gain"])
+        name = max(results, key=lambda k: selection_score(results[k]))
+        sel = selection_score(results[name])
         if sel > best:
             best = sel
-            save_checkpoint(out / "best.pt", net, {**meta(), "validation": metrics})
-            log.info("new best checkpoint (selection score %+.3f dB) -> %s", sel, out / "best.pt")
+            save_checkpoint(out / "best.pt", variants[name], {**meta(), "validation": results[name], "variant": name})
+            log.info("new best checkpoint [%s] (selection score %+.3f dB) -> %s", name, sel, out / "best.pt")
 
     if clips and step == 0:
         run_validation()  # the untrained net is the blend: the floor every later checkpoint must beat

@@ -15,7 +15,7 @@ def plot_log(csv_path: Path, png_path: Path) -> None:
         return
     steps = [int(r["step"]) for r in rows if r.get("loss")]
     loss = [float(r["loss"]) for r in rows if r.get("loss")]
-    vrows = [r for r in rows if r.get("val_psnr")]
+    vrows = [r for r in rows if r.get("val_psnr") and "[synthesis-only]" not in r.get("val_detail", "")]
     fig, ax1 = plt.subplots(figsize=(8, 4.5))
     ax1.plot(steps, loss, color="tab:blue", lw=0.8, label="train loss")
     ax1.set_xlabel("step")

@@ -44,6 +44,19 @@ def validate(net: Net, clips: list[ValidationClip], device: torch.device) -> dic
     return out
 
 
+def without_refinement(net: Net) -> Net:
+    """A copy whose refinement head is back at its zero start, so refined == synthesised.
+
+    Measured on real clips, an under-trained refinement stage can make frames worse than the synthesis
+    stage alone (see DESIGN.md's calibration); checkpoint selection therefore weighs both variants.
+    """
+    out = copy.deepcopy(net)
+    with torch.no_grad():
+        out.refinement.out.weight.zero_()
+        out.refinement.out.bias.zero_()
+    return out
+
+
 def selection_score(metrics: dict[str, float]) -> float:
     """Mean gain over blending, but a clip that falls below blending counts double."""
     return metrics["gain"] + min(0.0, metrics["min_gain"])
