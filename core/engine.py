@@ -12,8 +12,16 @@ from .log import info_once
 from .model import Net
 
 
+UNTRAINED = "untrained"
+
+
 def load_weights(weights: str | None) -> tuple[Net, str]:
-    """The user's checkpoint, else the bundled default, else the zero-residual net (= blending)."""
+    """The user's checkpoint, else the bundled default, else the zero-residual net (= blending).
+
+    ``weights="untrained"`` asks for the zero-residual net explicitly (a blending baseline).
+    """
+    if weights == UNTRAINED:
+        return Net(), UNTRAINED
     if weights:
         try:
             net, _ = load_net(Path(weights).expanduser())

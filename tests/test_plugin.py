@@ -98,9 +98,9 @@ def test_python_function_is_the_same_filter(test_weights):
         assert np.array_equal(planes_of(a.get_frame(n)), planes_of(b.get_frame(n)))
 
 
-def test_untrained_default_equals_blending():
+def test_untrained_weights_equal_blending():
     frames = moving_frames(24, 16, 3)
-    out = core.convlstm.Interpolate(clip_from_frames(frames))
+    out = core.convlstm.Interpolate(clip_from_frames(frames), weights="untrained")
     got = planes_of(out.get_frame(1)).astype(int)
     blend = (frames[0].astype(int) + frames[1]) / 2
     assert np.abs(got - blend).max() <= 0.5
@@ -223,3 +223,14 @@ def test_node_release_frees_the_python_core(test_weights):
     assert live() == before + 1
     del out
     assert live() == before
+
+
+def test_default_weights_load_and_say_what_they_are(tmp_path):
+    """Whatever is bundled (a trained model, or none yet) must load and produce finite frames."""
+    from convlstm.checkpoint import DEFAULT_WEIGHTS
+    frames = moving_frames(40, 24, 4)
+    out = core.convlstm.Interpolate(clip_from_frames(frames))
+    assert planes_of(out.get_frame(1)).shape == (3, 24, 40)
+    if DEFAULT_WEIGHTS.is_file():
+        net, meta = load_net(DEFAULT_WEIGHTS)
+        assert meta.get("step", 0) > 0 and DEFAULT_WEIGHTS.stat().st_size < 20 * 2**20

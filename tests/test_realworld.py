@@ -146,7 +146,7 @@ def test_yuv_is_accepted_directly_and_keeps_its_format(fmt, test_weights):
 def test_untrained_net_on_yuv_is_the_yuv_blend():
     """The blend is linear, so YUV -> RGB -> blend -> YUV must equal blending in YUV (up to chroma resampling)."""
     src = yuv_clip(vs.YUV444P16)
-    out = core.convlstm.Interpolate(src)
+    out = core.convlstm.Interpolate(src, weights="untrained")
     for p in range(3):
         a, b = (np.asarray(src.get_frame(k)[p]).astype(float) for k in (1, 2))
         got = np.asarray(out.get_frame(3)[p]).astype(float)
@@ -156,8 +156,9 @@ def test_untrained_net_on_yuv_is_the_yuv_blend():
 def device_vs_resize_round_trip(fmt):
     """Levels of difference between the filter's on-device YUV path and a core.resize round trip."""
     src = yuv_clip(fmt, 96, 64, 4)
-    direct = core.convlstm.Interpolate(src)
-    via_resize = core.convlstm.Interpolate(src.resize.Bicubic(format=vs.RGBS, matrix_in_s="170m")).resize.Bicubic(
+    direct = core.convlstm.Interpolate(src, weights="untrained")  # isolate the conversion from the net
+    via_resize = core.convlstm.Interpolate(src.resize.Bicubic(format=vs.RGBS, matrix_in_s="170m"),
+                                           weights="untrained").resize.Bicubic(
         format=fmt, matrix_s="170m")
     diffs = [np.abs(np.asarray(direct.get_frame(3)[p]).astype(float) - np.asarray(via_resize.get_frame(3)[p]))
              for p in range(3)]
