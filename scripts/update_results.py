@@ -14,6 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 START, END = "<!-- results:start -->", "<!-- results:end -->"
+TRAINING = ("<!-- training:start -->", "<!-- training:end -->")
 
 
 def eval_table(path: Path) -> tuple[str, str]:
@@ -55,10 +56,30 @@ def bench_table(path: Path) -> tuple[str, str]:
     return out, data["machine"]
 
 
-def replace_between(text: str, block: str) -> str:
-    if START not in text:
-        return text.rstrip() + f"\n\n{START}\n{block}{END}\n"
-    return re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: f"{START}\n{block}{END}", text, flags=re.S)
+def replace_between(text: str, block: str, markers: tuple[str, str] = (START, END)) -> str:
+    start, end = markers
+    if start not in text:
+        return text.rstrip() + f"\n\n{start}\n{block}{end}\n"
+    return re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: f"{start}\n{block}{end}", text, flags=re.S)
+
+
+def training_block(weights: Path) -> str:
+    """What the shipped checkpoint's own metadata says about how it was made."""
+    import sys
+    sys.path.insert(0, str(ROOT))
+    from convlstm.checkpoint import read_checkpoint
+    meta = read_checkpoint(weights)["meta"]
+    cfg = meta.get("config", {})
+    val = meta.get("validation", {})
+    lines = [f"- checkpoint: `{weights.relative_to(ROOT)}` ({weights.stat().st_size / 2**20:.1f} MiB)",
+             f"- optimiser steps: {meta.get('step')} at batch {cfg.get('batch_size')} on {cfg.get('data', {}).get('crop')}"
+             f"px crops (schedule total {cfg.get('steps')} steps), training wall time {meta.get('elapsed_s', 0) / 3600:.2f} h "
+             f"on `{meta.get('device')}` (torch {meta.get('torch')})",
+             f"- variant kept by validation: {meta.get('variant', 'full')}"]
+    if val:
+        lines.append("- validation at that step (PSNR gain over blending, dB): " +
+                     ", ".join(f"{k.split(':')[0]} {v:+.3f}" for k, v in val.items() if k.endswith(":gain")))
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
@@ -82,6 +103,11 @@ def main() -> None:
         if path.is_file():
             path.write_text(replace_between(path.read_text(), block))
             print(f"updated {path}")
+    weights = ROOT / "core" / "weights" / "default.pt"
+    card = ROOT / "MODEL_CARD.md"
+    if weights.is_file() and card.is_file():
+        card.write_text(replace_between(card.read_text(), training_block(weights), TRAINING))
+        print(f"updated {card} (training facts from the checkpoint)")
 
 
 if __name__ == "__main__":
