@@ -65,9 +65,7 @@ def replace_between(text: str, block: str, markers: tuple[str, str] = (START, EN
 
 def training_block(weights: Path) -> str:
     """What the shipped checkpoint's own metadata says about how it was made."""
-    import sys
-    sys.path.insert(0, str(ROOT))
-    from convlstm.checkpoint import read_checkpoint
+    from convlstm.checkpoint import read_checkpoint  # the installed package
     meta = read_checkpoint(weights)["meta"]
     cfg = meta.get("config", {})
     val = meta.get("validation", {})
