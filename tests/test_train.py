@@ -195,6 +195,18 @@ def test_resume_continues_exactly(tmp_path):
         train(tiny_config(tmp_path / "x", 6), resume=str(straight / "best.pt"))
 
 
+def test_resume_takes_a_new_peak_lr_and_total_from_the_config(tmp_path):
+    run = tmp_path / "run"
+    train(tiny_config(run, 6), max_steps=3)
+    cfg = tiny_config(run, 10)
+    cfg["optim"]["lr"] = 1.0e-4
+    train(cfg, resume=str(run / "last.pt"), max_steps=1)
+    ts = read_checkpoint(run / "last.pt")["train_state"]
+    w, final = cfg["schedule"]["warmup_steps"], cfg["schedule"]["final_lr_fraction"]
+    assert ts["scheduler"]["base_lrs"] == [1.0e-4]
+    assert ts["optimizer"]["param_groups"][0]["lr"] == pytest.approx(1.0e-4 * lr_factor(4, w, 10, final))
+
+
 def test_trained_checkpoint_drives_the_plugin(tmp_path):
     train(tiny_config(tmp_path, 15))
     net, meta = load_net(tmp_path / "last.pt")

@@ -14,6 +14,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg["out_dir"] = args.out_dir
     if args.steps:
         cfg["steps"] = args.steps
+    if args.lr:
+        cfg["optim"]["lr"] = args.lr
     best = train(cfg, resume=args.resume, max_steps=args.max_steps)
     print(f"best checkpoint: {best}")
     return 0
@@ -59,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", help="a last.pt checkpoint to continue from")
     t.add_argument("--out-dir", help="override out_dir")
     t.add_argument("--steps", type=int, help="override the schedule's total steps")
+    t.add_argument("--lr", type=float, help="override the peak learning rate (also when resuming)")
     t.add_argument("--max-steps", type=int, help="stop after this many steps in this run (resume later)")
     t.set_defaults(func=cmd_train)
     i = sub.add_parser("interpolate", help="file in, file out: raise the frame rate of a video")

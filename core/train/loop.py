@@ -62,9 +62,16 @@ def train(cfg: dict[str, Any], resume: str | None = None, max_steps: int | None 
             raise ValueError(f"{resume} has no train_state (shipped weights cannot be resumed; use a last.pt)")
         optimizer.load_state_dict(ts["optimizer"])
         scheduler.load_state_dict(ts["scheduler"])
+        if scheduler.base_lrs != [o["lr"]] * len(scheduler.base_lrs):
+            log.info("peak learning rate %.2e from the config replaces the checkpoint's %.2e",
+                     o["lr"], scheduler.base_lrs[0])
+            scheduler.base_lrs = [o["lr"]] * len(scheduler.base_lrs)
         step, best, elapsed = ts["step"], ts["best"], ts.get("elapsed_s", 0.0)
         torch.set_rng_state(ts["torch_rng"])
-        log.info("resumed %s at step %d (best selection score %.3f)", resume, step, best)
+        for group, base in zip(optimizer.param_groups, scheduler.base_lrs):  # the config's schedule from here on
+            group["lr"] = base * lr_factor(step, sched_cfg["warmup_steps"], total, sched_cfg["final_lr_fraction"])
+        log.info("resumed %s at step %d (lr %.2e, best selection score %.3f)", resume, step,
+                 optimizer.param_groups[0]["lr"], best)
         if data["meta"].get("config", {}).get("validation") != cfg["validation"]:
             best = -math.inf  # scores on other clips are not comparable: the resumed net sets the new bar
             log.info("validation clips changed since that checkpoint: best.pt restarts from the resumed net")
