@@ -198,12 +198,17 @@ def test_resume_continues_exactly(tmp_path):
 def test_resume_takes_a_new_peak_lr_and_total_from_the_config(tmp_path):
     run = tmp_path / "run"
     train(tiny_config(run, 6), max_steps=3)
+    (run / "last.pt").rename(tmp_path / "step3.pt")
+    train(tiny_config(run, 6), resume=str(tmp_path / "step3.pt"), max_steps=2)   # log rows 4, 5: abandoned
     cfg = tiny_config(run, 10)
     cfg["optim"]["lr"] = 1.0e-4
-    train(cfg, resume=str(run / "last.pt"), max_steps=1)
+    train(cfg, resume=str(tmp_path / "step3.pt"), max_steps=1)
     ts = read_checkpoint(run / "last.pt")["train_state"]
     w, final = cfg["schedule"]["warmup_steps"], cfg["schedule"]["final_lr_fraction"]
     assert ts["scheduler"]["base_lrs"] == [1.0e-4]
+    with open(run / "log.csv") as f:
+        steps = [int(r["step"]) for r in csv.DictReader(f) if r["loss"]]
+    assert steps == sorted(set(steps)), steps   # rows logged after the resume point were replaced
     assert ts["optimizer"]["param_groups"][0]["lr"] == pytest.approx(1.0e-4 * lr_factor(4, w, 10, final))
 
 

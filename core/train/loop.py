@@ -32,6 +32,18 @@ def lr_factor(step: int, warmup: int, total: int, final: float) -> float:
     return final + (1 - final) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+def drop_rows_after(csv_path: Path, step: int) -> None:
+    """A run resumed from an earlier checkpoint than its log's end must not keep the abandoned rows."""
+    with open(csv_path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    kept = [r for r in rows if int(r["step"]) <= step]
+    if len(kept) != len(rows):
+        with open(csv_path, "w", newline="") as f:
+            writer = csv.DictWriter(f, CSV_FIELDS)
+            writer.writeheader()
+            writer.writerows(kept)
+
+
 def pick_device(spec: str) -> torch.device:
     if spec == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -87,6 +99,8 @@ def train(cfg: dict[str, Any], resume: str | None = None, max_steps: int | None 
     use_amp = bool(cfg["amp"]) and device.type == "cuda"
     csv_path = out / "log.csv"
     new_log = not csv_path.exists() or step == 0
+    if not new_log:
+        drop_rows_after(csv_path, step)
     log_file = open(csv_path, "w" if new_log else "a", newline="")
     writer = csv.DictWriter(log_file, CSV_FIELDS)
     if new_log:
