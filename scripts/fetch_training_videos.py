@@ -45,6 +45,12 @@ PACKAGED_CLIPS: dict[str, list[str]] = {
     ],
     "forensics-samples-files": ["usr/share/forensics-samples/original-files/movie1/VID_20191220_170832.mp4"],
     "kphotoalbum": ["usr/share/kphotoalbum/demo/movie.avi"],
+    "fillets-ng-data": ["usr/share/games/fillets-ng/images/menu/intro.mpg"],   # rendered 3-D intro, 640x480
+    "renpy-demo": ["usr/share/games/renpy/demo/game/oa4_launch.webm"],          # rocket launch, 640x360
+    "gem-doc": [
+        "usr/share/gem/examples/data/anim-1.mov",                  # rendered 3-D scene
+        "usr/share/gem/examples/data/homer.avi",                   # cartoon, 160x120
+    ],
     "wordpress-theme-twentytwentytwo": ["usr/share/wordpress/wp-content/themes/twentytwentytwo/assets/videos/birds.mp4"],
 }
 
