@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from ..scenes import is_cut
-from .windows import split_window
+from .windows import random_crop, split_window
 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".y4m", ".ts", ".mpg", ".mpeg"}
 
@@ -63,16 +63,10 @@ class VideoFolder(Dataset):
         return any(is_cut(frames[k], frames[k + 1], self.sc_threshold) for k in range(len(frames) - 1))
 
     def _crop(self, frames: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
-        """A crop x crop view of a region crop/scale wide, the same for all frames."""
-        h, w = frames.shape[-2:]
+        """A crop x crop view of a region up to crop/min_scale wide, the same for all frames."""
         scale = float(rng.uniform(self.min_scale, 1.0)) if self.min_scale < 1 else 1.0
-        region = min(h, w, max(self.crop, round(self.crop / scale)))
-        if h < self.crop or w < self.crop:
-            frames = F.pad(frames, (0, max(0, self.crop - w), 0, max(0, self.crop - h)), mode="replicate")
-            h, w = frames.shape[-2:]
-            region = self.crop
-        y, x = int(rng.integers(0, h - region + 1)), int(rng.integers(0, w - region + 1))
-        view = frames[..., y:y + region, x:x + region]
+        region = max(self.crop, min(*frames.shape[-2:], round(self.crop / scale)))
+        view = random_crop(frames, region, rng)
         if region != self.crop:
             view = F.interpolate(view, size=(self.crop, self.crop), mode="bilinear", antialias=True,
                                  align_corners=False).clamp(0, 1)
