@@ -2,6 +2,8 @@
 `convlstm evaluate` and `convlstm bench` wrote (no hand-typed figures).
 
     python scripts/update_results.py [--eval scripts/results/results.csv] [--bench scripts/results/bench.json]
+
+Further `scripts/results/bench_*.json` files (e.g. from a lent GPU) get a table each.
 """
 from __future__ import annotations
 
@@ -47,7 +49,9 @@ def bench_table(path: Path) -> tuple[str, str]:
     cols = [("size", "size", "{}"), ("device", "device", "{}"), ("filter_fps", "filter fps", "{:.2f}"),
             ("latency_s", "latency s", "{:.2f}"), ("forward_s_per_frame", "net s/frame", "{:.3f}"),
             ("gflops_per_frame", "GFLOP/frame", "{:.1f}"), ("achieved_gflops_s", "GFLOP/s", "{:.1f}"),
-            ("peak_rss_mib", "peak RSS MiB", "{:.0f}"), ("mvtools_fps", "mvtools fps", "{:.1f}"),
+            ("compute_fraction", "of peak FLOP/s", "{:.1%}"), ("bandwidth_fraction", "of peak bandwidth", "{:.1%}"),
+            ("peak_rss_mib", "peak RSS MiB", "{:.0f}"), ("peak_cuda_mib", "peak CUDA MiB", "{:.0f}"),
+            ("mvtools_fps", "mvtools fps", "{:.1f}"),
             ("svp_fps", "SVP fps", "{:.1f}")]
     cols = [c for c in cols if any(c[0] in r for r in data["rows"])]
     out = "| " + " | ".join(c[1] for c in cols) + " |\n|" + "---|" * len(cols) + "\n"
@@ -63,17 +67,36 @@ def replace_between(text: str, block: str, markers: tuple[str, str] = (START, EN
     return re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: f"{start}\n{block}{end}", text, flags=re.S)
 
 
+def training_stages(meta: dict) -> list[dict]:
+    """The checkpoint's own run, preceded by the runs it was fine-tuned from (meta["init"], oldest first)."""
+    cfg = meta.get("config", {})
+    own = {**meta, "batch_size": cfg.get("batch_size"), "crop": cfg.get("data", {}).get("crop"),
+           "total": cfg.get("steps")}
+    chain, m = [own], meta.get("init")
+    while m:
+        chain.append(m)
+        m = m.get("init")
+    return chain[::-1]
+
+
 def training_block(weights: Path) -> str:
     """What the shipped checkpoint's own metadata says about how it was made."""
     from convlstm.checkpoint import read_checkpoint  # the installed package
     meta = read_checkpoint(weights)["meta"]
-    cfg = meta.get("config", {})
     val = meta.get("validation", {})
-    lines = [f"- checkpoint: `{weights.relative_to(ROOT)}` ({weights.stat().st_size / 2**20:.1f} MiB)",
-             f"- optimiser steps: {meta.get('step')} at batch {cfg.get('batch_size')} on {cfg.get('data', {}).get('crop')}"
-             f"px crops (schedule total {cfg.get('steps')} steps), training wall time {meta.get('elapsed_s', 0) / 3600:.2f} h "
-             f"on `{meta.get('device')}` (torch {meta.get('torch')})",
-             f"- variant kept by validation: {meta.get('variant', 'full')}"]
+    stages = training_stages(meta)
+    lines = [f"- checkpoint: `{weights.relative_to(ROOT)}` ({weights.stat().st_size / 2**20:.1f} MiB)"]
+    for i, st in enumerate(stages):
+        what = "trained" if i == 0 else "then fine-tuned"
+        total = f" (schedule total {st['total']} steps)" if st.get("total") else ""
+        lines.append(f"- {what}: {st.get('step')} optimiser steps at batch {st.get('batch_size')} on "
+                     f"{st.get('crop')}px crops{total}, {st.get('elapsed_s', 0) / 3600:.2f} h in optimiser steps "
+                     f"on `{st.get('device')}` (torch {st.get('torch')})")
+    if len(stages) > 1:
+        lines.append(f"- in all: {sum(st.get('step') or 0 for st in stages)} steps, "
+                     f"{sum(st.get('elapsed_s') or 0 for st in stages) / 3600:.2f} h in optimiser steps "
+                     "(data waits and validation not counted)")
+    lines.append(f"- variant kept by validation: {meta.get('variant', 'full')}")
     if val:
         lines.append("- validation at that step (PSNR gain over blending, dB): " +
                      ", ".join(f"{k.split(':')[0]} {v:+.3f}" for k, v in val.items() if k.endswith(":gain")))
@@ -92,10 +115,11 @@ def main() -> None:
         block += (f"Evaluation protocol of the design notes (first 60 frames, even frames in, odd frames predicted; "
                   f"PSNR dB on RGB / SSIM on luma), measured on {machine}, from `{ev.relative_to(ROOT)}`:\n\n"
                   f"{table}\n![PSNR per method](scripts/results/psnr_bars.png)\n\n")
-    be = Path(args.bench)
-    if be.is_file():
-        table, machine = bench_table(be)
-        block += f"`convlstm bench` on {machine}, from `{be.relative_to(ROOT)}`:\n\n{table}\n"
+    for be in [Path(args.bench), *sorted((ROOT / "scripts" / "results").glob("bench_*.json"))]:
+        if be.is_file():
+            table, machine = bench_table(be)
+            fp16 = " (`--fp16`)" if all(r.get("fp16") for r in json.loads(be.read_text())["rows"]) else ""
+            block += f"`convlstm bench`{fp16} on {machine}, from `{be.relative_to(ROOT)}`:\n\n{table}\n"
     for name in ("README.md", "MODEL_CARD.md"):
         path = ROOT / name
         if path.is_file():

@@ -212,6 +212,36 @@ def test_resume_takes_a_new_peak_lr_and_total_from_the_config(tmp_path):
     assert ts["optimizer"]["param_groups"][0]["lr"] == pytest.approx(1.0e-4 * lr_factor(4, w, 10, final))
 
 
+def test_init_starts_a_new_run_from_another_checkpoints_weights(tmp_path):
+    train(tiny_config(tmp_path / "a", 3))
+    cfg = tiny_config(tmp_path / "b", 1000)
+    cfg["optim"] = {**cfg["optim"], "lr": 0.0}   # a zero step: the weights must be exactly the init's
+    train(cfg, init=str(tmp_path / "a" / "best.pt"), max_steps=1)
+    a, b = read_checkpoint(tmp_path / "a" / "last.pt"), read_checkpoint(tmp_path / "b" / "last.pt")
+    assert b["train_state"]["step"] == 1 and not b["train_state"]["optimizer"]["state"][0]["step"] > 1
+    assert b["meta"]["init"]["step"] == 3 and b["meta"]["init"]["path"].endswith("best.pt")   # lineage kept
+    learned = [k for k in a["state_dict"] if "running_" not in k and "num_batches" not in k]  # not BN statistics
+    assert len(learned) > 10
+    for k in learned:
+        assert torch.equal(a["state_dict"][k], b["state_dict"][k]), k
+    wider = tiny_config(tmp_path / "c", 3, model={**TINY.to_dict(), "channels": [8, 8]})
+    with pytest.raises(ValueError, match="does not fit the config's model"):
+        train(wider, init=str(tmp_path / "a" / "best.pt"))
+    with pytest.raises(ValueError, match="not both"):
+        train(cfg, init=str(tmp_path / "a" / "best.pt"), resume=str(tmp_path / "a" / "last.pt"))
+
+
+def test_time_budget_fits_the_schedule_and_stops_annealed(tmp_path):
+    cfg = tiny_config(tmp_path, 10**6, schedule={"warmup_steps": 5, "final_lr_fraction": 0.1})
+    train(cfg, time_budget_s=6.0)
+    ts = read_checkpoint(tmp_path / "last.pt")
+    step, total = ts["train_state"]["step"], ts["meta"]["config"]["steps"]
+    assert 40 < step < 10**6 and total < 10**6
+    assert step >= 0.8 * total, (step, total)   # fitted, not cut off in the middle of the cosine
+    lr = ts["train_state"]["optimizer"]["param_groups"][0]["lr"]
+    assert lr <= 3e-3 * lr_factor(int(0.8 * total), 5, total, 0.1), lr
+
+
 def test_trained_checkpoint_drives_the_plugin(tmp_path):
     train(tiny_config(tmp_path, 15))
     net, meta = load_net(tmp_path / "last.pt")
@@ -222,3 +252,16 @@ def test_trained_checkpoint_drives_the_plugin(tmp_path):
     trained = planes_of(vs.core.convlstm.Interpolate(clip, weights=str(tmp_path / "last.pt")).get_frame(3))
     diff = np.abs(trained.astype(int) - blend)
     assert diff.max() >= 2 and diff.mean() > 0.05, (diff.max(), diff.mean())
+
+
+def test_set_overrides_one_config_value_and_refuses_unknown_keys():
+    from convlstm.cli.main import apply_override
+    cfg = load_train_config(None)
+    apply_override(cfg, "data.crop=192")
+    apply_override(cfg, "batch_size=16")
+    apply_override(cfg, "optim.betas=[0.8, 0.99]")
+    assert cfg["data"]["crop"] == 192 and cfg["batch_size"] == 16 and cfg["optim"]["betas"] == [0.8, 0.99]
+    with pytest.raises(ValueError, match="has no 'optim.momentum'"):
+        apply_override(cfg, "optim.momentum=0.9")
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        apply_override(cfg, "batch_size")

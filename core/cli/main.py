@@ -5,6 +5,23 @@ import argparse
 import sys
 
 
+def apply_override(cfg: dict, item: str) -> None:
+    """`--set data.crop=192`: one config value from the command line, parsed as YAML."""
+    import yaml
+    key, sep, text = item.partition("=")
+    if not sep or not key:
+        raise ValueError(f"--set takes KEY=VALUE (e.g. batch_size=16 or data.crop=192), got {item!r}")
+    *parents, leaf = key.split(".")
+    node = cfg
+    for part in parents:
+        if not isinstance(node.get(part), dict):
+            raise ValueError(f"--set {item}: {part!r} is not a section of the config")
+        node = node[part]
+    if leaf not in node:
+        raise ValueError(f"--set {item}: the config has no {key!r}; known here: {sorted(node)}")
+    node[leaf] = yaml.safe_load(text)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from ..config import CONFIG_DIR
     from ..train.config import load_train_config
@@ -16,7 +33,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg["steps"] = args.steps
     if args.lr:
         cfg["optim"]["lr"] = args.lr
-    best = train(cfg, resume=args.resume, max_steps=args.max_steps)
+    for item in args.set or []:
+        apply_override(cfg, item)
+    budget = None if args.time_budget is None else args.time_budget * 60
+    best = train(cfg, resume=args.resume, max_steps=args.max_steps, init=args.init, time_budget_s=budget)
     print(f"best checkpoint: {best}")
     return 0
 
@@ -63,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--steps", type=int, help="override the schedule's total steps")
     t.add_argument("--lr", type=float, help="override the peak learning rate (also when resuming)")
     t.add_argument("--max-steps", type=int, help="stop after this many steps in this run (resume later)")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override one config value, e.g. --set batch_size=8 --set data.crop=192 (repeatable)")
+    t.add_argument("--init", help="start a new run (step 0, fresh optimiser) from this checkpoint's weights")
+    t.add_argument("--time-budget", type=float, metavar="MINUTES",
+                   help="fit the schedule to this wall time (start-up included) and stop when it is spent")
     t.set_defaults(func=cmd_train)
     i = sub.add_parser("interpolate", help="file in, file out: raise the frame rate of a video")
     i.add_argument("input")

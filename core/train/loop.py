@@ -50,8 +50,32 @@ def pick_device(spec: str) -> torch.device:
     return torch.device(spec)
 
 
-def train(cfg: dict[str, Any], resume: str | None = None, max_steps: int | None = None) -> Path:
-    """Runs (or resumes) a training run; returns the path of the best checkpoint."""
+def fit_total_to_budget(step: int, end: int, seconds_per_step: float, seconds_left: float) -> int:
+    """The last step that still fits the time left (5 % kept back for the final save and validation)."""
+    return max(step + 1, min(end, step + int(0.95 * seconds_left / max(seconds_per_step, 1e-9))))
+
+
+def lineage(path: str | Path, meta: dict[str, Any]) -> dict[str, Any]:
+    """What a fine-tune started from, kept in its checkpoints so a model card can add up all its training."""
+    keep = ("step", "elapsed_s", "device", "torch", "init")
+    return {"path": str(path), **{k: meta.get(k) for k in keep},
+            "batch_size": meta.get("config", {}).get("batch_size"),
+            "crop": meta.get("config", {}).get("data", {}).get("crop")}
+
+
+def train(cfg: dict[str, Any], resume: str | None = None, max_steps: int | None = None, init: str | None = None,
+          time_budget_s: float | None = None) -> Path:
+    """Runs (or resumes) a training run; returns the path of the best checkpoint.
+
+    ``init`` starts a new run (step 0, fresh optimiser) from another checkpoint's weights: fine-tuning.
+    ``time_budget_s`` fits the schedule to a wall-clock budget: the cosine's total is set from the measured
+    step time (after 40 steps, refined at half time), so a lent GPU hour ends annealed, not cut off.
+    """
+    if resume and init:
+        raise ValueError("use either --resume (continue a run) or --init (new run from weights), not both")
+    if time_budget_s is not None and time_budget_s <= 0:
+        raise ValueError(f"the time budget must be positive, got {time_budget_s} s")
+    run_start = time.time()
     out = Path(cfg["out_dir"])
     out.mkdir(parents=True, exist_ok=True)
     device = pick_device(cfg["device"])
@@ -62,10 +86,19 @@ def train(cfg: dict[str, Any], resume: str | None = None, max_steps: int | None 
     o = cfg["optim"]
     optimizer = torch.optim.AdamW(net.parameters(), lr=o["lr"], betas=tuple(o["betas"]), weight_decay=o["weight_decay"])
     sched_cfg, total = cfg["schedule"], int(cfg["steps"])
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
+    scheduler = torch.optim.lr_scheduler.LambdaLR(   # reads `total` when called: a time budget may move it
         optimizer, lambda s: lr_factor(s, sched_cfg["warmup_steps"], total, sched_cfg["final_lr_fraction"]))
 
-    step, best, elapsed = 0, -math.inf, 0.0
+    step, best, elapsed, init_meta = 0, -math.inf, 0.0, None
+    if init:
+        data = read_checkpoint(init)
+        try:
+            net.load_state_dict(data["state_dict"])
+        except RuntimeError as exc:
+            raise ValueError(f"{init} does not fit the config's model ({str(exc).splitlines()[0]}); "
+                             "use the model section it was trained with") from None
+        init_meta = lineage(init, data.get("meta", {}))
+        log.info("new run from the weights of %s (its step %s)", init, init_meta["step"])
     if resume:
         data = read_checkpoint(resume)
         net.load_state_dict(data["state_dict"])
@@ -79,6 +112,7 @@ def train(cfg: dict[str, Any], resume: str | None = None, max_steps: int | None 
                      o["lr"], scheduler.base_lrs[0])
             scheduler.base_lrs = [o["lr"]] * len(scheduler.base_lrs)
         step, best, elapsed = ts["step"], ts["best"], ts.get("elapsed_s", 0.0)
+        init_meta = data["meta"].get("init")   # a resumed fine-tune keeps its lineage
         torch.set_rng_state(ts["torch_rng"])
         for group, base in zip(optimizer.param_groups, scheduler.base_lrs):  # the config's schedule from here on
             group["lr"] = base * lr_factor(step, sched_cfg["warmup_steps"], total, sched_cfg["final_lr_fraction"])
@@ -97,6 +131,7 @@ def train(cfg: dict[str, Any], resume: str | None = None, max_steps: int | None 
     vcfg = cfg["validation"]
     clips = load_validation_clips(vcfg["clips"], vcfg["frames"]) if vcfg.get("every") and vcfg.get("clips") else []
     use_amp = bool(cfg["amp"]) and device.type == "cuda"
+    torch.backends.cudnn.benchmark = device.type == "cuda"   # fixed crop size: tuned kernels pay off at once
     csv_path = out / "log.csv"
     new_log = not csv_path.exists() or step == 0
     if not new_log:
@@ -107,7 +142,8 @@ def train(cfg: dict[str, Any], resume: str | None = None, max_steps: int | None 
         writer.writeheader()
 
     def meta() -> dict[str, Any]:
-        return {"step": step, "config": cfg, "elapsed_s": elapsed, "device": str(device), "torch": str(torch.__version__)}
+        m = {"step": step, "config": cfg, "elapsed_s": elapsed, "device": str(device), "torch": str(torch.__version__)}
+        return {**m, "init": init_meta} if init_meta else m
 
     def train_state() -> dict[str, Any]:
         return {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": step,
@@ -138,7 +174,17 @@ def train(cfg: dict[str, Any], resume: str | None = None, max_steps: int | None 
     if clips and (step == 0 or best == -math.inf):
         run_validation()  # the untrained net is the blend: the floor every later checkpoint must beat
 
+    def refit_schedule(seconds_per_step: float) -> None:
+        nonlocal end, total
+        whole_schedule = end == total   # not when --max-steps stops this run early on purpose
+        end = fit_total_to_budget(step, end, seconds_per_step, time_budget_s - (time.time() - run_start))
+        if whole_schedule:
+            total = cfg["steps"] = end   # checkpoints record the schedule that was actually run
+        bar.total = end - first_step
+        log.info("time budget: %.2f s per step, the schedule now ends at step %d", seconds_per_step, end)
+
     net.train()
+    first_step, probe_at, probe_time, refits = step, step + 40, None, 0
     bar = tqdm(total=end - step, desc="train", unit="step", dynamic_ncols=True, disable=None)
     window_start, window_samples, window_loss, window_steps, running = time.time(), 0, 0.0, 0, None
     for inputs, target in loader:
@@ -167,11 +213,28 @@ def train(cfg: dict[str, Any], resume: str | None = None, max_steps: int | None 
                              "elapsed_s": f"{elapsed:.0f}"})
             log_file.flush()
             window_start, window_samples, window_loss, window_steps = time.time(), 0, 0.0, 0
-        if clips and step % vcfg["every"] == 0:
+        validated = bool(clips) and step % vcfg["every"] == 0
+        if validated:
             run_validation()
-        if step % cfg["checkpoint_every"] == 0 or step == end:
+        if time_budget_s is not None:
+            if step == first_step + 10:
+                probe_time = time.time()   # the first steps pay for worker start-up and kernel tuning
+            elif step == probe_at and probe_time is not None:
+                refit_schedule((time.time() - probe_time) / (probe_at - first_step - 10))
+                refits = 1
+            elif refits == 1 and time.time() - run_start > time_budget_s / 2:
+                refit_schedule((time.time() - probe_time) / (step - first_step - 10))  # validations included
+                refits = 2
+        out_of_time = time_budget_s is not None and time.time() - run_start > time_budget_s
+        if step % cfg["checkpoint_every"] == 0 or step >= end or out_of_time:
+            if clips and not validated and (step >= end or out_of_time):
+                run_validation()   # the run's last weights compete for best.pt too
             save_checkpoint(out / "last.pt", net, meta(), train_state())
             plot_log(csv_path, out / "progress.png")
+        if step >= end or out_of_time:
+            if out_of_time and step < end:
+                log.info("time budget spent at step %d of %d", step, end)
+            break
     bar.close()
     log_file.close()
     if not (out / "best.pt").exists():

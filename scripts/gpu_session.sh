@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# A lent GPU session in one call (the device machine has torch + cupy but no VapourSynth and no registry):
+# install the carried wheels, run the CUDA tests, bench the GPU, then fine-tune the default model with
+# whatever time is left before the deadline.
+#   usage: scripts/gpu_session.sh CARRY_DIR OUT_DIR SECONDS
+# CARRY_DIR holds whl/ (vapoursynth, vapoursynth-bestsource), plugin/convlstm.abi3.so (built here) and
+# videos/ (python scripts/fetch_training_videos.py's data/videos); results land in OUT_DIR.
+set -u
+carry=$(realpath "$1"); out=$2; deadline=$(( $(date +%s) + $3 ))
+export PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
+site=/tmp/convlstm-site
+left() { echo $(( deadline - $(date +%s) )); }
+
+echo "== install ($(date -u +%T))"
+rm -rf "$site" /tmp/convlstm-bs && mkdir -p "$site"
+python3 -m pip install -q --no-index --no-deps --no-compile --target "$site" "$carry"/whl/vapoursynth-[0-9]*.whl || exit 1
+python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/convlstm-bs "$carry"/whl/vapoursynth_bestsource-*.whl || exit 1
+cp -r /tmp/convlstm-bs/. "$site"/
+mkdir -p "$site"/vapoursynth/plugins/convlstm "$site"/pkg
+cp "$carry"/plugin/convlstm*.so "$site"/vapoursynth/plugins/convlstm/
+ln -sfn "$PWD/core" "$site/pkg/convlstm"
+export PYTHONPATH="$site/pkg:$site"
+mkdir -p data && ln -sfn "$carry/videos" data/videos
+python3 -c "
+import torch, vapoursynth as vs, convlstm
+assert hasattr(vs.core, 'convlstm') and hasattr(vs.core, 'bs'), 'plugins not loaded'
+print('vapoursynth', vs.__version__, '| torch', torch.__version__, '| cuda', torch.cuda.is_available(),
+      torch.cuda.get_device_name(0) if torch.cuda.is_available() else '')" || exit 1
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+cfg=core/configs/gpu.yaml
+if ! command -v ffmpeg >/dev/null; then
+  echo "no ffmpeg here: synthetic windows without the codec round trip"
+  sed 's/codec_probability: 0.5/codec_probability: 0.0/' core/configs/gpu.yaml > /tmp/gpu.yaml; cfg=/tmp/gpu.yaml
+fi
+
+echo "== CUDA tests ($(date -u +%T))"
+(cd tests && timeout 150 python3 -m pytest -q -p no:cacheprovider test_cuda.py 2>&1 | tail -25)
+
+echo "== bench ($(date -u +%T))"
+timeout 60 python3 -m convlstm.cli.main bench --device cuda --sizes 640x480,1280x720,1920x1080 \
+  --json "$out/bench_fp32.json" 2>&1 | grep -v "^WARN"
+timeout 60 python3 -m convlstm.cli.main bench --device cuda --fp16 --sizes 640x480,1280x720,1920x1080 \
+  --json "$out/bench_fp16.json" 2>&1 | grep -v "^WARN"
+
+budget=$(( $(left) - 45 ))
+echo "== train for ${budget} s ($(date -u +%T))"
+if [ "$budget" -gt 60 ]; then
+  python3 -m convlstm.cli.main train --config "$cfg" --init core/weights/default.pt --out-dir runs/gpu \
+    --time-budget "$(python3 -c "print($budget / 60)")" 2>&1 | grep -v "^train:\|^WARN"
+  cp runs/gpu/best.pt runs/gpu/last.pt runs/gpu/log.csv runs/gpu/progress.png "$out"/ 2>/dev/null
+fi
+echo "== done ($(date -u +%T), $(left) s before the deadline)"
