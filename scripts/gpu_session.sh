@@ -3,7 +3,7 @@
 # install the carried wheels, run the CUDA tests, bench the GPU, then fine-tune the default model with
 # whatever time is left before the deadline.
 #   usage: scripts/gpu_session.sh CARRY_DIR OUT_DIR SECONDS
-# CARRY_DIR holds whl/ (vapoursynth, vapoursynth-bestsource), plugin/convlstm.abi3.so (built here) and
+# CARRY_DIR is what scripts/gpu_prepare.sh builds: whl/ (vapoursynth, vapoursynth-bestsource), plugin/ (built here) and
 # videos/ (python scripts/fetch_training_videos.py's data/videos); results land in OUT_DIR.
 set -u
 carry=$(realpath "$1"); out=$2; deadline=$(( $(date +%s) + $3 ))
@@ -37,9 +37,9 @@ echo "== CUDA tests ($(date -u +%T))"
 (cd tests && timeout 150 python3 -m pytest -q -p no:cacheprovider test_cuda.py 2>&1 | tail -25)
 
 echo "== bench ($(date -u +%T))"
-timeout 60 python3 -m convlstm.cli.main bench --device cuda --sizes 640x480,1280x720,1920x1080 \
+timeout 90 python3 -m convlstm.cli.main bench --device cuda --frames 200 --sizes 640x480,1280x720,1920x1080 \
   --json "$out/bench_fp32.json" 2>&1 | grep -v "^WARN"
-timeout 60 python3 -m convlstm.cli.main bench --device cuda --fp16 --sizes 640x480,1280x720,1920x1080 \
+timeout 90 python3 -m convlstm.cli.main bench --device cuda --fp16 --frames 200 --sizes 640x480,1280x720,1920x1080 \
   --json "$out/bench_fp16.json" 2>&1 | grep -v "^WARN"
 
 budget=$(( $(left) - 45 ))
