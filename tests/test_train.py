@@ -106,6 +106,24 @@ def test_video_folder_stride_doubles_spacing_and_scaled_crops_keep_it(tmp_path):
         VideoFolder(tmp_path / "missing", crop=16)
 
 
+def test_video_folder_cut_rule_sees_consecutive_frames_not_strided_pairs(tmp_path):
+    # fast motion: 20 levels per frame is under the cut threshold (0.12 * 255), 40 per strided pair is not
+    write_video(tmp_path / "fast.mkv", [5 + 20 * k for k in range(13)], size=(32, 32))
+    ds = VideoFolder(tmp_path, crop=16, seed=2, strides=[2])
+    assert not ds.cut_after[0].any()
+    for i in range(10):
+        idx = [(round(float((f.mean() + 1) / 2 * 255)) - 5) / 20 for f in list(ds[i][0]) + [ds[i][1]]]
+        assert abs(idx[1] - idx[0]) == 4, idx   # a stride-2 window, kept although its pairs differ a lot
+    # a cut at an odd frame, between two frames a stride of 2 would pair up: never inside a window
+    (tmp_path / "fast.mkv").unlink()
+    write_video(tmp_path / "cut.mkv", [4 * k for k in range(9)] + [180 + 2 * k for k in range(21)], size=(32, 32))
+    ds = VideoFolder(tmp_path, crop=16, seed=5, strides=[1, 2])
+    assert list(np.flatnonzero(ds.cut_after[0])) == [8]
+    for i in range(40):
+        vals = [float(f.mean()) for f in list(ds[i][0]) + [ds[i][1]]]
+        assert len({v > 0.35 for v in vals}) == 1, vals   # all before the cut or all after it
+
+
 def test_validation_clips_from_files_and_by_name(tmp_path):
     from convlstm.train.validate import load_validation_clips
     write_video(tmp_path / "held_out.mkv", [10 + 3 * k for k in range(12)])

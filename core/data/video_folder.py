@@ -25,6 +25,16 @@ def video_files(root: Path, exclude: tuple[str, ...] = ()) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.name not in exclude)
 
 
+def cut_flags(frames: np.ndarray, threshold: float) -> np.ndarray:
+    """flags[k]: a scene cut between frames k and k + 1 of an (N, H, W, 3) uint8 clip (the filter's rule)."""
+    flags = np.zeros(max(0, len(frames) - 1), dtype=bool)
+    if threshold > 0:
+        for k in range(len(flags)):
+            a, b = (torch.from_numpy(frames[j]).float() / 255.0 for j in (k, k + 1))
+            flags[k] = is_cut(a, b, threshold)
+    return flags
+
+
 class VideoFolder(Dataset):
     """Item i is a cut-free window chosen by (seed, i) alone, so resuming training is exact."""
 
@@ -50,6 +60,7 @@ class VideoFolder(Dataset):
             raise ValueError(f"no video under {self.root} has 7 or more frames")
         self.files = [p for p, _ in self.clips]
         self.crop, self.seed, self.sc_threshold, self.length, self.augment = crop, seed, sc_threshold, length, augment
+        self.cut_after = [cut_flags(c, sc_threshold) for _, c in self.clips]
 
     def __len__(self) -> int:
         return self.length
@@ -59,14 +70,22 @@ class VideoFolder(Dataset):
         frames = self.clips[clip_index][1][start:start + 6 * stride + 1:stride]
         return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255.0
 
-    def crosses_cut(self, frames: torch.Tensor) -> bool:
-        return any(is_cut(frames[k], frames[k + 1], self.sc_threshold) for k in range(len(frames) - 1))
+    def crosses_cut(self, clip_index: int, start: int, stride: int = 1) -> bool:
+        """Any cut between consecutive source frames of the span, also those a stride steps over."""
+        return bool(self.cut_after[clip_index][start:start + 6 * stride].any())
 
-    def _crop(self, frames: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
-        """A crop x crop view of a region up to crop/min_scale wide, the same for all frames."""
+    def _crop(self, clip_index: int, start: int, stride: int, rng: np.random.Generator) -> torch.Tensor:
+        """A crop x crop view of a region up to crop/min_scale wide, the same for all frames.
+
+        Cropped while still uint8, so an HD clip costs a region's conversion, not seven whole frames'.
+        """
+        frames = self.clips[clip_index][1][start:start + 6 * stride + 1:stride]
+        raw = torch.from_numpy(frames).permute(0, 3, 1, 2)   # (7, 3, H, W) uint8 view, no copy
         scale = float(rng.uniform(self.min_scale, 1.0)) if self.min_scale < 1 else 1.0
-        region = max(self.crop, min(*frames.shape[-2:], round(self.crop / scale)))
-        view = random_crop(frames, region, rng)
+        region = max(self.crop, min(*raw.shape[-2:], round(self.crop / scale)))
+        if min(raw.shape[-2:]) < region:
+            raw = raw.float()   # a clip smaller than the crop is padded by replication, which needs floats
+        view = random_crop(raw, region, rng).float() / 255.0
         if region != self.crop:
             view = F.interpolate(view, size=(self.crop, self.crop), mode="bilinear", antialias=True,
                                  align_corners=False).clamp(0, 1)
@@ -79,11 +98,9 @@ class VideoFolder(Dataset):
             n = len(self.clips[c][1])
             stride = int(rng.choice([s for s in self.strides if 6 * s < n] or [1]))
             start = int(rng.integers(0, n - 6 * stride))
-            frames = self.window(c, start, stride)
-            if not self.crosses_cut(frames):
+            if not self.crosses_cut(c, start, stride):
                 break
         else:
             raise RuntimeError(f"no cut-free 7-frame window found in 20 tries under {self.root}")
-        if self.crop:
-            frames = self._crop(frames, rng)
+        frames = self._crop(c, start, stride, rng) if self.crop else self.window(c, start, stride)
         return split_window(frames, rng, self.augment)
