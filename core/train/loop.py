@@ -177,14 +177,15 @@ def train(cfg: dict[str, Any], resume: str | None = None, max_steps: int | None 
     def refit_schedule(seconds_per_step: float) -> None:
         nonlocal end, total
         whole_schedule = end == total   # not when --max-steps stops this run early on purpose
-        end = fit_total_to_budget(step, end, seconds_per_step, time_budget_s - (time.time() - run_start))
+        # against the run's own bound, not the last fit: a slow probe (a busy machine) must not stick
+        end = fit_total_to_budget(step, last_allowed, seconds_per_step, time_budget_s - (time.time() - run_start))
         if whole_schedule:
             total = cfg["steps"] = end   # checkpoints record the schedule that was actually run
         bar.total = end - first_step
         log.info("time budget: %.2f s per step, the schedule now ends at step %d", seconds_per_step, end)
 
     net.train()
-    first_step, probe_at, probe_time, refits = step, step + 40, None, 0
+    first_step, probe_at, probe_time, refits, last_allowed = step, step + 40, None, 0, end
     bar = tqdm(total=end - step, desc="train", unit="step", dynamic_ncols=True, disable=None)
     window_start, window_samples, window_loss, window_steps, running = time.time(), 0, 0.0, 0, None
     for inputs, target in loader:
