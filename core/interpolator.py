@@ -18,7 +18,7 @@ from .engine import Engine, load_weights
 from .errors import InterpolateError
 from .formats import PixelFormat, check_format
 from .planes import Plane, PlaneIO
-from .scenes import is_cut
+from .scenes import consecutive_differences, cut_at
 from .schedule import doubled_rate, doublings_for_rate, retimed_count, retimed_index, source_window
 from .yuv import YuvDescription, rgb_to_yuv, yuv_to_rgb
 
@@ -106,11 +106,11 @@ class Interpolator:
         return rgb_to_yuv((rgb + 1) * 0.5, self.format.bits, self.format.is_float, self._yuv(props), chroma,
                           self.format.torch_dtype)
 
-    def _cut_between(self, window: torch.Tensor, flags: Sequence[int], a: int) -> bool:
+    def _cut_between(self, differences: Sequence[float], flags: Sequence[int], a: int) -> bool:
         """Is there a scene cut between window positions a and a+1? Props first, then the detector."""
         if flags[a] & SCENE_NEXT or flags[a + 1] & SCENE_PREV:
             return True
-        return is_cut((window[a] + 1) * 0.5, (window[a + 1] + 1) * 0.5, self.sc_threshold)
+        return cut_at(differences[a], self.sc_threshold)
 
     def _decoded_frame(self, index: int, f: int, src_ptrs: Sequence[int], src_strides: Sequence[int],
                        props: Sequence[int]) -> torch.Tensor:
@@ -136,21 +136,25 @@ class Interpolator:
         indices = self.plan(n)
         window = torch.stack([self._decoded_frame(indices[f], f, src_ptrs, src_strides, frame_props[f])
                               for f in range(4)])  # (4, 3, H, W)
-        if not bool(torch.isfinite(window).all()):
+        # one device-to-host transfer for all checks: on a GPU each read would be a stall of its own
+        finite, *differences = torch.cat([torch.isfinite(window).all().float()[None],
+                                          consecutive_differences((window + 1) * 0.5)]).tolist()
+        if not finite:
             raise InterpolateError(f"cannot interpolate output frame {n}: the input frames contain NaN/Inf samples")
         flags = [p[0] for p in frame_props]
-        if self._cut_between(window, flags, 1):
+        if self._cut_between(differences, flags, 1):
             self._write(self._read(1, src_ptrs, src_strides), dst_ptrs, dst_strides)  # no ghosting: repeat frame i
             return CUT_BEFORE_OUTPUT
-        if self._cut_between(window, flags, 0):
+        if self._cut_between(differences, flags, 0):
             window[0] = window[1]                                          # never mix scenes in a window
-        if self._cut_between(window, flags, 2):
+        if self._cut_between(differences, flags, 2):
             window[3] = window[2]
         pred = self.engine.predict(window[None])[0]
-        if not bool(torch.isfinite(pred).all()):
+        finite = torch.isfinite(pred).all()   # read after the write, which waits for the device anyway
+        self._write(self.encode(pred, frame_props[1]), dst_ptrs, dst_strides)
+        if not bool(finite):
             raise InterpolateError(f"cannot interpolate output frame {n}: the net produced NaN/Inf "
                                    "(broken weights or fp16 overflow; try fp16=False)")
-        self._write(self.encode(pred, frame_props[1]), dst_ptrs, dst_strides)
         return 0
 
     def _write(self, planes: Sequence[torch.Tensor], dst_ptrs: Sequence[int], dst_strides: Sequence[int]) -> None:

@@ -5,10 +5,15 @@ from __future__ import annotations
 import torch
 
 
-def frame_difference(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Mean absolute difference of two frames given on [0, 1]."""
-    return float((a.float() - b.float()).abs().mean())
+def consecutive_differences(frames: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference of each frame of a (T, C, H, W) stack on [0, 1] and the next.
+
+    Stays on the stack's device: the filter reads all of a window's differences in one transfer.
+    """
+    f = frames.float()
+    return (f[1:] - f[:-1]).abs().flatten(1).mean(1)
 
 
-def is_cut(a: torch.Tensor, b: torch.Tensor, threshold: float) -> bool:
-    return threshold > 0 and frame_difference(a, b) > threshold
+def cut_at(difference: float, threshold: float) -> bool:
+    return threshold > 0 and difference > threshold
+
