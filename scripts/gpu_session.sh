@@ -27,10 +27,10 @@ assert hasattr(vs.core, 'convlstm') and hasattr(vs.core, 'bs'), 'plugins not loa
 print('vapoursynth', vs.__version__, '| torch', torch.__version__, '| cuda', torch.cuda.is_available(),
       torch.cuda.get_device_name(0) if torch.cuda.is_available() else '')" || exit 1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
-cfg=core/configs/gpu.yaml
+codec=()
 if ! command -v ffmpeg >/dev/null; then
   echo "no ffmpeg here: synthetic windows without the codec round trip"
-  sed 's/codec_probability: 0.5/codec_probability: 0.0/' core/configs/gpu.yaml > /tmp/gpu.yaml; cfg=/tmp/gpu.yaml
+  codec=(--set data.sources.0.codec_probability=0)
 fi
 
 echo "== CUDA tests ($(date -u +%T))"
@@ -45,7 +45,7 @@ timeout 90 python3 -m convlstm.cli.main bench --device cuda --fp16 --frames 200 
 budget=$(( $(left) - 45 ))
 echo "== train for ${budget} s ($(date -u +%T))"
 if [ "$budget" -gt 60 ]; then
-  python3 -m convlstm.cli.main train --config "$cfg" --init core/weights/default.pt --out-dir runs/gpu \
+  python3 -m convlstm.cli.main train --config core/configs/gpu.yaml "${codec[@]}" --init core/weights/default.pt --out-dir runs/gpu \
     --time-budget "$(python3 -c "print($budget / 60)")" 2>&1 | grep -v "^train:\|^WARN"
   cp runs/gpu/best.pt runs/gpu/last.pt runs/gpu/log.csv runs/gpu/progress.png "$out"/ 2>/dev/null
 fi

@@ -279,6 +279,10 @@ def test_set_overrides_one_config_value_and_refuses_unknown_keys():
     apply_override(cfg, "batch_size=16")
     apply_override(cfg, "optim.betas=[0.8, 0.99]")
     assert cfg["data"]["crop"] == 192 and cfg["batch_size"] == 16 and cfg["optim"]["betas"] == [0.8, 0.99]
+    apply_override(cfg, "data.sources.0.type=vimeo")   # a list entry by its index
+    assert cfg["data"]["sources"][0]["type"] == "vimeo"
+    with pytest.raises(ValueError, match="not one of 0..0"):
+        apply_override(cfg, "data.sources.3.type=vimeo")
     with pytest.raises(ValueError, match="has no 'optim.momentum'"):
         apply_override(cfg, "optim.momentum=0.9")
     with pytest.raises(ValueError, match="KEY=VALUE"):

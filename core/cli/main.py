@@ -3,23 +3,32 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 
 def apply_override(cfg: dict, item: str) -> None:
-    """`--set data.crop=192`: one config value from the command line, parsed as YAML."""
+    """`--set data.crop=192`: one config value from the command line, parsed as YAML.
+
+    A number picks a list entry: `--set data.sources.0.codec_probability=0`.
+    """
     import yaml
     key, sep, text = item.partition("=")
     if not sep or not key:
         raise ValueError(f"--set takes KEY=VALUE (e.g. batch_size=16 or data.crop=192), got {item!r}")
-    *parents, leaf = key.split(".")
-    node = cfg
-    for part in parents:
-        if not isinstance(node.get(part), dict):
-            raise ValueError(f"--set {item}: {part!r} is not a section of the config")
-        node = node[part]
-    if leaf not in node:
-        raise ValueError(f"--set {item}: the config has no {key!r}; known here: {sorted(node)}")
-    node[leaf] = yaml.safe_load(text)
+    node: Any = cfg
+    parts = key.split(".")
+    for depth, part in enumerate(parts, 1):
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            slot: Any = int(part)
+        elif isinstance(node, dict) and part in node:
+            slot = part
+        else:
+            known = f"0..{len(node) - 1}" if isinstance(node, list) else sorted(node) if isinstance(node, dict) else "nothing"
+            raise ValueError(f"--set {item}: the config has no {key!r} ({part!r} is not one of {known})")
+        if depth == len(parts):
+            node[slot] = yaml.safe_load(text)
+        else:
+            node = node[slot]
 
 
 def cmd_train(args: argparse.Namespace) -> int:

@@ -65,10 +65,13 @@ class VideoFolder(Dataset):
     def __len__(self) -> int:
         return self.length
 
+    def _span(self, clip_index: int, start: int, stride: int) -> torch.Tensor:
+        """The window's 7 frames as a (7, 3, H, W) uint8 view of the decoded clip (no copy)."""
+        return torch.from_numpy(self.clips[clip_index][1][start:start + 6 * stride + 1:stride]).permute(0, 3, 1, 2)
+
     def window(self, clip_index: int, start: int, stride: int = 1) -> torch.Tensor:
         """7 frames as (7, 3, H, W) on [0, 1]."""
-        frames = self.clips[clip_index][1][start:start + 6 * stride + 1:stride]
-        return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255.0
+        return self._span(clip_index, start, stride).float() / 255.0
 
     def crosses_cut(self, clip_index: int, start: int, stride: int = 1) -> bool:
         """Any cut between consecutive source frames of the span, also those a stride steps over."""
@@ -79,8 +82,7 @@ class VideoFolder(Dataset):
 
         Cropped while still uint8, so an HD clip costs a region's conversion, not seven whole frames'.
         """
-        frames = self.clips[clip_index][1][start:start + 6 * stride + 1:stride]
-        raw = torch.from_numpy(frames).permute(0, 3, 1, 2)   # (7, 3, H, W) uint8 view, no copy
+        raw = self._span(clip_index, start, stride)
         scale = float(rng.uniform(self.min_scale, 1.0)) if self.min_scale < 1 else 1.0
         region = max(self.crop, min(*raw.shape[-2:], round(self.crop / scale)))
         if min(raw.shape[-2:]) < region:
