@@ -12,7 +12,8 @@ def plugin_available() -> bool:
 
 def interpolate(clip: vs.VideoNode, weights: str | Path | None = None, device: str = "auto",
                 fp16: bool | None = None, factor: int | None = None, fps_num: int | None = None,
-                fps_den: int | None = None, sc_threshold: float | None = None) -> vs.VideoNode:
+                fps_den: int | None = None, sc_threshold: float | None = None,
+                scales: int | None = None) -> vs.VideoNode:
     """Raises the frame rate of an RGB clip (2x by default). See README for arguments."""
     if not isinstance(clip, vs.VideoNode):
         raise TypeError(f"convlstm.interpolate: clip must be a vapoursynth.VideoNode, got {type(clip).__name__}")
@@ -25,7 +26,7 @@ def interpolate(clip: vs.VideoNode, weights: str | Path | None = None, device: s
     if fp16 is not None:
         kwargs["fp16"] = int(bool(fp16))
     for key, value in (("factor", factor), ("fps_num", fps_num), ("fps_den", fps_den),
-                       ("sc_threshold", sc_threshold)):
+                       ("sc_threshold", sc_threshold), ("scales", scales)):
         if value is not None:
             kwargs[key] = value
     return vs.core.convlstm.Interpolate(clip, **kwargs)

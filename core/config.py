@@ -15,7 +15,9 @@ class ModelConfig:
 
     ``channels`` has one entry per U-Net level: each level runs a ConvLSTM with that many
     hidden channels and halves the resolution, so inputs are padded to a multiple of
-    ``2 ** len(channels)``.
+    ``2 ** len(channels)``. ``scales=2`` adds a half-resolution pass and a learned per-pixel fusion
+    (``fusion_channels`` wide) for motion larger than the net handles at full size; inputs are then padded
+    to twice that multiple.
     """
 
     channels: tuple[int, ...] = (8, 16, 32, 64, 96)
@@ -23,6 +25,8 @@ class ModelConfig:
     refine_channels: int = 16
     attention_blocks: int = 2
     reduction: int = 4
+    scales: int = 1
+    fusion_channels: int = 24
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
@@ -37,9 +41,15 @@ class ModelConfig:
                 f"model.reduction must be in [1, refine_channels], got {self.reduction} for {self.refine_channels}"
             )
 
+        if self.scales not in (1, 2):
+            raise ValueError(f"model.scales must be 1 (the paper's single pass) or 2 (plus a half-size pass), "
+                             f"got {self.scales}")
+        if self.fusion_channels < 1:
+            raise ValueError(f"model.fusion_channels must be positive, got {self.fusion_channels}")
+
     @property
     def pad_multiple(self) -> int:
-        return 2 ** len(self.channels)
+        return 2 ** (len(self.channels) + self.scales - 1)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

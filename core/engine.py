@@ -44,7 +44,7 @@ class Engine:
         self.device = device
         self.dtype = torch.float16 if fp16 else torch.float32
         self.net = net.to(device=device, dtype=self.dtype).eval()
-        self.multiple = net.config.pad_multiple
+        self.multiple = net.pad_multiple
 
     @torch.inference_mode()
     def predict(self, frames: torch.Tensor) -> torch.Tensor:

@@ -23,7 +23,7 @@ from .schedule import doubled_rate, doublings_for_rate, retimed_count, retimed_i
 from .yuv import YuvDescription, rgb_to_yuv, yuv_to_rgb
 
 ARGUMENTS = {"weights": str, "device": str, "fp16": int, "factor": int, "fps_num": int, "fps_den": int,
-             "sc_threshold": float}
+             "sc_threshold": float, "scales": int}
 DEFAULT_SC_THRESHOLD = 0.15
 MAX_FACTOR = 64
 SCENE_PREV, SCENE_NEXT = 1, 2   # flag bits from the C side (_SceneChangePrev / _SceneChangeNext)
@@ -52,6 +52,9 @@ def check_args(args: dict[str, Any]) -> dict[str, Any]:
             raise InterpolateError("give either factor or fps_num/fps_den, not both")
         if args["fps_num"] <= 0 or args["fps_den"] <= 0:
             raise InterpolateError(f"fps_num and fps_den must be positive, got {args['fps_num']}/{args['fps_den']}")
+    if "scales" in args and args["scales"] not in (1, 2):
+        raise InterpolateError(f"scales must be 1 (full-size pass only: faster) or 2 (plus the half-size pass: "
+                               f"better on fast motion), got {args['scales']}")
     sc = args.get("sc_threshold", DEFAULT_SC_THRESHOLD)
     if not 0.0 <= sc <= 1.0:
         raise InterpolateError(f"sc_threshold must be in [0, 1] (0 turns detection off), got {sc}")
@@ -198,7 +201,12 @@ def build(info: dict[str, Any], args: dict[str, Any]) -> list[Interpolator | Ret
 
     device = resolve_device(args.get("device"))
     fp16 = bool(args.get("fp16", device.type == "cuda" and fmt.is_float and fmt.bits == 16))
-    net, _ = load_weights(args.get("weights"))
+    net, source = load_weights(args.get("weights"))
+    if args.get("scales") == 2 and net.fusion is None:
+        raise InterpolateError(f"scales=2 needs weights trained with a scale fusion (model.scales: 2, as the "
+                               f"default weights are); {source!r} has the full-size pass only: leave scales unset")
+    if args.get("scales") == 1:
+        net.drop_scale_fusion()
     engine = Engine(net, device, fp16)
     io = PlaneIO(device)
     sc = float(args.get("sc_threshold", DEFAULT_SC_THRESHOLD))

@@ -40,7 +40,7 @@ def check_factor(factor: int) -> int:
 
 
 def interpolate_source(src: vs.VideoNode, factor: int = 2, device: str = "auto", weights: str | None = None,
-                       fp16: bool | None = None) -> tuple[vs.VideoNode, Colour]:
+                       fp16: bool | None = None, scales: int | None = None) -> tuple[vs.VideoNode, Colour]:
     """factor x the frame rate, in the source's own format. RGB and 4:2:0/4:2:2/4:4:4 YUV go to the
     filter directly (it converts on the compute device with the clip's matrix/range props and passes
     source frames through untouched); grey and other layouts take a detour through RGB and back."""
@@ -48,8 +48,8 @@ def interpolate_source(src: vs.VideoNode, factor: int = 2, device: str = "auto",
     colour = colour_of(src)
     f = src.format
     if f.color_family == vs.RGB or (f.color_family == vs.YUV and (f.subsampling_w, f.subsampling_h) in SUBSAMPLING):
-        return interpolate(src, weights=weights, device=device, fp16=fp16, factor=factor), colour
-    rgb = interpolate(to_rgb(src, colour), weights=weights, device=device, fp16=fp16, factor=factor)
+        return interpolate(src, weights=weights, device=device, fp16=fp16, factor=factor, scales=scales), colour
+    rgb = interpolate(to_rgb(src, colour), weights=weights, device=device, fp16=fp16, factor=factor, scales=scales)
     converted = from_rgb(rgb, src, colour)
     new_frames = [converted.std.SelectEvery(factor, k) for k in range(1, factor)]
     return vs.core.std.Interleave([src, *new_frames], modify_duration=True), colour

@@ -46,7 +46,7 @@ def eval_table(path: Path) -> tuple[str, str]:
 
 def bench_table(path: Path) -> tuple[str, str]:
     data = json.loads(path.read_text())
-    cols = [("size", "size", "{}"), ("device", "device", "{}"), ("filter_fps", "filter fps", "{:.2f}"),
+    cols = [("size", "size", "{}"), ("device", "device", "{}"), ("scales", "model passes", "{}"), ("filter_fps", "filter fps", "{:.2f}"),
             ("latency_s", "latency s", "{:.2f}"), ("forward_s_per_frame", "net s/frame", "{:.3f}"),
             ("gflops_per_frame", "GFLOP/frame", "{:.1f}"), ("achieved_gflops_s", "GFLOP/s", "{:.1f}"),
             ("compute_fraction", "of peak FLOP/s", "{:.1%}"), ("bandwidth_fraction", "of peak bandwidth", "{:.1%}"),
@@ -71,7 +71,7 @@ def training_stages(meta: dict) -> list[dict]:
     """The checkpoint's own run, preceded by the runs it was fine-tuned from (meta["init"], oldest first)."""
     cfg = meta.get("config", {})
     own = {**meta, "batch_size": cfg.get("batch_size"), "crop": cfg.get("data", {}).get("crop"),
-           "total": cfg.get("steps")}
+           "total": cfg.get("steps"), "freeze": cfg.get("freeze")}
     chain, m = [own], meta.get("init")
     while m:
         chain.append(m)
@@ -88,6 +88,8 @@ def training_block(weights: Path) -> str:
     lines = [f"- checkpoint: `{weights.relative_to(ROOT)}` ({weights.stat().st_size / 2**20:.1f} MiB)"]
     for i, st in enumerate(stages):
         what = "trained" if i == 0 else "then fine-tuned"
+        if st.get("freeze"):
+            what = f"then trained the scale fusion only ({' and '.join(st['freeze'])} frozen)"
         total = f" (schedule total {st['total']} steps)" if st.get("total") else ""
         lines.append(f"- {what}: {st.get('step')} optimiser steps at batch {st.get('batch_size')} on "
                      f"{st.get('crop')}px crops{total}, {st.get('elapsed_s', 0) / 3600:.2f} h in optimiser steps "

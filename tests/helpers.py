@@ -15,6 +15,7 @@ from convlstm.config import ModelConfig
 from convlstm.model import Net
 
 TINY = ModelConfig(channels=(4, 8), refine_channels=4, attention_blocks=1, reduction=2)
+TINY2 = ModelConfig(**{**TINY.to_dict(), "scales": 2, "fusion_channels": 4})   # plus the half-size pass
 VSPIPE = str(Path(sys.executable).with_name("vspipe"))
 
 DTYPES = {vs.RGB24: np.uint8, vs.RGB27: np.uint16, vs.RGB30: np.uint16, vs.RGB36: np.uint16, vs.RGB48: np.uint16, vs.RGBH: np.float16, vs.RGBS: np.float32}
@@ -64,6 +65,9 @@ def random_weights(path: Path, cfg: ModelConfig = TINY, seed: int = 1) -> Path:
         for head in (net.synthesis.head[-1], net.refinement.out):
             head.weight.normal_(0, 0.05)
             head.bias.normal_(0, 0.02)
+        if net.fusion is not None:
+            net.fusion.mask.weight.normal_(0, 0.05)
+            net.fusion.mask.bias.zero_()
     save_checkpoint(path, net, {"note": "random test weights"})
     return path
 

@@ -38,6 +38,17 @@ def test_cuda_matches_cpu(fmt, test_weights):
         assert np.abs(a - b).max() <= tol, f"frame {n}"
 
 
+@pytest.mark.parametrize("fp16", [0, 1])
+def test_cuda_matches_cpu_with_the_scale_fusion(fp16, fusion_weights):
+    frames = moving_frames(67, 45, 5, vs.RGB24, speed=7)
+    clip = clip_from_frames(frames, vs.RGB24)
+    cpu = core.convlstm.Interpolate(clip, weights=str(fusion_weights), device="cpu")
+    gpu = core.convlstm.Interpolate(clip, weights=str(fusion_weights), device="cuda", fp16=fp16)
+    for n in range(cpu.num_frames):
+        a, b = planes_of(cpu.get_frame(n)).astype(int), planes_of(gpu.get_frame(n)).astype(int)
+        assert np.abs(a - b).max() <= (1 if not fp16 else 3), f"frame {n}"
+
+
 def test_fp16_is_default_for_rgbh_and_close_to_fp32(test_weights):
     frames = moving_frames(64, 32, 4, vs.RGBH)
     clip = clip_from_frames(frames, vs.RGBH)

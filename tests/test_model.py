@@ -6,8 +6,11 @@ import torch.nn.functional as F
 from convlstm.checkpoint import CheckpointError, load_net, save_checkpoint
 from convlstm.config import ModelConfig
 from convlstm.engine import Engine
-from convlstm.model import ConvLSTM, Net, interpolation_loss
-from helpers import TINY
+from convlstm.model import ConvLSTM, Net, halve, interpolation_loss
+from convlstm.train.loop import load_init_weights
+from helpers import TINY, TINY2, random_weights
+
+
 
 
 @pytest.mark.parametrize("cfg", [TINY, ModelConfig()], ids=["tiny", "default"])
@@ -80,6 +83,56 @@ def test_config_validation():
         ModelConfig(kernel_size=2)
     with pytest.raises(ValueError, match="unknown model config keys"):
         ModelConfig.from_dict({"chanels": [4]})
+    with pytest.raises(ValueError, match="scales must be 1"):
+        ModelConfig(scales=3)
+    assert TINY.pad_multiple == 4 and TINY2.pad_multiple == 8   # the half-size pass needs its own multiple
+
+
+def two_scale_net(tmp_path) -> tuple[Net, Net]:
+    """A trained-looking single-pass net and a scales=2 net holding the same weights plus a fusion."""
+    single, _ = load_net(random_weights(tmp_path / "w.pt"))
+    fused = Net(TINY2)
+    load_init_weights(fused, single.state_dict())
+    return single.eval(), fused.eval()
+
+
+def test_scale_fusion_switched_off_is_the_single_pass_exactly(tmp_path):
+    single, fused = two_scale_net(tmp_path)
+    x = torch.rand(2, 4, 3, 24, 40) * 2 - 1
+    fused.fusion.disable()
+    with torch.no_grad():
+        torch.testing.assert_close(fused(x), single(x), rtol=0, atol=0)
+
+
+def test_scale_fusion_replaces_low_frequencies_by_the_half_size_pass(tmp_path):
+    single, fused = two_scale_net(tmp_path)
+    x = torch.rand(1, 4, 3, 32, 48) * 2 - 1
+    with torch.no_grad():
+        fused.fusion.mask.bias.fill_(1e4)          # mask = 1 everywhere
+        full, coarse = single(x), single(halve(x))
+        expected = full + F.interpolate(coarse - halve(full), size=(32, 48), mode="bilinear", align_corners=False)
+        torch.testing.assert_close(fused(x), expected)
+        assert (fused(x) - full).abs().mean() > 1e-3   # the passes differ, so the fusion changed the frame
+        fused.fusion.mask.bias.fill_(-2.0)         # the untrained start: mostly the full pass
+        assert (fused(x) - full).abs().mean() < 0.2 * (expected - full).abs().mean()
+
+
+def test_scale_fusion_net_pads_any_size_and_round_trips(tmp_path):
+    _, fused = two_scale_net(tmp_path)
+    engine = Engine(fused, torch.device("cpu"), fp16=False)
+    for h, w in [(17, 33), (1, 1), (9, 64)]:
+        assert engine.predict(torch.rand(1, 4, 3, h, w) * 2 - 1).shape == (1, 3, h, w)
+    save_checkpoint(tmp_path / "fused.pt", fused)
+    again, _ = load_net(tmp_path / "fused.pt")
+    assert again.config == TINY2 and again.fusion is not None
+    with pytest.raises(RuntimeError, match="train frozen"):
+        again.train()(torch.zeros(1, 4, 3, 8, 8))
+    back = Net(TINY)
+    load_init_weights(back, again.state_dict())   # fine-tuning the paper's net of a two-scale checkpoint
+    with pytest.raises(RuntimeError, match="missing"):
+        load_init_weights(Net(ModelConfig(channels=(4, 8, 8), refine_channels=4, reduction=2)), again.state_dict())
+    with pytest.raises(RuntimeError, match="size mismatch"):
+        load_init_weights(Net(ModelConfig(channels=(4, 4), refine_channels=4, reduction=2)), again.state_dict())
 
 
 def test_checkpoint_round_trip(tmp_path, test_weights):

@@ -129,6 +129,27 @@ def refused(match, clip, **kwargs):
         core.convlstm.Interpolate(clip, **kwargs)
 
 
+def test_scales_switches_the_half_size_pass_of_a_two_scale_model(tmp_path, fusion_weights, test_weights):
+    from convlstm.checkpoint import save_checkpoint
+    from convlstm.model import Net
+    from helpers import TINY
+    fused, _ = load_net(fusion_weights)
+    single = Net(TINY)
+    single.load_state_dict({k: v for k, v in fused.state_dict().items() if not k.startswith("fusion.")})
+    save_checkpoint(tmp_path / "single.pt", single)
+    clip = clip_from_frames(moving_frames(70, 38, 4, speed=8))
+    def mid(**kwargs):
+        return planes_of(core.convlstm.Interpolate(clip, device="cpu", **kwargs).get_frame(3)).astype(int)
+    both, only_full = mid(weights=str(fusion_weights)), mid(weights=str(fusion_weights), scales=1)
+    assert np.array_equal(mid(weights=str(fusion_weights), scales=2), both)       # the model's own default
+    assert np.abs(only_full - mid(weights=str(tmp_path / "single.pt"))).max() <= 1  # = the paper's single pass
+    assert np.abs(both - only_full).mean() > 0.05                                 # the fusion did something
+    refused("scales must be 1 .* or 2", clip, weights=str(fusion_weights), scales=3)
+    refused("scales=2 needs weights trained with a scale fusion", clip, weights=str(test_weights), scales=2)
+    out = convlstm.interpolate(clip, weights=str(fusion_weights), device="cpu", scales=1)
+    assert np.array_equal(planes_of(out.get_frame(3)).astype(int), only_full)
+
+
 def test_refused_formats_name_the_fix():
     gray = core.std.BlankClip(format=vs.GRAY8, length=4)
     refused(r"convlstm\.Interpolate: input format Gray8 is not supported.*RGB24.*core\.resize\.Bicubic", gray)

@@ -85,6 +85,8 @@ EDGE_CASES = [
     base(args={"device": "cpu", "sc_threshold": -0.1}), base(args={"device": "cpu", "sc_threshold": 1.0}),
     base(args={"device": "cpu", "sc_threshold": float("nan")}),
     base(args={"device": "cpu", "weights": ""}),
+    base(args={"device": "cpu", "scales": 0}), base(args={"device": "cpu", "scales": 3}),
+    base(args={"device": "cpu", "scales": 2}),   # the test weights have no scale fusion
 ]
 
 

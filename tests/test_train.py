@@ -10,6 +10,8 @@ import vapoursynth as vs
 from PIL import Image
 
 from convlstm.checkpoint import load_net, read_checkpoint
+from convlstm.config import ModelConfig
+from convlstm.model import Net
 from convlstm.data.degrade import ffmpeg_exe
 from convlstm.data.mix import MixedDataset, build_dataset
 from convlstm.data.synthetic import Motion, SyntheticMotion
@@ -258,6 +260,33 @@ def test_time_budget_fits_the_schedule_and_stops_annealed(tmp_path):
     assert step >= 0.8 * total, (step, total)   # fitted, not cut off in the middle of the cosine
     lr = ts["train_state"]["optimizer"]["param_groups"][0]["lr"]
     assert lr <= 3e-3 * lr_factor(int(0.8 * total), 5, total, 0.1), lr
+
+
+def test_fusion_stage_trains_only_the_fusion_over_a_frozen_net(tmp_path):
+    train(tiny_config(tmp_path / "base", 5))
+    two = {**TINY.to_dict(), "scales": 2, "fusion_channels": 4}
+    cfg = tiny_config(tmp_path / "fusion", 8, model=two, freeze=["synthesis", "refinement"])
+    cfg["data"]["sources"][0]["max_motion"] = 8
+    train(cfg, init=str(tmp_path / "base" / "last.pt"))
+    base, fused = read_checkpoint(tmp_path / "base" / "last.pt"), read_checkpoint(tmp_path / "fusion" / "last.pt")
+    for k, v in base["state_dict"].items():   # weights and BatchNorm statistics untouched
+        assert torch.equal(v, fused["state_dict"][k]), k
+    start = Net(ModelConfig.from_dict(two)).state_dict()
+    moved = [k for k in fused["state_dict"] if k.startswith("fusion.") and "weight" in k
+             and not torch.equal(fused["state_dict"][k], start[k])]
+    assert moved, "the fusion did not learn"
+    losses = [float(r["loss"]) for r in csv.DictReader(open(tmp_path / "fusion" / "log.csv")) if r["loss"]]
+    assert len(losses) == 8 and all(np.isfinite(losses))
+    with pytest.raises(ValueError, match="freeze: \\[synthesis, refinement\\]"):
+        train(tiny_config(tmp_path / "x", 2, model=two))
+    with pytest.raises(ValueError, match="freezable stages"):
+        train(tiny_config(tmp_path / "y", 2, freeze=["encoder"]))
+    with pytest.raises(ValueError, match="nothing to train"):
+        train(tiny_config(tmp_path / "z", 2, freeze=["synthesis", "refinement"]))
+    fused_net, _ = load_net(tmp_path / "fusion" / "last.pt")
+    clip = clip_from_frames(moving_frames(40, 24, 4, speed=6))
+    out = planes_of(vs.core.convlstm.Interpolate(clip, weights=str(tmp_path / "fusion" / "last.pt")).get_frame(3))
+    assert out.shape == planes_of(clip.get_frame(1)).shape and fused_net.fusion is not None
 
 
 def test_trained_checkpoint_drives_the_plugin(tmp_path):

@@ -31,7 +31,7 @@ def partial_path(output: Path) -> Path:
 
 def run(input: str | Path, output: str | Path, factor: int = 2, device: str = "auto", weights: str | None = None,
         fp16: bool | None = None, codec: str = "libx264", crf: int = 18, force: bool = False,
-        progress: bool = True) -> Result:
+        progress: bool = True, scales: int | None = None) -> Result:
     src_path, out_path = Path(input), Path(output)
     if out_path.exists() and not force:
         raise UsageError(f"output {str(out_path)!r} exists; pass --force to overwrite")
@@ -48,7 +48,7 @@ def run(input: str | Path, output: str | Path, factor: int = 2, device: str = "a
     src = open_source(src_path)
     if src.num_frames < 2:
         raise SourceError(f"{str(src_path)!r} has {src.num_frames} frame(s); at least 2 are needed")
-    clip, colour = interpolate_source(src, factor, device, weights, fp16)
+    clip, colour = interpolate_source(src, factor, device, weights, fp16, scales)
     tmp = partial_path(out_path)
     bar = Progress(clip.num_frames, progress)
     start = time.perf_counter()

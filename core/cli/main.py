@@ -68,7 +68,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_interpolate(args: argparse.Namespace) -> int:
     from .interpolate import run
     r = run(args.input, args.output, factor=args.factor, device=args.device, weights=args.weights,
-            fp16=args.fp16, codec=args.codec, crf=args.crf, force=args.force, progress=not args.quiet)
+            fp16=args.fp16, codec=args.codec, crf=args.crf, force=args.force, progress=not args.quiet,
+            scales=args.scales)
     print(f"wrote {r.output}: {r.frames} frames at {r.fps:.3f} fps in {r.seconds:.1f} s "
           f"({r.frames / max(r.seconds, 1e-9):.1f} frames/s)")
     return 0
@@ -105,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     i.add_argument("--weights", help="checkpoint (default: the bundled model)")
     i.add_argument("--fp16", action="store_true", default=None, help="half precision on CUDA")
+    i.add_argument("--scales", type=int, choices=(1, 2), default=None,
+                   help="1: full-size pass only (faster); 2: plus the half-size pass (default with the bundled model)")
     i.add_argument("--codec", default="libx264", help="ffmpeg video encoder (default libx264)")
     i.add_argument("--crf", type=int, default=18, help="quality for x264/x265/vp9/av1 (default 18)")
     i.add_argument("--force", action="store_true", help="overwrite an existing output")

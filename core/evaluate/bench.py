@@ -64,6 +64,7 @@ def bench_one(width: int, height: int, device: str, fp16: bool, batch: int, fram
     row["filter_fps"] = n / (time.perf_counter() - t)
 
     net, _ = load_weights(None)
+    row["scales"] = net.config.scales                    # 2: the half-size pass and fusion run too
     engine = Engine(net, dev, fp16)
     x = torch.rand(batch, 4, 3, height, width, device=dev) * 2 - 1
     engine.predict(x)

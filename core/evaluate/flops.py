@@ -24,7 +24,7 @@ class _BytesCounter(TorchDispatchMode):
 def count_forward(net: torch.nn.Module, height: int, width: int, batch: int = 1,
                   device: torch.device | None = None, dtype: torch.dtype = torch.float32) -> dict[str, float]:
     """FLOPs and op-level bytes of one forward on (batch, 4, 3, H, W), padded like the engine pads."""
-    m = net.config.pad_multiple
+    m = net.pad_multiple
     h, w = height + (-height % m), width + (-width % m)
     x = torch.zeros(batch, 4, 3, h, w, device=device, dtype=dtype)
     with FlopCounterMode(display=False) as fc:

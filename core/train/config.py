@@ -13,6 +13,7 @@ DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "device": "auto",
     "model": {},
+    "freeze": [],
     "data": {"crop": 96, "sources": [{"type": "synthetic"}]},
     "batch_size": 8,
     "steps": 40000,

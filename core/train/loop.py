@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -18,7 +19,7 @@ from ..config import ModelConfig
 from ..data.mix import build_dataset
 from ..model import Net, interpolation_loss
 from .plot import plot_log
-from .validate import load_validation_clips, selection_score, validate, without_refinement
+from .validate import load_validation_clips, selection_score, single_scale, validate, without_refinement
 
 log = logging.getLogger("convlstm")
 CSV_FIELDS = ["step", "loss", "lr", "samples_per_s", "val_psnr", "val_gain", "val_min_gain", "val_detail", "elapsed_s"]
@@ -59,8 +60,41 @@ def lineage(path: str | Path, meta: dict[str, Any]) -> dict[str, Any]:
     """What a fine-tune started from, kept in its checkpoints so a model card can add up all its training."""
     keep = ("step", "elapsed_s", "device", "torch", "init")
     return {"path": str(path), **{k: meta.get(k) for k in keep},
-            "batch_size": meta.get("config", {}).get("batch_size"),
+            "batch_size": meta.get("config", {}).get("batch_size"), "freeze": meta.get("config", {}).get("freeze"),
             "crop": meta.get("config", {}).get("data", {}).get("crop")}
+
+
+FREEZABLE = ("synthesis", "refinement")
+
+
+def frozen_parts(cfg: dict[str, Any], net: Net) -> list[str]:
+    """``freeze`` names stages that keep their weights (and BatchNorm statistics) while the rest trains."""
+    names = list(cfg.get("freeze") or [])
+    bad = [n for n in names if n not in FREEZABLE]
+    if bad:
+        raise ValueError(f"freeze: {bad} unknown; freezable stages are {list(FREEZABLE)}")
+    if net.fusion is not None and sorted(names) != sorted(FREEZABLE):
+        raise ValueError("model.scales=2 trains only the scale fusion: set freeze: [synthesis, refinement]")
+    if net.fusion is None and sorted(names) == sorted(FREEZABLE):
+        raise ValueError("freeze leaves nothing to train: the model has no scale fusion (model.scales=1)")
+    return names
+
+
+def set_training(net: Net, frozen: list[str]) -> None:
+    net.train()
+    for name in frozen:
+        getattr(net, name).eval().requires_grad_(False)
+
+
+def load_init_weights(net: Net, state: dict[str, torch.Tensor]) -> None:
+    """Exact match, or only the scale fusion differs: a single-pass checkpoint into a scales=2 net (the
+    fusion starts fresh), or a two-scale one into a scales=1 net (fine-tuning the paper's net; its fusion
+    has to be trained again afterwards, since it learned the old net's mistakes)."""
+    missing, unexpected = net.load_state_dict(state, strict=False)
+    if any(not k.startswith("fusion.") for k in missing + unexpected):
+        raise RuntimeError(f"missing {missing[:3]}, unexpected {unexpected[:3]}")
+    if unexpected:
+        log.info("the checkpoint's scale fusion is not part of this model (model.scales=1): left out")
 
 
 def train(cfg: dict[str, Any], resume: str | None = None, max_steps: int | None = None, init: str | None = None,
@@ -83,8 +117,11 @@ def train(cfg: dict[str, Any], resume: str | None = None, max_steps: int | None 
     np.random.seed(cfg["seed"])
 
     net = Net(ModelConfig.from_dict(cfg["model"])).to(device)
+    frozen = frozen_parts(cfg, net)
+    set_training(net, frozen)
     o = cfg["optim"]
-    optimizer = torch.optim.AdamW(net.parameters(), lr=o["lr"], betas=tuple(o["betas"]), weight_decay=o["weight_decay"])
+    trainable = [p for p in net.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=o["lr"], betas=tuple(o["betas"]), weight_decay=o["weight_decay"])
     sched_cfg, total = cfg["schedule"], int(cfg["steps"])
     scheduler = torch.optim.lr_scheduler.LambdaLR(   # reads `total` when called: a time budget may move it
         optimizer, lambda s: lr_factor(s, sched_cfg["warmup_steps"], total, sched_cfg["final_lr_fraction"]))
@@ -93,7 +130,7 @@ def train(cfg: dict[str, Any], resume: str | None = None, max_steps: int | None 
     if init:
         data = read_checkpoint(init)
         try:
-            net.load_state_dict(data["state_dict"])
+            load_init_weights(net, data["state_dict"])
         except RuntimeError as exc:
             raise ValueError(f"{init} does not fit the config's model ({str(exc).splitlines()[0]}); "
                              "use the model section it was trained with") from None
@@ -153,9 +190,10 @@ def train(cfg: dict[str, Any], resume: str | None = None, max_steps: int | None 
         """Scores the net as trained and with its refinement head at zero; the better one may become best.pt."""
         nonlocal best
         net.eval()
-        variants = {"full": net, "synthesis-only": without_refinement(net)}
+        baseline = ("single-scale", single_scale(net)) if net.fusion else ("synthesis-only", without_refinement(net))
+        variants = {"full": net, baseline[0]: baseline[1]}
         results = {name: validate(v, clips, device) for name, v in variants.items()}
-        net.train()
+        set_training(net, frozen)
         for name, metrics in results.items():
             detail = " ".join(f"{k}={v:.3f}" for k, v in metrics.items() if ":" in k)
             writer.writerow({"step": step, "val_psnr": f"{metrics['psnr']:.4f}", "val_gain": f"{metrics['gain']:.4f}",
@@ -184,7 +222,7 @@ def train(cfg: dict[str, Any], resume: str | None = None, max_steps: int | None 
         bar.total = end - first_step
         log.info("time budget: %.2f s per step, the schedule now ends at step %d", seconds_per_step, end)
 
-    net.train()
+    set_training(net, frozen)
     first_step, probe_at, probe_time, refits, last_allowed = step, step + 40, None, 0, end
     bar = tqdm(total=end - step, desc="train", unit="step", dynamic_ncols=True, disable=None)
     window_start, window_samples, window_loss, window_steps, running = time.time(), 0, 0.0, 0, None
@@ -192,11 +230,14 @@ def train(cfg: dict[str, Any], resume: str | None = None, max_steps: int | None 
         t0 = time.time()
         inputs, target = inputs.to(device, non_blocking=True), target.to(device, non_blocking=True)
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
-            synthesized, refined = net(inputs)
-            loss = interpolation_loss(synthesized.float(), refined.float(), target)
+            output = net(inputs)
+            if isinstance(output, tuple):   # the paper's net training: both stages supervised
+                loss = interpolation_loss(output[0].float(), output[1].float(), target)
+            else:                           # only the scale fusion trains
+                loss = F.l1_loss(output.float(), target)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), o["grad_clip"])
+        torch.nn.utils.clip_grad_norm_(trainable, o["grad_clip"])
         optimizer.step()
         scheduler.step()
         step += 1

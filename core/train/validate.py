@@ -75,6 +75,13 @@ def without_refinement(net: Net) -> Net:
     return out
 
 
+def single_scale(net: Net) -> Net:
+    """A copy whose scale fusion is switched off: the full-resolution pass alone, the bar fusion must beat."""
+    out = copy.deepcopy(net)
+    out.fusion.disable()
+    return out
+
+
 def selection_score(metrics: dict[str, float]) -> float:
     """Mean gain over blending, but a clip that falls below blending counts double."""
     return metrics["gain"] + min(0.0, metrics["min_gain"])
