@@ -132,7 +132,7 @@ def test_ctrl_c_leaves_no_output(tmp_path):
     time.sleep(1.0)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
+    assert proc.returncode == 130, (proc.returncode, err)
     assert "interrupted" in err
     assert not out.exists() and not partial_path(out).exists()
 

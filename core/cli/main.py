@@ -61,7 +61,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from ..evaluate.bench import bench, parse_sizes
     bench(parse_sizes(args.sizes), device=args.device, fp16=args.fp16, batch=args.batch, frames=args.frames,
-          compare=args.compare, json_path=args.json)
+          compare=args.compare, json_path=args.json, scales=args.scales)
     return 0
 
 
@@ -134,6 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--batch", type=int, default=1, help="batch for the bare-net forward timing")
     b.add_argument("--frames", type=int, default=20, help="source frames pulled through the filter per size")
     b.add_argument("--compare", action="store_true", help="also time mvtools and SVPFlow when installed")
+    b.add_argument("--scales", type=int, choices=(1, 2), default=None,
+                   help="1: time the full-size pass only (default: the bundled model's own setting)")
     b.add_argument("--json", default="bench.json", help="where to write the JSON (default ./bench.json)")
     b.set_defaults(func=cmd_bench)
     return p

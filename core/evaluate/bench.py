@@ -38,7 +38,7 @@ def _source(width: int, height: int, frames: int):
 
 
 def bench_one(width: int, height: int, device: str, fp16: bool, batch: int, frames: int,
-              compare: bool) -> dict[str, Any]:
+              compare: bool, scales: int | None = None) -> dict[str, Any]:
     """One size, in a fresh process so peak RSS and CUDA memory belong to it alone."""
     import torch
     import vapoursynth as vs
@@ -52,7 +52,7 @@ def bench_one(width: int, height: int, device: str, fp16: bool, batch: int, fram
     row: dict[str, Any] = {"size": f"{width}x{height}", "device": str(dev), "fp16": fp16, "batch": batch,
                            "threads": core.num_threads}
     src = _source(width, height, frames)
-    clip = core.convlstm.Interpolate(src, device=str(dev), fp16=int(fp16))
+    clip = core.convlstm.Interpolate(src, device=str(dev), fp16=int(fp16), **({"scales": scales} if scales else {}))
 
     t = time.perf_counter()
     clip.get_frame(1)                                    # cold: model on device, first window
@@ -64,7 +64,9 @@ def bench_one(width: int, height: int, device: str, fp16: bool, batch: int, fram
     row["filter_fps"] = n / (time.perf_counter() - t)
 
     net, _ = load_weights(None)
-    row["scales"] = net.config.scales                    # 2: the half-size pass and fusion run too
+    if scales == 1:
+        net.drop_scale_fusion()
+    row["scales"] = 2 if net.fusion is not None else 1   # 2: the half-size pass and fusion run too
     engine = Engine(net, dev, fp16)
     x = torch.rand(batch, 4, 3, height, width, device=dev) * 2 - 1
     engine.predict(x)
@@ -140,7 +142,8 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 
 
 def bench(sizes: list[tuple[int, int]], device: str = "auto", fp16: bool = False, batch: int = 1, frames: int = 20,
-          compare: bool = False, json_path: str | Path | None = "bench.json") -> list[dict[str, Any]]:
+          compare: bool = False, json_path: str | Path | None = "bench.json",
+          scales: int | None = None) -> list[dict[str, Any]]:
     if batch < 1 or frames < 2:
         raise ValueError("--batch must be >= 1 and --frames >= 2")
     from .report import machine_description
@@ -148,7 +151,7 @@ def bench(sizes: list[tuple[int, int]], device: str = "auto", fp16: bool = False
     rows = []
     for w, h in sizes:
         with ctx.Pool(1) as pool:
-            rows.append(pool.apply(_worker, ((w, h, device, fp16, batch, frames, compare),)))
+            rows.append(pool.apply(_worker, ((w, h, device, fp16, batch, frames, compare, scales),)))
     print(format_table(rows))
     machine = machine_description()
     print(f"machine: {machine}")
