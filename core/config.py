@@ -47,10 +47,6 @@ class ModelConfig:
         if self.fusion_channels < 1:
             raise ValueError(f"model.fusion_channels must be positive, got {self.fusion_channels}")
 
-    @property
-    def pad_multiple(self) -> int:
-        return 2 ** (len(self.channels) + self.scales - 1)
-
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["channels"] = list(self.channels)

@@ -10,6 +10,7 @@ checkpoint with its half-size pass switched off, which isolates what the scale f
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 from pathlib import Path
 
@@ -78,8 +79,8 @@ def main() -> None:
         name = Path(source).stem if w else "default"
         models[name] = Engine(net, torch.device("cpu"), fp16=False)
         if args.single_pass and net.fusion is not None:
-            single, _ = load_weights(w)
-            models[f"{name} (full-size pass only)"] = Engine(single.drop_scale_fusion(), torch.device("cpu"), False)
+            single = copy.deepcopy(net).drop_scale_fusion()
+            models[f"{name} (full-size pass only)"] = Engine(single, torch.device("cpu"), fp16=False)
     motions = [float(m) for m in args.motions.split(",")]
     scores = sweep(models, motions, args.items, args.crop)
     out = Path(args.out)

@@ -16,7 +16,7 @@ from helpers import TINY, TINY2, random_weights
 @pytest.mark.parametrize("cfg", [TINY, ModelConfig()], ids=["tiny", "default"])
 @pytest.mark.parametrize("size", [(32, 32), (64, 96), (96, 32)])
 def test_shapes_in_train_and_eval(cfg, size):
-    m = cfg.pad_multiple
+    m = Net(cfg).pad_multiple
     h, w = (max(m, size[0]), max(m, size[1]))
     net = Net(cfg)
     x = torch.rand(2, 4, 3, h, w) * 2 - 1
@@ -85,7 +85,7 @@ def test_config_validation():
         ModelConfig.from_dict({"chanels": [4]})
     with pytest.raises(ValueError, match="scales must be 1"):
         ModelConfig(scales=3)
-    assert TINY.pad_multiple == 4 and TINY2.pad_multiple == 8   # the half-size pass needs its own multiple
+    assert Net(TINY).pad_multiple == 4 and Net(TINY2).pad_multiple == 8   # the half-size pass needs its own multiple
 
 
 def two_scale_net(tmp_path) -> tuple[Net, Net]:

@@ -34,11 +34,12 @@ class ScaleFusion(nn.Module):
         nn.init.zeros_(self.mask.weight)
         nn.init.constant_(self.mask.bias, -2.0)   # start close to the single full-resolution pass
 
-    def forward(self, frames: torch.Tensor, full: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
-        """frames (B, 4, 3, H, W), full (B, 3, H, W), coarse (B, 3, H/2, W/2) -> (B, 3, H, W)."""
+    def forward(self, half_frames: torch.Tensor, full: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
+        """half_frames (B, 4, 3, H/2, W/2) (the coarse pass's input), full (B, 3, H, W), coarse (B, 3, H/2, W/2)
+        -> (B, 3, H, W)."""
         low = halve(full)
         disagreement = (coarse - low).abs().mean(dim=1, keepdim=True)
-        x = torch.cat([halve(frames).flatten(1, 2), low, coarse, disagreement], dim=1)
+        x = torch.cat([half_frames.flatten(1, 2), low, coarse, disagreement], dim=1)
         mask = torch.sigmoid(self.mask(self.body(x)))
         correction = mask * (coarse - low)
         return full + F.interpolate(correction, size=full.shape[-2:], mode="bilinear", align_corners=False)

@@ -46,7 +46,8 @@ class Net(nn.Module):
             return self.single_pass(frames)
         if self.synthesis.training:
             raise RuntimeError("with scales=2 the synthesis and refinement stages train frozen (freeze them)")
-        return self.fusion(frames, self.single_pass(frames), self.single_pass(halve(frames)))
+        half = halve(frames)
+        return self.fusion(half, self.single_pass(frames), self.single_pass(half))
 
     def single_pass(self, frames: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """The paper's network: ConvLSTM U-Net synthesis, then attention refinement."""
