@@ -18,7 +18,8 @@ def vapoursynth_include() -> list[str]:
 
 setup(
     package_dir={"convlstm": "core"},
-    packages=["convlstm", "convlstm.model", "convlstm.data", "convlstm.train", "convlstm.evaluate", "convlstm.cli",
+    packages=["convlstm", "convlstm.filter", "convlstm.model", "convlstm.data", "convlstm.train", "convlstm.evaluate",
+              "convlstm.cli",
               *[f"convlstm.{d}" for d in DATA_DIRS]],
     package_data={f"convlstm.{d}": ["*.yaml", "*.pt", "*.mp4"] for d in DATA_DIRS},
     ext_modules=[

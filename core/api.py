@@ -1,9 +1,19 @@
-"""``convlstm.interpolate``: the Python face of ``core.convlstm.Interpolate`` (same filter, same code)."""
+"""The Python face of ``core.convlstm.Interpolate`` (same filter, same code) and of a file's whole route.
+
+``interpolate(clip)`` calls the native filter; ``interpolate_source(src)`` also brings clips the filter
+cannot take directly (grey, other layouts) through RGB and back. The CLI and scripts/interpolate.vpy
+both use the latter, so `convlstm interpolate` and `vspipe | ffmpeg` give the same frames.
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
 import vapoursynth as vs
+
+from .colour import Colour
+from .filter.arguments import check_factor
+from .filter.formats import SUBSAMPLING
+from .video import colour_of, from_rgb, to_rgb
 
 
 def plugin_available() -> bool:
@@ -14,9 +24,7 @@ def interpolate(clip: vs.VideoNode, weights: str | Path | None = None, device: s
                 fp16: bool | None = None, factor: int | None = None, fps_num: int | None = None,
                 fps_den: int | None = None, sc_threshold: float | None = None,
                 scales: int | None = None) -> vs.VideoNode:
-    """Raises the frame rate of an RGB clip (2x by default). See README for arguments."""
-    if not isinstance(clip, vs.VideoNode):
-        raise TypeError(f"convlstm.interpolate: clip must be a vapoursynth.VideoNode, got {type(clip).__name__}")
+    """Raises the frame rate of a clip (2x by default). See README for arguments."""
     if not plugin_available():
         raise vs.Error("convlstm.interpolate: the native plugin is not loaded; install the package with "
                        "`pip install .` (not editable) so it lands in vapoursynth/plugins/")
@@ -30,3 +38,19 @@ def interpolate(clip: vs.VideoNode, weights: str | Path | None = None, device: s
         if value is not None:
             kwargs[key] = value
     return vs.core.convlstm.Interpolate(clip, **kwargs)
+
+
+def interpolate_source(src: vs.VideoNode, factor: int = 2, device: str = "auto", weights: str | None = None,
+                       fp16: bool | None = None, scales: int | None = None) -> tuple[vs.VideoNode, Colour]:
+    """factor x the frame rate, in the source's own format. RGB and 4:2:0/4:2:2/4:4:4 YUV go to the
+    filter directly (it converts on the compute device with the clip's matrix/range props and passes
+    source frames through untouched); grey and other layouts take a detour through RGB and back."""
+    check_factor(factor)
+    colour = colour_of(src)
+    f = src.format
+    if f.color_family == vs.RGB or (f.color_family == vs.YUV and (f.subsampling_w, f.subsampling_h) in SUBSAMPLING):
+        return interpolate(src, weights=weights, device=device, fp16=fp16, factor=factor, scales=scales), colour
+    rgb = interpolate(to_rgb(src, colour), weights=weights, device=device, fp16=fp16, factor=factor, scales=scales)
+    converted = from_rgb(rgb, src, colour)
+    new_frames = [converted.std.SelectEvery(factor, k) for k in range(1, factor)]
+    return vs.core.std.Interleave([src, *new_frames], modify_duration=True), colour

@@ -16,11 +16,14 @@ from typing import Any
 import torch
 
 from .config import ModelConfig
+from .errors import InterpolateError
+from .log import info_once
 from .model import Net
 
 FORMAT = "vapoursynth-convlstm-checkpoint"
 VERSION = 1
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "default.pt"
+UNTRAINED = "untrained"   # weights="untrained": the zero-residual net, i.e. frame blending
 
 
 class CheckpointError(ValueError):
@@ -70,3 +73,21 @@ def load_net(path: str | Path) -> tuple[Net, dict[str, Any]]:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CheckpointError(f"{str(path)!r} does not match its model config: {msg}") from None
     return net, data.get("meta", {})
+
+
+def load_weights(weights: str | None) -> tuple[Net, str]:
+    """What ``weights=`` names: a checkpoint, else the bundled default, else the zero-residual net
+    (= blending); ``"untrained"`` asks for that net explicitly (a baseline). Returns the net and its name."""
+    if weights == UNTRAINED:
+        return Net(), UNTRAINED
+    if weights:
+        try:
+            net, _ = load_net(Path(weights).expanduser())
+        except CheckpointError as exc:
+            raise InterpolateError(str(exc)) from None
+        return net, str(weights)
+    if DEFAULT_WEIGHTS.is_file():
+        net, _ = load_net(DEFAULT_WEIGHTS)
+        return net, "default"
+    info_once("no trained default weights are bundled: using the zero-residual net, which equals frame blending")
+    return Net(), UNTRAINED

@@ -1,11 +1,13 @@
-"""YUV <-> RGB for the net, honouring the clip's own colour props (sensible defaults when unset)."""
+"""Colour facts every conversion shares: H.273 codes, what an untagged clip is taken to be, and
+ffmpeg's names for the tags we write. Host-free (no VapourSynth), so the device conversion uses it too."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import vapoursynth as vs
+from typing import Any, Mapping
 
 UNSPECIFIED = 2
+BT709, BT470BG, SMPTE170M = 1, 5, 6
+
 # ffmpeg names for the H.273 codes we write as colour tags
 FFMPEG_MATRIX = {1: "bt709", 5: "bt470bg", 6: "smpte170m", 9: "bt2020nc", 10: "bt2020c"}
 FFMPEG_TRANSFER = {1: "bt709", 4: "gamma22", 5: "gamma28", 6: "smpte170m", 13: "iec61966-2-1", 14: "bt2020-10",
@@ -13,12 +15,45 @@ FFMPEG_TRANSFER = {1: "bt709", 4: "gamma22", 5: "gamma28", 6: "smpte170m", 13: "
 FFMPEG_PRIMARIES = {1: "bt709", 5: "bt470bg", 6: "smpte170m", 9: "bt2020"}
 
 
+def is_hd(width: int, height: int) -> bool:
+    return width > 1024 or height > 576
+
+
+def default_matrix(width: int, height: int) -> int:
+    """What players assume for an untagged clip: BT.709 for HD, BT.601 for SD (also used for its transfer)."""
+    return BT709 if is_hd(width, height) else SMPTE170M
+
+
+def default_primaries(width: int, height: int) -> int:
+    return BT709 if is_hd(width, height) else BT470BG
+
+
 @dataclass(frozen=True)
 class Colour:
-    matrix: int      # H.273 codes, as VapourSynth's resize takes them (range: 0 limited, 1 full)
+    matrix: int      # H.273 codes, as VapourSynth's resize takes them
     transfer: int
     primaries: int
     full_range: bool
+
+    @classmethod
+    def from_props(cls, props: Mapping[str, Any], width: int, height: int, is_rgb: bool,
+                   untagged_matrix: int | None = None) -> "Colour":
+        """A frame's colour props; unset values follow ``default_matrix``/``default_primaries``
+        (``untagged_matrix`` overrides the matrix default, for measurements with a fixed convention)."""
+        matrix = int(props.get("_Matrix", UNSPECIFIED))
+        transfer = int(props.get("_Transfer", UNSPECIFIED))
+        primaries = int(props.get("_Primaries", UNSPECIFIED))
+        if "_Range" in props:            # R74+: 0 = limited, 1 = full
+            full = int(props["_Range"]) == 1
+        elif "_ColorRange" in props:     # older hosts: 0 = full, 1 = limited
+            full = int(props["_ColorRange"]) == 0
+        else:
+            full = is_rgb
+        default = default_matrix(width, height)
+        return cls(matrix=(untagged_matrix or default) if matrix == UNSPECIFIED else matrix,
+                   transfer=default if transfer == UNSPECIFIED else transfer,
+                   primaries=default_primaries(width, height) if primaries == UNSPECIFIED else primaries,
+                   full_range=full)
 
     def ffmpeg_tags(self) -> list[str]:
         """Tags set on the frames (setparams) and on the stream, so every encoder and muxer writes them."""
@@ -31,47 +66,3 @@ class Colour:
                 tags += [flag, table[code]]
                 params.append(f"{name}={table[code]}")
         return ["-vf", "setparams=" + ":".join(params), *tags]
-
-
-def colour_of(clip: vs.VideoNode) -> Colour:
-    """The clip's colour description; unset values default by resolution (BT.709 for HD, BT.601 for SD)."""
-    props = clip.get_frame(0).props
-    hd = clip.width > 1024 or clip.height > 576
-    default = 1 if hd else 6
-    matrix = int(props.get("_Matrix", UNSPECIFIED))
-    transfer = int(props.get("_Transfer", UNSPECIFIED))
-    primaries = int(props.get("_Primaries", UNSPECIFIED))
-    if "_Range" in props:            # R74+: 0 = limited, 1 = full
-        full = int(props["_Range"]) == 1
-    elif "_ColorRange" in props:     # older hosts: 0 = full, 1 = limited
-        full = int(props["_ColorRange"]) == 0
-    else:
-        full = clip.format.color_family == vs.RGB
-    return Colour(matrix=default if matrix == UNSPECIFIED else matrix,
-                  transfer=default if transfer == UNSPECIFIED else transfer,
-                  primaries=(1 if hd else 5) if primaries == UNSPECIFIED else primaries,
-                  full_range=full)
-
-
-def to_rgb(clip: vs.VideoNode, colour: Colour) -> vs.VideoNode:
-    """Any constant-format clip -> RGBS (float keeps the round trip exact to the source's precision)."""
-    family = clip.format.color_family
-    if family == vs.RGB:
-        return clip.resize.Point(format=vs.RGBS) if clip.format.id != vs.RGBS else clip
-    if family == vs.GRAY:
-        grey = clip.resize.Point(format=vs.GRAYS, range_in=int(colour.full_range), range=1)
-        return grey.std.ShufflePlanes([0, 0, 0], vs.RGB)
-    return clip.resize.Bicubic(format=vs.RGBS, matrix_in=colour.matrix, range_in=int(colour.full_range),
-                               transfer_in=colour.transfer, primaries_in=colour.primaries)
-
-
-def from_rgb(rgb: vs.VideoNode, like: vs.VideoNode, colour: Colour) -> vs.VideoNode:
-    """RGB back to ``like``'s format with the same colour description (rounded, not dithered)."""
-    family = like.format.color_family
-    if family == vs.RGB:
-        return rgb.resize.Point(format=like.format.id) if rgb.format.id != like.format.id else rgb
-    if family == vs.GRAY:
-        return rgb.std.ShufflePlanes(0, vs.GRAY).resize.Point(format=like.format.id, range_in=1,
-                                                              range=int(colour.full_range), dither_type="none")
-    return rgb.resize.Bicubic(format=like.format.id, matrix=colour.matrix, range=int(colour.full_range),
-                              transfer=colour.transfer, primaries=colour.primaries, dither_type="none")

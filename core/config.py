@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,18 @@ class ModelConfig:
         if unknown:
             raise ValueError(f"unknown model config keys {sorted(unknown)}; known: {sorted(known)}")
         return cls(**d)
+
+
+def strict_keys(cls: type, data: Any, where: str) -> dict[str, Any]:
+    """The keys of ``data`` that ``cls`` declares; anything else is an error naming where it is."""
+    if not isinstance(data, dict):
+        raise ValueError(f"config {where or 'top level'} must be a mapping, got {type(data).__name__}")
+    known = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ValueError(f"unknown config key(s) {', '.join(f'{where}{k}' for k in unknown)}; "
+                         f"known at {where or 'the top level'}: {', '.join(known)}")
+    return dict(data)
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:

@@ -3,3 +3,7 @@
 
 class InterpolateError(ValueError):
     """Bad input or argument: the message names the problem and the fix."""
+
+
+class SourceError(RuntimeError):
+    """A video file that cannot be opened or decoded."""

@@ -2,7 +2,7 @@
  * convlstm: native VapourSynth (API 4) front of the ConvLSTM frame interpolator.
  *
  * Thin on purpose: it passes arguments and clip facts to the Python package `convlstm`
- * (module convlstm._bridge), asks it which source frames each output needs, requests them,
+ * (module convlstm.filter.bridge), asks it which source frames each output needs, requests them,
  * allocates the output frame, sets props and reports errors. Model and policy live in Python.
  * The GIL is held only for the duration of each call into Python.
  */
@@ -27,8 +27,8 @@ typedef struct {
     int source_frames;       /* frames of the input node */
     int planes;
     int64_t duration_divisor;
-    PyObject *instance;      /* convlstm.interpolator.Interpolator */
-    PyObject *bridge;        /* convlstm._bridge module */
+    PyObject *instance;      /* convlstm.filter.stages.Interpolator or Retimer */
+    PyObject *bridge;        /* convlstm.filter.bridge module */
 } InterpolateData;
 
 typedef struct {
@@ -68,7 +68,7 @@ static int64_t gcd64(int64_t a, int64_t b) {
 static int call_plan(InterpolateData *d, int n, Plan *plan, char *err, size_t errsize) {
     int ok = 0;
     PyGILState_STATE gil = PyGILState_Ensure();
-    PyObject *result = PyObject_CallMethod(d->instance, "plan", "i", n);
+    PyObject *result = PyObject_CallMethod(d->bridge, "plan", "Oi", d->instance, n);
     if (result && PyTuple_Check(result) && PyTuple_Size(result) >= 1 && PyTuple_Size(result) <= MAX_WINDOW) {
         plan->count = (int)PyTuple_Size(result);
         ok = 1;
@@ -315,7 +315,7 @@ static void VS_CC interpolateCreate(const VSMap *in, VSMap *out, void *userData,
                                    "sub_sampling_w", vi->format.subSamplingW, "sub_sampling_h", vi->format.subSamplingH,
                                    "format_name", format_name);
     PyObject *args = args_to_dict(in, vsapi);
-    PyObject *bridge = (info && args) ? PyImport_ImportModule("convlstm._bridge") : NULL;
+    PyObject *bridge = (info && args) ? PyImport_ImportModule("convlstm.filter.bridge") : NULL;
     PyObject *stages = bridge ? PyObject_CallMethod(bridge, "build", "OO", info, args) : NULL;
     Py_XDECREF(info);
     Py_XDECREF(args);

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from convlstm.data.degrade import ffmpeg_exe
+from convlstm.video import ffmpeg_exe
 from convlstm.data.photos import _package_dir
 
 W, H, FRAMES, FPS = 320, 240, 48, 24

@@ -5,7 +5,7 @@ The evaluation clips hold only a few motion sizes; this sweep draws held-out syn
 and scores blending and each checkpoint on the middle frame. `--single-pass` also scores a two-scale
 checkpoint with its half-size pass switched off, which isolates what the scale fusion adds.
 
-    python scripts/motion_sweep.py --weights core/weights/default.pt --single-pass --out scripts/results
+    python scripts/motion_sweep.py --weights core/weights/default.pt --single-pass --out results/evaluation
 """
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ import torch
 from tqdm import tqdm
 
 from convlstm.data.synthetic import SyntheticMotion
-from convlstm.engine import Engine, load_weights
+from convlstm.checkpoint import load_weights
+from convlstm.filter.engine import Engine
 from convlstm.evaluate.metrics import psnr
 from convlstm.evaluate.report import machine_description
 

@@ -19,6 +19,8 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip setuptools wheel 2>&1 | grep -v "^WARNING: Location" || true
+# A stale build/ would put modules that no longer exist into the wheel.
+rm -rf build
 # Build deps first (the plugin compiles against vapoursynth's bundled headers), then the package itself.
 .venv/bin/python -m pip install -q vapoursynth "torch<=2.14.1" numpy pyyaml 2>&1 | grep -v "^WARNING: Location" || true
 .venv/bin/python -m pip install -q --no-build-isolation ".[dev]" 2>&1 | grep -v "^WARNING: Location" || true

@@ -1,9 +1,9 @@
 """Regenerates the README "Results" section and MODEL_CARD.md's evaluation table from the files that
 `convlstm evaluate` and `convlstm bench` wrote (no hand-typed figures).
 
-    python scripts/update_results.py [--eval scripts/results/results.csv] [--bench scripts/results/bench.json]
+    python scripts/update_results.py [--eval results/evaluation/results.csv] [--bench results/bench/bench.json]
 
-Further `scripts/results/bench_*.json` files (e.g. from a lent GPU) get a table each.
+Further `results/bench/bench_*.json` files (e.g. from a lent GPU) get a table each.
 """
 from __future__ import annotations
 
@@ -107,17 +107,17 @@ def training_block(weights: Path) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--eval", default=str(ROOT / "scripts" / "results" / "results.csv"))
-    ap.add_argument("--bench", default=str(ROOT / "scripts" / "results" / "bench.json"))
+    ap.add_argument("--eval", default=str(ROOT / "results" / "evaluation" / "results.csv"))
+    ap.add_argument("--bench", default=str(ROOT / "results" / "bench" / "bench.json"))
     args = ap.parse_args()
     block = ""
     ev = Path(args.eval)
     if ev.is_file():
         table, machine = eval_table(ev)
-        block += (f"Evaluation protocol of the design notes (first 60 frames, even frames in, odd frames predicted; "
+        block += (f"Evaluation protocol of docs/design.md (first 60 frames, even frames in, odd frames predicted; "
                   f"PSNR dB on RGB / SSIM on luma), measured on {machine}, from `{ev.relative_to(ROOT)}`:\n\n"
-                  f"{table}\n![PSNR per method](scripts/results/psnr_bars.png)\n\n")
-    for be in [Path(args.bench), *sorted((ROOT / "scripts" / "results").glob("bench_*.json"))]:
+                  f"{table}\n![PSNR per method](results/evaluation/psnr_bars.png)\n\n")
+    for be in [Path(args.bench), *sorted((ROOT / "results" / "bench").glob("bench_*.json"))]:
         if be.is_file():
             table, machine = bench_table(be)
             fp16 = " (`--fp16`)" if all(r.get("fp16") for r in json.loads(be.read_text())["rows"]) else ""

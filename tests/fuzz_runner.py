@@ -1,9 +1,13 @@
-"""Runs one Interpolate case in its own process and prints one JSON line: {"ok": ...} or {"error": ...}.
+"""Runs Interpolate cases outside the test process and answers each with one JSON line:
+{"ok": ...}, {"error": ...} or {"invalid_case": ...}.
 
-Used by test_robustness.py so that a crash, hang or abort in native code shows up as a dead process,
-not as a dead test run.
+``fuzz_runner.py --serve`` is the long-lived worker test_robustness.py keeps: one case per stdin line,
+one ANSWER line per case on stdout (paying Python's and torch's start-up once, not per case); a crash,
+hang or abort in native code still shows up as a dead or silent process, not as a dead test run, and the
+tests start a new worker after one. ``fuzz_runner.py CASE_JSON`` runs a single case, to reproduce one.
 """
 import json
+import os
 import sys
 
 import numpy as np
@@ -27,13 +31,16 @@ def make_clip(case):
     return clip
 
 
-def main():
-    case = json.loads(sys.argv[1])
+ANSWER = "FUZZ-ANSWER "
+
+
+def run(case):
+    if case.get("abort"):   # the harness's own test: a native crash kills the process
+        os.abort()
     try:
         clip = make_clip(case)
     except vs.Error as exc:  # the case itself is impossible (e.g. odd size for 4:2:0): nothing to test
-        print(json.dumps({"invalid_case": str(exc)}))
-        return
+        return {"invalid_case": str(exc)}
     try:
         out = vs.core.convlstm.Interpolate(clip, **case.get("args", {}))
         checked = []
@@ -47,11 +54,20 @@ def main():
                     if f.format.sample_type == vs.FLOAT:
                         assert np.isfinite(a).all()
                 checked.append(n)
-        print(json.dumps({"ok": True, "frames": out.num_frames, "fps": str(out.fps), "checked": checked}))
+        return {"ok": True, "frames": out.num_frames, "fps": str(out.fps), "checked": checked}
     except vs.Error as exc:
-        print(json.dumps({"error": str(exc), "kind": "vs.Error"}))
+        return {"error": str(exc), "kind": "vs.Error"}
     except (TypeError, ValueError) as exc:  # the vapoursynth binding refusing a Python value for the signature
-        print(json.dumps({"error": str(exc), "kind": type(exc).__name__}))
+        return {"error": str(exc), "kind": type(exc).__name__}
+
+
+def main():
+    if sys.argv[1:] != ["--serve"]:
+        print(ANSWER + json.dumps(run(json.loads(sys.argv[1]))), flush=True)
+        return
+    print(ANSWER + json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        print(ANSWER + json.dumps(run(json.loads(line))), flush=True)
 
 
 if __name__ == "__main__":

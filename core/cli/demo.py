@@ -7,8 +7,7 @@ import numpy as np
 import vapoursynth as vs
 
 from ..api import interpolate
-from ..colour import colour_of, to_rgb
-from ..pipeline import open_source
+from ..video import colour_of, open_source, to_rgb
 from . import interpolate as interpolate_cmd
 
 DEMO_CLIP = Path(__file__).resolve().parents[1] / "assets" / "demo.mp4"

@@ -8,7 +8,7 @@ from typing import Callable
 import vapoursynth as vs
 
 from ..colour import Colour
-from ..data.degrade import ffmpeg_exe
+from ..video import ffmpeg_exe
 
 RAW_RGB = {8: "gbrp", 9: "gbrp9le", 10: "gbrp10le", 12: "gbrp12le", 14: "gbrp14le", 16: "gbrp16le"}
 CRF_CODECS = {"libx264", "libx265", "libvpx-vp9", "libsvtav1", "libaom-av1"}

@@ -6,9 +6,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import vapoursynth as vs
 
-from ..pipeline import SourceError, check_factor, interpolate_source, open_source
+from ..api import interpolate_source
+from ..errors import InterpolateError, SourceError
+from ..filter.arguments import check_factor
+from ..video import open_source
 from .encode import Progress, encode
 
 
@@ -43,7 +45,7 @@ def run(input: str | Path, output: str | Path, factor: int = 2, device: str = "a
         raise UsageError(f"--crf must be in 0..63, got {crf}")
     try:
         check_factor(factor)
-    except ValueError as exc:
+    except InterpolateError as exc:
         raise UsageError(str(exc)) from None
     src = open_source(src_path)
     if src.num_frames < 2:

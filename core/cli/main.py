@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+import traceback
 from typing import Any
 
 
@@ -84,9 +86,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="convlstm", description="ConvLSTM frame interpolation for VapourSynth")
-    sub = p.add_subparsers(dest="command", required=True)
-    t = sub.add_parser("train", help="train a model from a YAML config")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="print the whole traceback of an error and debug logging (default: one line)")
+    p = argparse.ArgumentParser(prog="convlstm", description="ConvLSTM frame interpolation for VapourSynth",
+                                parents=[common])
+    sub = p.add_subparsers(dest="command", required=True)   # every command takes --debug too
+    t = sub.add_parser("train", parents=[common], help="train a model from a YAML config")
     t.add_argument("--config", help="YAML config (default: the shipped default.yaml)")
     t.add_argument("--resume", help="a last.pt checkpoint to continue from")
     t.add_argument("--out-dir", help="override out_dir")
@@ -99,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--time-budget", type=float, metavar="MINUTES",
                    help="fit the schedule to this wall time (start-up included) and stop when it is spent")
     t.set_defaults(func=cmd_train)
-    i = sub.add_parser("interpolate", help="file in, file out: raise the frame rate of a video")
+    i = sub.add_parser("interpolate", parents=[common],
+                       help="file in, file out: raise the frame rate of a video")
     i.add_argument("input")
     i.add_argument("output", help="output file; the extension picks the container (.mkv, .mp4, ...)")
     i.add_argument("--factor", type=int, default=2, help="2, 4, 8, ... (default 2)")
@@ -113,13 +120,15 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--force", action="store_true", help="overwrite an existing output")
     i.add_argument("--quiet", action="store_true", help="no progress bar")
     i.set_defaults(func=cmd_interpolate)
-    d = sub.add_parser("demo", help="interpolate the bundled demo clip and write a side-by-side PNG")
+    d = sub.add_parser("demo", parents=[common],
+                       help="interpolate the bundled demo clip and write a side-by-side PNG")
     d.add_argument("--out", default="convlstm-demo", help="output folder (default ./convlstm-demo)")
     d.add_argument("--device", default="auto")
     d.add_argument("--weights")
     d.add_argument("--quiet", action="store_true")
     d.set_defaults(func=cmd_demo)
-    e = sub.add_parser("evaluate", help="PSNR/SSIM of odd frames predicted from even frames (DESIGN.md protocol)")
+    e = sub.add_parser("evaluate", parents=[common],
+                       help="PSNR/SSIM of odd frames predicted from even frames (docs/design.md)")
     e.add_argument("clips", nargs="+", help="video files, or bikes / bigbuckbunny / carphone")
     e.add_argument("--frames", type=int, default=60, help="first N frames of each clip (default 60)")
     e.add_argument("--methods", default="convlstm,blend,repeat,mvtools,svp")
@@ -127,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--device", default="auto")
     e.add_argument("--out", default="eval", help="folder for CSV and plots (default ./eval)")
     e.set_defaults(func=cmd_evaluate)
-    b = sub.add_parser("bench", help="speed, memory and FLOPs of the filter per frame size")
+    b = sub.add_parser("bench", parents=[common], help="speed, memory and FLOPs of the filter per frame size")
     b.add_argument("--device", default="auto")
     b.add_argument("--sizes", default="640x360,1280x720,1920x1080")
     b.add_argument("--fp16", action="store_true", help="half precision (CUDA only)")
@@ -143,12 +152,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.debug = getattr(args, "debug", False)
+    if args.debug:
+        logging.getLogger("convlstm").setLevel(logging.DEBUG)
     import vapoursynth as vs
 
-    from ..pipeline import SourceError
+    from ..errors import SourceError
     try:
         return args.func(args)
     except (FileNotFoundError, ValueError, SourceError, vs.Error, RuntimeError) as exc:
+        if args.debug:
+            traceback.print_exc()
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"convlstm {args.command}: {msg}", file=sys.stderr)
         return 2

@@ -7,17 +7,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-
-def ffmpeg_exe() -> str:
-    import shutil
-    try:
-        import imageio_ffmpeg
-        return imageio_ffmpeg.get_ffmpeg_exe()
-    except Exception:
-        exe = shutil.which("ffmpeg")
-        if exe is None:
-            raise RuntimeError("no ffmpeg binary: pip install imageio-ffmpeg or apt-get install ffmpeg") from None
-        return exe
+from ..video import ffmpeg_exe
 
 
 def gaussian_blur(frames: torch.Tensor, sigma: float) -> torch.Tensor:

@@ -7,6 +7,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from .config import DataConfig, SyntheticSource, VideoFolderSource
+
 
 class MixedDataset(Dataset):
     def __init__(self, datasets: list[Dataset], weights: list[float], seed: int = 0) -> None:
@@ -26,26 +28,20 @@ class MixedDataset(Dataset):
         return ds[int(rng.integers(len(ds)))]
 
 
-def build_dataset(data_cfg: dict[str, Any], seed: int) -> Dataset:
+def build_dataset(data: DataConfig | dict[str, Any], seed: int) -> Dataset:
+    """The datasets the config's sources name, mixed by their weights (one source: itself)."""
     from .synthetic import SyntheticMotion
     from .video_folder import VideoFolder
     from .vimeo import VimeoSeptuplet
 
-    crop = int(data_cfg.get("crop", 96))
+    if not isinstance(data, DataConfig):
+        data = DataConfig.from_dict(data)
     datasets, weights = [], []
-    for i, src in enumerate(data_cfg.get("sources") or [{"type": "synthetic"}]):
-        src = dict(src)
-        kind = src.pop("type", None)
-        weight = float(src.pop("weight", 1.0))
-        src.setdefault("crop", crop)
-        src.setdefault("seed", seed + 1000 * i)
-        if kind == "synthetic":
-            datasets.append(SyntheticMotion(**src))
-        elif kind == "vimeo":
-            datasets.append(VimeoSeptuplet(**src))
-        elif kind == "video_folder":
-            datasets.append(VideoFolder(**src))
-        else:
-            raise ValueError(f"data.sources[{i}].type must be synthetic, vimeo or video_folder, got {kind!r}")
-        weights.append(weight)
+    for i, src in enumerate(data.sources):
+        kind = SyntheticMotion if isinstance(src, SyntheticSource) else \
+            VideoFolder if isinstance(src, VideoFolderSource) else VimeoSeptuplet
+        kwargs = {k: getattr(src, k) for k in src.dataset_args}
+        datasets.append(kind(crop=src.crop or data.crop, seed=seed + 1000 * i if src.seed is None else src.seed,
+                             **kwargs))
+        weights.append(src.weight)
     return datasets[0] if len(datasets) == 1 else MixedDataset(datasets, weights, seed)

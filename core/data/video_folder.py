@@ -15,7 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from ..scenes import consecutive_differences, cut_at
+from ..filter.scenes import consecutive_differences, cut_at
+from ..video import read_rgb
 from .windows import random_crop, split_window
 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".y4m", ".ts", ".mpg", ".mpeg"}
@@ -41,7 +42,6 @@ class VideoFolder(Dataset):
     def __init__(self, root: str | Path, crop: int | None = 128, seed: int = 0, sc_threshold: float = 0.12,
                  length: int = 10**9, augment: bool = True, exclude: tuple[str, ...] | list[str] = (),
                  strides: tuple[int, ...] | list[int] = (1,), min_scale: float = 1.0) -> None:
-        from ..evaluate.clips import read_rgb
         self.root = Path(root)
         if not self.root.is_dir():
             raise FileNotFoundError(f"video folder {self.root} does not exist "

@@ -43,8 +43,9 @@ def bench_one(width: int, height: int, device: str, fp16: bool, batch: int, fram
     import torch
     import vapoursynth as vs
 
-    from ..devices import resolve_device
-    from ..engine import Engine, load_weights
+    from ..checkpoint import load_weights
+    from ..filter.devices import resolve_device
+    from ..filter.engine import Engine
     from .flops import count_forward
 
     core = vs.core
@@ -98,20 +99,15 @@ def bench_one(width: int, height: int, device: str, fp16: bool, batch: int, fram
 
 def _compare(src, frames: int) -> dict[str, Any]:
     import vapoursynth as vs
-    core = vs.core
+
+    from .methods import Unavailable, mvtools_doubled, svp_doubled
     out: dict[str, Any] = {}
     yuv = src.resize.Bicubic(format=vs.YUV420P8, matrix_s="709")
-    if hasattr(core, "mv"):
-        sup = core.mv.Super(yuv, pel=2)
-        bv = core.mv.Analyse(sup, isb=True, blksize=16, overlap=8)
-        fv = core.mv.Analyse(sup, isb=False, blksize=16, overlap=8)
-        out["mvtools_fps"] = _pull_fps(core.mv.FlowFPS(yuv, sup, bv, fv, num=2 * yuv.fps.numerator,
-                                                        den=yuv.fps.denominator))
-    if hasattr(core, "svp1"):
-        sup = core.svp1.Super(yuv, "{gpu:0}")
-        vec = core.svp1.Analyse(sup["clip"], sup["data"], yuv, "{}")
-        out["svp_fps"] = _pull_fps(core.svp2.SmoothFps(yuv, sup["clip"], sup["data"], vec["clip"], vec["data"],
-                                                       "{rate:{num:2,den:1},algo:13}"))
+    for key, method in (("mvtools_fps", mvtools_doubled), ("svp_fps", svp_doubled)):
+        try:
+            out[key] = _pull_fps(method(yuv))
+        except Unavailable:
+            pass
     return out
 
 

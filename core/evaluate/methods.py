@@ -1,7 +1,7 @@
 """The interpolators we measure: ours, the trivial baselines and the motion-compensated peers.
 
 Each method turns the even frames of a source clip into predictions of the odd frames, as 8-bit RGB.
-mvtools and SVPFlow run on the source's own format (YUV) with the parameters of DESIGN.md.
+mvtools and SVPFlow run on the source's own format (YUV) with the reference parameters (docs/design.md).
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 import vapoursynth as vs
 
-from .clips import frames_of, to_rgb24
+from ..video import frames_of, to_rgb24
 
 
 @dataclass
@@ -71,30 +71,36 @@ def run_convlstm(source: vs.VideoNode, even_rgb: np.ndarray, weights: str | None
     return _odd_outputs(doubled, len(even_rgb) - 1)
 
 
-def run_mvtools(source: vs.VideoNode, even_rgb: np.ndarray, **_) -> Prediction:
+def mvtools_doubled(yuv: vs.VideoNode) -> vs.VideoNode:
+    """mvtools at 2x with the reference settings: Super(pel=2), Analyse(blksize=16, overlap=8) both ways, FlowFPS."""
     core = vs.core
     if not hasattr(core, "mv"):
         raise Unavailable("mvtools is not installed (pip install 'vapoursynth-convlstm[compare]')")
-    even = _as_yuv(_even(source))
-    sup = core.mv.Super(even, pel=2)
+    sup = core.mv.Super(yuv, pel=2)
     bv = core.mv.Analyse(sup, isb=True, blksize=16, overlap=8)
     fv = core.mv.Analyse(sup, isb=False, blksize=16, overlap=8)
-    doubled = core.mv.FlowFPS(even, sup, bv, fv, num=2 * even.fps.numerator, den=even.fps.denominator)
-    return _odd_outputs(doubled, len(even_rgb) - 1)
+    return core.mv.FlowFPS(yuv, sup, bv, fv, num=2 * yuv.fps.numerator, den=yuv.fps.denominator)
 
 
-def run_svp(source: vs.VideoNode, even_rgb: np.ndarray, **_) -> Prediction:
+def svp_doubled(yuv: vs.VideoNode) -> vs.VideoNode:
+    """SVPFlow at 2x with the reference settings ({gpu:0}, {}, {rate:{num:2,den:1},algo:13}) on YUV420P8."""
     core = vs.core
     if not (hasattr(core, "svp1") and hasattr(core, "svp2")):
         raise Unavailable("SVPFlow is not installed (pip install 'vapoursynth-convlstm[compare]')")
-    even = _as_yuv(_even(source), vs.YUV420P8)
-    if even.format.id != vs.YUV420P8:
-        even = even.resize.Bicubic(format=vs.YUV420P8)
-    sup = core.svp1.Super(even, "{gpu:0}")
-    vectors = core.svp1.Analyse(sup["clip"], sup["data"], even, "{}")
-    doubled = core.svp2.SmoothFps(even, sup["clip"], sup["data"], vectors["clip"], vectors["data"],
-                                  "{rate:{num:2,den:1},algo:13}")
-    return _odd_outputs(doubled, len(even_rgb) - 1)
+    if yuv.format.id != vs.YUV420P8:
+        yuv = yuv.resize.Bicubic(format=vs.YUV420P8)
+    sup = core.svp1.Super(yuv, "{gpu:0}")
+    vectors = core.svp1.Analyse(sup["clip"], sup["data"], yuv, "{}")
+    return core.svp2.SmoothFps(yuv, sup["clip"], sup["data"], vectors["clip"], vectors["data"],
+                               "{rate:{num:2,den:1},algo:13}")
+
+
+def run_mvtools(source: vs.VideoNode, even_rgb: np.ndarray, **_) -> Prediction:
+    return _odd_outputs(mvtools_doubled(_as_yuv(_even(source))), len(even_rgb) - 1)
+
+
+def run_svp(source: vs.VideoNode, even_rgb: np.ndarray, **_) -> Prediction:
+    return _odd_outputs(svp_doubled(_as_yuv(_even(source), vs.YUV420P8)), len(even_rgb) - 1)
 
 
 METHODS: dict[str, Callable[..., Prediction]] = {

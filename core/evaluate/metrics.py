@@ -1,4 +1,4 @@
-"""PSNR on 8-bit RGB and SSIM on luma (Gaussian window 11, sigma 1.5), the protocol of DESIGN.md.
+"""PSNR on 8-bit RGB and SSIM on luma (Gaussian window 11, sigma 1.5), the evaluation protocol (docs/design.md).
 
 SSIM follows Wang et al. 2004 with the conventions of scikit-image's structural_similarity
 (gaussian_weights=True, sample covariance, symmetric borders, 5-pixel border excluded from the mean),

@@ -1,4 +1,4 @@
-"""The evaluation protocol of DESIGN.md: feed the even frames, predict the odd ones, score them.
+"""The evaluation protocol (docs/design.md): feed the even frames, predict the odd ones, score them.
 
 Shared by ``convlstm evaluate`` and the trainer's validation, so both report the same figures.
 """
@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..engine import Engine
-from ..formats import PixelFormat
-from ..schedule import source_window
+from ..filter.engine import Engine
+from ..filter.formats import PixelFormat
+from ..filter.schedule import source_window
 from .metrics import frame_scores
 
 RGB24 = PixelFormat(name="RGB24", bits=8, is_float=False)

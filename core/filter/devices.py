@@ -1,15 +1,18 @@
-"""Device choice: 'auto' may fall back to CPU (said once); asking for CUDA without it is an error."""
+"""Device choice for the filter and the trainer: 'auto' may fall back to CPU (said once); asking for
+CUDA without it is an error. The filter also needs CuPy to reach frame memory; training does not."""
 from __future__ import annotations
 
 import torch
 
-from .errors import InterpolateError
-from .log import info_once
+from ..errors import InterpolateError
+from ..log import info_once
 
 
-def cuda_usable() -> bool:
+def cuda_usable(need_cupy: bool = True) -> bool:
     if not torch.cuda.is_available():
         return False
+    if not need_cupy:
+        return True
     try:
         import cupy
         return bool(cupy.is_available())
@@ -17,13 +20,15 @@ def cuda_usable() -> bool:
         return False
 
 
-def resolve_device(spec: str | None) -> torch.device:
+def resolve_device(spec: str | None, need_cupy: bool = True) -> torch.device:
+    """'auto', 'cpu', 'cuda' or 'cuda:N' -> a device that exists here."""
     spec = (spec or "auto").strip().lower()
+    needs = "torch + cupy" if need_cupy else "torch"
     if spec == "auto":
-        if cuda_usable():
+        if cuda_usable(need_cupy):
             info_once(f"device=auto: using CUDA ({torch.cuda.get_device_name(0)})")
             return torch.device("cuda", 0)
-        info_once("device=auto: no usable CUDA GPU (torch + cupy), running on CPU")
+        info_once(f"device=auto: no usable CUDA GPU ({needs}), running on CPU")
         return torch.device("cpu")
     if spec == "cpu":
         return torch.device("cpu")
@@ -31,9 +36,9 @@ def resolve_device(spec: str | None) -> torch.device:
         index_text = spec[5:] if spec.startswith("cuda:") else "0"
         if not index_text.isdigit():
             raise InterpolateError(f"device {spec!r} is not valid; use 'auto', 'cpu', 'cuda' or 'cuda:N'")
-        if not cuda_usable():
+        if not cuda_usable(need_cupy):
             raise InterpolateError(f"device {spec!r} was requested but no usable CUDA GPU is available "
-                                   "(torch.cuda and cupy must both work); use device='cpu' or 'auto'")
+                                   f"({needs} must work); use device='cpu' or 'auto'")
         index = int(index_text)
         count = torch.cuda.device_count()
         if index >= count:

@@ -13,52 +13,21 @@ from typing import Any, Sequence
 
 import torch
 
+from ..checkpoint import load_weights
+from ..errors import InterpolateError
+from .arguments import DEFAULT_SC_THRESHOLD, check_args
 from .devices import resolve_device
-from .engine import Engine, load_weights
-from .errors import InterpolateError
+from .engine import Engine
 from .formats import PixelFormat, check_format
 from .planes import Plane, PlaneIO
 from .scenes import consecutive_differences, cut_at
 from .schedule import doubled_rate, doublings_for_rate, retimed_count, retimed_index, source_window
 from .yuv import YuvDescription, rgb_to_yuv, yuv_to_rgb
 
-ARGUMENTS = {"weights": str, "device": str, "fp16": int, "factor": int, "fps_num": int, "fps_den": int,
-             "sc_threshold": float, "scales": int}
-DEFAULT_SC_THRESHOLD = 0.15
-MAX_FACTOR = 64
 SCENE_PREV, SCENE_NEXT = 1, 2   # flag bits from the C side (_SceneChangePrev / _SceneChangeNext)
 NO_PROPS = (0, -1, -1, -1)      # per window frame from C: (scene flags, _Matrix, _Range, _ChromaLocation)
 CUT_BEFORE_OUTPUT = 1           # returned flag: the output sits just before a scene cut
 DECODED_CACHE_FRAMES = 6        # consecutive windows share 3 of 4 frames: decode each source frame once
-
-
-def check_args(args: dict[str, Any]) -> dict[str, Any]:
-    unknown = set(args) - set(ARGUMENTS)
-    if unknown:
-        raise InterpolateError(f"unknown argument(s) {sorted(unknown)}; accepted: clip, {', '.join(ARGUMENTS)}")
-    for key, value in args.items():
-        if not isinstance(value, ARGUMENTS[key]):
-            raise InterpolateError(f"{key} must be {ARGUMENTS[key].__name__}, got {type(value).__name__}")
-    if "fp16" in args and args["fp16"] not in (0, 1):
-        raise InterpolateError(f"fp16 must be 0 or 1 (False/True), got {args['fp16']}")
-    factor = args.get("factor", 2)
-    if factor < 2 or factor > MAX_FACTOR or factor & (factor - 1):
-        raise InterpolateError(f"factor must be a power of two from 2 to {MAX_FACTOR}, got {factor}; "
-                               "for other rates use fps_num/fps_den")
-    if ("fps_num" in args) != ("fps_den" in args):
-        raise InterpolateError("fps_num and fps_den go together, e.g. fps_num=60000, fps_den=1001")
-    if "fps_num" in args:
-        if "factor" in args:
-            raise InterpolateError("give either factor or fps_num/fps_den, not both")
-        if args["fps_num"] <= 0 or args["fps_den"] <= 0:
-            raise InterpolateError(f"fps_num and fps_den must be positive, got {args['fps_num']}/{args['fps_den']}")
-    if "scales" in args and args["scales"] not in (1, 2):
-        raise InterpolateError(f"scales must be 1 (full-size pass only: faster) or 2 (plus the half-size pass: "
-                               f"better on fast motion), got {args['scales']}")
-    sc = args.get("sc_threshold", DEFAULT_SC_THRESHOLD)
-    if not 0.0 <= sc <= 1.0:
-        raise InterpolateError(f"sc_threshold must be in [0, 1] (0 turns detection off), got {sc}")
-    return args
 
 
 class Interpolator:

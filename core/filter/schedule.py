@@ -1,4 +1,4 @@
-"""Which source frames make each output frame: the 2x contract of DESIGN.md and retiming to any rate."""
+"""Which source frames make each output frame: the 2x contract (docs/design.md) and retiming to any rate."""
 from __future__ import annotations
 
 from fractions import Fraction

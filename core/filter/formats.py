@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .errors import InterpolateError
+from ..errors import InterpolateError
 
 # VapourSynth API 4 enum values (VSColorFamily, VSSampleType), mirrored to keep this module host-free.
 CF_GRAY, CF_RGB, CF_YUV = 1, 2, 3

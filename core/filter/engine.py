@@ -1,38 +1,11 @@
 """The compute engine: one loaded net on one device, turning 4 frames into the middle one."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 import torch.nn.functional as F
 
-from .checkpoint import DEFAULT_WEIGHTS, CheckpointError, load_net
-from .errors import InterpolateError
-from .log import info_once
-from .model import Net
-
-
-UNTRAINED = "untrained"
-
-
-def load_weights(weights: str | None) -> tuple[Net, str]:
-    """The user's checkpoint, else the bundled default, else the zero-residual net (= blending).
-
-    ``weights="untrained"`` asks for the zero-residual net explicitly (a blending baseline).
-    """
-    if weights == UNTRAINED:
-        return Net(), UNTRAINED
-    if weights:
-        try:
-            net, _ = load_net(Path(weights).expanduser())
-        except CheckpointError as exc:
-            raise InterpolateError(str(exc)) from None
-        return net, str(weights)
-    if DEFAULT_WEIGHTS.is_file():
-        net, _ = load_net(DEFAULT_WEIGHTS)
-        return net, "default"
-    info_once("no trained default weights are bundled: using the zero-residual net, which equals frame blending")
-    return Net(), "untrained"
+from ..errors import InterpolateError
+from ..model import Net
 
 
 class Engine:
@@ -54,5 +27,5 @@ class Engine:
         x = frames.to(device=self.device, dtype=self.dtype).reshape(b, t * c, h, w)
         if ph or pw:
             x = F.pad(x, (0, pw, 0, ph), mode="replicate")
-        out = self.net(x.reshape(b, t, c, h + ph, w + pw))
+        out = self.net(x.reshape(b, t, c, h + ph, w + pw)).frame
         return out[..., :h, :w].float()

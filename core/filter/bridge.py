@@ -1,11 +1,15 @@
-"""Entry points the C filter calls. Errors leave here as InterpolateError with a readable message."""
+"""The only module the C filter calls (plugin/convlstm.c imports convlstm.filter.bridge).
+
+``build`` plans the chain of stages for one Interpolate call; ``process`` fills one output frame.
+Errors leave here as InterpolateError with a readable message, never as a bare exception.
+"""
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from .errors import InterpolateError
-from .interpolator import Interpolator, Retimer, build as build_stages
+from ..errors import InterpolateError
+from .stages import Interpolator, Retimer, build as build_stages
 
 log = logging.getLogger("convlstm")
 
@@ -18,6 +22,17 @@ def build(info: dict[str, Any], args: dict[str, Any]) -> list[Interpolator | Ret
     except Exception as exc:
         log.debug("Interpolate creation failed", exc_info=True)
         raise InterpolateError(f"could not set up the filter: {type(exc).__name__}: {exc}") from exc
+
+
+def plan(stage: Interpolator | Retimer, n: int) -> tuple[int, ...]:
+    """The source frames output frame n needs (C requests exactly these)."""
+    try:
+        return stage.plan(n)
+    except InterpolateError:
+        raise
+    except Exception as exc:
+        log.debug("planning frame %d failed", n, exc_info=True)
+        raise InterpolateError(f"frame {n} could not be planned: {type(exc).__name__}: {exc}") from exc
 
 
 def process(stage: Interpolator, n: int, src_ptrs, src_strides, dst_ptrs, dst_strides, frame_props) -> int:

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .errors import InterpolateError
+from ..colour import UNSPECIFIED, default_matrix
+from ..errors import InterpolateError
 
 # H.273 matrix code -> (Kr, Kb)
 KR_KB = {1: (0.2126, 0.0722), 4: (0.30, 0.11), 5: (0.299, 0.114), 6: (0.299, 0.114), 7: (0.212, 0.087),
@@ -31,8 +32,8 @@ class YuvDescription:
 
     @classmethod
     def from_props(cls, matrix: int, rng: int, chroma_location: int, width: int, height: int) -> "YuvDescription":
-        if matrix in (UNSET, 2):  # unspecified: what players assume
-            matrix = 1 if width > 1024 or height > 576 else 6
+        if matrix in (UNSET, UNSPECIFIED):
+            matrix = default_matrix(width, height)
         if matrix not in KR_KB:
             name = MATRIX_NAMES.get(matrix, f"code {matrix}")
             raise InterpolateError(f"YUV matrix {name} is not supported on the device; convert to RGB first, e.g. "
