@@ -12,7 +12,6 @@ import vapoursynth as vs
 
 from .colour import Colour
 from .filter.arguments import check_factor
-from .filter.formats import SUBSAMPLING
 from .video import colour_of, from_rgb, to_rgb
 
 
@@ -45,6 +44,7 @@ def interpolate_source(src: vs.VideoNode, factor: int = 2, device: str = "auto",
     """factor x the frame rate, in the source's own format. RGB and 4:2:0/4:2:2/4:4:4 YUV go to the
     filter directly (it converts on the compute device with the clip's matrix/range props and passes
     source frames through untouched); grey and other layouts take a detour through RGB and back."""
+    from .filter.formats import SUBSAMPLING   # here, not at the top: `import convlstm` stays free of torch
     check_factor(factor)
     colour = colour_of(src)
     f = src.format

@@ -15,6 +15,11 @@ FFMPEG_TRANSFER = {1: "bt709", 4: "gamma22", 5: "gamma28", 6: "smpte170m", 13: "
 FFMPEG_PRIMARIES = {1: "bt709", 5: "bt470bg", 6: "smpte170m", 9: "bt2020"}
 
 
+# Untagged YUV files are read as BT.601 for measurements and training data, whatever their size: the
+# evaluation protocol's reference figures were measured so (the filter itself follows default_matrix).
+MEASUREMENT_MATRIX = BT470BG
+
+
 def is_hd(width: int, height: int) -> bool:
     return width > 1024 or height > 576
 

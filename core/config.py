@@ -1,7 +1,10 @@
-"""Model configuration: the choices the paper leaves open, kept in YAML next to the weights."""
+"""Model configuration (the choices the paper leaves open, kept in YAML next to the weights) and the
+rules every config section shares: unknown keys and wrongly typed values are errors naming the key."""
 from __future__ import annotations
 
 import dataclasses
+import types
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,7 @@ class ModelConfig:
     fusion_channels: int = 24
 
     def __post_init__(self) -> None:
+        check_types(self, "model.")
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
         if not self.channels or any(c < 1 for c in self.channels):
             raise ValueError(f"model.channels must be a non-empty list of positive ints, got {self.channels}")
@@ -54,11 +58,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown model config keys {sorted(unknown)}; known: {sorted(known)}")
-        return cls(**d)
+        return cls(**strict_keys(cls, d, "model."))
 
 
 def strict_keys(cls: type, data: Any, where: str) -> dict[str, Any]:
@@ -71,6 +71,29 @@ def strict_keys(cls: type, data: Any, where: str) -> dict[str, Any]:
         raise ValueError(f"unknown config key(s) {', '.join(f'{where}{k}' for k in unknown)}; "
                          f"known at {where or 'the top level'}: {', '.join(known)}")
     return dict(data)
+
+
+def check_types(obj: Any, where: str) -> None:
+    """Each field of a config dataclass holds its declared type (an int also serves as a float; lists and
+    tuples are checked as such, not per item): YAML's `batch_size: "8"` is an error naming the key."""
+    hints = typing.get_type_hints(type(obj))
+    for f in dataclasses.fields(obj):
+        value, hint = getattr(obj, f.name), hints[f.name]
+        allowed = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+        plain = [typing.get_origin(a) or a for a in allowed]
+        if not any(_is(value, a) for a in plain if isinstance(a, type)):
+            names = " or ".join(getattr(a, "__name__", str(a)) for a in plain)
+            raise ValueError(f"config {where}{f.name} must be {names}, got {value!r}")
+
+
+def _is(value: Any, kind: type) -> bool:
+    if kind is type(None):
+        return value is None
+    if kind in (int, float):
+        return isinstance(value, (int, float) if kind is float else int) and not isinstance(value, bool)
+    if kind in (list, tuple):
+        return isinstance(value, (list, tuple))
+    return isinstance(value, kind)
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:

@@ -9,12 +9,8 @@ from pathlib import Path
 import numpy as np
 import vapoursynth as vs
 
-from .colour import BT470BG, Colour
+from .colour import MEASUREMENT_MATRIX, Colour
 from .errors import SourceError
-
-# Untagged YUV files are read as BT.601 for measurements and training data, whatever their size: the
-# evaluation protocol's reference figures were measured so (the filter itself follows colour.default_matrix).
-MEASUREMENT_MATRIX = BT470BG
 
 
 def open_source(path: str | Path) -> vs.VideoNode:

@@ -80,7 +80,7 @@ def test_config_validation():
         ModelConfig(channels=())
     with pytest.raises(ValueError, match="kernel_size"):
         ModelConfig(kernel_size=2)
-    with pytest.raises(ValueError, match="unknown model config keys"):
+    with pytest.raises(ValueError, match="unknown config key.*model.chanels"):
         ModelConfig.from_dict({"chanels": [4]})
     with pytest.raises(ValueError, match="scales must be 1"):
         ModelConfig(scales=3)

@@ -30,13 +30,18 @@ CASE_TIMEOUT = 120
 
 
 class Worker:
-    """The long-lived fuzz_runner.py --serve process; a new one replaces it after a crash or a hang."""
+    """The long-lived fuzz_runner.py --serve process; a new one replaces it after a crash or a hang.
+
+    Cases share the process, so a case that corrupted state without crashing would be blamed on a later
+    one: `python tests/fuzz_runner.py CASE_JSON` reruns a single case alone to tell."""
 
     def __init__(self) -> None:
         self.proc: subprocess.Popen | None = None
         self.answers: queue.Queue = queue.Queue()
 
     def _start(self) -> None:
+        if getattr(self, "stderr", None) is not None:
+            self.stderr.close()
         self.stderr = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen([sys.executable, RUNNER, "--serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self.stderr, text=True, env=dict(os.environ, CONVLSTM_LOG_LEVEL="WARNING"))

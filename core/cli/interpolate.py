@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..api import interpolate_source
 from ..errors import InterpolateError, SourceError
-from ..filter.arguments import check_factor
+from ..filter.arguments import MAX_FACTOR, check_factor
 from ..video import open_source
 from .encode import Progress, encode
 
@@ -45,8 +45,8 @@ def run(input: str | Path, output: str | Path, factor: int = 2, device: str = "a
         raise UsageError(f"--crf must be in 0..63, got {crf}")
     try:
         check_factor(factor)
-    except InterpolateError as exc:
-        raise UsageError(str(exc)) from None
+    except InterpolateError:
+        raise UsageError(f"--factor must be a power of two from 2 to {MAX_FACTOR}, got {factor}") from None
     src = open_source(src_path)
     if src.num_frames < 2:
         raise SourceError(f"{str(src_path)!r} has {src.num_frames} frame(s); at least 2 are needed")

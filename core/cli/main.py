@@ -154,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.debug = getattr(args, "debug", False)
     if args.debug:
-        logging.getLogger("convlstm").setLevel(logging.DEBUG)
+        from ..log import logger   # its handler first: importing it later would reset the level
+        logger.setLevel(logging.DEBUG)
     import vapoursynth as vs
 
     from ..errors import SourceError

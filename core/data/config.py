@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from ..config import strict_keys
+from ..config import check_types, strict_keys
 
 
 @dataclass
@@ -17,7 +17,7 @@ class SyntheticSource:
     codec_probability: float = 0.5
     degrade_frames: bool = True
     length: int = 10**9
-    crop: int | None = None        # None: data.crop
+    crop: int | None = None        # None: data.crop; 0: whole frames
     seed: int | None = None        # None: the run's seed + 1000 * the source's index
 
     dataset_args: ClassVar = ("max_motion", "max_objects", "codec_probability", "degrade_frames", "length")
@@ -26,7 +26,7 @@ class SyntheticSource:
 @dataclass
 class VideoFolderSource:
     """Any folder of video files (data/video_folder.py)."""
-    root: str = ""
+    root: str = ""                 # required
     type: str = "video_folder"
     weight: float = 1.0
     strides: list[int] = field(default_factory=lambda: [1])
@@ -44,7 +44,7 @@ class VideoFolderSource:
 @dataclass
 class VimeoSource:
     """Vimeo-90K septuplets, for users who have them (data/vimeo.py)."""
-    root: str = ""
+    root: str = ""                 # required
     type: str = "vimeo"
     weight: float = 1.0
     split: str = "train"
@@ -73,5 +73,11 @@ class DataConfig:
             kind = src.get("type") if isinstance(src, dict) else None
             if kind not in SOURCES:
                 raise ValueError(f"{at}type must be synthetic, vimeo or video_folder, got {kind!r}")
-            sources.append(SOURCES[kind](**strict_keys(SOURCES[kind], src, at)))
-        return cls(crop=int(d.get("crop", cls.crop)), sources=sources)
+            source = SOURCES[kind](**strict_keys(SOURCES[kind], src, at))
+            if hasattr(source, "root") and not source.root:
+                raise ValueError(f"{at}root is required: the folder of the {kind} source")
+            check_types(source, at)
+            sources.append(source)
+        out = cls(crop=d.get("crop", cls.crop), sources=sources)
+        check_types(out, where)
+        return out

@@ -41,7 +41,8 @@ def build_dataset(data: DataConfig | dict[str, Any], seed: int) -> Dataset:
         kind = SyntheticMotion if isinstance(src, SyntheticSource) else \
             VideoFolder if isinstance(src, VideoFolderSource) else VimeoSeptuplet
         kwargs = {k: getattr(src, k) for k in src.dataset_args}
-        datasets.append(kind(crop=src.crop or data.crop, seed=seed + 1000 * i if src.seed is None else src.seed,
+        crop = data.crop if src.crop is None else (src.crop or None)     # 0: whole frames
+        datasets.append(kind(crop=crop, seed=seed + 1000 * i if src.seed is None else src.seed,
                              **kwargs))
         weights.append(src.weight)
     return datasets[0] if len(datasets) == 1 else MixedDataset(datasets, weights, seed)

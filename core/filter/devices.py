@@ -23,7 +23,7 @@ def cuda_usable(need_cupy: bool = True) -> bool:
 def resolve_device(spec: str | None, need_cupy: bool = True) -> torch.device:
     """'auto', 'cpu', 'cuda' or 'cuda:N' -> a device that exists here."""
     spec = (spec or "auto").strip().lower()
-    needs = "torch + cupy" if need_cupy else "torch"
+    needs = "torch + cupy" if need_cupy else "torch.cuda"
     if spec == "auto":
         if cuda_usable(need_cupy):
             info_once(f"device=auto: using CUDA ({torch.cuda.get_device_name(0)})")

@@ -1,4 +1,5 @@
-"""The stages behind one Interpolate call: argument policy, frame schedules and per-frame compute.
+"""The stages behind one Interpolate call: frame schedules and per-frame compute (``build`` applies
+``arguments.check_args`` and ``formats.check_format`` first).
 
 The C filter asks ``build`` for a chain of stages (each a 2x interpolation, then optionally a
 retiming to an arbitrary rate), makes one node per stage, and calls each stage's ``plan`` (which

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import ModelConfig, load_yaml, strict_keys
+from ..config import ModelConfig, check_types, load_yaml, strict_keys
 from ..data.config import DataConfig
 
 
@@ -67,8 +67,12 @@ class TrainConfig:
             raise ValueError(f"config model: {exc}") from None
         sections = {"optim": OptimConfig, "schedule": ScheduleConfig, "validation": ValidationConfig}
         typed = {k: c(**strict_keys(c, d.get(k) or {}, f"{k}.")) for k, c in sections.items()}
+        for k, section in typed.items():
+            check_types(section, f"{k}.")
         typed["optim"].betas = tuple(typed["optim"].betas)
-        cfg = cls(**{**d, **typed, "model": model, "data": DataConfig.from_dict(d.get("data") or {})})
+        cfg = cls(**{**d, **typed, "model": model, "data": DataConfig.from_dict(d.get("data") or {}),
+                     "freeze": list(d.get("freeze") or [])})
+        check_types(cfg, "")
         if cfg.steps < 1 or cfg.batch_size < 1:
             raise ValueError("steps and batch_size must be positive")
         return cfg

@@ -77,8 +77,8 @@ def train(cfg: TrainConfig | dict[str, Any], resume: str | None = None, max_step
                         sampler=[i % size for i in range(run.step * cfg.batch_size, end * cfg.batch_size)])
     use_amp = cfg.amp and device.type == "cuda"
     torch.backends.cudnn.benchmark = device.type == "cuda"   # fixed crop size: tuned kernels pay off at once
-    runlog = RunLog(out, run.step)
-    validator = Validator(cfg.validation, device, out, runlog)
+    validator = Validator(cfg.validation, device, out)   # a missing clip fails before the log is touched
+    runlog = validator.runlog = RunLog(out, run.step)
     synthesis_trains = "synthesis" not in frozen
 
     def meta() -> dict[str, Any]:

@@ -70,7 +70,7 @@ def without_refinement(net: Net) -> Net:
     """A copy whose refinement head is back at its zero start, so refined == synthesised.
 
     Measured on real clips, an under-trained refinement stage can make frames worse than the synthesis
-    stage alone (docs/design.md, training notes); checkpoint selection therefore weighs both variants.
+    stage alone (MODEL_CARD.md, training history); checkpoint selection therefore weighs both variants.
     """
     out = copy.deepcopy(net)
     with torch.no_grad():
@@ -95,10 +95,11 @@ class Validator:
     """Scores the net as trained and a baseline variant of it (refinement head at zero, or the scale fusion
     off) on the held-out clips, logs both, and keeps the better one as best.pt when it beats the best so far."""
 
-    def __init__(self, cfg: ValidationConfig, device: torch.device, out: Path, runlog: RunLog) -> None:
+    def __init__(self, cfg: ValidationConfig, device: torch.device, out: Path) -> None:
         self.every = cfg.every
         self.clips = load_validation_clips(cfg.clips, cfg.frames) if cfg.every and cfg.clips else []
-        self.device, self.best_path, self.runlog = device, out / "best.pt", runlog
+        self.device, self.best_path = device, out / "best.pt"
+        self.runlog: RunLog | None = None   # the run's log, once it is open
 
     def due(self, step: int) -> bool:
         return bool(self.clips) and step % self.every == 0
