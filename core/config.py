@@ -12,6 +12,10 @@ from typing import Any
 import yaml
 
 
+MOTION_MODELS = {"none": "the paper's net: the frames as they are",
+                 "block": "block-matching motion compensation before the net"}
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Widths and depths of the synthesis U-Net and the attention refinement network.
@@ -20,7 +24,9 @@ class ModelConfig:
     hidden channels and halves the resolution, so inputs are padded to a multiple of
     ``2 ** len(channels)``. ``scales=2`` adds a half-resolution pass and a learned per-pixel fusion
     (``fusion_channels`` wide) for motion larger than the net handles at full size; inputs are then padded
-    to twice that multiple.
+    to twice that multiple. ``motion="block"`` brings the four frames to the target time along vectors
+    found by block matching (model/motion.py) before the paper's net sees them, so the net corrects a
+    motion-compensated estimate instead of the plain average; ``"none"`` is the paper's net as published.
     """
 
     channels: tuple[int, ...] = (8, 16, 32, 64, 96)
@@ -30,6 +36,7 @@ class ModelConfig:
     reduction: int = 4
     scales: int = 1
     fusion_channels: int = 24
+    motion: str = "none"
 
     def __post_init__(self) -> None:
         check_types(self, "model.")
@@ -50,6 +57,10 @@ class ModelConfig:
                              f"got {self.scales}")
         if self.fusion_channels < 1:
             raise ValueError(f"model.fusion_channels must be positive, got {self.fusion_channels}")
+        if self.motion not in MOTION_MODELS:
+            raise ValueError(f"model.motion must be one of {', '.join(MOTION_MODELS)}, got {self.motion!r}")
+        if self.motion != "none" and self.scales != 1:
+            raise ValueError("model.motion compensates large motion itself: use it with scales: 1")
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

@@ -19,10 +19,16 @@ START, END = "<!-- results:start -->", "<!-- results:end -->"
 TRAINING = ("<!-- training:start -->", "<!-- training:end -->")
 
 
+EVAL_METRICS = (("psnr", "{:.2f}"), ("ssim", "{:.4f}"), ("vmaf", "{:.1f}"), ("sharpness", "{:.2f}"))
+
+
 def eval_table(path: Path) -> tuple[str, str]:
+    """One row per clip, one column per method; each cell PSNR / SSIM / VMAF / sharpness ratio
+    (older CSVs without VMAF and sharpness give PSNR / SSIM)."""
     rows = list(csv.DictReader(open(path)))
     clips = list(dict.fromkeys(r["clip"] for r in rows))
     methods = list(dict.fromkeys(r["method"] for r in rows))
+    metrics = [(k, f) for k, f in EVAL_METRICS if k in rows[0]]
     by = {(r["clip"], r["method"]): r for r in rows}
     head = "| clip | " + " | ".join(methods) + " |\n|---|" + "---|" * len(methods) + "\n"
     body = ""
@@ -32,13 +38,20 @@ def eval_table(path: Path) -> tuple[str, str]:
         for m in methods:
             r = by.get((c, m))
             if r and r["psnr"]:
-                cells.append(f"{float(r['psnr']):.2f} / {float(r['ssim']):.4f}")
-                sums[m].append((float(r["psnr"]), float(r["ssim"])))
+                values = [float(r[k]) for k, _ in metrics]
+                cells.append(" / ".join(f.format(v) for v, (_, f) in zip(values, metrics)))
+                sums[m].append(values)
             else:
                 cells.append("unavailable")
         body += f"| {c} | " + " | ".join(cells) + " |\n"
-    means = [f"**{sum(p for p, _ in sums[m]) / len(sums[m]):.2f}** / {sum(s for _, s in sums[m]) / len(sums[m]):.4f}"
-             if len(sums[m]) == len(clips) else "n/a" for m in methods]
+    means = []
+    for m in methods:
+        if len(sums[m]) != len(clips):
+            means.append("n/a")
+            continue
+        mean = [sum(col) / len(col) for col in zip(*sums[m])]
+        means.append(" / ".join(("**" + f.format(v) + "**") if k == "psnr" else f.format(v)
+                                for v, (k, f) in zip(mean, metrics)))
     body += "| mean | " + " | ".join(means) + " |\n"
     machine = rows[0].get("machine", "unknown machine")
     return head + body, machine
@@ -115,8 +128,9 @@ def main() -> None:
     if ev.is_file():
         table, machine = eval_table(ev)
         block += (f"Evaluation protocol of docs/design.md (first 60 frames, even frames in, odd frames predicted; "
-                  f"PSNR dB on RGB / SSIM on luma), measured on {machine}, from `{ev.relative_to(ROOT)}`:\n\n"
-                  f"{table}\n![PSNR per method](results/evaluation/psnr_bars.png)\n\n")
+                  f"cells: PSNR dB on RGB / SSIM on luma / VMAF / sharpness of the new frames over the true frames'), "
+                  f"measured on {machine}, from `{ev.relative_to(ROOT)}`:\n\n"
+                  f"{table}\n![PSNR, SSIM, VMAF and sharpness per method](results/evaluation/metrics_bars.png)\n\n")
     for be in [Path(args.bench), *sorted((ROOT / "results" / "bench").glob("bench_*.json"))]:
         if be.is_file():
             table, machine = bench_table(be)

@@ -58,10 +58,27 @@ def test_evaluate_on_a_clip_with_known_motion(tmp_path):
     assert r.scores["repeat"].mean_psnr == pytest.approx(expected_repeat, abs=1e-6)
     assert r.scores["blend"].mean_psnr > r.scores["repeat"].mean_psnr
     assert r.scores["mvtools"].mean_psnr > r.scores["blend"].mean_psnr  # motion compensation wins on a pan
-    for name in ("results.csv", "psnr_bars.png", "psnr_per_frame.png", "worst_square.png", "table.txt"):
+    for name in ("results.csv", "metrics_bars.png", "per_frame.png", "worst_square.png", "table.txt"):
         assert (tmp_path / "eval" / name).stat().st_size > 0
     rows = (tmp_path / "eval" / "results.csv").read_text().splitlines()
-    assert rows[0].startswith("clip,method,psnr") and len(rows) == 5
+    assert rows[0].startswith("clip,method,psnr,ssim,vmaf,sharpness") and len(rows) == 5
+    assert r.scores["mvtools"].mean_vmaf > r.scores["blend"].mean_vmaf > 0   # what users see agrees here
+    assert all(len(s.vmaf) == len(s.sharpness) == 5 for s in r.scores.values())
+    assert "VMAF" in (tmp_path / "eval" / "table.txt").read_text()
+
+
+def test_vmaf_and_sharpness_ratio_tell_a_blurred_frame_from_a_sharp_one():
+    from convlstm.evaluate.metrics import sharpness_ratio, vmaf
+    from convlstm.video import read_rgb
+    from convlstm.evaluate.clips import resolve_clip
+    frames = read_rgb(resolve_clip("demo"), 6)
+    blurred = ((frames[:, :-2, :-2].astype(int) + frames[:, 1:-1, 1:-1] + frames[:, 2:, 2:]) // 3).astype(np.uint8)
+    sharp_crop = frames[:, 1:-1, 1:-1]
+    assert sharpness_ratio(sharp_crop[0], sharp_crop[0]) == 1.0
+    assert sharpness_ratio(blurred[0], sharp_crop[0]) < 0.8
+    same, soft = vmaf(sharp_crop, sharp_crop), vmaf(blurred, sharp_crop)
+    assert same.shape == soft.shape == (6,)
+    assert same[1:].min() > 99 and soft.mean() < same.mean() - 5, (same, soft)
 
 
 def test_evaluate_rejects_unknown_method_and_missing_clip(tmp_path):
@@ -69,6 +86,8 @@ def test_evaluate_rejects_unknown_method_and_missing_clip(tmp_path):
         evaluate(["bikes"], methods=["magic"], out_dir=tmp_path)
     with pytest.raises(FileNotFoundError, match="neither a file"):
         evaluate([str(tmp_path / "nope.mp4")], methods=["blend"], out_dir=tmp_path)
+    from convlstm.evaluate.clips import resolve_clip
+    assert resolve_clip("demo").name == "demo.mp4" and resolve_clip("bikes").name == "bikes.mp4"
 
 
 def test_flops_are_counted_and_scale_with_area():

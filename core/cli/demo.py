@@ -7,10 +7,10 @@ import numpy as np
 import vapoursynth as vs
 
 from ..api import interpolate
+from ..evaluate.clips import DEMO_CLIP
 from ..video import colour_of, open_source, to_rgb
 from . import interpolate as interpolate_cmd
 
-DEMO_CLIP = Path(__file__).resolve().parents[1] / "assets" / "demo.mp4"
 
 
 def _rgb8(frame: vs.VideoFrame) -> np.ndarray:

@@ -1,12 +1,18 @@
-"""PSNR on 8-bit RGB and SSIM on luma (Gaussian window 11, sigma 1.5), the evaluation protocol (docs/design.md).
+"""What the evaluation measures on predicted vs true frames (docs/design.md, evaluation protocol).
 
-SSIM follows Wang et al. 2004 with the conventions of scikit-image's structural_similarity
+PSNR on 8-bit RGB, SSIM on luma (Gaussian window 11, sigma 1.5), VMAF (the libvmaf filter of the ffmpeg
+binary with its built-in model) and a sharpness ratio: PSNR rewards a soft guess between two sharp frames,
+VMAF and sharpness show it. SSIM follows Wang et al. 2004 with the conventions of scikit-image's structural_similarity
 (gaussian_weights=True, sample covariance, symmetric borders, 5-pixel border excluded from the mean),
 so figures are comparable with that reference implementation.
 """
 from __future__ import annotations
 
+import json
 import math
+import subprocess
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -61,3 +67,38 @@ def ssim(a: np.ndarray, b: np.ndarray, data_range: float = 255.0, sigma: float =
 def frame_scores(pred: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
     """(PSNR on RGB, SSIM on BT.601 luma) of two (H, W, 3) uint8 frames."""
     return psnr(pred, truth), ssim(luma(pred), luma(truth))
+
+
+LAPLACIAN = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]], dtype=torch.float64)
+
+
+def sharpness(rgb: np.ndarray) -> float:
+    """Mean absolute Laplacian of an (H, W, 3) image's BT.601 luma: its high-frequency energy."""
+    y = torch.from_numpy(luma(rgb))[None, None]
+    return float(F.conv2d(y, LAPLACIAN.view(1, 1, 3, 3)).abs().mean()) if min(y.shape[-2:]) > 2 else 0.0
+
+
+def sharpness_ratio(pred: np.ndarray, truth: np.ndarray) -> float:
+    """Sharpness of the predicted frame over the true frame's: below 1 is blur, above 1 noise or ringing."""
+    t = sharpness(truth)
+    return sharpness(pred) / t if t > 0 else 1.0
+
+
+def vmaf(preds: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Per-frame VMAF of (N, H, W, 3) uint8 predictions against the truth, through the ffmpeg binary."""
+    from ..video import ffmpeg_exe
+    n, h, w, _ = preds.shape
+    with tempfile.TemporaryDirectory(prefix="convlstm-vmaf-") as tmp:
+        dist, ref, log = Path(tmp) / "dist.rgb", Path(tmp) / "ref.rgb", Path(tmp) / "vmaf.json"
+        dist.write_bytes(np.ascontiguousarray(preds).tobytes())
+        ref.write_bytes(np.ascontiguousarray(truth).tobytes())
+        raw = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", "25"]
+        graph = f"[0:v]format=yuv444p[d];[1:v]format=yuv444p[r];[d][r]libvmaf=log_fmt=json:log_path={log}"
+        proc = subprocess.run([ffmpeg_exe(), "-v", "error", "-nostdin", *raw, "-i", str(dist), *raw, "-i", str(ref),
+                               "-lavfi", graph, "-f", "null", "-"], capture_output=True, text=True)
+        if proc.returncode != 0 or not log.is_file():
+            raise RuntimeError(f"VMAF failed: {proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else 'no log'}")
+        frames = json.loads(log.read_text())["frames"]
+    if len(frames) != n:
+        raise RuntimeError(f"VMAF scored {len(frames)} frames, expected {n}")
+    return np.array([f["metrics"]["vmaf"] for f in frames])

@@ -12,7 +12,7 @@ import torch
 from ..filter.engine import Engine
 from ..filter.formats import PixelFormat
 from ..filter.schedule import source_window
-from .metrics import frame_scores
+from .metrics import frame_scores, sharpness_ratio, vmaf
 
 RGB24 = PixelFormat(name="RGB24", bits=8, is_float=False)
 
@@ -44,8 +44,11 @@ def predict_with_engine(engine: Engine, even: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Scores:
-    psnr: np.ndarray  # per predicted frame
+    """Per predicted frame; VMAF only where asked for (it runs ffmpeg: the report, not validation)."""
+    psnr: np.ndarray
     ssim: np.ndarray
+    sharpness: np.ndarray            # predicted frame's sharpness over the true frame's
+    vmaf: np.ndarray | None = None
 
     @property
     def mean_psnr(self) -> float:
@@ -55,7 +58,16 @@ class Scores:
     def mean_ssim(self) -> float:
         return float(np.mean(self.ssim))
 
+    @property
+    def mean_sharpness(self) -> float:
+        return float(np.mean(self.sharpness))
 
-def score(preds: np.ndarray, truth: np.ndarray) -> Scores:
-    pairs = np.array([frame_scores(p, t) for p, t in zip(preds, truth)])
-    return Scores(psnr=pairs[:, 0], ssim=pairs[:, 1])
+    @property
+    def mean_vmaf(self) -> float:
+        return float(np.mean(self.vmaf)) if self.vmaf is not None else float("nan")
+
+
+def score(preds: np.ndarray, truth: np.ndarray, with_vmaf: bool = False) -> Scores:
+    rows = np.array([(*frame_scores(p, t), sharpness_ratio(p, t)) for p, t in zip(preds, truth)])
+    return Scores(psnr=rows[:, 0], ssim=rows[:, 1], sharpness=rows[:, 2],
+                  vmaf=vmaf(preds, truth) if with_vmaf else None)

@@ -1,4 +1,4 @@
-"""`convlstm evaluate`: every method on every clip, then a table, a CSV and the plots."""
+"""`convlstm evaluate`: every method on every clip, then a table, a CSV and the plots (PSNR, SSIM, VMAF, sharpness)."""
 from __future__ import annotations
 
 import csv
@@ -42,9 +42,9 @@ def evaluate_clip(path: Path, frames: int, methods: list[str], weights: str | No
             log.warning("%s: %s", m, exc)
             continue
         result.predictions[m] = pred
-        result.scores[m] = score(pred.frames, truth)
-        log.info("%s %-9s PSNR %.3f dB  SSIM %.4f", path.name, m, result.scores[m].mean_psnr,
-                 result.scores[m].mean_ssim)
+        result.scores[m] = s = score(pred.frames, truth, with_vmaf=True)
+        log.info("%s %-9s PSNR %.3f dB  SSIM %.4f  VMAF %.2f  sharpness %.3f", path.name, m, s.mean_psnr,
+                 s.mean_ssim, s.mean_vmaf, s.mean_sharpness)
     return result
 
 
@@ -55,59 +55,72 @@ def machine_description() -> str:
     return f"{platform.machine()}, {os.cpu_count()} CPU cores, {gpu}"
 
 
+METRICS = (("PSNR", "mean_psnr", "{:.2f}", "PSNR (dB), RGB"), ("SSIM", "mean_ssim", "{:.4f}", "SSIM, luma"),
+           ("VMAF", "mean_vmaf", "{:.2f}", "VMAF"), ("sharp", "mean_sharpness", "{:.3f}",
+                                                   "sharpness / truth's (1 = as sharp)"))
+
+
+def _fps(p: Prediction) -> float:
+    return len(p.frames) / p.seconds if p.seconds > 0 else float("inf")
+
+
 def table(results: list[ClipResult], methods: list[str]) -> str:
-    lines = [f"{'clip':<24}" + "".join(f"{m:>22}" for m in methods),
-             f"{'':<24}" + "".join(f"{'PSNR  SSIM   fps':>22}" for _ in methods)]
-    for r in results:
-        cells = []
-        for m in methods:
-            if m in r.scores:
-                s, p = r.scores[m], r.predictions[m]
-                fps = len(p.frames) / p.seconds if p.seconds > 0 else float("inf")
-                cells.append(f"{s.mean_psnr:7.2f} {s.mean_ssim:6.4f} {fps:6.1f}")
-            else:
-                cells.append("unavailable")
-        lines.append(f"{r.clip:<24}" + "".join(f"{c:>22}" for c in cells))
-    means = []
+    """One block per method: PSNR, SSIM, VMAF, sharpness ratio and fps per clip, then the means."""
+    width = max(24, *(len(r.clip) + 2 for r in results))
+    head = f"{'':<{width}}" + "".join(f"{name:>9}" for name, *_ in METRICS) + f"{'fps':>9}"
+    lines = []
     for m in methods:
-        vals = [r.scores[m] for r in results if m in r.scores]
-        means.append(f"{np.mean([v.mean_psnr for v in vals]):7.2f} {np.mean([v.mean_ssim for v in vals]):6.4f}       "
-                     if len(vals) == len(results) else "n/a")
-    lines.append(f"{'mean':<24}" + "".join(f"{c:>22}" for c in means))
-    return "\n".join(lines)
+        lines += [f"{m}", head]
+        got = [r for r in results if m in r.scores]
+        for r in results:
+            if m not in r.scores:
+                lines.append(f"{r.clip:<{width}}" + f"{'unavailable':>9}")
+                continue
+            s = r.scores[m]
+            lines.append(f"{r.clip:<{width}}" + "".join(f"{fmt.format(getattr(s, attr)):>9}" for _, attr, fmt, _ in METRICS)
+                         + f"{_fps(r.predictions[m]):9.1f}")
+        if got and len(got) == len(results):
+            lines.append(f"{'mean':<{width}}" + "".join(
+                f"{fmt.format(np.mean([getattr(r.scores[m], attr) for r in got])):>9}" for _, attr, fmt, _ in METRICS))
+        lines.append("")
+    return "\n".join(lines).rstrip()
 
 
 def write_csv(results: list[ClipResult], methods: list[str], path: Path) -> None:
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["clip", "method", "psnr", "ssim", "fps", "frames", "machine"])
+        w.writerow(["clip", "method", "psnr", "ssim", "vmaf", "sharpness", "fps", "frames", "machine"])
         machine = machine_description()
         for r in results:
             for m in methods:
                 if m in r.scores:
-                    p = r.predictions[m]
-                    fps = len(p.frames) / p.seconds if p.seconds > 0 else float("inf")
-                    w.writerow([r.clip, m, f"{r.scores[m].mean_psnr:.4f}", f"{r.scores[m].mean_ssim:.5f}",
-                                f"{fps:.2f}", len(p.frames), machine])
+                    s, p = r.scores[m], r.predictions[m]
+                    w.writerow([r.clip, m, f"{s.mean_psnr:.4f}", f"{s.mean_ssim:.5f}", f"{s.mean_vmaf:.3f}",
+                                f"{s.mean_sharpness:.4f}", f"{_fps(p):.2f}", len(p.frames), machine])
                 else:
-                    w.writerow([r.clip, m, "", "", "", 0, machine])
+                    w.writerow([r.clip, m, "", "", "", "", "", 0, machine])
 
 
 def plot_bars(results: list[ClipResult], methods: list[str], path: Path) -> None:
+    """Four panels (PSNR, SSIM, VMAF, sharpness), axes from 0, each bar labelled with its value."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(max(6, 2.2 * len(results)), 4.2))
+    fig, axes = plt.subplots(len(METRICS), 1, figsize=(max(7, 2.4 * len(results)), 3.0 * len(METRICS)))
     width = 0.8 / len(methods)
-    for k, m in enumerate(methods):
-        vals = [r.scores[m].mean_psnr if m in r.scores else 0 for r in results]
-        ax.bar(np.arange(len(results)) + k * width, vals, width, label=m)
-    ax.set_xticks(np.arange(len(results)) + 0.4 - width / 2, [r.clip for r in results])
-    lo = min((s.mean_psnr for r in results for s in r.scores.values()), default=0)
-    ax.set_ylim(max(0, lo - 3), None)
-    ax.set_ylabel("PSNR (dB), RGB")
-    ax.set_title("Interpolated odd frames vs truth (even frames in)")
-    ax.legend(fontsize=8)
+    x = np.arange(len(results))
+    for ax, (name, attr, fmt, label) in zip(axes, METRICS):
+        for k, m in enumerate(methods):
+            vals = [getattr(r.scores[m], attr) if m in r.scores else 0.0 for r in results]
+            bars = ax.bar(x + k * width, vals, width, label=m)
+            ax.bar_label(bars, [fmt.format(v) if v else "" for v in vals], fontsize=6, rotation=90, padding=2)
+        ax.set_ylim(0, max(getattr(s, attr) for r in results for s in r.scores.values()) * 1.18)
+        if name == "sharp":
+            ax.axhline(1.0, color="grey", lw=0.8, ls="--")
+        ax.set_xticks(x + 0.4 - width / 2, [r.clip for r in results], fontsize=8)
+        ax.set_ylabel(label, fontsize=8)
+    axes[0].set_title("Interpolated odd frames vs truth (even frames in)")
+    axes[0].legend(fontsize=7, ncol=len(methods), loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -117,14 +130,17 @@ def plot_per_frame(results: list[ClipResult], methods: list[str], path: Path) ->
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(len(results), 1, figsize=(8, 2.8 * len(results)), squeeze=False)
-    for ax, r in zip(axes[:, 0], results):
-        for m in methods:
-            if m in r.scores:
-                ax.plot(2 * np.arange(len(r.scores[m].psnr)) + 1, r.scores[m].psnr, label=m, lw=1)
-        ax.set_title(r.clip, fontsize=9)
-        ax.set_ylabel("PSNR (dB)")
-    axes[-1, 0].set_xlabel("source frame index (odd = predicted)")
+    fig, axes = plt.subplots(len(results), 2, figsize=(13, 2.8 * len(results)), squeeze=False)
+    for row, r in zip(axes, results):
+        for ax, attr, label in ((row[0], "psnr", "PSNR (dB)"), (row[1], "vmaf", "VMAF")):
+            for m in methods:
+                if m in r.scores and getattr(r.scores[m], attr) is not None:
+                    values = getattr(r.scores[m], attr)
+                    ax.plot(2 * np.arange(len(values)) + 1, values, label=m, lw=1)
+            ax.set_title(f"{r.clip}: {label}", fontsize=9)
+            ax.set_ylabel(label)
+    for ax in axes[-1]:
+        ax.set_xlabel("source frame index (odd = predicted)")
     axes[0, 0].legend(fontsize=7, ncol=len(methods))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -179,9 +195,9 @@ def evaluate(clips: list[str], frames: int = 60, methods: list[str] | None = Non
     print(f"machine: {machine_description()}")
     (out / "table.txt").write_text(text + f"\nmachine: {machine_description()}\n")
     write_csv(results, methods, out / "results.csv")
-    plot_bars(results, methods, out / "psnr_bars.png")
-    plot_per_frame(results, methods, out / "psnr_per_frame.png")
+    plot_bars(results, methods, out / "metrics_bars.png")
+    plot_per_frame(results, methods, out / "per_frame.png")
     for r in results:
         worst_frame_crop(r, "convlstm", out / f"worst_{Path(r.clip).stem}.png")
-    print(f"wrote {out / 'results.csv'}, {out / 'psnr_bars.png'}, {out / 'psnr_per_frame.png'} and worst-frame crops")
+    print(f"wrote {out / 'results.csv'}, {out / 'metrics_bars.png'}, {out / 'per_frame.png'} and worst-frame crops")
     return results

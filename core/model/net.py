@@ -9,6 +9,7 @@ from torch import nn
 
 from ..config import ModelConfig
 from .fusion import ScaleFusion, halve
+from .motion import confidence, estimate_motion, warp_to
 from .refinement import RefinementNet
 from .synthesis import SynthesisNet
 
@@ -39,6 +40,14 @@ class Net(nn.Module):
         """H and W must be multiples of this: 2**levels, doubled while the half-size pass runs."""
         return 2 ** (len(self.config.channels) + (self.fusion is not None))
 
+    def zero_residual_heads(self) -> "Net":
+        """Both residual heads back at their zero start: the net outputs its base estimate exactly."""
+        with torch.no_grad():
+            for layer in (self.synthesis.head[-1], self.refinement.out):
+                layer.weight.zero_()
+                layer.bias.zero_()
+        return self
+
     def drop_scale_fusion(self) -> "Net":
         """The full-size pass alone (the paper's net): faster, weaker on large motion."""
         self.fusion = None
@@ -58,8 +67,23 @@ class Net(nn.Module):
         half = halve(frames)
         return NetOutput(self.fusion(half, full.frame, self.single_pass(half).frame), full.synthesized)
 
+    def compensate(self, frames: torch.Tensor, t: float = 0.5) -> torch.Tensor:
+        """The four frames brought to time t along block-matched vectors, where the vectors are trusted
+        (elsewhere the frames as they are). Found in float32 whatever the net's dtype: sub-pixel positions
+        on a 1080p frame need more than fp16's precision."""
+        with torch.no_grad():
+            x = frames.float()
+            unit = (x + 1) * 0.5
+            v = estimate_motion(unit[:, 1], unit[:, 2], t)
+            trust = confidence(unit, v, t)[:, None]
+            moved = trust * warp_to(x, v, t, mode="bicubic") + (1 - trust) * x
+        return moved.to(frames.dtype)
+
     def single_pass(self, frames: torch.Tensor) -> NetOutput:
-        """The paper's network: ConvLSTM U-Net synthesis, then attention refinement."""
+        """The paper's network: ConvLSTM U-Net synthesis, then attention refinement (over the
+        motion-compensated frames with model.motion="block")."""
+        if self.config.motion == "block":
+            frames = self.compensate(frames)
         synthesized = self.synthesis(frames)
         return NetOutput(self.refinement(synthesized, frames[:, 1], frames[:, 2]), synthesized)
 

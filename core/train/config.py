@@ -33,6 +33,12 @@ class ScheduleConfig:
 
 
 @dataclass
+class LossConfig:
+    """The paper's L1 terms, plus this weight times a Laplacian-pyramid L1 term (train/loss.py)."""
+    laplacian: float = 0.0
+
+
+@dataclass
 class ValidationConfig:
     every: int = 600               # steps; 0 turns validation off
     clips: list[str] = field(default_factory=list)
@@ -52,6 +58,7 @@ class TrainConfig:
     steps: int = 40000
     num_workers: int = 1
     optim: OptimConfig = field(default_factory=OptimConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     amp: bool = True               # bf16 autocast on CUDA
     log_every: int = 20
@@ -65,7 +72,8 @@ class TrainConfig:
             model = ModelConfig.from_dict(d.get("model") or {})
         except (TypeError, ValueError) as exc:
             raise ValueError(f"config model: {exc}") from None
-        sections = {"optim": OptimConfig, "schedule": ScheduleConfig, "validation": ValidationConfig}
+        sections = {"optim": OptimConfig, "loss": LossConfig, "schedule": ScheduleConfig,
+                    "validation": ValidationConfig}
         typed = {k: c(**strict_keys(c, d.get(k) or {}, f"{k}.")) for k, c in sections.items()}
         for k, section in typed.items():
             check_types(section, f"{k}.")

@@ -13,30 +13,23 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ..checkpoint import save_checkpoint
 from ..data.mix import build_dataset
 from ..filter.devices import resolve_device
-from ..model import Net, NetOutput, interpolation_loss
+from ..model import Net
 from .budget import TimeBudget
 from .config import TrainConfig
 from .freeze import frozen_parts, set_training
+from .loss import loss_of
 from .optim import Schedule, build_optimizer
 from .runlog import RunLog
 from .start import RunState, resume_run, start_from_weights
 from .validate import Validator
 
 log = logging.getLogger("convlstm")
-
-
-def loss_of(output: NetOutput, target: torch.Tensor, synthesis_trains: bool) -> torch.Tensor:
-    """The paper's two-term loss while its net trains; plain L1 on the frame when only the fusion does."""
-    if synthesis_trains:
-        return interpolation_loss(output.synthesized.float(), output.frame.float(), target)
-    return F.l1_loss(output.frame.float(), target)
 
 
 def train(cfg: TrainConfig | dict[str, Any], resume: str | None = None, max_steps: int | None = None,
@@ -103,7 +96,7 @@ def train(cfg: TrainConfig | dict[str, Any], resume: str | None = None, max_step
         t0 = time.time()
         inputs, target = inputs.to(device, non_blocking=True), target.to(device, non_blocking=True)
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
-            loss = loss_of(net(inputs), target, synthesis_trains)
+            loss = loss_of(net(inputs), target, synthesis_trains, cfg.loss.laplacian)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, cfg.optim.grad_clip)

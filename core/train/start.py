@@ -46,13 +46,21 @@ def load_init_weights(net: Net, state: dict[str, torch.Tensor]) -> None:
 
 
 def start_from_weights(net: Net, path: str) -> RunState:
-    """--init: step 0 and a fresh optimiser, over another checkpoint's weights."""
+    """--init: step 0 and a fresh optimiser, over another checkpoint's weights.
+
+    Weights from a net with another motion model keep everything but their two residual heads, which
+    learned corrections of a different estimate: those start from zero again, so the run starts exactly at
+    its own model's estimate (with motion compensation: the motion-compensated frame)."""
     data = read_checkpoint(path)
     try:
         load_init_weights(net, data["state_dict"])
     except RuntimeError as exc:
         raise ValueError(f"{path} does not fit the config's model ({str(exc).splitlines()[0]}); "
                          "use the model section it was trained with") from None
+    if data["model_config"].get("motion", "none") != net.config.motion:
+        net.zero_residual_heads()
+        log.info("%s was trained with motion=%s: its residual heads start from zero for motion=%s", path,
+                 data["model_config"].get("motion", "none"), net.config.motion)
     run = RunState(init=lineage(path, data.get("meta", {})))
     log.info("new run from the weights of %s (its step %s)", path, run.init["step"])
     return run

@@ -76,7 +76,7 @@ def without_refinement(net: Net) -> Net:
     with torch.no_grad():
         out.refinement.out.weight.zero_()
         out.refinement.out.bias.zero_()
-    return out
+    return out   # (the synthesis head stays: this is the synthesis stage's own frame)
 
 
 def single_scale(net: Net) -> Net:

@@ -1,0 +1,168 @@
+"""Motion between the two middle frames by block matching on the compute device (no training needed).
+
+Not in the paper, whose net sees the frames as they are and so can only blur what moves further than it
+learned. Here the motion of every pixel of the *target* frame is searched directly (bilateral matching):
+the trajectory through pixel p at time t, moving v from I2 to I3, passes I2 at p - t v and I3 at
+p + (1 - t) v, and the right v makes those two samples agree over a block around p. Searching at the target
+time leaves no holes (nothing is splatted forward). Coarse to fine: a full search on a pyramid level about
+64 px across, then at every finer level the upsampled vectors are refined by +-1 px, and the finest level
+gets a sub-pixel fit. Where the vectors explain the pair no better than no motion (noise, flicker),
+``confidence`` says so and the model falls back to the plain frames there. Every step is plain tensor arithmetic, so CPU and CUDA run the same code.
+
+``warp_to`` then brings all four frames to time t along those trajectories (constant velocity), which is
+what the paper's ConvLSTM sees in the motion-compensated model.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+LUMA = (0.299, 0.587, 0.114)
+COARSE_SIDE = 48       # the full search runs on the first pyramid level at most this many px on its short side
+MAX_MOTION = 64        # px between I2 and I3 the full search reaches at least (up to half the frame), any size
+COARSE_RADIUS = 4      # and at least +-4 px on the coarse level (further on large frames)
+BLOCK = 5              # matching window (px) at every level
+SMALL_MOTION = 0.03    # a match's cost grows 3 % per px of motion (full-frame px): noise keeps small motion
+CONFIDENCE_BLOCK = 9   # window comparing the match with no motion
+CONFIDENT_RATIO = 0.5  # a match at half the no-motion mismatch (or better) is trusted fully
+SEARCHED_RATIOS = (0.25, 0.5)   # the searched pair: fully trusted at a quarter, not at all from a half
+
+
+def _luma(frames: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) -> (B, 1, H, W)."""
+    w = frames.new_tensor(LUMA).view(1, 3, 1, 1)
+    return (frames * w).sum(1, keepdim=True)
+
+
+def _base_grid(b: int, h: int, w: int, like: torch.Tensor) -> torch.Tensor:
+    ys = torch.arange(h, device=like.device, dtype=like.dtype)
+    xs = torch.arange(w, device=like.device, dtype=like.dtype)
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+    return torch.stack([gx, gy]).expand(b, 2, h, w)
+
+
+def sample(image: torch.Tensor, offset: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
+    """image (B, C, H, W) read at p + offset(p) (offset (B, 2, H, W) in px, x then y), edges clamped."""
+    b, _, h, w = image.shape
+    pos = _base_grid(b, h, w, offset) + offset
+    gx = pos[:, 0] * (2 / max(w - 1, 1)) - 1
+    gy = pos[:, 1] * (2 / max(h - 1, 1)) - 1
+    return F.grid_sample(image, torch.stack([gx, gy], -1), mode=mode, padding_mode="border", align_corners=True)
+
+
+def _mismatch(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: float, block: int = BLOCK) -> torch.Tensor:
+    """Block-averaged |a(p - t v) - b(p + (1 - t) v)|."""
+    diff = (sample(a, -t * v) - sample(b, (1 - t) * v)).abs()
+    return F.avg_pool2d(diff, block, stride=1, padding=block // 2, count_include_pad=False)
+
+
+def _cost(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: float, scale: int) -> torch.Tensor:
+    """The mismatch times the prior for small motion, 1 + SMALL_MOTION per px (of the full frame: v is in
+    px of a level ``scale`` times smaller). Multiplied, not added: a good match costs nearly nothing however
+    far it moved, while among the equally poor matches of noise or flicker the smallest motion wins."""
+    return _mismatch(a, b, v, t) * (1 + SMALL_MOTION * scale * v.abs().sum(1, keepdim=True))
+
+
+def _full_search(a: torch.Tensor, b: torch.Tensor, t: float, radius: int, scale: int) -> torch.Tensor:
+    """Exhaustive search over every whole-pixel v within radius, one row of candidates at a time (bounded
+    memory), keeping the running best."""
+    n = a.shape[0]
+    xs = torch.arange(-radius, radius + 1, device=a.device, dtype=a.dtype)
+    best_cost, best_v = None, None
+    for dy in range(-radius, radius + 1):
+        row = torch.stack([xs, torch.full_like(xs, dy)], 1)                        # (K, 2)
+        v = row.repeat(n, 1)[:, :, None, None].expand(-1, -1, *a.shape[-2:])      # (n*K, 2, h, w)
+        k = len(xs)
+        costs = _cost(a.repeat_interleave(k, 0), b.repeat_interleave(k, 0), v, t, scale).view(n, k, *a.shape[-2:])
+        cost, index = costs.min(1, keepdim=True)
+        chosen = row[index[:, 0]].permute(0, 3, 1, 2)                              # (n, 2, h, w)
+        if best_cost is None:
+            best_cost, best_v = cost, chosen
+        else:
+            better = cost < best_cost
+            best_cost, best_v = torch.where(better, cost, best_cost), torch.where(better, chosen, best_v)
+    return best_v
+
+
+def _search(a: torch.Tensor, b: torch.Tensor, start: torch.Tensor, t: float, scale: int) -> torch.Tensor:
+    """Best v among start + every offset in {-1, 0, 1}^2 px."""
+    offsets = [(dx, dy) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+    costs = torch.cat([_cost(a, b, start + start.new_tensor([dx, dy]).view(1, 2, 1, 1), t, scale)
+                       for dx, dy in offsets], 1)
+    return start + start.new_tensor(offsets)[costs.argmin(1)].permute(0, 3, 1, 2)
+
+
+def _subpixel(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: float) -> torch.Tensor:
+    """Two lines of equal slope through the cost at v and one px either side, in x and in y (at most half
+    a px): the cost is a sum of absolute differences, V-shaped around a match, not parabolic."""
+    def cost(dx: float, dy: float) -> torch.Tensor:
+        return _cost(a, b, v + v.new_tensor([dx, dy]).view(1, 2, 1, 1), t, 1)[:, 0]
+
+    c0 = cost(0, 0)
+    out = v.clone()
+    for axis, (lo, hi) in enumerate(((cost(-1, 0), cost(1, 0)), (cost(0, -1), cost(0, 1)))):
+        rise = torch.maximum(lo, hi) - c0          # equiangular (V) fit: the cost is a sum of |differences|
+        shift = torch.where(rise > 1e-6, 0.5 * (lo - hi) / rise.clamp_min(1e-6), torch.zeros_like(c0))
+        out[:, axis] += shift.clamp(-0.5, 0.5)
+    return out
+
+
+def _smooth(v: torch.Tensor) -> torch.Tensor:
+    """3x3 median of each component: removes isolated wrong vectors, keeps motion edges."""
+    b, _, h, w = v.shape
+    patches = F.unfold(F.pad(v, (1, 1, 1, 1), mode="replicate"), 3).view(b, 2, 9, h, w)
+    return patches.median(dim=2).values
+
+
+def confidence(frames: torch.Tensor, v: torch.Tensor, t: float = 0.5) -> torch.Tensor:
+    """(B, 1, H, W) in [0, 1]: whether the vectors also explain the outer frames (B, 4, 3, H, W on [0, 1]).
+
+    The search chose v to make I2 and I3 agree, so their agreement proves little (in noise, some vector
+    always fits a little better). I1 and I4 were not searched: along a true, steady motion they agree with
+    their neighbours too. 1 where, on either side, the match is at most CONFIDENT_RATIO of the mismatch with
+    no motion; 0 where it is no better (noise, flicker, a pattern the search mistook): there the plain
+    frames are the safer estimate. "No motion" keeps v's fractional part, whose smoothing of noise must not
+    pass for a match.
+    """
+    lum = [_luma(frames[:, k].float()) for k in range(4)]
+    still_v = v - torch.round(v)
+    gains = []
+    for (k, j) in ((0, 1), (2, 3), (1, 2)):      # I1 with I2, I3 with I4; I2 with I3 (searched: stricter)
+        def mismatch(w: torch.Tensor) -> torch.Tensor:
+            diff = (sample(lum[k], (k - 1 - t) * w) - sample(lum[j], (j - 1 - t) * w)).abs()
+            return F.avg_pool2d(diff, CONFIDENCE_BLOCK, stride=1, padding=CONFIDENCE_BLOCK // 2,
+                                count_include_pad=False)
+        ratio = mismatch(v) / mismatch(still_v).clamp_min(1e-4)
+        trusted, doubted = (SEARCHED_RATIOS if (k, j) == (1, 2) else (CONFIDENT_RATIO, 1.0))
+        gains.append(((doubted - ratio) / (doubted - trusted)).clamp(0, 1))
+    gain = torch.stack(gains).amax(0)   # one steady side is enough (the window's edge repeats a frame)
+    return F.avg_pool2d(gain, 5, stride=1, padding=2, count_include_pad=False)
+
+
+def estimate_motion(i2: torch.Tensor, i3: torch.Tensor, t: float = 0.5) -> torch.Tensor:
+    """Motion (B, 2, H, W) in px from I2 to I3 of the trajectory through each pixel at time t.
+
+    i2, i3: (B, 3, H, W) on [0, 1] (the cost's prior is in those units); H and W any size.
+    """
+    a, b = _luma(i2.float()), _luma(i3.float())
+    pyramid = [(a, b)]
+    while min(pyramid[-1][0].shape[-2:]) > COARSE_SIDE:
+        pa, pb = pyramid[-1]
+        pyramid.append((F.avg_pool2d(pa, 2, ceil_mode=True), F.avg_pool2d(pb, 2, ceil_mode=True)))
+    ca, cb = pyramid[-1]
+    scale = 2 ** (len(pyramid) - 1)
+    reach = min(MAX_MOTION, min(i2.shape[-2:]) // 2)         # no further than half the frame
+    v = _smooth(_full_search(ca, cb, t, max(COARSE_RADIUS, math.ceil(reach / scale)), scale))
+    for level in range(len(pyramid) - 2, -1, -1):
+        la, lb = pyramid[level]
+        v = 2 * F.interpolate(v, size=la.shape[-2:], mode="bilinear", align_corners=False)
+        v = _search(la, lb, v, t, 2 ** level)
+        v = _smooth(v) if level else _subpixel(la, lb, v, t)
+    return v
+
+
+def warp_to(frames: torch.Tensor, v: torch.Tensor, t: float = 0.5, mode: str = "bilinear") -> torch.Tensor:
+    """(B, 4, C, H, W) frames at times -1, 0, 1, 2 brought to time t along p + (k - t) v (constant velocity)."""
+    return torch.stack([sample(frames[:, k], (k - 1 - t) * v, mode) for k in range(4)], 1)
