@@ -21,8 +21,8 @@ def plugin_available() -> bool:
 
 def interpolate(clip: vs.VideoNode, weights: str | Path | None = None, device: str = "auto",
                 fp16: bool | None = None, factor: int | None = None, fps_num: int | None = None,
-                fps_den: int | None = None, sc_threshold: float | None = None,
-                scales: int | None = None) -> vs.VideoNode:
+                fps_den: int | None = None, sc_threshold: float | None = None, scales: int | None = None,
+                factor_num: int | None = None, factor_den: int | None = None) -> vs.VideoNode:
     """Raises the frame rate of a clip (2x by default). See README for arguments."""
     if not plugin_available():
         raise vs.Error("convlstm.interpolate: the native plugin is not loaded; install the package with "
@@ -32,8 +32,8 @@ def interpolate(clip: vs.VideoNode, weights: str | Path | None = None, device: s
         kwargs["weights"] = str(weights)
     if fp16 is not None:
         kwargs["fp16"] = int(bool(fp16))
-    for key, value in (("factor", factor), ("fps_num", fps_num), ("fps_den", fps_den),
-                       ("sc_threshold", sc_threshold), ("scales", scales)):
+    for key, value in (("factor", factor), ("factor_num", factor_num), ("factor_den", factor_den),
+                       ("fps_num", fps_num), ("fps_den", fps_den), ("sc_threshold", sc_threshold), ("scales", scales)):
         if value is not None:
             kwargs[key] = value
     return vs.core.convlstm.Interpolate(clip, **kwargs)

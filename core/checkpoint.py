@@ -22,8 +22,10 @@ from .model import Net
 
 FORMAT = "vapoursynth-convlstm-checkpoint"
 VERSION = 1
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "default.pt"
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+DEFAULT_WEIGHTS = WEIGHTS_DIR / "default.pt"
 UNTRAINED = "untrained"   # weights="untrained": the zero-residual net, i.e. frame blending
+BUNDLED = {"paper": WEIGHTS_DIR / "paper.pt"}   # weights="paper": the paper's motion-free net (the ablation)
 
 
 class CheckpointError(ValueError):
@@ -76,10 +78,16 @@ def load_net(path: str | Path) -> tuple[Net, dict[str, Any]]:
 
 
 def load_weights(weights: str | None) -> tuple[Net, str]:
-    """What ``weights=`` names: a checkpoint, else the bundled default, else the zero-residual net
-    (= blending); ``"untrained"`` asks for that net explicitly (a baseline). Returns the net and its name."""
+    """What ``weights=`` names: a checkpoint, a bundled model by name ("paper"), else the bundled default,
+    else the zero-residual net (= blending); ``"untrained"`` asks for that net explicitly (a baseline).
+    Returns the net and its name."""
     if weights == UNTRAINED:
         return Net(), UNTRAINED
+    if weights in BUNDLED:
+        if not BUNDLED[weights].is_file():
+            raise InterpolateError(f"weights={weights!r}: this build bundles no such model ({BUNDLED[weights]})")
+        net, _ = load_net(BUNDLED[weights])
+        return net, weights
     if weights:
         try:
             net, _ = load_net(Path(weights).expanduser())

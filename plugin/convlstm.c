@@ -368,6 +368,7 @@ VS_EXTERNAL_API(void) VapourSynthPluginInit2(VSPlugin *plugin, const VSPLUGINAPI
                          "Frame interpolation with the ConvLSTM residual network (Suzuki & Ikehara 2020)",
                          VS_MAKE_VERSION(0, 1), VAPOURSYNTH_API_VERSION, 0, plugin);
     vspapi->registerFunction("Interpolate", "clip:vnode;weights:data:opt;device:data:opt;fp16:int:opt;factor:int:opt;"
-                             "fps_num:int:opt;fps_den:int:opt;sc_threshold:float:opt;scales:int:opt;",
+                             "factor_num:int:opt;factor_den:int:opt;fps_num:int:opt;fps_den:int:opt;"
+                             "sc_threshold:float:opt;scales:int:opt;",
                              "clip:vnode;", interpolateCreate, NULL, plugin);
 }

@@ -59,7 +59,8 @@ def eval_table(path: Path) -> tuple[str, str]:
 
 def bench_table(path: Path) -> tuple[str, str]:
     data = json.loads(path.read_text())
-    cols = [("size", "size", "{}"), ("device", "device", "{}"), ("scales", "model passes", "{}"), ("filter_fps", "filter fps", "{:.2f}"),
+    cols = [("size", "size", "{}"), ("device", "device", "{}"), ("motion", "motion", "{}"),
+            ("scales", "model passes", "{}"), ("filter_fps", "filter fps", "{:.2f}"),
             ("latency_s", "latency s", "{:.2f}"), ("forward_s_per_frame", "net s/frame", "{:.3f}"),
             ("gflops_per_frame", "GFLOP/frame", "{:.1f}"), ("achieved_gflops_s", "GFLOP/s", "{:.1f}"),
             ("compute_fraction", "of peak FLOP/s", "{:.1%}"), ("bandwidth_fraction", "of peak bandwidth", "{:.1%}"),

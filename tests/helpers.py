@@ -16,6 +16,7 @@ from convlstm.model import Net
 
 TINY = ModelConfig(channels=(4, 8), refine_channels=4, attention_blocks=1, reduction=2)
 TINY2 = ModelConfig(**{**TINY.to_dict(), "scales": 2, "fusion_channels": 4})   # plus the half-size pass
+TINY_MOTION = ModelConfig(**{**TINY.to_dict(), "motion": "block"})                # motion-compensated
 VSPIPE = str(Path(sys.executable).with_name("vspipe"))
 
 DTYPES = {vs.RGB24: np.uint8, vs.RGB27: np.uint16, vs.RGB30: np.uint16, vs.RGB36: np.uint16, vs.RGB48: np.uint16, vs.RGBH: np.float16, vs.RGBS: np.float32}

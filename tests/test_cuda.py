@@ -6,7 +6,7 @@ import vapoursynth as vs
 
 from convlstm.filter.devices import cuda_usable
 from convlstm.filter.planes import Plane, PlaneIO
-from helpers import clip_from_frames, moving_frames, planes_of
+from helpers import TINY_MOTION, clip_from_frames, moving_frames, planes_of, random_weights
 
 pytestmark = [pytest.mark.cuda, pytest.mark.skipif(not cuda_usable(), reason="needs a CUDA GPU with torch + cupy")]
 core = vs.core
@@ -47,6 +47,18 @@ def test_cuda_matches_cpu_with_the_scale_fusion(fp16, fusion_weights):
     for n in range(cpu.num_frames):
         a, b = planes_of(cpu.get_frame(n)).astype(int), planes_of(gpu.get_frame(n)).astype(int)
         assert np.abs(a - b).max() <= (1 if not fp16 else 3), f"frame {n}"
+
+
+@pytest.mark.parametrize("fp16", [0, 1])
+def test_cuda_matches_cpu_with_motion_compensation(fp16, tmp_path):
+    """Block matching on the GPU: the same vectors up to ties that float rounding may break differently."""
+    weights = random_weights(tmp_path / "motion.pt", TINY_MOTION)
+    clip = clip_from_frames(moving_frames(96, 64, 5, vs.RGB24, speed=6), vs.RGB24)
+    cpu = core.convlstm.Interpolate(clip, weights=str(weights), device="cpu", factor=3)
+    gpu = core.convlstm.Interpolate(clip, weights=str(weights), device="cuda", fp16=fp16, factor=3)
+    for n in range(cpu.num_frames):
+        diff = np.abs(planes_of(cpu.get_frame(n)).astype(int) - planes_of(gpu.get_frame(n)).astype(int))
+        assert diff.mean() < 0.5 and np.percentile(diff, 99.9) <= (3 if not fp16 else 5), f"frame {n}"
 
 
 def test_fp16_is_default_for_rgbh_and_close_to_fp32(test_weights):

@@ -10,9 +10,7 @@ from convlstm.checkpoint import load_net, save_checkpoint
 from convlstm.config import ModelConfig
 from convlstm.model import Net
 from convlstm.model.motion import confidence, estimate_motion, sample, warp_to
-from helpers import TINY, clip_from_frames, moving_frames, planes_of
-
-TINY_MOTION = ModelConfig(**{**TINY.to_dict(), "motion": "block"})
+from helpers import TINY_MOTION, clip_from_frames, moving_frames, planes_of
 
 
 def texture(h: int, w: int, seed: int = 0) -> torch.Tensor:
@@ -96,3 +94,53 @@ def test_init_from_a_model_without_motion_restarts_the_residual_heads(tmp_path):
     assert net.synthesis.head[-1].weight.abs().sum() == 0 and net.refinement.out.weight.abs().sum() == 0
     paper, _ = load_net(source)
     assert torch.equal(net.synthesis.encoders[0].lstm.cell.gates.weight, paper.synthesis.encoders[0].lstm.cell.gates.weight)
+
+
+@pytest.fixture(scope="module")
+def motion_weights(tmp_path_factory):
+    """A motion-compensated net with its residual heads at zero: its frames are the compensated estimate."""
+    path = tmp_path_factory.mktemp("motion") / "motion.pt"
+    save_checkpoint(path, Net(TINY_MOTION), {"note": "untrained motion model"})
+    return path
+
+
+def square_x(frame: vs.VideoFrame) -> float:
+    """Horizontal centre of the bright square of helpers.moving_frames (its red plane above 0.9 of peak)."""
+    red = np.asarray(frame[0]).astype(float)
+    cols = np.nonzero((red > 0.9 * 255).any(0))[0]
+    return float(cols.mean())
+
+
+@pytest.mark.parametrize("kwargs, count", [({"factor": 3}, 3 * 6), ({"factor": 4}, 4 * 6),
+                                           ({"factor_num": 5, "factor_den": 2}, 15),
+                                           ({"fps_num": 60, "fps_den": 1}, 15)])
+def test_any_factor_puts_every_frame_at_its_own_time(kwargs, count, motion_weights):
+    clip = clip_from_frames(moving_frames(160, 64, 6, speed=8), fpsnum=24, fpsden=1)
+    out = vs.core.convlstm.Interpolate(clip, weights=str(motion_weights), **kwargs)
+    assert out.num_frames == count
+    ratio = out.num_frames / clip.num_frames
+    for m in range(out.num_frames):
+        f = out.get_frame(m)
+        position = m / ratio
+        if position == int(position):               # a source timestamp: that source frame, bit for bit
+            assert np.array_equal(planes_of(f), planes_of(clip.get_frame(int(position)))), m
+            assert f.props["ConvLSTMInterpolated"] == 0
+        elif 1 < position < clip.num_frames - 2:    # between two, full window: the square where it is then
+            assert f.props["ConvLSTMInterpolated"] == 1
+            expected = square_x(clip.get_frame(0)) + 8 * position
+            assert abs(square_x(f) - expected) < 1.5, (m, square_x(f), expected)   # even steps: no judder
+
+
+def test_factors_that_are_not_powers_of_two_need_any_time_weights(test_weights, motion_weights):
+    clip = clip_from_frames(moving_frames(32, 16, 4))
+    with pytest.raises(vs.Error, match="interpolates halfway only: use a power of two"):
+        vs.core.convlstm.Interpolate(clip, weights=str(test_weights), factor=3)
+    with pytest.raises(vs.Error, match="factor_num and factor_den go together"):
+        vs.core.convlstm.Interpolate(clip, weights=str(motion_weights), factor_num=5)
+    variable = vs.core.std.Splice([clip, clip.std.AssumeFPS(fpsnum=30, fpsden=1)], mismatch=True)
+    assert variable.fps == 0
+    with pytest.raises(vs.Error, match="not whole, so it needs a clip with a known constant frame rate"):
+        vs.core.convlstm.Interpolate(variable, weights=str(motion_weights), factor_num=5, factor_den=2)
+    assert vs.core.convlstm.Interpolate(variable, weights=str(motion_weights), factor=3).num_frames == 24
+    doubled = vs.core.convlstm.Interpolate(clip, weights=str(motion_weights))
+    assert doubled.num_frames == 8 and doubled.fps == clip.fps * 2

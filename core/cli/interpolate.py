@@ -46,7 +46,7 @@ def run(input: str | Path, output: str | Path, factor: int = 2, device: str = "a
     try:
         check_factor(factor)
     except InterpolateError:
-        raise UsageError(f"--factor must be a power of two from 2 to {MAX_FACTOR}, got {factor}") from None
+        raise UsageError(f"--factor must be above 1 and at most {MAX_FACTOR}, got {factor}") from None
     src = open_source(src_path)
     if src.num_frames < 2:
         raise SourceError(f"{str(src_path)!r} has {src.num_frames} frame(s); at least 2 are needed")

@@ -68,6 +68,7 @@ def bench_one(width: int, height: int, device: str, fp16: bool, batch: int, fram
     if scales == 1:
         net.drop_scale_fusion()
     row["scales"] = 2 if net.fusion is not None else 1   # 2: the half-size pass and fusion run too
+    row["motion"] = net.config.motion                     # block: block matching runs before the net
     engine = Engine(net, dev, fp16)
     x = torch.rand(batch, 4, 3, height, width, device=dev) * 2 - 1
     engine.predict(x)
@@ -122,7 +123,7 @@ def _worker(args: tuple) -> dict[str, Any]:
     return bench_one(*args)
 
 
-COLUMNS = [("size", "{}"), ("device", "{}"), ("filter_fps", "{:.2f}"), ("latency_s", "{:.3f}"),
+COLUMNS = [("size", "{}"), ("device", "{}"), ("motion", "{}"), ("filter_fps", "{:.2f}"), ("latency_s", "{:.3f}"),
            ("forward_s_per_frame", "{:.3f}"), ("gflops_per_frame", "{:.1f}"), ("achieved_gflops_s", "{:.1f}"),
            ("compute_fraction", "{:.1%}"), ("bandwidth_fraction", "{:.1%}"), ("peak_rss_mib", "{:.0f}"),
            ("peak_cuda_mib", "{:.0f}"), ("mvtools_fps", "{:.1f}"), ("svp_fps", "{:.1f}")]

@@ -103,6 +103,11 @@ def run_svp(source: vs.VideoNode, even_rgb: np.ndarray, **_) -> Prediction:
     return _odd_outputs(svp_doubled(_as_yuv(_even(source), vs.YUV420P8)), len(even_rgb) - 1)
 
 
+def run_paper(source: vs.VideoNode, even_rgb: np.ndarray, device: str = "auto", **_) -> Prediction:
+    """The paper's motion-free net as bundled (weights="paper"): the ablation of the motion model."""
+    return run_convlstm(source, even_rgb, weights="paper", device=device)
+
+
 METHODS: dict[str, Callable[..., Prediction]] = {
-    "convlstm": run_convlstm, "blend": run_blend, "repeat": run_repeat, "mvtools": run_mvtools, "svp": run_svp,
+    "convlstm": run_convlstm, "paper": run_paper, "blend": run_blend, "repeat": run_repeat, "mvtools": run_mvtools, "svp": run_svp,
 }

@@ -1,6 +1,7 @@
 """The values Interpolate accepts beyond their types (VapourSynth's signature already enforces those)."""
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 from ..errors import InterpolateError
@@ -9,12 +10,13 @@ DEFAULT_SC_THRESHOLD = 0.15
 MAX_FACTOR = 64
 
 
-def check_factor(factor: int) -> int:
-    """The one factor rule (the CLI checks it too, before decoding anything)."""
-    if factor < 2 or factor > MAX_FACTOR or factor & (factor - 1):
-        raise InterpolateError(f"factor must be a power of two from 2 to {MAX_FACTOR}, got {factor}; "
-                               "for other rates use fps_num/fps_den")
-    return factor
+def check_factor(factor: int | Fraction) -> Fraction:
+    """The one factor rule (the CLI checks it too, before decoding anything). Whether a factor that is not a
+    power of two works depends on the weights (stages.build: those that take the time position)."""
+    if not 1 < factor <= MAX_FACTOR:
+        raise InterpolateError(f"factor must be above 1 and at most {MAX_FACTOR}, got {factor}; "
+                               "for a target rate use fps_num/fps_den")
+    return Fraction(factor)
 
 
 def check_args(args: dict[str, Any]) -> dict[str, Any]:
@@ -22,11 +24,18 @@ def check_args(args: dict[str, Any]) -> dict[str, Any]:
     if "fp16" in args and args["fp16"] not in (0, 1):
         raise InterpolateError(f"fp16 must be 0 or 1 (False/True), got {args['fp16']}")
     check_factor(args.get("factor", 2))
-    if ("fps_num" in args) != ("fps_den" in args):
-        raise InterpolateError("fps_num and fps_den go together, e.g. fps_num=60000, fps_den=1001")
+    for num, den, example in (("fps_num", "fps_den", "fps_num=60000, fps_den=1001"),
+                              ("factor_num", "factor_den", "factor_num=5, factor_den=2")):
+        if (num in args) != (den in args):
+            raise InterpolateError(f"{num} and {den} go together, e.g. {example}")
+    if sum(k in args for k in ("factor", "factor_num", "fps_num")) > 1:
+        raise InterpolateError("give one of factor, factor_num/factor_den or fps_num/fps_den, not several")
+    if "factor_num" in args:
+        if args["factor_num"] <= 0 or args["factor_den"] <= 0:
+            raise InterpolateError(f"factor_num and factor_den must be positive, got "
+                                   f"{args['factor_num']}/{args['factor_den']}")
+        check_factor(Fraction(args["factor_num"], args["factor_den"]))
     if "fps_num" in args:
-        if "factor" in args:
-            raise InterpolateError("give either factor or fps_num/fps_den, not both")
         if args["fps_num"] <= 0 or args["fps_den"] <= 0:
             raise InterpolateError(f"fps_num and fps_den must be positive, got {args['fps_num']}/{args['fps_den']}")
     if "scales" in args and args["scales"] not in (1, 2):

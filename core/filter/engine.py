@@ -20,12 +20,13 @@ class Engine:
         self.multiple = net.pad_multiple
 
     @torch.inference_mode()
-    def predict(self, frames: torch.Tensor) -> torch.Tensor:
-        """frames: (B, 4, 3, H, W) float on [-1, 1], any H and W -> (B, 3, H, W) float32."""
-        b, t, c, h, w = frames.shape
+    def predict(self, frames: torch.Tensor, t: float = 0.5) -> torch.Tensor:
+        """frames: (B, 4, 3, H, W) float on [-1, 1], any H and W -> (B, 3, H, W) float32 at time t between the
+        middle two (0.5 for weights without motion compensation)."""
+        b, n, c, h, w = frames.shape
         ph, pw = -h % self.multiple, -w % self.multiple
-        x = frames.to(device=self.device, dtype=self.dtype).reshape(b, t * c, h, w)
+        x = frames.to(device=self.device, dtype=self.dtype).reshape(b, n * c, h, w)
         if ph or pw:
             x = F.pad(x, (0, pw, 0, ph), mode="replicate")
-        out = self.net(x.reshape(b, t, c, h + ph, w + pw)).frame
+        out = self.net(x.reshape(b, n, c, h + ph, w + pw), t).frame
         return out[..., :h, :w].float()

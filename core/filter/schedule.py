@@ -1,4 +1,5 @@
-"""Which source frames make each output frame: the 2x contract (docs/design.md) and retiming to any rate."""
+"""Which source frames make each output frame: the 2x contract (docs/design.md), retiming to the nearest
+frame, and exact timestamps (a source frame and the time position t after it) for models that take t."""
 from __future__ import annotations
 
 from fractions import Fraction
@@ -13,7 +14,7 @@ def source_window(n: int, num_source: int) -> tuple[int, ...]:
     i = n // 2
     if n % 2 == 0 or i >= num_source - 1:
         return (min(i, num_source - 1),)
-    return tuple(min(max(j, 0), num_source - 1) for j in (i - 1, i, i + 1, i + 2))
+    return clamped_window(i, num_source)
 
 
 def doubled_rate(num: int, den: int) -> tuple[int, int]:
@@ -43,3 +44,19 @@ def retimed_index(m: int, upsampled: Fraction, target: Fraction, num_upsampled: 
     The timing error is at most half a frame period of the upsampled clip: 1 / (2 * upsampled).
     """
     return min(num_upsampled - 1, floor(m * upsampled / target + Fraction(1, 2)))
+
+
+def timed_position(m: int, ratio: Fraction, num_source: int) -> tuple[int, Fraction]:
+    """Output m of a clip ``ratio`` times as fast, on the source's clock: (i, t), the source frame i at or
+    before its timestamp and the fraction t in [0, 1) of the way to frame i + 1 (t = 0: frame i itself).
+    Past the last source frame it is the last frame."""
+    position = Fraction(m) / ratio
+    i = floor(position)
+    if i >= num_source - 1:
+        return num_source - 1, Fraction(0)
+    return i, position - i
+
+
+def clamped_window(i: int, num_source: int) -> tuple[int, int, int, int]:
+    """The net's input around the gap between source frames i and i + 1, indices clamped to the clip."""
+    return tuple(min(max(j, 0), num_source - 1) for j in (i - 1, i, i + 1, i + 2))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from fractions import Fraction
+from math import floor
 from typing import Any, Sequence
 
 import torch
@@ -22,7 +23,8 @@ from .engine import Engine
 from .formats import PixelFormat, check_format
 from .planes import Plane, PlaneIO
 from .scenes import consecutive_differences, cut_at
-from .schedule import doubled_rate, doublings_for_rate, retimed_count, retimed_index, source_window
+from .schedule import (clamped_window, doubled_rate, doublings_for_rate, retimed_count, retimed_index, source_window,
+                       timed_position)
 from .yuv import YuvDescription, rgb_to_yuv, yuv_to_rgb
 
 SCENE_PREV, SCENE_NEXT = 1, 2   # flag bits from the C side (_SceneChangePrev / _SceneChangeNext)
@@ -32,7 +34,7 @@ DECODED_CACHE_FRAMES = 6        # consecutive windows share 3 of 4 frames: decod
 
 
 class Interpolator:
-    """One 2x stage: 2N frames at twice the rate."""
+    """One 2x stage: 2N frames at twice the rate, each new frame halfway between two source frames."""
 
     planes = 3
     duration_divisor = 2
@@ -104,6 +106,10 @@ class Interpolator:
                 self._decoded.popitem(last=False)
         return frame
 
+    def time_position(self, n: int) -> float:
+        """Where output n lies between source frames i and i + 1 (the 2x stage: always halfway)."""
+        return 0.5
+
     def process(self, n: int, src_ptrs: Sequence[int], src_strides: Sequence[int], dst_ptrs: Sequence[int],
                 dst_strides: Sequence[int], frame_props: Sequence[Sequence[int]] = (NO_PROPS,) * 4) -> int:
         indices = self.plan(n)
@@ -122,7 +128,7 @@ class Interpolator:
             window[0] = window[1]                                          # never mix scenes in a window
         if self._cut_between(differences, flags, 2):
             window[3] = window[2]
-        pred = self.engine.predict(window[None])[0]
+        pred = self.engine.predict(window[None], self.time_position(n))[0]
         finite = torch.isfinite(pred).all()   # read after the write, which waits for the device anyway
         self._write(self.encode(pred, frame_props[1]), dst_ptrs, dst_strides)
         if not bool(finite):
@@ -133,6 +139,30 @@ class Interpolator:
     def _write(self, planes: Sequence[torch.Tensor], dst_ptrs: Sequence[int], dst_strides: Sequence[int]) -> None:
         for p in range(self.planes):
             self.io.write(planes[p], self._plane(p, dst_ptrs[p], dst_strides[p]), self.format.numpy_dtype)
+
+
+class TimedInterpolator(Interpolator):
+    """The whole of a rate change in one stage, for weights that take the time position: every output frame
+    is computed at its exact timestamp from the source frames around it (no power-of-two upsampling and
+    nearest-frame picking, whose uneven steps judder). Source frames on an output timestamp pass through."""
+
+    def __init__(self, info: dict[str, Any], engine: Engine, io: PlaneIO, fmt: PixelFormat, sc_threshold: float,
+                 ratio: Fraction) -> None:
+        super().__init__(info, engine, io, fmt, sc_threshold)
+        self.ratio = ratio
+        self.num_frames = max(1, floor(self.num_source * ratio))
+        rate = Fraction(int(info["fps_num"]), int(info["fps_den"])) * ratio if int(info["fps_num"]) > 0 and \
+            int(info["fps_den"]) > 0 else None
+        self.fps_num, self.fps_den = (rate.numerator, rate.denominator) if rate else (0, 0)
+        # variable-rate clips: durations shrink by the factor, which then has to be whole
+        self.duration_divisor = int(ratio) if ratio.denominator == 1 else 1
+
+    def plan(self, n: int) -> tuple[int, ...]:
+        i, t = timed_position(n, self.ratio, self.num_source)
+        return (i,) if t == 0 else clamped_window(i, self.num_source)
+
+    def time_position(self, n: int) -> float:
+        return float(timed_position(n, self.ratio, self.num_source)[1])
 
 
 class Retimer:
@@ -155,32 +185,49 @@ class Retimer:
 
 
 def build(info: dict[str, Any], args: dict[str, Any]) -> list[Interpolator | Retimer]:
-    """Validates everything, loads the model once, and plans the chain of stages."""
+    """Validates everything, loads the model once, and plans the stages: one exact-time stage for weights
+    that take the time position, else 2x stages (and a final retiming for fps_num/fps_den)."""
     args = check_args(dict(args))
     fmt = check_format(info)
     if int(info["num_frames"]) < 2:
         raise InterpolateError(f"the clip has {info['num_frames']} frame(s); at least 2 are needed to interpolate")
+    known_rate = int(info["fps_num"]) > 0 and int(info["fps_den"]) > 0
+    source_rate = Fraction(int(info["fps_num"]), int(info["fps_den"])) if known_rate else None
     if "fps_num" in args:
-        if int(info["fps_num"]) <= 0 or int(info["fps_den"]) <= 0:
+        if source_rate is None:
             raise InterpolateError("fps_num/fps_den need a clip with a known constant frame rate; "
                                    "set one with core.std.AssumeFPS(clip, fpsnum=..., fpsden=...)")
-        doublings = doublings_for_rate(Fraction(int(info["fps_num"]), int(info["fps_den"])),
-                                       Fraction(args["fps_num"], args["fps_den"]))
+        ratio = Fraction(args["fps_num"], args["fps_den"]) / source_rate
+    elif "factor_num" in args:
+        ratio = Fraction(args["factor_num"], args["factor_den"])
     else:
-        doublings = int(args.get("factor", 2)).bit_length() - 1
+        ratio = Fraction(args.get("factor", 2))
 
     device = resolve_device(args.get("device"))
     fp16 = bool(args.get("fp16", device.type == "cuda" and fmt.is_float and fmt.bits == 16))
     net, source = load_weights(args.get("weights"))
     if args.get("scales") == 2 and net.fusion is None:
-        raise InterpolateError(f"scales=2 needs weights trained with a scale fusion (model.scales: 2, as the "
-                               f"default weights are); {source!r} has the full-size pass only: leave scales unset")
+        raise InterpolateError(f"scales=2 needs weights trained with a scale fusion (model.scales: 2); {source!r} "
+                               "has the full-size pass only: leave scales unset")
     if args.get("scales") == 1:
         net.drop_scale_fusion()
     engine = Engine(net, device, fp16)
     io = PlaneIO(device)
     sc = float(args.get("sc_threshold", DEFAULT_SC_THRESHOLD))
 
+    if net.any_time:
+        if source_rate is None and ratio.denominator != 1:
+            raise InterpolateError(f"factor {ratio} is not whole, so it needs a clip with a known constant frame "
+                                   "rate; set one with core.std.AssumeFPS(clip, fpsnum=..., fpsden=...)")
+        return [TimedInterpolator(info, engine, io, fmt, sc, ratio)]
+    if "fps_num" in args:
+        doublings = doublings_for_rate(source_rate, Fraction(args["fps_num"], args["fps_den"]))
+    elif ratio.denominator == 1 and ratio.numerator & (ratio.numerator - 1) == 0:
+        doublings = ratio.numerator.bit_length() - 1
+    else:
+        raise InterpolateError(f"factor {ratio} needs weights that interpolate at any time position (motion "
+                               f"compensation, model.motion: block); {source!r} interpolates halfway only: use a "
+                               "power of two (2, 4, 8, ...) or fps_num/fps_den")
     stages: list[Interpolator | Retimer] = []
     for _ in range(doublings):   # 2x again on the 2x clip keeps every window equally spaced
         stage = Interpolator(info, engine, io, fmt, sc)

@@ -53,13 +53,21 @@ class Net(nn.Module):
         self.fusion = None
         return self
 
-    def forward(self, frames: torch.Tensor) -> NetOutput:
+    @property
+    def any_time(self) -> bool:
+        """Whether the net interpolates at any time position t (motion compensation), not only halfway."""
+        return self.config.motion != "none"
+
+    def forward(self, frames: torch.Tensor, t: float = 0.5) -> NetOutput:
+        """The frame at time t between the middle two (t = 0.5 unless ``any_time``)."""
         if frames.dim() != 5 or frames.shape[1] != 4 or frames.shape[2] != 3:
             raise ValueError(f"Net expects (B, 4, 3, H, W) frames, got {tuple(frames.shape)}")
         m = self.pad_multiple
         if frames.shape[-1] % m or frames.shape[-2] % m:
             raise ValueError(f"Net expects H and W to be multiples of {m}, got {tuple(frames.shape[-2:])}")
-        full = self.single_pass(frames)
+        if t != 0.5 and not self.any_time:
+            raise ValueError(f"this net interpolates halfway only (t=0.5), not at t={t}: it has no motion model")
+        full = self.single_pass(frames, t)
         if self.fusion is None:
             return full
         if self.synthesis.training:
@@ -79,12 +87,12 @@ class Net(nn.Module):
             moved = trust * warp_to(x, v, t, mode="bicubic") + (1 - trust) * x
         return moved.to(frames.dtype)
 
-    def single_pass(self, frames: torch.Tensor) -> NetOutput:
+    def single_pass(self, frames: torch.Tensor, t: float = 0.5) -> NetOutput:
         """The paper's network: ConvLSTM U-Net synthesis, then attention refinement (over the
         motion-compensated frames with model.motion="block")."""
         if self.config.motion == "block":
-            frames = self.compensate(frames)
-        synthesized = self.synthesis(frames)
+            frames = self.compensate(frames, t)
+        synthesized = self.synthesis(frames, t)
         return NetOutput(self.refinement(synthesized, frames[:, 1], frames[:, 2]), synthesized)
 
 

@@ -43,7 +43,8 @@ class DecoderBlock(nn.Module):
 
 
 class SynthesisNet(nn.Module):
-    """I'_{2.5} = (I2 + I3) / 2 + U-Net residual. Last conv starts at zero: untrained = blend."""
+    """I'_t = (1 - t) I2 + t I3 + U-Net residual (t = 0.5 in the paper). Last conv starts at zero: untrained =
+    blend."""
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -58,9 +59,10 @@ class SynthesisNet(nn.Module):
         nn.init.zeros_(self.head[-1].weight)
         nn.init.zeros_(self.head[-1].bias)
 
-    def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        """frames: (B, 4, 3, H, W) on [-1, 1], H and W multiples of 2**levels."""
-        b, t = frames.shape[:2]
+    def forward(self, frames: torch.Tensor, t: float = 0.5) -> torch.Tensor:
+        """frames: (B, 4, 3, H, W) on [-1, 1], H and W multiples of 2**levels; the base is I2 and I3 weighted
+        by their nearness to time t (with motion compensation both already stand at t)."""
+        b, steps = frames.shape[:2]
         x, skips = frames, []
         for enc in self.encoders:
             skip, x = enc(x)
@@ -68,6 +70,6 @@ class SynthesisNet(nn.Module):
         x = self.middle(x.flatten(0, 1))
         for dec, skip in zip(reversed(self.decoders), reversed(skips)):
             x = dec(x, skip)
-        x = x.unflatten(0, (b, t)).flatten(1, 2)    # time steps concatenated along channels
-        blend = 0.5 * (frames[:, 1] + frames[:, 2])
+        x = x.unflatten(0, (b, steps)).flatten(1, 2)    # time steps concatenated along channels
+        blend = 0.5 * (frames[:, 1] + frames[:, 2]) if t == 0.5 else (1 - t) * frames[:, 1] + t * frames[:, 2]
         return blend + self.head(x)
