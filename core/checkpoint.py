@@ -64,11 +64,27 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def check_shapes(cfg: ModelConfig, state: Any) -> None:
+    """The weights' shapes against the net the config describes, built without memory (the meta device)."""
+    if not isinstance(state, dict):
+        raise ValueError("state_dict is not a mapping")
+    with torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in Net(cfg).state_dict().items()}
+    missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise ValueError(f"weights missing {missing[:3]}, unexpected {unexpected[:3]}")
+    for k, shape in expected.items():
+        if not isinstance(state[k], torch.Tensor) or tuple(state[k].shape) != shape:
+            got = tuple(state[k].shape) if isinstance(state[k], torch.Tensor) else type(state[k]).__name__
+            raise ValueError(f"weight {k} is {got}, the config needs {shape}")
+
+
 def load_net(path: str | Path) -> tuple[Net, dict[str, Any]]:
     """Builds the net its checkpoint describes and loads the weights into it."""
     data = read_checkpoint(path)
     try:
         cfg = ModelConfig.from_dict(data["model_config"])
+        check_shapes(cfg, data["state_dict"])
         net = Net(cfg)
         net.load_state_dict(data["state_dict"], strict=True)
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 
+MAX_LEVELS, MAX_WIDTH, MAX_KERNEL, MAX_BLOCKS = 8, 1024, 9, 64   # far beyond any sane net, far below a blow-up
 MOTION_MODELS = {"none": "the paper's net: the frames as they are",
                  "block": "block-matching motion compensation before the net"}
 
@@ -43,6 +44,15 @@ class ModelConfig:
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
         if not self.channels or any(c < 1 for c in self.channels):
             raise ValueError(f"model.channels must be a non-empty list of positive ints, got {self.channels}")
+        # bounds first: a few bytes of config must not cost gigabytes before the weights are even compared
+        for name, value, top in (("channels (levels)", len(self.channels), MAX_LEVELS),
+                                 ("channels (width)", max(self.channels), MAX_WIDTH),
+                                 ("kernel_size", self.kernel_size, MAX_KERNEL),
+                                 ("refine_channels", self.refine_channels, MAX_WIDTH),
+                                 ("attention_blocks", self.attention_blocks, MAX_BLOCKS),
+                                 ("fusion_channels", self.fusion_channels, MAX_WIDTH)):
+            if value > top:
+                raise ValueError(f"model.{name} is {value}, above the largest this build accepts ({top})")
         if self.kernel_size < 1 or self.kernel_size % 2 == 0:
             raise ValueError(f"model.kernel_size must be odd and positive, got {self.kernel_size}")
         if self.refine_channels < 1 or self.attention_blocks < 0:

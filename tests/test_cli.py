@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import vapoursynth as vs
 
-from convlstm.cli.interpolate import partial_path
+from convlstm.cli.interpolate import partial_files
 from convlstm.video import ffmpeg_exe
 from helpers import VSPIPE
 
@@ -58,7 +58,7 @@ def test_round_trip_keeps_source_frames_rate_audio_and_duration(short_clip, tmp_
     for i in range(src.num_frames):  # lossless codec: the source frames must come back bit for bit
         assert all(np.array_equal(a, b) for a, b in zip(planes(src.get_frame(i)), planes(dst.get_frame(2 * i))))
     assert has_audio(out)
-    assert not partial_path(out).exists()
+    assert not partial_files(out)
 
 
 def test_colour_round_trip_error_is_bounded(tmp_path):
@@ -119,25 +119,26 @@ def test_bad_input_is_one_clear_line(args, message, short_clip, tmp_path):
     assert len(lines) == 1 and message in lines[0], r.stderr
     assert "Traceback" not in r.stderr
     assert (tmp_path / "exists.mkv").read_bytes() == b"keep me"
-    assert not (tmp_path / "o.mkv").exists() and not partial_path(tmp_path / "o.mkv").exists()
+    assert not (tmp_path / "o.mkv").exists() and not partial_files(tmp_path / "o.mkv")
 
 
-def test_ctrl_c_leaves_no_output(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_ctrl_c_and_termination_leave_no_output(sig, tmp_path):
     out = tmp_path / "o.mkv"
     # 8x: the job must outlast x264's lookahead, which delays the partial file's first bytes (at 2x the
     # short demo clip could finish within a second of the file appearing)
     proc = subprocess.Popen([CONVLSTM, "interpolate", str(DEMO), str(out), "--quiet", "--factor", "8"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
-    while not partial_path(out).exists() and time.time() < deadline and proc.poll() is None:
+    while not partial_files(out) and time.time() < deadline and proc.poll() is None:
         time.sleep(0.1)
     assert proc.poll() is None, "finished before it could be interrupted"
     time.sleep(1.0)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, (proc.returncode, err)
-    assert "interrupted" in err
-    assert not out.exists() and not partial_path(out).exists()
+    assert proc.returncode == 128 + sig, (proc.returncode, err)
+    assert "interrupted" in err and "Traceback" not in err
+    assert not out.exists() and not partial_files(out)
 
 
 def test_rgb_input_round_trips_through_the_raw_pipe(tmp_path):
@@ -160,3 +161,40 @@ def test_debug_keeps_the_whole_traceback(tmp_path):
         assert r.returncode == 2 and "convlstm train: unknown config key(s) optim.momentum" in r.stderr, r.stderr
     assert "Traceback" not in plain.stderr
     assert "Traceback" in debug.stderr and "train/config.py" in debug.stderr
+
+
+def test_nothing_is_written_through_planted_links_or_onto_the_input(short_clip, tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    out = tmp_path / "o.mkv"
+    for name in (".o.convlstm-partial.mkv", ".o.mkv.convlstm-partial.mkv"):   # the names a guesser would plant
+        (tmp_path / name).symlink_to(victim)
+    r = cli("interpolate", short_clip, out, "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert victim.read_text() == "keep me" and out.is_file() and not out.is_symlink()
+    link = tmp_path / "link.mkv"          # the output is a link to the input: refused even with --force
+    link.symlink_to(short_clip)
+    before = short_clip.read_bytes()
+    for target in (short_clip, link):
+        r = cli("interpolate", short_clip, target, "--force", "--quiet")
+        assert r.returncode == 2 and "is the input file" in r.stderr, r.stderr
+    assert short_clip.read_bytes() == before
+
+
+def test_a_folder_or_a_file_where_the_other_belongs_is_refused_before_any_work(short_clip, tmp_path):
+    (tmp_path / "dir.mkv").mkdir()
+    for extra in ([], ["--force"]):
+        r = cli("interpolate", short_clip, tmp_path / "dir.mkv", *extra, timeout=60)
+        assert r.returncode == 2 and "is a folder; name a file in it" in r.stderr, r.stderr
+    r = cli("interpolate", short_clip, tmp_path / "o.xyz", timeout=60)
+    assert r.returncode == 2 and "not a container" in r.stderr, r.stderr
+    (tmp_path / "file").write_text("x")
+    r = cli("demo", "--out", tmp_path / "file", "--quiet", timeout=60)
+    assert r.returncode == 2 and "is a file; the demo writes a folder" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_names_with_a_colon_work(short_clip, tmp_path):
+    (tmp_path / "rec-10:30.mkv").write_bytes(short_clip.read_bytes())
+    r = cli("interpolate", "rec-10:30.mkv", "take1:final.mkv", "--quiet", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert probe(tmp_path / "take1:final.mkv").num_frames == 2 * probe(short_clip).num_frames

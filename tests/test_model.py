@@ -161,3 +161,19 @@ def test_checkpoint_errors(tmp_path, test_weights):
     (tmp_path / "truncated.pt").write_bytes(blob[: len(blob) // 2])
     with pytest.raises(CheckpointError, match="not a readable checkpoint"):
         load_net(tmp_path / "truncated.pt")
+
+
+@pytest.mark.parametrize("change, message", [({"channels": [3000]}, r"channels \(width\) is 3000"),
+                                             ({"channels": [1] * 20}, r"channels \(levels\) is 20"),
+                                             ({"attention_blocks": 10**6}, "attention_blocks is 1000000"),
+                                             ({"channels": [4, 16]}, r"weight synthesis.* is \(.*\), the config needs")])
+def test_a_tiny_file_cannot_ask_for_a_huge_net(change, message, tmp_path, test_weights):
+    """A few bytes of config are checked (bounds, then shapes on the meta device) before any memory is spent."""
+    import resource
+    data = torch.load(test_weights, weights_only=False)
+    data["model_config"].update(change)
+    torch.save(data, tmp_path / "huge.pt")
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(CheckpointError, match=message):
+        load_net(tmp_path / "huge.pt")
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss < 200 * 1024   # KiB: no net was built

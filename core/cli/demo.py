@@ -42,6 +42,9 @@ def side_by_side(src_path: Path, png: Path, index: int, device: str, weights: st
 def run(out_dir: str | Path = "convlstm-demo", device: str = "auto", weights: str | None = None,
         progress: bool = True) -> dict:
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise interpolate_cmd.UsageError(f"--out {str(out)!r} is a file; the demo writes a folder (a video and a "
+                                         "PNG): name a folder")
     out.mkdir(parents=True, exist_ok=True)
     video = out / "demo_2x.mkv"
     result = interpolate_cmd.run(DEMO_CLIP, video, device=device, weights=weights, force=True, progress=progress)

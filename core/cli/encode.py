@@ -26,13 +26,14 @@ def video_input_args(clip: vs.VideoNode) -> tuple[list[str], vs.VideoNode, bool]
              f"{clip.width}x{clip.height}", "-r", fps], gbr, False)
 
 
-def encode(clip: vs.VideoNode, output: Path, audio_from: Path | None, colour: Colour | None, codec: str, crf: int,
-           progress: Callable[[int, int], None] | None = None) -> None:
-    """Writes ``clip`` to ``output`` through ffmpeg; raises RuntimeError with ffmpeg's message on failure."""
+def encode(clip: vs.VideoNode, output_fd: int, container: str, audio_from: Path | None, colour: Colour | None,
+           codec: str, crf: int, progress: Callable[[int, int], None] | None = None) -> None:
+    """Writes ``clip`` as ``container`` into the open file ``output_fd`` through ffmpeg (no path: nothing in the
+    folder can redirect the write); raises RuntimeError with ffmpeg's message on failure."""
     in_args, clip, y4m = video_input_args(clip)
-    cmd = [ffmpeg_exe(), "-v", "error", "-nostdin", "-y", *in_args, "-i", "-"]
-    if audio_from is not None:
-        cmd += ["-i", str(audio_from), "-map", "0:v:0", "-map", "1:a?", "-c:a", "copy"]
+    cmd = [ffmpeg_exe(), "-v", "error", "-nostdin", *in_args, "-i", "-"]
+    if audio_from is not None:   # file: so that a name with a colon is not taken for a protocol
+        cmd += ["-i", f"file:{Path(audio_from).resolve()}", "-map", "0:v:0", "-map", "1:a?", "-c:a", "copy"]
     cmd += ["-c:v", codec]
     if codec in CRF_CODECS:
         cmd += ["-crf", str(crf)]
@@ -40,8 +41,8 @@ def encode(clip: vs.VideoNode, output: Path, audio_from: Path | None, colour: Co
         cmd += ["-preset", "medium"]
     if colour is not None:
         cmd += colour.ffmpeg_tags()
-    cmd += [str(output)]
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    cmd += ["-f", container, "-fd", str(output_fd), "fd:"]
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(output_fd,))
     try:
         clip.output(proc.stdin, y4m=y4m, progress_update=progress)
         proc.stdin.close()

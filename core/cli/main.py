@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import traceback
 from typing import Any
@@ -150,8 +151,22 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: stopped like Ctrl-C (children killed, the partial file removed)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _terminate(signum: int, _frame) -> None:
+    raise Terminated(signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _terminate)
     args.debug = getattr(args, "debug", False)
     if args.debug:
         from ..log import logger   # its handler first: importing it later would reset the level
@@ -161,15 +176,16 @@ def main(argv: list[str] | None = None) -> int:
     from ..errors import SourceError
     try:
         return args.func(args)
-    except (FileNotFoundError, ValueError, SourceError, vs.Error, RuntimeError) as exc:
+    except (OSError, ValueError, SourceError, vs.Error, RuntimeError) as exc:
         if args.debug:
             traceback.print_exc()
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"convlstm {args.command}: {msg}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("convlstm: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = exc.signum if isinstance(exc, Terminated) else signal.SIGINT
+        print(f"convlstm: interrupted ({signal.Signals(signum).name}); nothing was written", file=sys.stderr)
+        return 128 + signum
 
 
 if __name__ == "__main__":

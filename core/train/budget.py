@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Callable
 
 log = logging.getLogger("convlstm")
 PROBE_SKIP, PROBE_STEPS = 10, 40   # the first steps pay for worker start-up and kernel tuning
@@ -18,16 +19,18 @@ class TimeBudget:
     then), and moves the schedule's end to what fits. Always fitted against the run's own bound, never the
     last fit: a slow first probe (a busy machine) must not stick."""
 
-    def __init__(self, seconds: float, run_start: float, first_step: int, end: int) -> None:
+    def __init__(self, seconds: float, run_start: float, first_step: int, end: int,
+                 clock: Callable[[], float] = time.time) -> None:
         if seconds <= 0:
             raise ValueError(f"the time budget must be positive, got {seconds} s")
         self.seconds, self.run_start, self.first_step, self.bound = seconds, run_start, first_step, end
+        self.clock = clock   # injectable: a test drives the budget with a clock of its own, exactly
         self.probe_time: float | None = None
         self.refits = 0
 
     def refit(self, step: int) -> int | None:
         """Called after every step; returns the new last step when it refits, else None."""
-        now = time.time()
+        now = self.clock()
         if step == self.first_step + PROBE_SKIP:
             self.probe_time = now
             return None
@@ -44,4 +47,4 @@ class TimeBudget:
         return None
 
     def spent(self) -> bool:
-        return time.time() - self.run_start > self.seconds
+        return self.clock() - self.run_start > self.seconds

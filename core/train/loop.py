@@ -9,7 +9,7 @@ import logging
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -33,7 +33,7 @@ log = logging.getLogger("convlstm")
 
 
 def train(cfg: TrainConfig | dict[str, Any], resume: str | None = None, max_steps: int | None = None,
-          init: str | None = None, time_budget_s: float | None = None) -> Path:
+          init: str | None = None, time_budget_s: float | None = None, clock: Callable[[], float] = time.time) -> Path:
     """Runs (or resumes) a training run; returns the path of the best checkpoint.
 
     ``init`` starts a new run (step 0, fresh optimiser) from another checkpoint's weights: fine-tuning.
@@ -42,7 +42,7 @@ def train(cfg: TrainConfig | dict[str, Any], resume: str | None = None, max_step
     cfg = cfg if isinstance(cfg, TrainConfig) else TrainConfig.from_dict(cfg)
     if resume and init:
         raise ValueError("use either --resume (continue a run) or --init (new run from weights), not both")
-    run_start = time.time()
+    run_start = clock()
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     device = resolve_device(cfg.device, need_cupy=False)
@@ -63,7 +63,7 @@ def train(cfg: TrainConfig | dict[str, Any], resume: str | None = None, max_step
         run = resume_run(resume, net, params, optimizer, scheduler, schedule, cfg)
 
     end = cfg.steps if max_steps is None else min(cfg.steps, run.step + max_steps)
-    budget = None if time_budget_s is None else TimeBudget(time_budget_s, run_start, run.step, end)
+    budget = None if time_budget_s is None else TimeBudget(time_budget_s, run_start, run.step, end, clock)
     dataset = build_dataset(cfg.data, cfg.seed)
     size = len(dataset)  # sample i is a function of i alone, so resuming at step s is exact
     loader = DataLoader(dataset, batch_size=cfg.batch_size, num_workers=cfg.num_workers, persistent_workers=False,
