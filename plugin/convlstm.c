@@ -27,6 +27,7 @@ typedef struct {
     int source_frames;       /* frames of the input node */
     int planes;
     int64_t duration_divisor;
+    int64_t clears_next;     /* a source frame passed through is followed by a made frame: its _SceneChangeNext is stale */
     PyObject *instance;      /* convlstm.filter.stages.Interpolator or Retimer */
     PyObject *bridge;        /* convlstm.filter.bridge module */
 } InterpolateData;
@@ -121,8 +122,8 @@ static PyObject *window_props(const VSFrame **src, int count, const VSAPI *vsapi
     return t;
 }
 
-/* Fills dst from the window of source frames through the Python core; *result gets its flags
- * (bit 0: the frame sits just before a scene cut). */
+/* Fills dst from the window of source frames through the Python core; *flags gets its flags
+ * (bit 0: the frame sits just before a scene cut; bit 1: it is the first after one). */
 static int call_process(InterpolateData *d, int n, const VSFrame **src, int count, VSFrame *dst,
                         const VSAPI *vsapi, long *flags, char *err, size_t errsize) {
     const void *src_ptrs[MAX_WINDOW * MAX_PLANES], *dst_ptrs[MAX_PLANES];
@@ -181,7 +182,17 @@ static void set_output_props(InterpolateData *d, VSFrame *dst, int interpolated,
     /* a frame interpolated by an earlier stage stays marked when a later stage passes it through */
     if (interpolated || vsapi->mapNumElements(props, "ConvLSTMInterpolated") <= 0)
         vsapi->mapSetInt(props, "ConvLSTMInterpolated", interpolated, maReplace);
+    /* Scene marks describe the output's own neighbours: a made frame takes none from the source frame it was
+     * allocated from, and a source frame followed by made frames loses _SceneChangeNext; Python flags the one
+     * output that does end a scene (the last copy before a cut). */
+    if (interpolated) {
+        vsapi->mapDeleteKey(props, "_SceneChangePrev");
+        vsapi->mapDeleteKey(props, "_SceneChangeNext");
+    } else if (d->clears_next) {
+        vsapi->mapDeleteKey(props, "_SceneChangeNext");
+    }
     if (flags & 1) vsapi->mapSetInt(props, "_SceneChangeNext", 1, maReplace);
+    if (flags & 2) vsapi->mapSetInt(props, "_SceneChangePrev", 1, maReplace);
 }
 
 static const VSFrame *VS_CC interpolateGetFrame(int n, int activationReason, void *instanceData, void **frameData,
@@ -276,10 +287,12 @@ static int get_int_attr(PyObject *obj, const char *name, int64_t *out) {
 }
 
 /* The output clip of one stage, described by its Python instance. Caller holds the GIL. */
-static int stage_video_info(PyObject *stage, const VSVideoInfo *in, VSVideoInfo *vi, int64_t *divisor) {
+static int stage_video_info(PyObject *stage, const VSVideoInfo *in, VSVideoInfo *vi, int64_t *divisor,
+                            int64_t *clears_next) {
     int64_t num_frames = 0, fps_num = 0, fps_den = 0;
     if (!get_int_attr(stage, "num_frames", &num_frames) || !get_int_attr(stage, "fps_num", &fps_num) ||
-        !get_int_attr(stage, "fps_den", &fps_den) || !get_int_attr(stage, "duration_divisor", divisor))
+        !get_int_attr(stage, "fps_den", &fps_den) || !get_int_attr(stage, "duration_divisor", divisor) ||
+        !get_int_attr(stage, "clears_next", clears_next))
         return 0;
     *vi = *in;
     vi->numFrames = (int)num_frames;
@@ -330,7 +343,7 @@ static void VS_CC interpolateCreate(const VSMap *in, VSMap *out, void *userData,
         Py_INCREF(d->instance);
         d->bridge = bridge;
         Py_INCREF(bridge);
-        if (!stage_video_info(d->instance, vsapi->getVideoInfo(node), &d->vi, &d->duration_divisor)) {
+        if (!stage_video_info(d->instance, vsapi->getVideoInfo(node), &d->vi, &d->duration_divisor, &d->clears_next)) {
             ok = 0;
             Py_DECREF(d->instance);
             Py_DECREF(d->bridge);

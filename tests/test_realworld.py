@@ -190,3 +190,47 @@ def test_unsupported_yuv_matrix_is_a_frame_error():
     out = core.convlstm.Interpolate(clip)
     with pytest.raises(vs.Error, match="YUV matrix ICtCp is not supported"):
         out.get_frame(1)
+
+
+def marks(clip: vs.VideoNode) -> tuple[list[int], list[int]]:
+    """Output frames carrying _SceneChangeNext / _SceneChangePrev."""
+    frames = [clip.get_frame(n).props for n in range(clip.num_frames)]
+    return ([n for n, p in enumerate(frames) if p.get("_SceneChangeNext")],
+            [n for n, p in enumerate(frames) if p.get("_SceneChangePrev")])
+
+
+def upstream_marked(clip: vs.VideoNode, last: int) -> vs.VideoNode:
+    """What a scene detector upstream writes: _SceneChangeNext on the last frame of a scene, Prev on the first."""
+    def mark(n, f):
+        f = f.copy()
+        f.props["_SceneChangeNext"] = int(n == last)
+        f.props["_SceneChangePrev"] = int(n == last + 1)
+        return f
+    return core.std.ModifyFrame(clip, clip, mark)
+
+
+@pytest.mark.parametrize("upstream", [False, True], ids=["detector", "upstream-marks"])
+@pytest.mark.parametrize("kwargs, weights, last", [({}, "paper", 11), ({"factor": 4}, "paper", 23),
+                                                   ({"factor": 3}, "motion", 17),
+                                                   ({"fps_num": 60, "fps_den": 1}, "motion", 14)])
+def test_scene_marks_sit_only_at_the_cut(spliced, upstream, kwargs, weights, last, test_weights, tmp_path):
+    """One cut after source frame 5: the last output before source frame 6 ends the scene and nothing else
+    does; source frame 6 starts it when upstream said so (the detector's cut is marked by Next alone)."""
+    if weights == "motion":
+        from helpers import TINY_MOTION, random_weights
+        path = random_weights(tmp_path / "motion.pt", TINY_MOTION)
+    else:
+        path = test_weights
+    clip = upstream_marked(spliced, 5) if upstream else spliced
+    out = core.convlstm.Interpolate(clip, weights=str(path), **kwargs)
+    following = last + 1   # the first output of the new scene: source frame 6 itself, or (60 fps) a made frame
+    shows_source = "fps_num" not in kwargs
+    if shows_source:
+        assert np.array_equal(planes_of(out.get_frame(following)), planes_of(spliced.get_frame(6)))
+    nxt, prev = marks(out)
+    assert nxt == [last], (nxt, prev)
+    assert prev == ([following] if upstream or not shows_source else []), (nxt, prev)
+    if "factor" in kwargs or not kwargs:   # a chain of stages again on top keeps a single mark
+        again = core.convlstm.Interpolate(out, weights=str(test_weights))
+        nxt2, _ = marks(again)
+        assert nxt2 == [2 * last + 1], nxt2

@@ -29,7 +29,8 @@ from .yuv import YuvDescription, rgb_to_yuv, yuv_to_rgb
 
 SCENE_PREV, SCENE_NEXT = 1, 2   # flag bits from the C side (_SceneChangePrev / _SceneChangeNext)
 NO_PROPS = (0, -1, -1, -1)      # per window frame from C: (scene flags, _Matrix, _Range, _ChromaLocation)
-CUT_BEFORE_OUTPUT = 1           # returned flag: the output sits just before a scene cut
+CUT_BEFORE_OUTPUT = 1           # returned flag: the output sits just before a scene cut (_SceneChangeNext)
+CUT_AFTER_OUTPUT = 2            # returned flag: the output is the first after a cut (_SceneChangePrev)
 DECODED_CACHE_FRAMES = 6        # consecutive windows share 3 of 4 frames: decode each source frame once
 
 
@@ -38,6 +39,7 @@ class Interpolator:
 
     planes = 3
     duration_divisor = 2
+    clears_next = 1   # every source frame passed through is followed by a made frame
 
     def __init__(self, info: dict[str, Any], engine: Engine, io: PlaneIO, fmt: PixelFormat,
                  sc_threshold: float) -> None:
@@ -110,6 +112,15 @@ class Interpolator:
         """Where output n lies between source frames i and i + 1 (the 2x stage: always halfway)."""
         return 0.5
 
+    def last_before_next_source(self, n: int) -> bool:
+        """Whether output n is the last made frame before source frame i + 1 (it ends the scene at a cut)."""
+        return True
+
+    def first_since_source(self, n: int) -> bool:
+        """Whether output n is the first output after source frame i's timestamp with no output showing frame
+        i itself before it (so it starts the scene when a cut precedes frame i). 2x: frame i always shows."""
+        return False
+
     def process(self, n: int, src_ptrs: Sequence[int], src_strides: Sequence[int], dst_ptrs: Sequence[int],
                 dst_strides: Sequence[int], frame_props: Sequence[Sequence[int]] = (NO_PROPS,) * 4) -> int:
         indices = self.plan(n)
@@ -123,7 +134,8 @@ class Interpolator:
         flags = [p[0] for p in frame_props]
         if self._cut_between(differences, flags, 1):
             self._write(self._read(1, src_ptrs, src_strides), dst_ptrs, dst_strides)  # no ghosting: repeat frame i
-            return CUT_BEFORE_OUTPUT
+            return CUT_BEFORE_OUTPUT if self.last_before_next_source(n) else 0
+        result = CUT_AFTER_OUTPUT if self._cut_between(differences, flags, 0) and self.first_since_source(n) else 0
         if self._cut_between(differences, flags, 0):
             window[0] = window[1]                                          # never mix scenes in a window
         if self._cut_between(differences, flags, 2):
@@ -134,7 +146,7 @@ class Interpolator:
         if not bool(finite):
             raise InterpolateError(f"cannot interpolate output frame {n}: the net produced NaN/Inf "
                                    "(broken weights or fp16 overflow; try fp16=False)")
-        return 0
+        return result
 
     def _write(self, planes: Sequence[torch.Tensor], dst_ptrs: Sequence[int], dst_strides: Sequence[int]) -> None:
         for p in range(self.planes):
@@ -156,6 +168,7 @@ class TimedInterpolator(Interpolator):
         self.fps_num, self.fps_den = (rate.numerator, rate.denominator) if rate else (0, 0)
         # variable-rate clips: durations shrink by the factor, which then has to be whole
         self.duration_divisor = int(ratio) if ratio.denominator == 1 else 1
+        self.clears_next = int(ratio > 1)   # slower than the source, source frames may follow each other
 
     def plan(self, n: int) -> tuple[int, ...]:
         i, t = timed_position(n, self.ratio, self.num_source)
@@ -164,11 +177,20 @@ class TimedInterpolator(Interpolator):
     def time_position(self, n: int) -> float:
         return float(timed_position(n, self.ratio, self.num_source)[1])
 
+    def first_since_source(self, n: int) -> bool:
+        i, _ = timed_position(n, self.ratio, self.num_source)
+        return n == 0 or timed_position(n - 1, self.ratio, self.num_source)[0] < i
+
+    def last_before_next_source(self, n: int) -> bool:
+        return n + 1 >= self.num_frames or \
+            timed_position(n + 1, self.ratio, self.num_source)[0] > timed_position(n, self.ratio, self.num_source)[0]
+
 
 class Retimer:
     """The last stage for fps_num/fps_den: each output timestamp takes the nearest upsampled frame."""
 
     duration_divisor = 1
+    clears_next = 0   # passes frames through only, marks as they are
 
     def __init__(self, info: dict[str, Any], fps_num: int, fps_den: int) -> None:
         self.upsampled = Fraction(int(info["fps_num"]), int(info["fps_den"]))
