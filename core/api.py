@@ -39,18 +39,26 @@ def interpolate(clip: vs.VideoNode, weights: str | Path | None = None, device: s
     return vs.core.convlstm.Interpolate(clip, **kwargs)
 
 
-def interpolate_source(src: vs.VideoNode, factor: int = 2, device: str = "auto", weights: str | None = None,
-                       fp16: bool | None = None, scales: int | None = None) -> tuple[vs.VideoNode, Colour]:
-    """factor x the frame rate, in the source's own format. RGB and 4:2:0/4:2:2/4:4:4 YUV go to the
-    filter directly (it converts on the compute device with the clip's matrix/range props and passes
-    source frames through untouched); grey and other layouts take a detour through RGB and back."""
+def interpolate_source(src: vs.VideoNode, factor: int | None = None, device: str = "auto",
+                       weights: str | None = None, fp16: bool | None = None, scales: int | None = None,
+                       **rate: int | float) -> tuple[vs.VideoNode, Colour]:
+    """The rate change (``factor`` 2 by default, or ``factor_num``/``factor_den``, ``fps_num``/``fps_den``, and
+    ``sc_threshold`` in ``rate``) in the source's own format. RGB and 4:2:0/4:2:2/4:4:4 YUV go to the filter
+    directly (it converts on the compute device with the clip's matrix/range props and passes source frames
+    through untouched); grey and other layouts take a detour through RGB and back, source frames included
+    unless the factor is whole."""
     from .filter.formats import SUBSAMPLING   # here, not at the top: `import convlstm` stays free of torch
-    check_factor(factor)
+    if factor is not None:
+        check_factor(factor)
+    elif not rate:
+        factor = 2
     colour = colour_of(src)
+    kwargs = dict(weights=weights, device=device, fp16=fp16, factor=factor, scales=scales, **rate)
     f = src.format
     if f.color_family == vs.RGB or (f.color_family == vs.YUV and (f.subsampling_w, f.subsampling_h) in SUBSAMPLING):
-        return interpolate(src, weights=weights, device=device, fp16=fp16, factor=factor, scales=scales), colour
-    rgb = interpolate(to_rgb(src, colour), weights=weights, device=device, fp16=fp16, factor=factor, scales=scales)
-    converted = from_rgb(rgb, src, colour)
+        return interpolate(src, **kwargs), colour
+    converted = from_rgb(interpolate(to_rgb(src, colour), **kwargs), src, colour)
+    if not factor:
+        return converted, colour
     new_frames = [converted.std.SelectEvery(factor, k) for k in range(1, factor)]
     return vs.core.std.Interleave([src, *new_frames], modify_duration=True), colour

@@ -10,6 +10,8 @@ carry no train_state so they stay small.
 from __future__ import annotations
 
 import os
+import pickle
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -46,21 +48,46 @@ def save_checkpoint(path: str | Path, net: Net, meta: dict[str, Any] | None = No
     os.replace(tmp, path)  # never leave a half-written checkpoint under the real name
 
 
+def _not_a_file(path: Path) -> str | None:
+    """Why ``path`` cannot be a weights file, if it cannot (checked before anything opens it)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        if path.is_symlink() and exc.errno == 40:   # ELOOP
+            return f"weights path {str(path)!r} is a loop of symbolic links"
+        return f"weights file {str(path)!r} does not exist" if not path.is_symlink() else \
+            f"weights path {str(path)!r} is a symbolic link to nothing"
+    if stat.S_ISDIR(mode):
+        return f"weights path {str(path)!r} is a folder; pass the checkpoint file in it (e.g. best.pt)"
+    if not stat.S_ISREG(mode):
+        return f"weights path {str(path)!r} is not a regular file (a pipe, socket or device); pass a checkpoint file"
+    return None
+
+
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"weights file {str(path)!r} does not exist")
+    problem = _not_a_file(path)
+    if problem:
+        raise CheckpointError(problem)
     try:
         # no arbitrary pickles; TorchVersion (a str) appears in the meta of early checkpoints
         with torch.serialization.safe_globals([torch.torch_version.TorchVersion]):
             data = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:   # torch's advice (weights_only=False) would run the file's code: never give it
+        raise CheckpointError(f"{str(path)!r} is not a vapoursynth-convlstm checkpoint: it holds Python objects other "
+                              "than tensors and plain data, which this plugin never loads") from None
     except Exception as exc:  # torch raises many types for garbage input
-        raise CheckpointError(f"{str(path)!r} is not a readable checkpoint ({type(exc).__name__}: {exc})") from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise CheckpointError(f"{str(path)!r} is not a readable checkpoint ({type(exc).__name__}: {first})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"{str(path)!r} is not a vapoursynth-convlstm checkpoint (no '{FORMAT}' header); "
                               "train one with `convlstm train` or leave weights unset for the default")
     if data.get("version") != VERSION:
-        raise CheckpointError(f"{str(path)!r} has checkpoint version {data.get('version')}, this build reads {VERSION}")
+        raise CheckpointError(f"{str(path)!r} has checkpoint version {data.get('version')!r}, this build reads "
+                              f"{VERSION!r}")
+    missing = [k for k in ("model_config", "state_dict") if not isinstance(data.get(k), dict)]
+    if missing:
+        raise CheckpointError(f"{str(path)!r} is an incomplete checkpoint: no {' and no '.join(missing)} mapping")
     return data
 
 
@@ -88,7 +115,7 @@ def load_net(path: str | Path) -> tuple[Net, dict[str, Any]]:
         net = Net(cfg)
         net.load_state_dict(data["state_dict"], strict=True)
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        msg = " ".join(str(exc).split())[:300] if str(exc) else type(exc).__name__
         raise CheckpointError(f"{str(path)!r} does not match its model config: {msg}") from None
     return net, data.get("meta", {})
 

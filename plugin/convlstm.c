@@ -264,7 +264,8 @@ static PyObject *args_to_dict(const VSMap *in, const VSAPI *vsapi) {
         switch (vsapi->mapGetType(in, key)) {
         case ptInt: value = PyLong_FromLongLong(vsapi->mapGetInt(in, key, 0, NULL)); break;
         case ptFloat: value = PyFloat_FromDouble(vsapi->mapGetFloat(in, key, 0, NULL)); break;
-        case ptData: value = PyUnicode_FromStringAndSize(vsapi->mapGetData(in, key, 0, NULL),
+        /* the file system's decoding: a path that is not UTF-8 still names its file */
+        case ptData: value = PyUnicode_DecodeFSDefaultAndSize(vsapi->mapGetData(in, key, 0, NULL),
                                                          vsapi->mapGetDataSize(in, key, 0, NULL)); break;
         default: continue;  /* the clip */
         }

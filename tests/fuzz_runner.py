@@ -28,6 +28,13 @@ def make_clip(case):
     elif case.get("variable") == "size":
         other = core.std.BlankClip(width=w + 2, height=h + 2, format=fmt, length=n)
         clip = core.std.Splice([clip, other], mismatch=True)
+    if case.get("props"):   # frame props as an upstream filter might set them, in range or not
+        def stamp(n, f, props=case["props"]):
+            f = f.copy()
+            for key, value in props.items():
+                f.props[key] = value
+            return f
+        clip = core.std.ModifyFrame(clip, clip, stamp)
     return clip
 
 

@@ -1,4 +1,5 @@
 """The file-in/file-out command, the demo, and the documented vspipe | ffmpeg pipeline, on real encodes."""
+import os
 import signal
 import subprocess
 import sys
@@ -109,6 +110,7 @@ def test_demo_writes_video_and_side_by_side(tmp_path):
     (["interpolate", "{clip}", "{tmp}/o.mkv", "--device", "tpu"], "unknown device 'tpu'"),
     (["interpolate", "{clip}", "{tmp}/o.mkv", "--weights", "{tmp}/garbage.mp4"], "not a readable checkpoint"),
     (["interpolate", "{clip}", "{tmp}/o.mkv", "--codec", "nosuchcodec"], "ffmpeg failed"),
+    (["interpolate", "{clip}", "{tmp}/o.webm"], "Only VP8 or VP9 or AV1 video"),   # ffmpeg's reason, not its last line
 ])
 def test_bad_input_is_one_clear_line(args, message, short_clip, tmp_path):
     (tmp_path / "garbage.mp4").write_text("this is not a video")
@@ -188,9 +190,18 @@ def test_a_folder_or_a_file_where_the_other_belongs_is_refused_before_any_work(s
         assert r.returncode == 2 and "is a folder; name a file in it" in r.stderr, r.stderr
     r = cli("interpolate", short_clip, tmp_path / "o.xyz", timeout=60)
     assert r.returncode == 2 and "not a container" in r.stderr, r.stderr
+    if not os.access("/sys", os.W_OK):   # a folder nobody may write into (read-only in containers)
+        r = cli("interpolate", short_clip, "/sys/o.mkv", timeout=60)
+        assert r.returncode == 2 and "cannot write into '/sys'" in r.stderr and "Traceback" not in r.stderr, r.stderr
     (tmp_path / "file").write_text("x")
     r = cli("demo", "--out", tmp_path / "file", "--quiet", timeout=60)
     assert r.returncode == 2 and "is a file; the demo writes a folder" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_y4m_output_holds_the_frames(short_clip, tmp_path):
+    r = cli("interpolate", short_clip, tmp_path / "o.y4m", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert probe(tmp_path / "o.y4m").num_frames == 2 * probe(short_clip).num_frames
 
 
 def test_names_with_a_colon_work(short_clip, tmp_path):
@@ -198,3 +209,36 @@ def test_names_with_a_colon_work(short_clip, tmp_path):
     r = cli("interpolate", "rec-10:30.mkv", "take1:final.mkv", "--quiet", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert probe(tmp_path / "take1:final.mkv").num_frames == 2 * probe(short_clip).num_frames
+
+
+def vpy(*args, cwd, env_pwd=None):
+    """scripts/interpolate.vpy through the real vspipe, printing clip info (-i)."""
+    env = dict(os.environ, PWD=str(env_pwd or cwd))
+    cmd = [VSPIPE, "-i", *[x for a in args for x in ("-a", a)], str(REPO / "scripts" / "interpolate.vpy"), "-"]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=cwd, env=env)
+
+
+def test_the_vpy_checks_its_arguments_and_resolves_paths_one_way(short_clip, tmp_path, test_weights):
+    (tmp_path / "in.mp4").write_bytes(short_clip.read_bytes())
+    (tmp_path / "w.pt").write_bytes(test_weights.read_bytes())
+    r = vpy("input=in.mp4", "weights=w.pt", "factor=4", cwd=tmp_path)     # both relative to where vspipe ran
+    assert r.returncode == 0 and "Frames: 40" in r.stdout, r.stderr
+    r = vpy("input=in.mp4", "weights=w.pt", "fps_num=60", "fps_den=1", cwd=tmp_path)
+    assert r.returncode == 0 and "FPS: 60/1" in r.stdout, r.stderr
+    for args, message in ((["input=in.mp4", "factr=4"], "unknown argument(s) -a factr"),
+                          (["input=in.mp4", "factor=x"], "-a factor needs a whole number, got 'x'"),
+                          (["input=in.mp4", "weights=w.pt", "factor=3"], "interpolates halfway only"),
+                          (["factor=2"], "pass the video with -a input=PATH"),
+                          (["input=missing.mp4"], "interpolate.vpy: input")):
+        r = vpy(*args, cwd=tmp_path)
+        assert r.returncode != 0 and message in r.stderr, (args, r.stderr[-500:])
+    other = tmp_path / "elsewhere"                    # the host's PWD and the script's folder both hold in.mp4
+    other.mkdir()
+    (other / "in.mp4").write_bytes(b"a different file of the same name")
+    shadow = REPO / "scripts" / "in.mp4"
+    shadow.write_bytes(b"also different")
+    try:
+        r = vpy("input=in.mp4", cwd=tmp_path, env_pwd=other)
+        assert r.returncode != 0 and "names two different files" in r.stderr, r.stderr[-500:]
+    finally:
+        shadow.unlink()

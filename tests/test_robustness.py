@@ -132,8 +132,29 @@ def weights_files(tmp_path_factory):
     data["model_config"]["refine_channels"] = 8
     torch.save(data, d / "wrong_config.pt")
     (d / "empty.pt").write_bytes(b"")
-    return {"good": good, "missing": d / "missing.pt", "truncated": d / "truncated.pt",
-            "corrupt": d / "corrupt.pt", "wrong_config": d / "wrong_config.pt", "empty": d / "empty.pt", "dir": d}
+    os.mkfifo(d / "fifo.pt")
+    (d / "loop.pt").symlink_to(d / "loop.pt")
+    (d / "dangling.pt").symlink_to(d / "nowhere.pt")
+    data = torch.load(good, weights_only=True)
+    data["version"] = "1"
+    torch.save(data, d / "version_text.pt")
+    data = torch.load(good, weights_only=True)
+    del data["state_dict"]
+    torch.save(data, d / "no_state.pt")
+    data = torch.load(good, weights_only=True)
+    data["model_config"]["channels"] = [3000]
+    torch.save(data, d / "huge_config.pt")
+    torch.save({"format": "vapoursynth-convlstm-checkpoint", "code": Exploit()}, d / "pickle.pt")
+    names = ["missing", "truncated", "corrupt", "wrong_config", "empty", "fifo", "loop", "dangling", "version_text",
+             "no_state", "huge_config", "pickle"]
+    return {"good": good, "dir": d, "dev_zero": Path("/dev/zero"), **{n: d / f"{n}.pt" for n in names}}
+
+
+class Exploit:
+    """A pickle that would run a command if anything ever loaded it unsafely."""
+
+    def __reduce__(self):
+        return (os.system, ("touch /tmp/convlstm-pwned",))
 
 
 EDGE_CASES = [
@@ -156,6 +177,13 @@ EDGE_CASES = [
     base(args={"device": "cpu", "weights": ""}),
     base(args={"device": "cpu", "scales": 0}), base(args={"device": "cpu", "scales": 3}),
     base(args={"device": "cpu", "scales": 2}),   # the test weights have no scale fusion
+    *[base(format=f, props={"_Matrix": m}) for f in ("YUV420P8", "YUV444PS") for m in (99, 0, -5, 2**40, 3)],
+    *[base(format="YUV420P10", props={key: value}) for key in ("_Range", "_ChromaLocation")
+      for value in (-1, 7, 2**40)],
+    base(props={"_SceneChangeNext": 2**40, "_SceneChangePrev": -3}),
+    base(args={"device": "cpu", "fps_num": 2**62, "fps_den": 1}),
+    base(args={"device": "cpu", "factor_num": 7, "factor_den": 2}),   # halfway-only weights: a clear refusal
+    base(args={"device": "cpu", "weights": "/tmp/\udcff\udcfe.pt"}),
 ]
 
 
@@ -170,10 +198,20 @@ def test_edge_cases_end_in_a_clip_or_a_clear_error(case):
         assert "error" in result, result
 
 
-@pytest.mark.parametrize("kind", ["missing", "truncated", "corrupt", "wrong_config", "empty", "dir"])
+BROKEN_WEIGHTS = {"missing": "does not exist", "truncated": "not a readable checkpoint",
+                  "corrupt": "not a readable checkpoint", "wrong_config": "does not match its model config",
+                  "empty": "not a readable checkpoint", "dir": "is a folder", "fifo": "not a regular file",
+                  "dev_zero": "not a regular file", "loop": "loop of symbolic links", "dangling": "link to nothing",
+                  "version_text": "version '1', this build reads 1", "no_state": "incomplete checkpoint: no state_dict",
+                  "huge_config": "above the largest this build accepts", "pickle": "never loads"}
+
+
+@pytest.mark.parametrize("kind", sorted(BROKEN_WEIGHTS))
 def test_broken_weights_are_clear_errors(kind, weights_files):
     result = run_case(base(args={"device": "cpu", "weights": str(weights_files[kind])}))
     assert "error" in result and "convlstm.Interpolate" in result["error"], result
+    assert BROKEN_WEIGHTS[kind] in result["error"] and "weights_only" not in result["error"], result
+    assert not Path("/tmp/convlstm-pwned").exists()
 
 
 @settings(max_examples=int(os.environ.get("CONVLSTM_FUZZ_EXAMPLES", 20)), deadline=None,
@@ -322,3 +360,51 @@ core.convlstm.Interpolate(src, weights={str(weights_files['good'])!r}, sc_thresh
     assert not alive, f"processes left running after Ctrl-C: {alive}"
     assert "Output 200000 frames" not in err, err  # it stopped early rather than running to the end
     assert "Segmentation" not in err and "Traceback" not in err, err
+
+
+def running(pid: int) -> bool:
+    try:
+        return "zombie" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+def test_sigterm_to_the_vspipe_wrapper_alone_leaves_vspipe_running_and_the_group_stops_it(tmp_path, weights_files):
+    """The upstream caveat README "Reliability" documents: the venv's `vspipe` is a Python wrapper around the real
+    binary, and SIGTERM to the wrapper alone leaves the real one running; SIGTERM to the process group (what
+    `kill -- -PGID` or a terminal's Ctrl-C reaches) stops all of it. If the first half ever fails, upstream
+    fixed the wrapper: update README."""
+    script = tmp_path / "long.vpy"
+    script.write_text(f"""
+import vapoursynth as vs
+core = vs.core
+src = core.std.BlankClip(width=64, height=48, format=vs.RGB24, length=100000)
+core.convlstm.Interpolate(src, weights={str(weights_files['good'])!r}, sc_threshold=0).set_output()
+""")
+    proc = subprocess.Popen([VSPIPE, str(script), "--"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        deadline = time.time() + 60
+        while len(descendants(proc.pid)) < 2 and time.time() < deadline:
+            time.sleep(0.2)
+        tree = descendants(proc.pid)
+        children = [p for p in tree if p != proc.pid]
+        if not children:
+            pytest.skip("this vspipe runs in one process (no wrapper): nothing to document")
+        os.kill(proc.pid, signal.SIGTERM)
+        time.sleep(2)
+        alive = [p for p in children if running(p)]
+        assert alive, "SIGTERM to the wrapper stopped the real vspipe too: upstream changed, update README"
+        os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.time() + 30
+        while time.time() < deadline and any(running(p) for p in children):
+            time.sleep(0.2)
+        left = [p for p in children if running(p)]
+        assert not left, f"SIGTERM to the process group left {left} running"
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=30)

@@ -32,8 +32,11 @@ def encode(clip: vs.VideoNode, output_fd: int, container: str, audio_from: Path 
     folder can redirect the write); raises RuntimeError with ffmpeg's message on failure."""
     in_args, clip, y4m = video_input_args(clip)
     cmd = [ffmpeg_exe(), "-v", "error", "-nostdin", *in_args, "-i", "-"]
-    if audio_from is not None:   # file: so that a name with a colon is not taken for a protocol
+    if audio_from is not None and container != "yuv4mpegpipe":   # (y4m holds video only)
+        # file: so that a name with a colon is not taken for a protocol
         cmd += ["-i", f"file:{Path(audio_from).resolve()}", "-map", "0:v:0", "-map", "1:a?", "-c:a", "copy"]
+    if container == "yuv4mpegpipe":
+        codec = "rawvideo"          # y4m holds raw frames only
     cmd += ["-c:v", codec]
     if codec in CRF_CODECS:
         cmd += ["-crf", str(crf)]
@@ -54,7 +57,18 @@ def encode(clip: vs.VideoNode, output_fd: int, container: str, audio_from: Path 
         raise
     err = proc.stderr.read().decode(errors="replace")
     if proc.wait() != 0:
-        raise RuntimeError(f"ffmpeg failed: {err.strip().splitlines()[-1] if err.strip() else 'no message'}")
+        raise RuntimeError(f"ffmpeg failed: {ffmpeg_reason(err)}")
+
+
+GENERIC = ("Nothing was written into output file", "Conversion failed", "Error opening output file",
+           "Error opening output files", "Error while opening encoder", "Error initializing output stream")
+
+
+def ffmpeg_reason(stderr: str) -> str:
+    """ffmpeg's own reason from its error output: the specific lines, not the closing generic ones."""
+    lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
+    specific = [line for line in lines if not line.startswith(GENERIC)]
+    return "; ".join((specific or lines)[:2]) or "no message"
 
 
 class Progress:

@@ -73,18 +73,19 @@ def run(input: str | Path, output: str | Path, factor: int = 2, device: str = "a
         check_factor(factor)
     except InterpolateError:
         raise UsageError(f"--factor must be above 1 and at most {MAX_FACTOR}, got {factor}") from None
-    src = open_source(src_path)
-    if src.num_frames < 2:
-        raise SourceError(f"{str(src_path)!r} has {src.num_frames} frame(s); at least 2 are needed")
-    clip, colour = interpolate_source(src, factor, device, weights, fp16, scales)
-    try:
+    try:   # the partial file first: a folder we cannot write into fails before any decoding
         fd, name = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.stem}.", suffix=PARTIAL + out_path.suffix)
     except OSError as exc:
         raise UsageError(f"cannot write into {str(out_path.parent)!r}: {exc.strerror}") from None
     tmp = Path(name)
-    bar = Progress(clip.num_frames, progress)
-    start = time.perf_counter()
+    bar = None
     try:
+        src = open_source(src_path)
+        if src.num_frames < 2:
+            raise SourceError(f"{str(src_path)!r} has {src.num_frames} frame(s); at least 2 are needed")
+        clip, colour = interpolate_source(src, factor, device, weights, fp16, scales)
+        bar = Progress(clip.num_frames, progress)
+        start = time.perf_counter()
         encode(clip, fd, container, src_path, colour, codec, crf, bar)
         os.replace(tmp, out_path)   # renames over a planted link, never through it
     except BaseException:
@@ -95,5 +96,6 @@ def run(input: str | Path, output: str | Path, factor: int = 2, device: str = "a
         raise
     finally:
         os.close(fd)
-        bar.close()
+        if bar is not None:
+            bar.close()
     return Result(out_path, clip.num_frames, float(clip.fps), time.perf_counter() - start)

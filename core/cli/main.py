@@ -152,20 +152,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM or SIGHUP: stopped like Ctrl-C (children killed, the partial file removed)."""
+    """SIGINT, SIGTERM or SIGHUP: the run stops (children killed, the partial file removed)."""
 
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
 
 
+RECEIVED: list[int] = []   # signals that stopped the run (one raised inside the plugin comes back as vs.Error)
+
+
 def _terminate(signum: int, _frame) -> None:
+    RECEIVED.append(signum)
     raise Terminated(signum)
+
+
+def _interrupted(signum: int) -> int:
+    print(f"convlstm: interrupted ({signal.Signals(signum).name}); nothing was written", file=sys.stderr)
+    return 128 + signum
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    for sig in (signal.SIGTERM, signal.SIGHUP):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _terminate)
     args.debug = getattr(args, "debug", False)
     if args.debug:
@@ -177,15 +186,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (OSError, ValueError, SourceError, vs.Error, RuntimeError) as exc:
+        if RECEIVED:   # the signal surfaced through the plugin as its error
+            return _interrupted(RECEIVED[0])
         if args.debug:
             traceback.print_exc()
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"convlstm {args.command}: {msg}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
-        signum = exc.signum if isinstance(exc, Terminated) else signal.SIGINT
-        print(f"convlstm: interrupted ({signal.Signals(signum).name}); nothing was written", file=sys.stderr)
-        return 128 + signum
+        return _interrupted(exc.signum if isinstance(exc, Terminated) else signal.SIGINT)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import torch
 
 from ..checkpoint import load_weights
 from ..errors import InterpolateError
-from .arguments import DEFAULT_SC_THRESHOLD, check_args
+from .arguments import DEFAULT_SC_THRESHOLD, MAX_FACTOR, check_args
 from .devices import resolve_device
 from .engine import Engine
 from .formats import PixelFormat, check_format
@@ -124,13 +124,19 @@ class Interpolator:
     def process(self, n: int, src_ptrs: Sequence[int], src_strides: Sequence[int], dst_ptrs: Sequence[int],
                 dst_strides: Sequence[int], frame_props: Sequence[Sequence[int]] = (NO_PROPS,) * 4) -> int:
         indices = self.plan(n)
-        window = torch.stack([self._decoded_frame(indices[f], f, src_ptrs, src_strides, frame_props[f])
-                              for f in range(4)])  # (4, 3, H, W)
+        try:
+            window = torch.stack([self._decoded_frame(indices[f], f, src_ptrs, src_strides, frame_props[f])
+                                  for f in range(4)])  # (4, 3, H, W)
+        except InterpolateError as exc:   # e.g. a _Matrix the device conversion does not know
+            raise InterpolateError(f"cannot interpolate output frame {n}: {exc}") from None
         # one device-to-host transfer for all checks: on a GPU each read would be a stall of its own
         finite, *differences = torch.cat([torch.isfinite(window).all().float()[None],
                                           consecutive_differences((window + 1) * 0.5)]).tolist()
         if not finite:
-            raise InterpolateError(f"cannot interpolate output frame {n}: the input frames contain NaN/Inf samples")
+            raw = all(bool(torch.isfinite(p).all()) for f in range(4) for p in self._read(f, src_ptrs, src_strides))
+            raise InterpolateError(f"cannot interpolate output frame {n}: the input frames contain " + (
+                "NaN/Inf samples" if not raw else "samples too large to compute with (beyond about 1e38 once "
+                "scaled); clamp them first, e.g. core.std.Expr(clip, 'x -1 max 2 min')"))
         flags = [p[0] for p in frame_props]
         if self._cut_between(differences, flags, 1):
             self._write(self._read(1, src_ptrs, src_strides), dst_ptrs, dst_strides)  # no ghosting: repeat frame i
@@ -224,6 +230,12 @@ def build(info: dict[str, Any], args: dict[str, Any]) -> list[Interpolator | Ret
         ratio = Fraction(args["factor_num"], args["factor_den"])
     else:
         ratio = Fraction(args.get("factor", 2))
+    if ratio > MAX_FACTOR:
+        raise InterpolateError(f"fps_num/fps_den ask for {float(ratio):.4g} times the clip's rate; at most "
+                               f"{MAX_FACTOR} times")
+    if int(info["num_frames"]) * ratio >= 2**31:
+        raise InterpolateError(f"the output would have {float(int(info['num_frames']) * ratio):.3g} frames, more "
+                               "than a clip can hold (2^31 - 1); interpolate the clip in parts")
 
     device = resolve_device(args.get("device"))
     fp16 = bool(args.get("fp16", device.type == "cuda" and fmt.is_float and fmt.bits == 16))

@@ -1,0 +1,72 @@
+"""What scripts/interpolate.vpy does with its `vspipe -a KEY=VALUE` arguments: check every name and value,
+resolve the input and weights paths the one documented way, and build the clip (same route as the CLI).
+
+vspipe runs a script from the script's own folder, while users write paths relative to where they typed
+the command (the shell's PWD). A relative path is taken from PWD when that names a file; beside the script
+otherwise; and if both name different files the script refuses rather than guess.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import vapoursynth as vs
+
+ARGUMENTS = {"input": str, "weights": str, "device": str, "factor": int, "factor_num": int, "factor_den": int,
+             "fps_num": int, "fps_den": int, "scales": int, "fp16": int, "sc_threshold": float}
+PATHS = ("input", "weights")
+
+
+def _fail(message: str) -> vs.Error:
+    return vs.Error(f"interpolate.vpy: {message}")
+
+
+def resolve_path(key: str, text: str, pwd: str | None = None) -> str:
+    """A path argument as the user meant it (see the module's docstring)."""
+    path = Path(text).expanduser()
+    if path.is_absolute():
+        return str(path)
+    here = Path.cwd() / path
+    shell = Path(pwd) / path if pwd else None
+    if shell is not None and shell.exists():
+        if here.exists() and not os.path.samefile(here, shell):
+            raise _fail(f"-a {key}={text} names two different files, {str(shell)!r} (from the folder you ran vspipe "
+                        f"in) and {str(here)!r} (beside the script); pass an absolute path")
+        return str(shell)
+    return str(here if here.exists() or shell is None else shell)
+
+
+def parse(arguments: dict[str, Any]) -> dict[str, Any]:
+    """vspipe's -a values (strings) -> typed keyword arguments; unknown names and bad values are errors."""
+    unknown = sorted(set(arguments) - set(ARGUMENTS))
+    if unknown:
+        raise _fail(f"unknown argument(s) {', '.join('-a ' + k for k in unknown)}; accepted: "
+                    f"{', '.join(ARGUMENTS)}")
+    if "input" not in arguments:
+        raise _fail("pass the video with -a input=PATH")
+    out: dict[str, Any] = {}
+    for key, text in arguments.items():
+        kind = ARGUMENTS[key]
+        if key in PATHS:
+            out[key] = resolve_path(key, str(text), os.environ.get("PWD"))
+            continue
+        try:
+            out[key] = kind(text)
+        except ValueError:
+            raise _fail(f"-a {key} needs {'a whole number' if kind is int else 'a number'}, got {text!r}") from None
+    return out
+
+
+def build(arguments: dict[str, Any]) -> vs.VideoNode:
+    """The interpolated clip in the input's own format."""
+    from ..api import interpolate_source
+    from ..errors import SourceError
+    from ..video import open_source
+    args = parse(arguments)
+    try:
+        src = open_source(args.pop("input"))
+    except SourceError as exc:
+        raise _fail(str(exc)) from None
+    clip, _ = interpolate_source(src, **args)
+    return clip
