@@ -73,10 +73,12 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         # no arbitrary pickles; TorchVersion (a str) appears in the meta of early checkpoints
         with torch.serialization.safe_globals([torch.torch_version.TorchVersion]):
             data = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:   # torch's advice (weights_only=False) would run the file's code: never give it
-        raise CheckpointError(f"{str(path)!r} is not a vapoursynth-convlstm checkpoint: it holds Python objects other "
-                              "than tensors and plain data, which this plugin never loads") from None
     except Exception as exc:  # torch raises many types for garbage input
+        if isinstance(exc, pickle.UnpicklingError):   # torch's advice (weights_only=False) would run the file's
+            if "GLOBAL" in str(exc):                   # code: it never reaches the user
+                raise CheckpointError(f"{str(path)!r} is not a vapoursynth-convlstm checkpoint: it holds Python "
+                                      "objects other than tensors and plain data, which this plugin never loads") from None
+            raise CheckpointError(f"{str(path)!r} is not a readable checkpoint (not a torch checkpoint file)") from None
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise CheckpointError(f"{str(path)!r} is not a readable checkpoint ({type(exc).__name__}: {first})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
