@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A lent GPU session in one call (the device machine has torch + cupy but no VapourSynth and no registry):
-# install the carried wheels, run the CUDA tests, bench the GPU, then fine-tune the default model with
-# whatever time is left before the deadline (then retrain the scale fusion over it).
+# install the carried wheels, run the CUDA tests, bench the GPU, then fine-tune the default (motion-compensated)
+# model with whatever time is left before the deadline (core/configs/motion_gpu.yaml).
 #   usage: scripts/gpu_session.sh CARRY_DIR OUT_DIR SECONDS
 # CARRY_DIR is what scripts/gpu_prepare.sh builds: whl/ (vapoursynth, vapoursynth-bestsource), plugin/ (built here) and
 # videos/ (python scripts/fetch_training_videos.py's data/videos); results land in OUT_DIR.
@@ -44,19 +44,10 @@ timeout 90 python3 -m convlstm.cli.main bench --device cuda --fp16 --frames 200 
 
 budget=$(( $(left) - 45 ))
 echo "== train for ${budget} s ($(date -u +%T))"
-# two stages: the paper's net (gpu.yaml; a two-scale default's fusion is left out), then the scale fusion
-# retrained over the result (fusion.yaml), since the fusion learned the old net's mistakes
+# the shipped model is motion-compensated: continue it with the GPU recipe (bigger crops and batches)
 if [ "$budget" -gt 60 ]; then
-  python3 -m convlstm.cli.main train --config core/configs/gpu.yaml "${codec[@]}" --init core/weights/default.pt --out-dir runs/gpu \
-    --time-budget "$(python3 -c "print(0.7 * $budget / 60)")" 2>&1 | grep -v "^train:\|^WARN"
-  cp runs/gpu/best.pt runs/gpu/last.pt runs/gpu/log.csv runs/gpu/progress.png "$out"/ 2>/dev/null
-  fusion_budget=$(( $(left) - 30 ))
-  if [ "$fusion_budget" -gt 60 ] && [ -f runs/gpu/best.pt ]; then
-    echo "== scale fusion for ${fusion_budget} s ($(date -u +%T))"
-    python3 -m convlstm.cli.main train --config core/configs/fusion.yaml "${codec[@]}" --init runs/gpu/best.pt \
-      --out-dir runs/gpu_fusion --set batch_size=32 --set num_workers=14 --set validation.every=200 \
-      --time-budget "$(python3 -c "print($fusion_budget / 60)")" 2>&1 | grep -v "^train:\|^WARN"
-    mkdir -p "$out/fusion" && cp runs/gpu_fusion/best.pt runs/gpu_fusion/log.csv runs/gpu_fusion/progress.png "$out/fusion"/ 2>/dev/null
-  fi
+  python3 -m convlstm.cli.main train --config core/configs/motion_gpu.yaml "${codec[@]}" --init core/weights/default.pt \
+    --out-dir runs/motion_gpu --time-budget "$(python3 -c "print($budget / 60)")" 2>&1 | grep -v "^train:\|^WARN"
+  cp runs/motion_gpu/best.pt runs/motion_gpu/last.pt runs/motion_gpu/log.csv runs/motion_gpu/progress.png "$out"/ 2>/dev/null
 fi
 echo "== done ($(date -u +%T), $(left) s before the deadline)"

@@ -85,7 +85,7 @@ def training_stages(meta: dict) -> list[dict]:
     """The checkpoint's own run, preceded by the runs it was fine-tuned from (meta["init"], oldest first)."""
     cfg = meta.get("config", {})
     own = {**meta, "batch_size": cfg.get("batch_size"), "crop": cfg.get("data", {}).get("crop"),
-           "total": cfg.get("steps"), "freeze": cfg.get("freeze")}
+           "total": cfg.get("steps"), "freeze": cfg.get("freeze"), "motion": cfg.get("model", {}).get("motion")}
     chain, m = [own], meta.get("init")
     while m:
         chain.append(m)
@@ -104,6 +104,8 @@ def training_block(weights: Path) -> str:
         what = "trained" if i == 0 else "then fine-tuned"
         if st.get("freeze"):
             what = f"then trained the scale fusion only ({' and '.join(st['freeze'])} frozen)"
+        elif st.get("motion", "none") != "none":
+            what = f"then trained with motion compensation (motion: {st['motion']}, residual heads from zero)"
         total = f" (schedule total {st['total']} steps)" if st.get("total") else ""
         lines.append(f"- {what}: {st.get('step')} optimiser steps at batch {st.get('batch_size')} on "
                      f"{st.get('crop')}px crops{total}, {st.get('elapsed_s', 0) / 3600:.2f} h in optimiser steps "

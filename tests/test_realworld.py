@@ -98,7 +98,7 @@ def test_any_target_rate_lands_source_frames_at_their_timestamps(test_weights):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"factor": 3}, "power of two"),
+    ({"factor": 3, "weights": "paper"}, "interpolates halfway only: use a power of two"),
     ({"factor": 128}, "at most 64"),
     ({"fps_num": 60}, "go together"),
     ({"fps_num": 60, "fps_den": 1, "factor": 4}, "give one of factor, factor_num/factor_den or fps_num/fps_den"),

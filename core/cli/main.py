@@ -132,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="PSNR/SSIM of odd frames predicted from even frames (docs/design.md)")
     e.add_argument("clips", nargs="+", help="video files, or bikes / bigbuckbunny / carphone")
     e.add_argument("--frames", type=int, default=60, help="first N frames of each clip (default 60)")
-    e.add_argument("--methods", default="convlstm,blend,repeat,mvtools,svp")
+    e.add_argument("--methods", default="convlstm,paper,blend,repeat,mvtools,svp")
     e.add_argument("--weights", help="checkpoint for convlstm (default: the bundled model)")
     e.add_argument("--device", default="auto")
     e.add_argument("--out", default="eval", help="folder for CSV and plots (default ./eval)")

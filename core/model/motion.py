@@ -4,10 +4,11 @@ Not in the paper, whose net sees the frames as they are and so can only blur wha
 learned. Here the motion of every pixel of the *target* frame is searched directly (bilateral matching):
 the trajectory through pixel p at time t, moving v from I2 to I3, passes I2 at p - t v and I3 at
 p + (1 - t) v, and the right v makes those two samples agree over a block around p. Searching at the target
-time leaves no holes (nothing is splatted forward). Coarse to fine: a full search on a pyramid level about
-64 px across, then at every finer level the upsampled vectors are refined by +-1 px, and the finest level
-gets a sub-pixel fit. Where the vectors explain the pair no better than no motion (noise, flicker),
-``confidence`` says so and the model falls back to the plain frames there. Every step is plain tensor arithmetic, so CPU and CUDA run the same code.
+time leaves no holes (nothing is splatted forward). Coarse to fine: a full search on the first pyramid level
+at most 48 px on its short side, reaching 64 px of motion at least; at every finer level the upsampled
+vectors are refined by +-1 px; the finest level gets a sub-pixel fit. Where the vectors are not borne out by
+the frames the search did not use (noise, flicker, a mistaken pattern), ``confidence`` says so and the model
+keeps the plain frames there. Every step is plain tensor arithmetic, so CPU and CUDA run the same code.
 
 ``warp_to`` then brings all four frames to time t along those trajectories (constant velocity), which is
 what the paper's ConvLSTM sees in the motion-compensated model.

@@ -31,7 +31,8 @@ def lineage(path: str | Path, meta: dict[str, Any]) -> dict[str, Any]:
     keep = ("step", "elapsed_s", "device", "torch", "init")
     config = meta.get("config", {})
     return {"path": str(path), **{k: meta.get(k) for k in keep}, "batch_size": config.get("batch_size"),
-            "freeze": config.get("freeze"), "crop": config.get("data", {}).get("crop")}
+            "freeze": config.get("freeze"), "crop": config.get("data", {}).get("crop"),
+            "motion": config.get("model", {}).get("motion", "none")}
 
 
 def load_init_weights(net: Net, state: dict[str, torch.Tensor]) -> None:
