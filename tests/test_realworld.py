@@ -210,9 +210,11 @@ def upstream_marked(clip: vs.VideoNode, last: int) -> vs.VideoNode:
 
 
 @pytest.mark.parametrize("upstream", [False, True], ids=["detector", "upstream-marks"])
-@pytest.mark.parametrize("kwargs, weights, last", [({}, "paper", 11), ({"factor": 4}, "paper", 23),
-                                                   ({"factor": 3}, "motion", 17),
-                                                   ({"fps_num": 60, "fps_den": 1}, "motion", 14)])
+@pytest.mark.parametrize("kwargs, weights, last", [({}, "paper", 11),
+                                                   pytest.param({"factor": 4}, "paper", 23, marks=pytest.mark.slow),
+                                                   pytest.param({"factor": 3}, "motion", 17, marks=pytest.mark.slow),
+                                                   pytest.param({"fps_num": 60, "fps_den": 1}, "motion", 14,
+                                                                marks=pytest.mark.slow)])
 def test_scene_marks_sit_only_at_the_cut(spliced, upstream, kwargs, weights, last, test_weights, tmp_path):
     """One cut after source frame 5: the last output before source frame 6 ends the scene and nothing else
     does; source frame 6 starts it when upstream said so (the detector's cut is marked by Next alone)."""
