@@ -131,16 +131,16 @@ def load_weights(weights: str | None) -> tuple[Net, str]:
     if weights in BUNDLED:
         if not BUNDLED[weights].is_file():
             raise InterpolateError(f"weights={weights!r}: this build bundles no such model ({BUNDLED[weights]})")
-        net, _ = load_net(BUNDLED[weights])
-        return net, weights
-    if weights:
-        try:
-            net, _ = load_net(Path(weights).expanduser())
-        except CheckpointError as exc:
-            raise InterpolateError(str(exc)) from None
-        return net, str(weights)
-    if DEFAULT_WEIGHTS.is_file():
-        net, _ = load_net(DEFAULT_WEIGHTS)
-        return net, "default"
-    info_once("no trained default weights are bundled: using the zero-residual net, which equals frame blending")
-    return Net(), UNTRAINED
+        path, name = BUNDLED[weights], weights
+    elif weights:
+        path, name = Path(weights).expanduser(), str(weights)
+    elif DEFAULT_WEIGHTS.is_file():
+        path, name = DEFAULT_WEIGHTS, "default"
+    else:
+        info_once("no trained default weights are bundled: using the zero-residual net, which equals frame blending")
+        return Net(), UNTRAINED
+    try:
+        net, _ = load_net(path)
+    except CheckpointError as exc:
+        raise InterpolateError(str(exc)) from None
+    return net, name

@@ -1,9 +1,10 @@
 """The stages behind one Interpolate call: frame schedules and per-frame compute (``build`` applies
 ``arguments.check_args`` and ``formats.check_format`` first).
 
-The C filter asks ``build`` for a chain of stages (each a 2x interpolation, then optionally a
-retiming to an arbitrary rate), makes one node per stage, and calls each stage's ``plan`` (which
-input frames an output needs) and ``process`` (fill an output frame's planes).
+The C filter asks ``build`` for its stages (one exact-time stage for weights that take the time position;
+otherwise a chain of 2x stages, then optionally a retiming to an arbitrary rate), makes one node per
+stage, and calls each stage's ``plan`` (which input frames an output needs) and ``process`` (fill an
+output frame's planes) through the bridge.
 """
 from __future__ import annotations
 
@@ -141,8 +142,9 @@ class Interpolator:
         if self._cut_between(differences, flags, 1):
             self._write(self._read(1, src_ptrs, src_strides), dst_ptrs, dst_strides)  # no ghosting: repeat frame i
             return CUT_BEFORE_OUTPUT if self.last_before_next_source(n) else 0
-        result = CUT_AFTER_OUTPUT if self._cut_between(differences, flags, 0) and self.first_since_source(n) else 0
-        if self._cut_between(differences, flags, 0):
+        cut_before = self._cut_between(differences, flags, 0)
+        result = CUT_AFTER_OUTPUT if cut_before and self.first_since_source(n) else 0
+        if cut_before:
             window[0] = window[1]                                          # never mix scenes in a window
         if self._cut_between(differences, flags, 2):
             window[3] = window[2]

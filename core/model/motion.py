@@ -71,12 +71,13 @@ def _full_search(a: torch.Tensor, b: torch.Tensor, t: float, radius: int, scale:
     memory), keeping the running best."""
     n = a.shape[0]
     xs = torch.arange(-radius, radius + 1, device=a.device, dtype=a.dtype)
+    k = len(xs)
+    rows_a, rows_b = a.repeat_interleave(k, 0), b.repeat_interleave(k, 0)   # one copy per candidate of a row
     best_cost, best_v = None, None
     for dy in range(-radius, radius + 1):
         row = torch.stack([xs, torch.full_like(xs, dy)], 1)                        # (K, 2)
         v = row.repeat(n, 1)[:, :, None, None].expand(-1, -1, *a.shape[-2:])      # (n*K, 2, h, w)
-        k = len(xs)
-        costs = _cost(a.repeat_interleave(k, 0), b.repeat_interleave(k, 0), v, t, scale).view(n, k, *a.shape[-2:])
+        costs = _cost(rows_a, rows_b, v, t, scale).view(n, k, *a.shape[-2:])
         cost, index = costs.min(1, keepdim=True)
         chosen = row[index[:, 0]].permute(0, 3, 1, 2)                              # (n, 2, h, w)
         if best_cost is None:
