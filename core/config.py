@@ -28,6 +28,7 @@ class ModelConfig:
     to twice that multiple. ``motion="block"`` brings the four frames to the target time along vectors
     found by block matching (model/motion.py) before the paper's net sees them, so the net corrects a
     motion-compensated estimate instead of the plain average; ``"none"`` is the paper's net as published.
+    ``blend_mask`` lets the synthesis net weight I2 and I3 per pixel in its base (model/synthesis.py).
     """
 
     channels: tuple[int, ...] = (8, 16, 32, 64, 96)
@@ -38,6 +39,7 @@ class ModelConfig:
     scales: int = 1
     fusion_channels: int = 24
     motion: str = "none"
+    blend_mask: bool = False
 
     def __post_init__(self) -> None:
         check_types(self, "model.")

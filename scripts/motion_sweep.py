@@ -37,7 +37,7 @@ def sweep(models: dict[str, Engine], motions: list[float], items: int, crop: int
         data = SyntheticMotion(crop=crop, max_motion=m, seed=HELD_OUT_SEED, codec_probability=0.0)
         per: dict[str, list[float]] = {name: [] for name in scores}
         for i in range(items):
-            inputs, target = data[i]
+            inputs, target, _ = data[i]
             truth = to_uint8(target)
             per["blend"].append(psnr(to_uint8(0.5 * (inputs[1] + inputs[2])), truth))
             for name, engine in models.items():

@@ -63,6 +63,45 @@ def test_untrained_motion_net_is_the_compensated_frame_and_beats_the_blend():
     torch.testing.assert_close(out, 0.5 * (compensated[:, 1] + compensated[:, 2]), rtol=0, atol=0)
 
 
+def test_one_time_per_sample_is_each_sample_at_its_own_time():
+    """A batch with per-sample times gives, sample by sample, what a float time gives (training mixes times)."""
+    net = Net(TINY_MOTION).eval()
+    frames = torch.stack([shifted(texture(32, 48, 2), 5 * k, 2 * k) for k in range(-1, 3)], 1) * 2 - 1
+    batch = frames.repeat(3, 1, 1, 1, 1)
+    times = torch.tensor([0.25, 0.5, 0.7])
+    with torch.no_grad():
+        together = net(batch, times).frame
+        for k, t in enumerate(times.tolist()):
+            torch.testing.assert_close(together[k:k + 1], net(frames, t).frame, rtol=0, atol=1e-5)
+    with pytest.raises(ValueError, match="one time per sample"):
+        net(batch, torch.tensor([0.5, 0.5]))
+    with pytest.raises(ValueError, match="halfway only"):
+        Net(ModelConfig(**{**TINY_MOTION.to_dict(), "motion": "none"}))(batch[..., :32, :32], times)
+
+
+def test_blend_mask_starts_as_the_time_weighted_blend_and_can_pick_one_frame(tmp_path):
+    from convlstm.train.start import start_from_weights
+    masked = ModelConfig(**{**TINY_MOTION.to_dict(), "blend_mask": True})
+    net = Net(masked).eval()
+    frames = torch.rand(2, 4, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        for t in (0.5, 0.3):
+            c = net.compensate(frames, t)
+            torch.testing.assert_close(net.synthesis(c, t), (1 - t) * c[:, 1] + t * c[:, 2], rtol=0, atol=1e-6)
+        net.synthesis.mask.bias.fill_(30.0)     # all I2
+        c = net.compensate(frames, 0.5)
+        torch.testing.assert_close(net.synthesis(c, 0.5), c[:, 1], rtol=0, atol=1e-5)
+    # weights without the mask start a masked run: everything kept, the mask at zero
+    save_checkpoint(tmp_path / "plain.pt", Net(TINY_MOTION), {"note": "no mask"})
+    fresh = Net(masked)
+    start_from_weights(fresh, str(tmp_path / "plain.pt"))
+    assert fresh.synthesis.mask.weight.abs().sum() == 0
+    # but a masked checkpoint does not silently lose its mask in a net without one
+    save_checkpoint(tmp_path / "masked.pt", net, {"note": "mask"})
+    with pytest.raises(ValueError, match="does not fit"):
+        start_from_weights(Net(TINY_MOTION), str(tmp_path / "masked.pt"))
+
+
 def test_motion_model_config_rules():
     with pytest.raises(ValueError, match="model.motion must be one of"):
         ModelConfig(motion="optical")

@@ -40,11 +40,13 @@ def assert_spacing(inputs, target, step):
 
 def test_split_window_picks_f0_f2_f4_f6_and_f3():
     frames = torch.stack([torch.full((3, 4, 4), k / 10) for k in range(7)])
-    inputs, target = split_window(frames, None, augment=False)
-    assert [index_of(f, 0.1) for f in inputs] == [0, 2, 4, 6] and index_of(target, 0.1) == 3
+    inputs, target, t = split_window(frames, None, augment=False)
+    assert [index_of(f, 0.1) for f in inputs] == [0, 2, 4, 6] and index_of(target, 0.1) == 3 and float(t) == 0.5
     rng = np.random.default_rng(0)
     for _ in range(20):
-        assert_spacing(*split_window(frames, rng), 0.1)
+        inputs, target, t = split_window(frames, rng)
+        assert float(t) == 0.5
+        assert_spacing(inputs, target, 0.1)
 
 
 def test_vimeo_septuplet_spacing(tmp_path):
@@ -58,7 +60,7 @@ def test_vimeo_septuplet_spacing(tmp_path):
     ds = VimeoSeptuplet(tmp_path, crop=16)
     assert len(ds) == 2 and len(VimeoSeptuplet(tmp_path, split="test")) == 1
     for i in range(2):
-        inputs, target = ds[i]
+        inputs, target, _ = ds[i]
         assert inputs.shape == (4, 3, 16, 16) and target.shape == (3, 16, 16)
         assert_spacing(inputs, target, 30 / 255)
     with pytest.raises(FileNotFoundError, match="Vimeo-90K"):
@@ -79,7 +81,7 @@ def test_video_folder_spacing_and_no_window_across_a_cut(tmp_path):
     ds = VideoFolder(tmp_path, crop=16, seed=3)
     seen = 0
     for i in range(40):
-        inputs, target = ds[i]
+        inputs, target, _ = ds[i]
         vals = [round(float((f.mean() + 1) / 2 * 255)) for f in list(inputs) + [target]]
         if vals[0] % 8 == 2:   # clip a: value = 10 + 8k
             step, offset = 8, 10
@@ -98,16 +100,48 @@ def test_video_folder_stride_doubles_spacing_and_scaled_crops_keep_it(tmp_path):
     write_video(tmp_path / "ramp.mkv", [5 + 6 * k for k in range(30)], size=(64, 48))
     ds = VideoFolder(tmp_path, crop=16, seed=1, strides=[2], min_scale=0.25)
     for i in range(20):
-        inputs, target = ds[i]
-        assert inputs.shape == (4, 3, 16, 16) and target.shape == (3, 16, 16)
+        inputs, target, t = ds[i]
+        assert inputs.shape == (4, 3, 16, 16) and target.shape == (3, 16, 16) and float(t) == 0.5
         idx = [(round(float((f.mean() + 1) / 2 * 255)) - 5) / 6 for f in list(inputs) + [target]]
         d = idx[1] - idx[0]
         assert abs(d) == 4 and idx[:4] == [idx[0] + k * d for k in range(4)], idx   # f0, f4, f8, f12
         assert idx[4] == (idx[1] + idx[2]) / 2                                       # f6
     with pytest.raises(ValueError, match="strides"):
         VideoFolder(tmp_path, crop=16, strides=[0])
+    with pytest.raises(ValueError, match="off_half"):
+        VideoFolder(tmp_path, crop=16, off_half=2.0)
     with pytest.raises(FileNotFoundError, match="fetch_training_videos"):
         VideoFolder(tmp_path / "missing", crop=16)
+
+
+def test_video_folder_off_half_targets_are_the_frames_between_at_their_time(tmp_path):
+    write_video(tmp_path / "ramp.mkv", [5 + 6 * k for k in range(30)], size=(64, 48))
+    ds = VideoFolder(tmp_path, crop=16, seed=4, strides=[2], off_half=1.0)
+    times = set()
+    for i in range(40):
+        inputs, target, t = ds[i]
+        idx = [(round(float((f.mean() + 1) / 2 * 255)) - 5) / 6 for f in list(inputs) + [target]]
+        d = idx[1] - idx[0]
+        assert abs(d) == 4 and idx[:4] == [idx[0] + k * d for k in range(4)], idx
+        assert idx[4] == idx[1] + float(t) * d, (idx, float(t))   # the frame at time t (also reversed)
+        times.add(float(t))
+    assert times == {0.25, 0.5, 0.75}
+    stride_one = VideoFolder(tmp_path, crop=16, seed=4, strides=[1], off_half=1.0)
+    assert {float(stride_one[i][2]) for i in range(10)} == {0.5}   # no other frame between
+
+
+def test_synthetic_targets_at_any_time_lie_on_the_motion():
+    """A render of pure camera pan: the target at time t is the input I2 moved t of the way to I3."""
+    ds = SyntheticMotion(crop=48, degrade_frames=False, off_half=1.0, seed=3)
+    times = [float(ds[i][2]) for i in range(12)]
+    assert len(set(times)) > 6 and all(0.125 <= t <= 0.875 for t in times)
+    closer = 0
+    for i in range(12):
+        inputs, target, t = ds[i]
+        t = float(t)
+        nearer, farther = (inputs[1], inputs[2]) if t < 0.5 else (inputs[2], inputs[1])
+        closer += float((nearer - target).abs().mean()) <= float((farther - target).abs().mean()) + 1e-6
+    assert closer >= 10   # the target looks most like the input nearest in time
 
 
 def test_video_folder_cut_rule_sees_consecutive_frames_not_strided_pairs(tmp_path):
@@ -154,7 +188,7 @@ def test_synthetic_inputs_move_and_target_lies_between():
     ds = SyntheticMotion(crop=64, degrade_frames=False)
     closer = 0
     for i in range(12):
-        inputs, target = ds[i]
+        inputs, target, _ = ds[i]
         blend = (inputs[1] + inputs[2]) / 2
         e = lambda x: float((x - target).abs().mean())  # noqa: E731
         closer += e(blend) <= min(e(inputs[1]), e(inputs[2])) + 1e-6

@@ -16,11 +16,13 @@ class SyntheticSource:
     max_objects: int = 3
     codec_probability: float = 0.5
     degrade_frames: bool = True
+    off_half: float = 0.0          # share of targets at other times than halfway (any t in [1/8, 7/8])
     length: int = 10**9
     crop: int | None = None        # None: data.crop; 0: whole frames
     seed: int | None = None        # None: the run's seed + 1000 * the source's index
 
-    dataset_args: ClassVar = ("max_motion", "max_objects", "codec_probability", "degrade_frames", "length")
+    dataset_args: ClassVar = ("max_motion", "max_objects", "codec_probability", "degrade_frames", "off_half",
+                              "length")
 
 
 @dataclass
@@ -34,11 +36,13 @@ class VideoFolderSource:
     exclude: list[str] = field(default_factory=list)
     sc_threshold: float = 0.12
     augment: bool = True
+    off_half: float = 0.0          # share of strided windows whose target is another frame than the middle
     length: int = 10**9
     crop: int | None = None
     seed: int | None = None
 
-    dataset_args: ClassVar = ("root", "strides", "min_scale", "exclude", "sc_threshold", "augment", "length")
+    dataset_args: ClassVar = ("root", "strides", "min_scale", "exclude", "sc_threshold", "augment", "off_half",
+                              "length")
 
 
 @dataclass

@@ -2,7 +2,8 @@
 moving foreground pieces that occlude it, rendered with sub-pixel accuracy and optional motion blur.
 
 Motion per frame is drawn up to ``max_motion`` pixels (default 12), so between the net's inputs
-(2 frames apart) objects move up to 24 px: motion blending cannot reproduce.
+(2 frames apart) objects move up to 24 px: motion blending cannot reproduce. A render can be made at any
+time, so targets at any position between the middle inputs come for free (``off_half``).
 """
 from __future__ import annotations
 
@@ -16,9 +17,9 @@ from torch.utils.data import Dataset
 
 from .degrade import degrade
 from .photos import load_photos
-from .windows import split_window
+from .windows import make_sample, target_time
 
-SEQUENCE_LENGTH = 7
+INPUT_TIMES = (-3.0, -1.0, 1.0, 3.0)   # in frames of the moving scene: inputs 2 frames apart
 
 
 @dataclass
@@ -83,8 +84,11 @@ class SyntheticMotion(Dataset):
     """Endless, reproducible synthetic 7-frame sequences; item i is a function of (seed, i) alone."""
 
     def __init__(self, crop: int = 96, max_motion: float = 12.0, max_objects: int = 3, length: int = 10**9,
-                 seed: int = 0, degrade_frames: bool = True, codec_probability: float = 0.5) -> None:
-        self.crop, self.max_motion, self.max_objects = crop, max_motion, max_objects
+                 seed: int = 0, degrade_frames: bool = True, codec_probability: float = 0.5,
+                 off_half: float = 0.0) -> None:
+        if not 0 <= off_half <= 1:
+            raise ValueError(f"off_half must be a probability in [0, 1], got {off_half}")
+        self.crop, self.max_motion, self.max_objects, self.off_half = crop, max_motion, max_objects, off_half
         self.length, self.seed = length, seed
         self.degrade_frames, self.codec_probability = degrade_frames, codec_probability
         self.photos = [torch.from_numpy(p).permute(2, 0, 1).contiguous() for p in load_photos()]
@@ -100,8 +104,8 @@ class SyntheticMotion(Dataset):
         img = F.interpolate(img[None], size=(nh, nw), mode="bilinear", antialias=True, align_corners=False)[0]
         return _colour_jitter(img, rng)
 
-    def render(self, rng: np.random.Generator) -> torch.Tensor:
-        """A clean (7, 3, S, S) sequence on [0, 1]."""
+    def render(self, rng: np.random.Generator, times: tuple[float, ...] = tuple(range(-3, 4))) -> torch.Tensor:
+        """A clean (len(times), 3, S, S) sequence on [0, 1], one frame at each time."""
         s = self.crop
         background = self._photo(rng, s + 8)
         bh, bw = background.shape[-2:]
@@ -119,10 +123,10 @@ class SyntheticMotion(Dataset):
         shutter = rng.uniform(0.0, 0.6) if rng.random() < 0.5 else 0.0
         offsets = (-0.5, 0.0, 0.5) if shutter > 0 else (0.0,)
         frames = []
-        for t in range(SEQUENCE_LENGTH):
+        for t in times:
             acc = torch.zeros(3, s, s)
             for off in offsets:  # motion blur: average of sub-frame renders across the shutter
-                tt = t - 3 + off * shutter
+                tt = t + off * shutter
                 shift, angle, zoom = bg_motion.at(tt)
                 img = _sample(background, s, bg_center, shift, angle, zoom)
                 for patch, start, motion in layers:
@@ -135,12 +139,14 @@ class SyntheticMotion(Dataset):
             frames.append(acc / len(offsets))
         return torch.stack(frames)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng([self.seed, index])
-        frames = self.render(rng)
+        t = target_time(rng, self.off_half) if self.off_half else 0.5
+        middle = INPUT_TIMES[1] + t * (INPUT_TIMES[2] - INPUT_TIMES[1])
+        frames = self.render(rng, (*INPUT_TIMES[:2], middle, *INPUT_TIMES[2:]))   # in time order for the codec
         if self.degrade_frames:
             frames = degrade(frames, rng, self.codec_probability)
-        return split_window(frames, rng)
+        return make_sample(frames[[0, 1, 3, 4]], frames[2], t, rng)
 
 
 def _sample_patch(patch: torch.Tensor, size: int, pos: np.ndarray, angle: float, zoom: float) -> torch.Tensor:

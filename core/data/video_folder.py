@@ -4,7 +4,8 @@ Every file is decoded once (through VapourSynth and bestsource, to 8-bit RGB lik
 and kept in memory, so a training step costs a crop, not a decode. Two augmentations real footage
 needs on top of crops, flips and reversal: a temporal ``stride`` (every 2nd frame doubles the motion,
 so slow clips teach large motion too) and a random downscale of the crop region (more context and
-smaller motion per window, like a 720p clip watched at 360p).
+smaller motion per window, like a 720p clip watched at 360p). A strided window has frames between its
+middle inputs besides the middle one: with ``off_half`` some targets are those (t = 1/4, 3/4 at stride 2).
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from torch.utils.data import Dataset
 
 from ..filter.scenes import consecutive_differences, cut_at
 from ..video import read_rgb
-from .windows import random_crop, split_window
+from .windows import make_sample, random_crop, target_offset
 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".y4m", ".ts", ".mpg", ".mpeg"}
 
@@ -41,7 +42,7 @@ class VideoFolder(Dataset):
 
     def __init__(self, root: str | Path, crop: int | None = 128, seed: int = 0, sc_threshold: float = 0.12,
                  length: int = 10**9, augment: bool = True, exclude: tuple[str, ...] | list[str] = (),
-                 strides: tuple[int, ...] | list[int] = (1,), min_scale: float = 1.0) -> None:
+                 strides: tuple[int, ...] | list[int] = (1,), min_scale: float = 1.0, off_half: float = 0.0) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
             raise FileNotFoundError(f"video folder {self.root} does not exist "
@@ -53,7 +54,9 @@ class VideoFolder(Dataset):
             raise ValueError(f"strides must be positive integers, got {strides}")
         if not 0 < min_scale <= 1:
             raise ValueError(f"min_scale must be in (0, 1], got {min_scale}")
-        self.strides, self.min_scale = tuple(int(s) for s in strides), float(min_scale)
+        if not 0 <= off_half <= 1:
+            raise ValueError(f"off_half must be a probability in [0, 1], got {off_half}")
+        self.strides, self.min_scale, self.off_half = tuple(int(s) for s in strides), float(min_scale), off_half
         clips = [(p, read_rgb(p)) for p in files]   # (N, H, W, 3) uint8 each
         self.clips = [(p, c) for p, c in clips if len(c) >= 7]
         if not self.clips:
@@ -65,35 +68,42 @@ class VideoFolder(Dataset):
     def __len__(self) -> int:
         return self.length
 
-    def _span(self, clip_index: int, start: int, stride: int) -> torch.Tensor:
-        """The window's 7 frames as a (7, 3, H, W) uint8 view of the decoded clip (no copy)."""
-        return torch.from_numpy(self.clips[clip_index][1][start:start + 6 * stride + 1:stride]).permute(0, 3, 1, 2)
+    def _run(self, clip_index: int, start: int, stride: int) -> torch.Tensor:
+        """The window's whole run, 6 * stride + 1 frames, as a (T, 3, H, W) uint8 view of the clip (no copy)."""
+        return torch.from_numpy(self.clips[clip_index][1][start:start + 6 * stride + 1]).permute(0, 3, 1, 2)
 
-    def window(self, clip_index: int, start: int, stride: int = 1) -> torch.Tensor:
-        """7 frames as (7, 3, H, W) on [0, 1]."""
-        return self._span(clip_index, start, stride).float() / 255.0
+    @staticmethod
+    def frames_of(stride: int, offset: int) -> list[int]:
+        """Positions in the run of the inputs (2 * stride apart) and of the target ``offset`` after I2."""
+        spacing = 2 * stride
+        return [0, spacing, 2 * spacing, 3 * spacing, spacing + offset]
+
+    def window(self, clip_index: int, start: int, stride: int = 1, offset: int | None = None) -> torch.Tensor:
+        """Inputs then target, (5, 3, H, W) on [0, 1]; the target halfway unless ``offset`` says otherwise."""
+        picked = self.frames_of(stride, stride if offset is None else offset)
+        return self._run(clip_index, start, stride)[picked].float() / 255.0
 
     def crosses_cut(self, clip_index: int, start: int, stride: int = 1) -> bool:
         """Any cut between consecutive source frames of the span, also those a stride steps over."""
         return bool(self.cut_after[clip_index][start:start + 6 * stride].any())
 
-    def _crop(self, clip_index: int, start: int, stride: int, rng: np.random.Generator) -> torch.Tensor:
-        """A crop x crop view of a region up to crop/min_scale wide, the same for all frames.
+    def _crop(self, clip_index: int, start: int, stride: int, offset: int, rng: np.random.Generator) -> torch.Tensor:
+        """Inputs then target as crop x crop views of a region up to crop/min_scale wide, the same for all.
 
-        Cropped while still uint8, so an HD clip costs a region's conversion, not seven whole frames'.
+        Cropped while still uint8, so an HD clip costs a region's conversion, not five whole frames'.
         """
-        raw = self._span(clip_index, start, stride)
+        raw = self._run(clip_index, start, stride)
         scale = float(rng.uniform(self.min_scale, 1.0)) if self.min_scale < 1 else 1.0
         region = max(self.crop, min(*raw.shape[-2:], round(self.crop / scale)))
         if min(raw.shape[-2:]) < region:
             raw = raw.float()   # a clip smaller than the crop is padded by replication, which needs floats
-        view = random_crop(raw, region, rng).float() / 255.0
+        view = random_crop(raw, region, rng)[self.frames_of(stride, offset)].float() / 255.0
         if region != self.crop:
             view = F.interpolate(view, size=(self.crop, self.crop), mode="bilinear", antialias=True,
                                  align_corners=False).clamp(0, 1)
         return view
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng([self.seed, index])
         for _ in range(20):
             c = int(rng.integers(len(self.clips)))
@@ -104,5 +114,6 @@ class VideoFolder(Dataset):
                 break
         else:
             raise RuntimeError(f"no cut-free 7-frame window found in 20 tries under {self.root}")
-        frames = self._crop(c, start, stride, rng) if self.crop else self.window(c, start, stride)
-        return split_window(frames, rng, self.augment)
+        offset = target_offset(2 * stride, rng, self.off_half) if self.off_half else stride
+        frames = self._crop(c, start, stride, offset, rng) if self.crop else self.window(c, start, stride, offset)
+        return make_sample(frames[:4], frames[4], offset / (2 * stride), rng, self.augment)

@@ -10,6 +10,8 @@ vectors are refined by +-1 px; the finest level gets a sub-pixel fit. Where the 
 the frames the search did not use (noise, flicker, a mistaken pattern), ``confidence`` says so and the model
 keeps the plain frames there. Every step is plain tensor arithmetic, so CPU and CUDA run the same code.
 
+The target time t is a float, or in training one per sample as a (B, 1, 1, 1) tensor (``Time``).
+
 ``warp_to`` then brings all four frames to time t along those trajectories (constant velocity), which is
 what the paper's ConvLSTM sees in the motion-compensated model.
 """
@@ -29,6 +31,8 @@ SMALL_MOTION = 0.03    # a match's cost grows 3 % per px of motion (full-frame p
 CONFIDENCE_BLOCK = 9   # window comparing the match with no motion
 CONFIDENT_RATIO = 0.5  # a match at half the no-motion mismatch (or better) is trusted fully
 SEARCHED_RATIOS = (0.25, 0.5)   # the searched pair: fully trusted at a quarter, not at all from a half
+
+Time = float | torch.Tensor      # one t for the batch, or (B, 1, 1, 1): one per sample
 
 
 def _luma(frames: torch.Tensor) -> torch.Tensor:
@@ -53,31 +57,32 @@ def sample(image: torch.Tensor, offset: torch.Tensor, mode: str = "bilinear") ->
     return F.grid_sample(image, torch.stack([gx, gy], -1), mode=mode, padding_mode="border", align_corners=True)
 
 
-def _mismatch(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: float, block: int = BLOCK) -> torch.Tensor:
+def _mismatch(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, block: int = BLOCK) -> torch.Tensor:
     """Block-averaged |a(p - t v) - b(p + (1 - t) v)|."""
     diff = (sample(a, -t * v) - sample(b, (1 - t) * v)).abs()
     return F.avg_pool2d(diff, block, stride=1, padding=block // 2, count_include_pad=False)
 
 
-def _cost(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: float, scale: int) -> torch.Tensor:
+def _cost(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, scale: int) -> torch.Tensor:
     """The mismatch times the prior for small motion, 1 + SMALL_MOTION per px (of the full frame: v is in
     px of a level ``scale`` times smaller). Multiplied, not added: a good match costs nearly nothing however
     far it moved, while among the equally poor matches of noise or flicker the smallest motion wins."""
     return _mismatch(a, b, v, t) * (1 + SMALL_MOTION * scale * v.abs().sum(1, keepdim=True))
 
 
-def _full_search(a: torch.Tensor, b: torch.Tensor, t: float, radius: int, scale: int) -> torch.Tensor:
+def _full_search(a: torch.Tensor, b: torch.Tensor, t: Time, radius: int, scale: int) -> torch.Tensor:
     """Exhaustive search over every whole-pixel v within radius, one row of candidates at a time (bounded
     memory), keeping the running best."""
     n = a.shape[0]
     xs = torch.arange(-radius, radius + 1, device=a.device, dtype=a.dtype)
     k = len(xs)
     rows_a, rows_b = a.repeat_interleave(k, 0), b.repeat_interleave(k, 0)   # one copy per candidate of a row
+    rows_t = t.repeat_interleave(k, 0) if torch.is_tensor(t) else t
     best_cost, best_v = None, None
     for dy in range(-radius, radius + 1):
         row = torch.stack([xs, torch.full_like(xs, dy)], 1)                        # (K, 2)
         v = row.repeat(n, 1)[:, :, None, None].expand(-1, -1, *a.shape[-2:])      # (n*K, 2, h, w)
-        costs = _cost(rows_a, rows_b, v, t, scale).view(n, k, *a.shape[-2:])
+        costs = _cost(rows_a, rows_b, v, rows_t, scale).view(n, k, *a.shape[-2:])
         cost, index = costs.min(1, keepdim=True)
         chosen = row[index[:, 0]].permute(0, 3, 1, 2)                              # (n, 2, h, w)
         if best_cost is None:
@@ -88,7 +93,7 @@ def _full_search(a: torch.Tensor, b: torch.Tensor, t: float, radius: int, scale:
     return best_v
 
 
-def _search(a: torch.Tensor, b: torch.Tensor, start: torch.Tensor, t: float, scale: int) -> torch.Tensor:
+def _search(a: torch.Tensor, b: torch.Tensor, start: torch.Tensor, t: Time, scale: int) -> torch.Tensor:
     """Best v among start + every offset in {-1, 0, 1}^2 px."""
     offsets = [(dx, dy) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
     costs = torch.cat([_cost(a, b, start + start.new_tensor([dx, dy]).view(1, 2, 1, 1), t, scale)
@@ -96,7 +101,7 @@ def _search(a: torch.Tensor, b: torch.Tensor, start: torch.Tensor, t: float, sca
     return start + start.new_tensor(offsets)[costs.argmin(1)].permute(0, 3, 1, 2)
 
 
-def _subpixel(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: float) -> torch.Tensor:
+def _subpixel(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time) -> torch.Tensor:
     """Two lines of equal slope through the cost at v and one px either side, in x and in y (at most half
     a px): the cost is a sum of absolute differences, V-shaped around a match, not parabolic."""
     def cost(dx: float, dy: float) -> torch.Tensor:
@@ -118,7 +123,7 @@ def _smooth(v: torch.Tensor) -> torch.Tensor:
     return patches.median(dim=2).values
 
 
-def confidence(frames: torch.Tensor, v: torch.Tensor, t: float = 0.5) -> torch.Tensor:
+def confidence(frames: torch.Tensor, v: torch.Tensor, t: Time = 0.5) -> torch.Tensor:
     """(B, 1, H, W) in [0, 1]: whether the vectors also explain the outer frames (B, 4, 3, H, W on [0, 1]).
 
     The search chose v to make I2 and I3 agree, so their agreement proves little (in noise, some vector
@@ -143,7 +148,7 @@ def confidence(frames: torch.Tensor, v: torch.Tensor, t: float = 0.5) -> torch.T
     return F.avg_pool2d(gain, 5, stride=1, padding=2, count_include_pad=False)
 
 
-def estimate_motion(i2: torch.Tensor, i3: torch.Tensor, t: float = 0.5) -> torch.Tensor:
+def estimate_motion(i2: torch.Tensor, i3: torch.Tensor, t: Time = 0.5) -> torch.Tensor:
     """Motion (B, 2, H, W) in px from I2 to I3 of the trajectory through each pixel at time t.
 
     i2, i3: (B, 3, H, W) on [0, 1] (the cost's prior is in those units); H and W any size.
@@ -165,6 +170,6 @@ def estimate_motion(i2: torch.Tensor, i3: torch.Tensor, t: float = 0.5) -> torch
     return v
 
 
-def warp_to(frames: torch.Tensor, v: torch.Tensor, t: float = 0.5, mode: str = "bilinear") -> torch.Tensor:
+def warp_to(frames: torch.Tensor, v: torch.Tensor, t: Time = 0.5, mode: str = "bilinear") -> torch.Tensor:
     """(B, 4, C, H, W) frames at times -1, 0, 1, 2 brought to time t along p + (k - t) v (constant velocity)."""
     return torch.stack([sample(frames[:, k], (k - 1 - t) * v, mode) for k in range(4)], 1)

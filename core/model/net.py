@@ -9,7 +9,7 @@ from torch import nn
 
 from ..config import ModelConfig
 from .fusion import ScaleFusion, halve
-from .motion import confidence, estimate_motion, warp_to
+from .motion import Time, confidence, estimate_motion, warp_to
 from .refinement import RefinementNet
 from .synthesis import SynthesisNet
 
@@ -22,7 +22,7 @@ class NetOutput(NamedTuple):
 
 
 class Net(nn.Module):
-    """4 frames (B, 4, 3, H, W) on [-1, 1] -> the frame halfway between the middle two.
+    """4 frames (B, 4, 3, H, W) on [-1, 1] -> the frame between the middle two (halfway in the paper).
 
     With ``scales=2`` the paper's net also runs at half resolution and ``ScaleFusion`` merges the passes
     (the paper's stages then train frozen: only the fusion learns).
@@ -58,14 +58,19 @@ class Net(nn.Module):
         """Whether the net interpolates at any time position t (motion compensation), not only halfway."""
         return self.config.motion != "none"
 
-    def forward(self, frames: torch.Tensor, t: float = 0.5) -> NetOutput:
-        """The frame at time t between the middle two (t = 0.5 unless ``any_time``)."""
+    def forward(self, frames: torch.Tensor, t: float | torch.Tensor = 0.5) -> NetOutput:
+        """The frame at time t between the middle two (t = 0.5 unless ``any_time``): one float for the
+        batch, or a (B,) tensor, one per sample (training on targets at several times)."""
         if frames.dim() != 5 or frames.shape[1] != 4 or frames.shape[2] != 3:
             raise ValueError(f"Net expects (B, 4, 3, H, W) frames, got {tuple(frames.shape)}")
         m = self.pad_multiple
         if frames.shape[-1] % m or frames.shape[-2] % m:
             raise ValueError(f"Net expects H and W to be multiples of {m}, got {tuple(frames.shape[-2:])}")
-        if t != 0.5 and not self.any_time:
+        if torch.is_tensor(t):
+            if t.shape != (frames.shape[0],):
+                raise ValueError(f"Net expects one time per sample, shape ({frames.shape[0]},), got {tuple(t.shape)}")
+            t = t.to(frames.device, torch.float32).view(-1, 1, 1, 1)
+        if bool(torch.as_tensor(t != 0.5).any()) and not self.any_time:
             raise ValueError(f"this net interpolates halfway only (t=0.5), not at t={t}: it has no motion model")
         full = self.single_pass(frames, t)
         if self.fusion is None:
@@ -75,7 +80,7 @@ class Net(nn.Module):
         half = halve(frames)
         return NetOutput(self.fusion(half, full.frame, self.single_pass(half).frame), full.synthesized)
 
-    def compensate(self, frames: torch.Tensor, t: float = 0.5) -> torch.Tensor:
+    def compensate(self, frames: torch.Tensor, t: Time = 0.5) -> torch.Tensor:
         """The four frames brought to time t along block-matched vectors, where the vectors are trusted
         (elsewhere the frames as they are). Found in float32 whatever the net's dtype: sub-pixel positions
         on a 1080p frame need more than fp16's precision."""
@@ -87,7 +92,7 @@ class Net(nn.Module):
             moved = trust * warp_to(x, v, t, mode="bicubic") + (1 - trust) * x
         return moved.to(frames.dtype)
 
-    def single_pass(self, frames: torch.Tensor, t: float = 0.5) -> NetOutput:
+    def single_pass(self, frames: torch.Tensor, t: Time = 0.5) -> NetOutput:
         """The paper's network: ConvLSTM U-Net synthesis, then attention refinement (over the
         motion-compensated frames with model.motion="block")."""
         if self.config.motion == "block":

@@ -7,6 +7,7 @@ from torch import nn
 
 from ..config import ModelConfig
 from .convlstm import ConvLSTM
+from .motion import Time
 
 
 def conv_bn_relu(cin: int, cout: int, k: int = 3) -> nn.Sequential:
@@ -44,7 +45,14 @@ class DecoderBlock(nn.Module):
 
 class SynthesisNet(nn.Module):
     """I'_t = (1 - t) I2 + t I3 + U-Net residual (t = 0.5 in the paper). Last conv starts at zero: untrained =
-    blend."""
+    blend.
+
+    With ``blend_mask`` (not in the paper) the U-Net also chooses, per pixel, how much of I2 and of I3 the
+    base takes: where one of the two motion-compensated frames is wrong (it saw what the target does not:
+    an occlusion), averaging it in leaves a ghost and a soft edge that the residual would have to paint
+    out; picking the other frame keeps its detail. The mask's logit is added to that of 1 - t and starts at
+    zero, so an untrained mask is the plain time-weighted blend.
+    """
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -58,8 +66,12 @@ class SynthesisNet(nn.Module):
                                   nn.Conv2d(ch[0], 3, k, padding=k // 2))
         nn.init.zeros_(self.head[-1].weight)
         nn.init.zeros_(self.head[-1].bias)
+        self.mask = nn.Conv2d(ch[0], 1, k, padding=k // 2) if cfg.blend_mask else None
+        if self.mask is not None:
+            nn.init.zeros_(self.mask.weight)
+            nn.init.zeros_(self.mask.bias)
 
-    def forward(self, frames: torch.Tensor, t: float = 0.5) -> torch.Tensor:
+    def forward(self, frames: torch.Tensor, t: Time = 0.5) -> torch.Tensor:
         """frames: (B, 4, 3, H, W) on [-1, 1], H and W multiples of 2**levels; the base is I2 and I3 weighted
         by their nearness to time t (with motion compensation both already stand at t)."""
         b, steps = frames.shape[:2]
@@ -71,5 +83,13 @@ class SynthesisNet(nn.Module):
         for dec, skip in zip(reversed(self.decoders), reversed(skips)):
             x = dec(x, skip)
         x = x.unflatten(0, (b, steps)).flatten(1, 2)    # time steps concatenated along channels
-        blend = 0.5 * (frames[:, 1] + frames[:, 2]) if t == 0.5 else (1 - t) * frames[:, 1] + t * frames[:, 2]
-        return blend + self.head(x)
+        features = self.head[:-1](x)
+        if self.mask is not None:
+            weight = torch.sigmoid(self.mask(features) + torch.logit(torch.as_tensor(1 - t, dtype=x.dtype,
+                                                                                      device=x.device)))
+            base = weight * frames[:, 1] + (1 - weight) * frames[:, 2]
+        elif isinstance(t, float) and t == 0.5:
+            base = 0.5 * (frames[:, 1] + frames[:, 2])
+        else:
+            base = (1 - t) * frames[:, 1] + t * frames[:, 2]
+        return base + self.head[-1](features)

@@ -92,11 +92,11 @@ def train(cfg: TrainConfig | dict[str, Any], resume: str | None = None, max_step
     first_step = run.step
     bar = tqdm(total=end - run.step, desc="train", unit="step", dynamic_ncols=True, disable=None)
     window_start, window_samples, window_loss, window_steps, running = time.time(), 0, 0.0, 0, None
-    for inputs, target in loader:
+    for inputs, target, times in loader:
         t0 = time.time()
         inputs, target = inputs.to(device, non_blocking=True), target.to(device, non_blocking=True)
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
-            loss = loss_of(net(inputs), target, synthesis_trains, cfg.loss.laplacian)
+            loss = loss_of(net(inputs, times), target, synthesis_trains, cfg.loss.laplacian)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, cfg.optim.grad_clip)

@@ -35,14 +35,20 @@ def lineage(path: str | Path, meta: dict[str, Any]) -> dict[str, Any]:
             "motion": config.get("model", {}).get("motion", "none")}
 
 
+FRESH_PARTS = ("fusion.", "synthesis.mask.")   # parts a net may add that start fresh on --init
+
+
 def load_init_weights(net: Net, state: dict[str, torch.Tensor]) -> None:
-    """Exact match, or only the scale fusion differs: a single-pass checkpoint into a scales=2 net (the
-    fusion starts fresh), or a two-scale one into a scales=1 net (fine-tuning the paper's net; its fusion
-    has to be trained again afterwards, since it learned the old net's mistakes)."""
+    """Exact match, or only the scale fusion or the blend mask differs: a single-pass checkpoint into a
+    scales=2 net (the fusion starts fresh), a two-scale one into a scales=1 net (fine-tuning the paper's net;
+    its fusion has to be trained again afterwards, since it learned the old net's mistakes), a net without
+    the blend mask into one with it (the mask starts at zero: the plain blend, so nothing else changes)."""
     missing, unexpected = net.load_state_dict(state, strict=False)
-    if any(not k.startswith("fusion.") for k in missing + unexpected):
+    if [k for k in missing if not k.startswith(FRESH_PARTS)] + [k for k in unexpected if not k.startswith("fusion.")]:
         raise RuntimeError(f"missing {missing[:3]}, unexpected {unexpected[:3]}")
-    if unexpected:
+    if any(k.startswith("synthesis.mask.") for k in missing):
+        log.info("the blend mask starts at zero (the plain time-weighted blend)")
+    if any(k.startswith("fusion.") for k in unexpected):
         log.info("the checkpoint's scale fusion is not part of this model (model.scales=1): left out")
 
 
