@@ -2,7 +2,7 @@
 ffmpeg's names for the tags we write. Host-free (no VapourSynth), so the device conversion uses it too."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 UNSPECIFIED = 2
@@ -39,6 +39,7 @@ class Colour:
     transfer: int
     primaries: int
     full_range: bool
+    tagged: frozenset[str] = field(default=frozenset({"matrix", "transfer", "primaries", "range"}), compare=False)
 
     @classmethod
     def from_props(cls, props: Mapping[str, Any], width: int, height: int, is_rgb: bool,
@@ -55,19 +56,34 @@ class Colour:
         else:
             full = is_rgb
         default = default_matrix(width, height)
+        given = {name for name, code in (("matrix", matrix), ("transfer", transfer), ("primaries", primaries))
+                 if code != UNSPECIFIED}
+        if "_Range" in props or "_ColorRange" in props:
+            given.add("range")
         return cls(matrix=(untagged_matrix or default) if matrix == UNSPECIFIED else matrix,
                    transfer=default if transfer == UNSPECIFIED else transfer,
                    primaries=default_primaries(width, height) if primaries == UNSPECIFIED else primaries,
-                   full_range=full)
+                   full_range=full, tagged=frozenset(given))
+
+    def _written(self) -> list[tuple[str, str, str]]:
+        """(stream flag, setparams name, ffmpeg value) of the tags the source had: a guess used to convert
+        is not written as if it were known."""
+        out = []
+        if "range" in self.tagged:
+            out.append(("-color_range", "range", "pc" if self.full_range else "tv"))
+        for key, flag, name, table, code in (
+                ("matrix", "-colorspace", "colorspace", FFMPEG_MATRIX, self.matrix),
+                ("transfer", "-color_trc", "color_trc", FFMPEG_TRANSFER, self.transfer),
+                ("primaries", "-color_primaries", "color_primaries", FFMPEG_PRIMARIES, self.primaries)):
+            if key in self.tagged and code in table:
+                out.append((flag, name, table[code]))
+        return out
+
+    def ffmpeg_filter(self) -> str | None:
+        """A setparams filter putting the tags on the frames (so every encoder writes them), or None."""
+        written = self._written()
+        return "setparams=" + ":".join(f"{name}={value}" for _, name, value in written) if written else None
 
     def ffmpeg_tags(self) -> list[str]:
-        """Tags set on the frames (setparams) and on the stream, so every encoder and muxer writes them."""
-        params = [f"range={'pc' if self.full_range else 'tv'}"]
-        tags = ["-color_range", "pc" if self.full_range else "tv"]
-        for flag, name, table, code in (("-colorspace", "colorspace", FFMPEG_MATRIX, self.matrix),
-                                        ("-color_trc", "color_trc", FFMPEG_TRANSFER, self.transfer),
-                                        ("-color_primaries", "color_primaries", FFMPEG_PRIMARIES, self.primaries)):
-            if code in table:
-                tags += [flag, table[code]]
-                params.append(f"{name}={table[code]}")
-        return ["-vf", "setparams=" + ":".join(params), *tags]
+        """The same tags on the output stream, for the muxer."""
+        return [arg for flag, _, value in self._written() for arg in (flag, value)]

@@ -13,8 +13,9 @@ from .colour import MEASUREMENT_MATRIX, Colour
 from .errors import SourceError
 
 
-def open_source(path: str | Path) -> vs.VideoNode:
-    """Decodes a video file with bestsource; a file that cannot be decoded is a SourceError."""
+def open_source(path: str | Path, timecodes: str | Path | None = None) -> vs.VideoNode:
+    """Decodes a video file with bestsource; a file that cannot be decoded is a SourceError. ``timecodes``:
+    where bestsource writes every frame's timestamp (v2 timecodes; found while indexing, so free)."""
     path = Path(path)
     if not path.is_file():
         raise SourceError(f"input {str(path)!r} does not exist")
@@ -22,7 +23,8 @@ def open_source(path: str | Path) -> vs.VideoNode:
     if not hasattr(core, "bs"):
         raise SourceError("the bestsource plugin is missing (pip install vapoursynth-bestsource)")
     try:
-        clip = core.bs.VideoSource(source=str(path), cachemode=0)
+        extra = {} if timecodes is None else {"timecodes": str(timecodes)}
+        clip = core.bs.VideoSource(source=str(path), cachemode=0, **extra)
         clip.get_frame(0)
     except vs.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unknown error"

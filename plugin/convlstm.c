@@ -99,20 +99,21 @@ static PyObject *pointer_tuple(const void **ptrs, const ptrdiff_t *strides, int 
 }
 
 /* The props of one source frame that the Python core needs, -1 where unset:
- * (scene flags: bit 0 = _SceneChangePrev, bit 1 = _SceneChangeNext; _Matrix; _Range; _ChromaLocation). */
+ * (scene flags: bit 0 = _SceneChangePrev, bit 1 = _SceneChangeNext; _Matrix; _Range; _ChromaLocation;
+ * _FieldBased). */
 static PyObject *frame_props(const VSFrame *frame, const VSAPI *vsapi) {
-    static const char *keys[] = {"_Matrix", "_Range", "_ChromaLocation"};
+    static const char *keys[] = {"_Matrix", "_Range", "_ChromaLocation", "_FieldBased"};
     const VSMap *props = vsapi->getFramePropertiesRO(frame);
     int e1 = 0, e2 = 0;
     int64_t prev = vsapi->mapGetInt(props, "_SceneChangePrev", 0, &e1);
     int64_t next = vsapi->mapGetInt(props, "_SceneChangeNext", 0, &e2);
-    long values[4] = {(!e1 && prev ? 1 : 0) | (!e2 && next ? 2 : 0), -1, -1, -1};
-    for (int k = 0; k < 3; k++) {
+    long values[5] = {(!e1 && prev ? 1 : 0) | (!e2 && next ? 2 : 0), -1, -1, -1, -1};
+    for (int k = 0; k < 4; k++) {
         int e = 0;
         int64_t v = vsapi->mapGetInt(props, keys[k], 0, &e);
         if (!e) values[k + 1] = (long)v;
     }
-    return Py_BuildValue("(llll)", values[0], values[1], values[2], values[3]);
+    return Py_BuildValue("(lllll)", values[0], values[1], values[2], values[3], values[4]);
 }
 
 static PyObject *window_props(const VSFrame **src, int count, const VSAPI *vsapi) {
@@ -160,19 +161,21 @@ static int call_process(InterpolateData *d, int n, const VSFrame **src, int coun
     return ok;
 }
 
-/* Durations follow the output rate (or, for variable-rate clips, shrink by the stage's divisor);
- * interpolated frames are marked. */
+/* Durations: a stage that splits every source frame into equal parts (duration_divisor > 1) splits the
+ * source frame's own duration, so variable-rate clips keep their timing (halved durations out); otherwise, or
+ * when the frame has none, they follow the output rate. Interpolated frames are marked. */
 static void set_output_props(InterpolateData *d, VSFrame *dst, int interpolated, long flags, const VSAPI *vsapi) {
     VSMap *props = vsapi->getFramePropertiesRW(dst);
     int64_t num = 0, den = 0;
-    if (d->vi.fpsNum > 0 && d->vi.fpsDen > 0) {
-        num = d->vi.fpsDen;
-        den = d->vi.fpsNum;
-    } else {
+    if (d->duration_divisor > 1) {
         int e1 = 0, e2 = 0;
         num = vsapi->mapGetInt(props, "_DurationNum", 0, &e1);
         den = vsapi->mapGetInt(props, "_DurationDen", 0, &e2) * d->duration_divisor;
-        if (e1 || e2) num = den = 0;
+        if (e1 || e2 || num <= 0 || den <= 0) num = den = 0;
+    }
+    if ((num <= 0 || den <= 0) && d->vi.fpsNum > 0 && d->vi.fpsDen > 0) {
+        num = d->vi.fpsDen;
+        den = d->vi.fpsNum;
     }
     if (num > 0 && den > 0) {
         int64_t g = gcd64(num, den);

@@ -1,17 +1,25 @@
-"""Feeding a clip to the ffmpeg binary (y4m, or raw planar RGB) with the source's audio and colour tags."""
+"""Feeding a clip to the ffmpeg binary (y4m, or raw planar RGB) with what the source had besides its
+picture: audio, subtitles, fonts, chapters, title, colour tags, aspect, HDR10 metadata, timestamps."""
 from __future__ import annotations
 
 import subprocess
+import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import vapoursynth as vs
 
 from ..colour import Colour
+from ..timing import setpts_expression
 from ..video import ffmpeg_exe
+from .hdr import HdrMetadata
+from .probe import TEXT_SUBTITLES, Probe
 
 RAW_RGB = {8: "gbrp", 9: "gbrp9le", 10: "gbrp10le", 12: "gbrp12le", 14: "gbrp14le", 16: "gbrp16le"}
 CRF_CODECS = {"libx264", "libx265", "libvpx-vp9", "libsvtav1", "libaom-av1"}
+SUBTITLE_CODEC = {"mp4": "mov_text", "mov": "mov_text", "webm": "webvtt"}   # text subtitles these containers take
+TIMEBASE = 90000   # ticks per second for kept timestamps (Matroska rounds to ms, MP4 keeps these)
 
 
 def video_input_args(clip: vs.VideoNode) -> tuple[list[str], vs.VideoNode, bool]:
@@ -26,38 +34,110 @@ def video_input_args(clip: vs.VideoNode) -> tuple[list[str], vs.VideoNode, bool]
              f"{clip.width}x{clip.height}", "-r", fps], gbr, False)
 
 
-def encode(clip: vs.VideoNode, output_fd: int, container: str, audio_from: Path | None, colour: Colour | None,
-           codec: str, crf: int, progress: Callable[[int, int], None] | None = None) -> None:
-    """Writes ``clip`` as ``container`` into the open file ``output_fd`` through ffmpeg (no path: nothing in the
-    folder can redirect the write); raises RuntimeError with ffmpeg's message on failure."""
+@dataclass
+class EncodePlan:
+    """Everything about the output besides its frames: what comes from the source and how it is encoded."""
+    container: str
+    codec: str = "libx264"
+    crf: int = 18
+    source: Path | None = None              # audio, subtitles, fonts, chapters and the title come from here
+    streams: Probe | None = None            # what the source holds (probe.probe)
+    colour: Colour | None = None
+    sar: tuple[int, int] | None = None      # sample aspect ratio of the source, when not square
+    timestamps: list[float] | None = None   # per output frame (s), for variable-rate sources
+    hdr: HdrMetadata | None = None
+    notes: list[str] = field(default_factory=list)   # what could not be carried, for the user
+
+    def stream_args(self) -> list[str]:
+        """Maps and codecs for the source's other streams, as far as the container can hold them."""
+        if self.source is None or self.container == "yuv4mpegpipe":   # y4m holds video only
+            return []
+        args = ["-i", f"file:{Path(self.source).resolve()}", "-map", "0:v:0", "-map", "1:a?", "-c:a", "copy",
+                "-map_metadata", "1", "-map_chapters", "1"]   # file: so that a colon is not a protocol
+        subtitles = self.streams.of("Subtitle") if self.streams else []
+        if subtitles:
+            text = [s for s in subtitles if s.codec in TEXT_SUBTITLES]
+            if self.container in ("matroska", "nut"):
+                args += ["-map", "1:s", "-c:s", "copy"]
+            elif self.container in SUBTITLE_CODEC and text:
+                for s in text:
+                    args += ["-map", f"1:{s.index}"]
+                args += ["-c:s", SUBTITLE_CODEC[self.container]]
+                if len(text) < len(subtitles):
+                    self.notes.append(f"{len(subtitles) - len(text)} picture subtitle track(s) left out: "
+                                      f"{self.container} holds text subtitles only (use .mkv to keep them)")
+            else:
+                self.notes.append(f"{len(subtitles)} subtitle track(s) left out: {self.container} cannot hold "
+                                  "them (use .mkv to keep them)")
+        if self.streams and self.streams.of("Attachment"):
+            if self.container == "matroska":
+                args += ["-map", "1:t?"]       # fonts of styled subtitles
+            else:
+                self.notes.append("attachments (fonts) left out: only .mkv holds them")
+        return args
+
+    def filters(self) -> str | None:
+        """The video filter chain: timestamps, aspect, colour tags."""
+        chain = []
+        if self.timestamps is not None:
+            chain += [f"settb=1/{TIMEBASE}", f"setpts='{setpts_expression(self.timestamps)}'"]
+        if self.sar is not None:
+            chain.append(f"setsar={self.sar[0]}/{self.sar[1]}")
+        if self.colour is not None and self.colour.ffmpeg_filter():
+            chain.append(self.colour.ffmpeg_filter())
+        return ",".join(chain) or None
+
+    def codec_args(self) -> list[str]:
+        codec = "rawvideo" if self.container == "yuv4mpegpipe" else self.codec   # y4m holds raw frames only
+        args = ["-c:v", codec]
+        if codec in CRF_CODECS:
+            args += ["-crf", str(self.crf)]
+        if codec in ("libx264", "libx265"):
+            args += ["-preset", "medium"]
+        x265 = ["log-level=error"]
+        if self.hdr is not None:
+            if codec == "libx265":
+                x265 += ["hdr10=1", self.hdr.x265()]
+            elif codec == "libsvtav1":
+                args += ["-svtav1-params", self.hdr.svtav1()]
+            else:
+                self.notes.append(f"HDR10 mastering-display and light-level metadata left out: {codec} cannot "
+                                  "write them (use --codec libx265)")
+        if codec == "libx265":
+            args += ["-x265-params", ":".join(x265)]
+        if self.timestamps is not None:   # frames keep the given times: no rate grid, fine time base
+            args += ["-fps_mode", "passthrough", "-enc_time_base", f"1/{TIMEBASE}"]
+        if self.colour is not None:
+            args += self.colour.ffmpeg_tags()
+        return args
+
+
+def encode(clip: vs.VideoNode, output_fd: int, plan: EncodePlan,
+           progress: Callable[[int, int], None] | None = None) -> None:
+    """Writes ``clip`` as ``plan.container`` into the open file ``output_fd`` through ffmpeg (no path: nothing
+    in the folder can redirect the write); raises RuntimeError with ffmpeg's message on failure."""
     in_args, clip, y4m = video_input_args(clip)
-    cmd = [ffmpeg_exe(), "-v", "error", "-nostdin", *in_args, "-i", "-"]
-    if audio_from is not None and container != "yuv4mpegpipe":   # (y4m holds video only)
-        # file: so that a name with a colon is not taken for a protocol
-        cmd += ["-i", f"file:{Path(audio_from).resolve()}", "-map", "0:v:0", "-map", "1:a?", "-c:a", "copy"]
-    if container == "yuv4mpegpipe":
-        codec = "rawvideo"          # y4m holds raw frames only
-    cmd += ["-c:v", codec]
-    if codec in CRF_CODECS:
-        cmd += ["-crf", str(crf)]
-    if codec in ("libx264", "libx265"):
-        cmd += ["-preset", "medium"]
-    if colour is not None:
-        cmd += colour.ffmpeg_tags()
-    cmd += ["-f", container, "-fd", str(output_fd), "fd:"]
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(output_fd,))
-    try:
-        clip.output(proc.stdin, y4m=y4m, progress_update=progress)
-        proc.stdin.close()
-    except BrokenPipeError:
-        pass
-    except BaseException:
-        proc.kill()
-        proc.wait()
-        raise
-    err = proc.stderr.read().decode(errors="replace")
-    if proc.wait() != 0:
-        raise RuntimeError(f"ffmpeg failed: {ffmpeg_reason(err)}")
+    cmd = [ffmpeg_exe(), "-v", "error", "-nostdin", *in_args, "-i", "-", *plan.stream_args()]
+    with tempfile.TemporaryDirectory(prefix="convlstm-") as scratch:
+        chain = plan.filters()
+        if chain is not None:   # from a file: a variable rate's expression can be long
+            script = Path(scratch) / "filters.txt"
+            script.write_text(chain)
+            cmd += ["-/filter:v", str(script)]
+        cmd += [*plan.codec_args(), "-f", plan.container, "-fd", str(output_fd), "fd:"]
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(output_fd,))
+        try:
+            clip.output(proc.stdin, y4m=y4m, progress_update=progress)
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        err = proc.stderr.read().decode(errors="replace")
+        if proc.wait() != 0:
+            raise RuntimeError(f"ffmpeg failed: {ffmpeg_reason(err)}")
 
 
 GENERIC = ("Nothing was written into output file", "Conversion failed", "Error opening output file",

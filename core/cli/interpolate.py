@@ -1,4 +1,5 @@
-"""`convlstm interpolate IN OUT`: decode, interpolate, encode, keep the audio; never a half file.
+"""`convlstm interpolate IN OUT`: decode, interpolate, encode; keep what the file had (timing, aspect, colour
+tags, HDR10 metadata, audio, subtitles, chapters, title, the codec's family); never a half file.
 
 The encoder writes into a partial file that this process creates itself (an unpredictable name, created
 exclusively: nothing planted in the folder can be written through) and hands to ffmpeg as an open file
@@ -6,23 +7,39 @@ descriptor; only a finished encode is renamed to the output.
 """
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import time
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
+from typing import Any, Mapping
+
+import vapoursynth as vs
 
 from ..api import interpolate_source
 from ..errors import InterpolateError, SourceError
 from ..filter.arguments import MAX_FACTOR, check_factor
+from ..timing import is_constant_rate, output_times, rate_range, read_timecodes
 from ..video import open_source
-from .encode import Progress, encode
+from .encode import EncodePlan, Progress, encode
+from .hdr import HdrMetadata
+from .probe import Probe, encoder_for, probe
+
+log = logging.getLogger("convlstm")
 
 # output extension -> ffmpeg muxer (the file is handed over as a descriptor, so ffmpeg cannot guess it)
 CONTAINERS = {".mkv": "matroska", ".mka": "matroska", ".webm": "webm", ".mp4": "mp4", ".m4v": "mp4", ".mov": "mov",
               ".avi": "avi", ".ts": "mpegts", ".m2ts": "mpegts", ".mts": "mpegts", ".nut": "nut", ".flv": "flv",
               ".mxf": "mxf", ".ogv": "ogg", ".y4m": "yuv4mpegpipe"}
 PARTIAL = ".convlstm-partial"
+# containers that hold only some video codecs (others hold any this command writes)
+CONTAINER_ENCODERS = {"webm": {"libvpx-vp9", "libvpx", "libsvtav1"},
+                      "mp4": {"libx264", "libx265", "libsvtav1", "libvpx-vp9"},
+                      "mpegts": {"libx264", "libx265"}, "avi": {"libx264", "ffv1"},
+                      "flv": {"libx264"}, "mxf": {"libx264", "prores_ks", "dnxhd"},
+                      "ogg": {"libvpx"}, "mov": {"libx264", "libx265", "prores_ks", "libsvtav1"}}
 
 
 class UsageError(ValueError):
@@ -62,17 +79,85 @@ def check_output(src_path: Path, out_path: Path, force: bool) -> str:
     return container
 
 
-def run(input: str | Path, output: str | Path, factor: int = 2, device: str = "auto", weights: str | None = None,
-        fp16: bool | None = None, codec: str = "libx264", crf: int = 18, force: bool = False,
-        progress: bool = True, scales: int | None = None) -> Result:
+NTSC_RATES = {"23.976": Fraction(24000, 1001), "29.97": Fraction(30000, 1001), "47.952": Fraction(48000, 1001),
+              "59.94": Fraction(60000, 1001), "119.88": Fraction(120000, 1001)}
+
+
+def parse_rate(text: str, what: str) -> Fraction:
+    """'60000/1001', '60', '59.94' (the NTSC decimals mean their /1001 rates) -> a positive Fraction."""
+    try:
+        value = NTSC_RATES.get(text.strip()) or Fraction(text.strip())
+    except (ValueError, ZeroDivisionError):
+        raise UsageError(f"{what} must be a number or a fraction such as 60000/1001, got {text!r}") from None
+    if value <= 0:
+        raise UsageError(f"{what} must be positive, got {text!r}")
+    return value
+
+
+def rate_args(factor: str | int | None, fps: str | None) -> tuple[Fraction | None, dict[str, int]]:
+    """--factor N or N/D, or --fps: the filter's own arguments (factor, factor_num/den or fps_num/den)."""
+    if factor is not None and fps is not None:
+        raise UsageError("give --factor or --fps, not both")
+    if fps is not None:
+        rate = parse_rate(fps, "--fps")
+        return None, {"fps_num": rate.numerator, "fps_den": rate.denominator}
+    ratio = parse_rate(str(factor if factor is not None else 2), "--factor")
+    try:
+        check_factor(ratio)
+    except InterpolateError:
+        raise UsageError(f"--factor must be above 1 and at most {MAX_FACTOR}, got {factor}") from None
+    if ratio.denominator == 1:
+        return ratio, {"factor": ratio.numerator}
+    return ratio, {"factor_num": ratio.numerator, "factor_den": ratio.denominator}
+
+
+def source_timestamps(src: vs.VideoNode, timecodes: Path, ratio: Fraction | None, path: Path) -> list[float] | None:
+    """The output's timestamps when the source's rate varies (None: it is constant, written at its rate).
+    A variable rate can be kept only by a whole factor; a target rate would assume a constant source."""
+    times = read_timecodes(timecodes)
+    if len(times) != src.num_frames or is_constant_rate(times, src.fps):
+        return None
+    low, high = rate_range(times)
+    if ratio is None or ratio.denominator != 1:
+        raise UsageError(f"{str(path)!r} has a variable frame rate ({low:.3f} to {high:.3f} fps): a target rate "
+                         "or a fractional factor would place frames as if it were constant and drift from the "
+                         "sound; use a whole --factor, which keeps every source frame at its own time")
+    log.info("variable frame rate (%.3f to %.3f fps): keeping the source's timestamps", low, high)
+    return output_times(times, ratio.numerator)
+
+
+def check_progressive(props: Mapping[str, Any], path: Path, assume_progressive: bool) -> None:
+    field_based = int(props.get("_FieldBased", 0))
+    if field_based > 0 and not assume_progressive:
+        order = "top" if field_based == 2 else "bottom"
+        raise UsageError(
+            f"{str(path)!r} is interlaced ({order} field first): interpolating its frames would comb the new ones. "
+            f"Deinterlace it first, e.g. ffmpeg -i {str(path)!r} -vf bwdif -c:a copy progressive.mkv, or pass "
+            "--assume-progressive if it is progressive footage flagged as interlaced")
+
+
+def pick_codec(codec: str, streams: Probe, container: str) -> str:
+    """--codec auto: the input's family where the container holds it, else H.264 (VP9 for .webm)."""
+    if codec != "auto":
+        return codec
+    family = encoder_for(streams.video_codec)
+    allowed = CONTAINER_ENCODERS.get(container)
+    if allowed is not None and family not in allowed:
+        fallback = "libvpx-vp9" if container == "webm" else "libx264"
+        log.info("%s video cannot go into %s: encoding %s", streams.video_codec, container, fallback)
+        return fallback
+    return family
+
+
+def run(input: str | Path, output: str | Path, factor: str | int | None = None, device: str = "auto",
+        weights: str | None = None, fp16: bool | None = None, codec: str = "auto", crf: int = 18,
+        force: bool = False, progress: bool = True, scales: int | None = None, fps: str | None = None,
+        assume_progressive: bool = False) -> Result:
     src_path, out_path = Path(input), Path(output)
     container = check_output(src_path, out_path, force)
     if not 0 <= crf <= 63:
         raise UsageError(f"--crf must be in 0..63, got {crf}")
-    try:
-        check_factor(factor)
-    except InterpolateError:
-        raise UsageError(f"--factor must be above 1 and at most {MAX_FACTOR}, got {factor}") from None
+    ratio, rate = rate_args(factor, fps)
     try:   # the partial file first: a folder we cannot write into fails before any decoding
         fd, name = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.stem}.", suffix=PARTIAL + out_path.suffix)
     except OSError as exc:
@@ -80,13 +165,28 @@ def run(input: str | Path, output: str | Path, factor: int = 2, device: str = "a
     tmp = Path(name)
     bar = None
     try:
-        src = open_source(src_path)
-        if src.num_frames < 2:
-            raise SourceError(f"{str(src_path)!r} has {src.num_frames} frame(s); at least 2 are needed")
-        clip, colour = interpolate_source(src, factor, device, weights, fp16, scales)
+        with tempfile.TemporaryDirectory(prefix="convlstm-") as scratch:
+            timecodes = Path(scratch) / "timecodes.txt"
+            src = open_source(src_path, timecodes)
+            if src.num_frames < 2:
+                raise SourceError(f"{str(src_path)!r} has {src.num_frames} frame(s); at least 2 are needed")
+            first = src.get_frame(0).props
+            check_progressive(first, src_path, assume_progressive)
+            if assume_progressive:
+                src = src.std.SetFieldBased(0)
+            timestamps = source_timestamps(src, timecodes, ratio, src_path)
+        streams = probe(src_path)
+        factor_arg = rate.pop("factor", None)
+        clip, colour = interpolate_source(src, factor_arg, device, weights, fp16, scales, **rate)
+        sar = (int(first.get("_SARNum", 1)), int(first.get("_SARDen", 1)))
+        plan = EncodePlan(container, pick_codec(codec, streams, container), crf, src_path, streams, colour,
+                          sar if sar[0] > 0 and sar[1] > 0 and sar[0] != sar[1] else None, timestamps,
+                          HdrMetadata.from_props(first))
         bar = Progress(clip.num_frames, progress)
         start = time.perf_counter()
-        encode(clip, fd, container, src_path, colour, codec, crf, bar)
+        encode(clip, fd, plan, bar)
+        for note in plan.notes:
+            log.warning("%s", note)
         os.replace(tmp, out_path)   # renames over a planted link, never through it
     except BaseException:
         try:

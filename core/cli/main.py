@@ -72,7 +72,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     from .interpolate import run
     r = run(args.input, args.output, factor=args.factor, device=args.device, weights=args.weights,
             fp16=args.fp16, codec=args.codec, crf=args.crf, force=args.force, progress=not args.quiet,
-            scales=args.scales)
+            scales=args.scales, fps=args.fps, assume_progressive=args.assume_progressive)
     print(f"wrote {r.output}: {r.frames} frames at {r.fps:.3f} fps in {r.seconds:.1f} s "
           f"({r.frames / max(r.seconds, 1e-9):.1f} frames/s)")
     return 0
@@ -110,13 +110,20 @@ def build_parser() -> argparse.ArgumentParser:
                        help="file in, file out: raise the frame rate of a video")
     i.add_argument("input")
     i.add_argument("output", help="output file; the extension picks the container (.mkv, .mp4, ...)")
-    i.add_argument("--factor", type=int, default=2, help="2, 4, 8, ... (default 2)")
+    rate = i.add_mutually_exclusive_group()
+    rate.add_argument("--factor", help="frames out per frame in: a whole number 2..16 or a fraction such as 5/2 "
+                      "(default 2; other than powers of two with the bundled model or any weights that take "
+                      "the time position)")
+    rate.add_argument("--fps", help="a target rate instead, e.g. 60, 60000/1001 or 59.94 (= 60000/1001)")
+    i.add_argument("--assume-progressive", action="store_true",
+                   help="treat a source flagged interlaced as progressive (when the flag is wrong)")
     i.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     i.add_argument("--weights", help="checkpoint (default: the bundled model)")
     i.add_argument("--fp16", action="store_true", default=None, help="half precision on CUDA")
     i.add_argument("--scales", type=int, choices=(1, 2), default=None,
                    help="1: full-size pass only (faster); 2: plus the half-size pass (default with the bundled model)")
-    i.add_argument("--codec", default="libx264", help="ffmpeg video encoder (default libx264)")
+    i.add_argument("--codec", default="auto", help="ffmpeg video encoder (default auto: the input's family, "
+                   "e.g. HEVC in, libx265 out; ProRes in, prores_ks out; else libx264)")
     i.add_argument("--crf", type=int, default=18, help="quality for x264/x265/vp9/av1 (default 18)")
     i.add_argument("--force", action="store_true", help="overwrite an existing output")
     i.add_argument("--quiet", action="store_true", help="no progress bar")

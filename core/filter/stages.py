@@ -29,10 +29,24 @@ from .schedule import (clamped_window, doubled_rate, doublings_for_rate, retimed
 from .yuv import YuvDescription, rgb_to_yuv, yuv_to_rgb
 
 SCENE_PREV, SCENE_NEXT = 1, 2   # flag bits from the C side (_SceneChangePrev / _SceneChangeNext)
-NO_PROPS = (0, -1, -1, -1)      # per window frame from C: (scene flags, _Matrix, _Range, _ChromaLocation)
+NO_PROPS = (0, -1, -1, -1, -1)  # per window frame from C: (scene flags, _Matrix, _Range, _ChromaLocation,
+#                                 _FieldBased), -1 where unset
+FIELD_BASED = 4                 # index of _FieldBased in a frame's props
 CUT_BEFORE_OUTPUT = 1           # returned flag: the output sits just before a scene cut (_SceneChangeNext)
 CUT_AFTER_OUTPUT = 2            # returned flag: the output is the first after a cut (_SceneChangePrev)
 DECODED_CACHE_FRAMES = 6        # consecutive windows share 3 of 4 frames: decode each source frame once
+
+
+def check_progressive(n: int, *field_based: int) -> None:
+    """Frames made of two fields from different moments cannot be interpolated as pictures: the new frames
+    would be combed and flagged progressive. Says how to get progressive frames first."""
+    if any(f > 0 for f in field_based):
+        order = "bottom field first" if 1 in field_based else "top field first"
+        raise InterpolateError(
+            f"cannot interpolate output frame {n}: the source is interlaced (_FieldBased={max(field_based)}, "
+            f"{order}); deinterlace it first (e.g. core.bwdif.Bwdif(clip, field={3 if order[0] == 't' else 2}) "
+            "for double rate, or field=" f"{1 if order[0] == 't' else 0} to keep the rate), or if it is "
+            "progressive footage flagged wrongly, clip = core.std.SetFieldBased(clip, 0)")
 
 
 class Interpolator:
@@ -125,6 +139,7 @@ class Interpolator:
     def process(self, n: int, src_ptrs: Sequence[int], src_strides: Sequence[int], dst_ptrs: Sequence[int],
                 dst_strides: Sequence[int], frame_props: Sequence[Sequence[int]] = (NO_PROPS,) * 4) -> int:
         indices = self.plan(n)
+        check_progressive(n, frame_props[1][FIELD_BASED], frame_props[2][FIELD_BASED])
         try:
             window = torch.stack([self._decoded_frame(indices[f], f, src_ptrs, src_strides, frame_props[f])
                                   for f in range(4)])  # (4, 3, H, W)
