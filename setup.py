@@ -21,7 +21,7 @@ setup(
     packages=["convlstm", "convlstm.filter", "convlstm.model", "convlstm.data", "convlstm.train", "convlstm.evaluate",
               "convlstm.cli",
               *[f"convlstm.{d}" for d in DATA_DIRS]],
-    package_data={f"convlstm.{d}": ["*.yaml", "*.pt", "*.mp4"] for d in DATA_DIRS},
+    package_data={f"convlstm.{d}": ["*.yaml", "*.pt", "*.mp4", "*.vpy"] for d in DATA_DIRS},
     ext_modules=[
         Extension(
             "vapoursynth.plugins.convlstm.convlstm",

@@ -79,16 +79,31 @@ def test_colour_round_trip_error_is_bounded(tmp_path):
             assert d.mean() < 0.25 and d.max() <= 8, (d.mean(), d.max())
 
 
-def test_vspipe_to_ffmpeg_pipeline_as_documented(short_clip, tmp_path):
-    out = tmp_path / "piped.mkv"
-    vspipe = subprocess.Popen([VSPIPE, "-c", "y4m", "-a", f"input={short_clip}", str(REPO / "scripts" / "interpolate.vpy"),
-                               "-"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    ff = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", "-", "-c:v", "libx264", "-crf", "18", str(out)],
-                        stdin=vspipe.stdout, capture_output=True, timeout=300)
-    vspipe.stdout.close()
-    assert vspipe.wait(timeout=60) == 0, vspipe.stderr.read().decode()
-    assert ff.returncode == 0, ff.stderr.decode()
-    clip = probe(out)
+def installed_vpy() -> Path:
+    r = cli("vpy")
+    assert r.returncode == 0, r.stderr
+    path = Path(r.stdout.strip())
+    assert path.is_file() and "site-packages" in str(path), path   # shipped in the wheel, not the checkout
+    return path
+
+
+def readme_pipeline() -> str:
+    """The vspipe | ffmpeg line of the README, exactly as written there."""
+    lines = [line for line in (REPO / "README.md").read_text().splitlines() if line.startswith("vspipe ")]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_the_readme_pipeline_runs_as_written(short_clip, tmp_path):
+    """In a shell whose PATH has the venv's commands and no ffmpeg of its own (a fresh machine)."""
+    (tmp_path / "in.mp4").write_bytes(short_clip.read_bytes())
+    venv_bin = str(Path(sys.executable).parent)
+    env = {k: v for k, v in os.environ.items() if k not in ("PWD",)}
+    env["PATH"] = f"{venv_bin}:/usr/bin:/bin"
+    r = subprocess.run(["bash", "-o", "pipefail", "-c", readme_pipeline()], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-1000:]
+    clip = probe(tmp_path / "out.mkv")
     assert clip.num_frames == 20 and clip.fps == 48
 
 
@@ -211,10 +226,10 @@ def test_names_with_a_colon_work(short_clip, tmp_path):
     assert probe(tmp_path / "take1:final.mkv").num_frames == 2 * probe(short_clip).num_frames
 
 
-def vpy(*args, cwd, env_pwd=None):
-    """scripts/interpolate.vpy through the real vspipe, printing clip info (-i)."""
+def vpy(*args, cwd, env_pwd=None, script=None):
+    """The installed interpolate.vpy (or a copy) through the real vspipe, printing clip info (-i)."""
     env = dict(os.environ, PWD=str(env_pwd or cwd))
-    cmd = [VSPIPE, "-i", *[x for a in args for x in ("-a", a)], str(REPO / "scripts" / "interpolate.vpy"), "-"]
+    cmd = [VSPIPE, "-i", *[x for a in args for x in ("-a", a)], str(script or installed_vpy()), "-"]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=cwd, env=env)
 
 
@@ -235,10 +250,9 @@ def test_the_vpy_checks_its_arguments_and_resolves_paths_one_way(short_clip, tmp
     other = tmp_path / "elsewhere"                    # the host's PWD and the script's folder both hold in.mp4
     other.mkdir()
     (other / "in.mp4").write_bytes(b"a different file of the same name")
-    shadow = REPO / "scripts" / "in.mp4"
-    shadow.write_bytes(b"also different")
-    try:
-        r = vpy("input=in.mp4", cwd=tmp_path, env_pwd=other)
-        assert r.returncode != 0 and "names two different files" in r.stderr, r.stderr[-500:]
-    finally:
-        shadow.unlink()
+    scripts = tmp_path / "scripts"                    # a copy of the script, beside its own in.mp4
+    scripts.mkdir()
+    (scripts / "interpolate.vpy").write_text(installed_vpy().read_text())
+    (scripts / "in.mp4").write_bytes(b"also different")
+    r = vpy("input=in.mp4", cwd=tmp_path, env_pwd=other, script=scripts / "interpolate.vpy")
+    assert r.returncode != 0 and "names two different files" in r.stderr, r.stderr[-500:]

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import traceback
+from pathlib import Path
 from typing import Any
 
 
@@ -78,6 +80,23 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     return 0
 
 
+VPY = Path(__file__).resolve().parents[1] / "assets" / "interpolate.vpy"
+
+
+def cmd_vpy(args: argparse.Namespace) -> int:
+    print(VPY)
+    return 0
+
+
+def run_ffmpeg(arguments: list[str]) -> int:
+    """The bundled ffmpeg binary in place of this process (for pipelines on machines without one): its
+    exit status, signals and output are ffmpeg's own."""
+    from ..video import ffmpeg_exe
+    exe = ffmpeg_exe()
+    os.execv(exe, [exe, *arguments])
+    return 127   # not reached
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run
     r = run(args.out, device=args.device, weights=args.weights, progress=not args.quiet)
@@ -128,6 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--force", action="store_true", help="overwrite an existing output")
     i.add_argument("--quiet", action="store_true", help="no progress bar")
     i.set_defaults(func=cmd_interpolate)
+    v = sub.add_parser("vpy", help="print the path of the installed interpolate.vpy (for vspipe, vs-preview, "
+                       "vsedit, frameservers): vspipe -c y4m -a input=in.mp4 \"$(convlstm vpy)\" - | ...")
+    v.set_defaults(func=cmd_vpy)
+    f = sub.add_parser("ffmpeg", add_help=False, help="run the ffmpeg binary bundled with imageio-ffmpeg, "
+                       "e.g. ... | convlstm ffmpeg -i - out.mkv")
+    f.set_defaults(func=lambda args: run_ffmpeg([]))   # main() hands every argument over before parsing
     d = sub.add_parser("demo", parents=[common],
                        help="interpolate the bundled demo clip and write a side-by-side PNG")
     d.add_argument("--out", default="convlstm-demo", help="output folder (default ./convlstm-demo)")
@@ -180,6 +205,9 @@ def _interrupted(signum: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["ffmpeg"]:
+        return run_ffmpeg(argv[1:])
     args = build_parser().parse_args(argv)
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _terminate)
