@@ -3,9 +3,25 @@
 The plugin is a limited-API extension named vapoursynth.plugins.convlstm.convlstm so that a normal
 `pip install .` puts it where VapourSynth autoloads plugins: core.convlstm then exists in every script.
 """
+import sys
 from pathlib import Path
 
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+PLUGIN = "vapoursynth.plugins.convlstm.convlstm"
+# the suffix VapourSynth's plugin autoloading looks for on each platform (it skips .pyd on Windows)
+PLUGIN_SUFFIX = {"win32": ".dll", "darwin": ".dylib"}.get(sys.platform, ".so")
+
+
+class PluginBuild(build_ext):
+    """Names the plugin as VapourSynth autoloads it: convlstm.so / .dll / .dylib (no Python ABI tag)."""
+
+    def get_ext_filename(self, fullname: str) -> str:
+        # called with the full dotted name, and (for the output path) with its last part alone
+        if fullname in (PLUGIN, PLUGIN.rsplit(".", 1)[1]):
+            return str(Path(*fullname.split("."))) + PLUGIN_SUFFIX
+        return super().get_ext_filename(fullname)
 
 # data folders inside the package (the default weights exist once a trained model is shipped)
 DATA_DIRS = [d for d in ("configs", "assets", "weights") if (Path(__file__).parent / "core" / d).is_dir()]
@@ -24,14 +40,14 @@ setup(
     package_data={f"convlstm.{d}": ["*.yaml", "*.pt", "*.mp4", "*.vpy"] for d in DATA_DIRS},
     ext_modules=[
         Extension(
-            "vapoursynth.plugins.convlstm.convlstm",
+            PLUGIN,
             sources=["plugin/convlstm.c"],
             include_dirs=vapoursynth_include(),
             define_macros=[("Py_LIMITED_API", "0x030C0000")],
             py_limited_api=True,
-            extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
-            libraries=["dl"],
+            extra_compile_args=[] if sys.platform == "win32" else ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
         )
     ],
+    cmdclass={"build_ext": PluginBuild},
     options={"bdist_wheel": {"py_limited_api": "cp312"}},
 )

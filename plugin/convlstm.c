@@ -6,7 +6,6 @@
  * allocates the output frame, sets props and reports errors. Model and policy live in Python.
  * The GIL is held only for the duration of each call into Python.
  */
-#include <dlfcn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,12 @@
 #include <Python.h>
 
 #include "VapourSynth4.h"
+
+#ifndef _WIN32
+/* Linux, macOS: an extension module leaves Python's symbols to the host process. Weak, so that a host
+ * without libpython loads the plugin and gets an error instead of failing to resolve the symbol. */
+#pragma weak Py_IsInitialized
+#endif
 
 #define FILTER "convlstm.Interpolate"
 #define MAX_WINDOW 4
@@ -37,10 +42,15 @@ typedef struct {
     int index[MAX_WINDOW];
 } Plan;
 
-/* Python may be absent (a host that never loaded libpython) or not initialised. */
+/* Python may be absent (a host that never loaded libpython: the weak symbol is then null) or not
+ * initialised. On Windows the module links python3.dll itself (it would not have loaded without it). */
 static int python_ready(void) {
-    int (*is_initialized)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "Py_IsInitialized");
+#ifdef _WIN32
+    return Py_IsInitialized();
+#else
+    int (*is_initialized)(void) = Py_IsInitialized;
     return is_initialized != NULL && is_initialized();
+#endif
 }
 
 /* Moves the pending Python exception's text into buf and clears it. Caller holds the GIL. */

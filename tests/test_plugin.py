@@ -271,3 +271,17 @@ def test_default_weights_load_and_say_what_they_are(tmp_path):
     if DEFAULT_WEIGHTS.is_file():
         net, meta = load_net(DEFAULT_WEIGHTS)
         assert meta.get("step", 0) > 0 and DEFAULT_WEIGHTS.stat().st_size < 20 * 2**20
+
+
+def test_a_python_without_torch_gets_a_sentence_naming_it_and_the_install_command():
+    """As in a host whose Python lacks torch (sys.modules[name] = None is how Python marks a module absent)."""
+    import subprocess
+    import sys
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "import vapoursynth as vs\n"
+            "clip = vs.core.std.BlankClip(format=vs.RGB24, width=32, height=32, length=4)\n"
+            "try:\n    vs.core.convlstm.Interpolate(clip)\nexcept vs.Error as e:\n    print(e)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "convlstm.Interpolate: torch is not installed in the Python that VapourSynth runs" in r.stdout, r.stdout
+    assert sys.executable in r.stdout and "pip install torch" in r.stdout

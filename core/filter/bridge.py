@@ -5,11 +5,23 @@ Errors leave here as InterpolateError with a readable message, never as a bare e
 """
 from __future__ import annotations
 
+import importlib.util
 import logging
+import sys
 from typing import Any
 
 from ..errors import InterpolateError
-from .stages import Interpolator, Retimer, build as build_stages
+
+# what the compute core needs, and how to get it, checked before importing it: a host whose Python lacks
+# one gets a sentence naming that Python, not "No module named 'torch'"
+NEEDED = {"torch": "pip install torch  (CPU only: pip install torch --index-url https://download.pytorch.org/whl/cpu)",
+          "numpy": "pip install numpy"}
+for _module, _install in NEEDED.items():
+    if importlib.util.find_spec(_module) is None:
+        raise InterpolateError(f"{_module} is not installed in the Python that VapourSynth runs ({sys.executable}); "
+                               f"install it there: {_install}")
+
+from .stages import Interpolator, Retimer, build as build_stages  # noqa: E402
 
 log = logging.getLogger("convlstm")
 
