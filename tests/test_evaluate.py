@@ -106,6 +106,7 @@ def test_bench_tiny_cpu(tmp_path):
     assert rows[0]["peak_rss_mib"] > 0
     saved = json.loads(out.read_text())
     assert saved["rows"][0]["size"] == "48x32" and "CPU" in saved["machine"]
+    assert out.with_suffix(".png").stat().st_size > 5_000   # the rate-by-size plot
     with pytest.raises(ValueError, match="bad size"):
         parse_sizes("640by360")
 
@@ -116,3 +117,22 @@ def test_reproduces_the_reference_figures_on_carphone(tmp_path):
     assert r.scores["blend"].mean_psnr == pytest.approx(32.71, abs=0.05)
     assert r.scores["repeat"].mean_psnr == pytest.approx(30.69, abs=0.05)
     assert r.scores["mvtools"].mean_psnr == pytest.approx(31.34, abs=0.05)
+
+
+def test_worst_frame_figure_shows_each_method_once_and_says_when_ours_leads(tmp_path):
+    """When the best other method is blend it is not shown twice; when ours leads everywhere the title says
+    so instead of claiming it trails."""
+    from convlstm.evaluate.methods import Prediction
+    from convlstm.evaluate.protocol import score
+    from convlstm.evaluate.report import ClipResult, worst_frame_crop
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 255, (3, 32, 32, 3), dtype=np.uint8)
+    frames = {"convlstm": np.clip(truth.astype(int) + 2, 0, 255).astype(np.uint8),
+              "blend": np.clip(truth.astype(int) + 9, 0, 255).astype(np.uint8)}
+    r = ClipResult("clip", truth, truth, {m: Prediction(f, 1.0) for m, f in frames.items()},
+                   {m: score(f, truth) for m, f in frames.items()})
+    title = worst_frame_crop(r, "convlstm", tmp_path / "w.png")
+    assert "convlstm leads blend on every frame" in title and "trails" not in title, title
+    assert title.endswith("[truth, convlstm, blend]") and (tmp_path / "w.png").stat().st_size > 1000
+    r.scores["convlstm"], r.scores["blend"] = r.scores["blend"], r.scores["convlstm"]
+    assert "where convlstm trails blend most" in worst_frame_crop(r, "convlstm", tmp_path / "w.png")

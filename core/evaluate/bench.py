@@ -129,13 +129,51 @@ COLUMNS = [("size", "{}"), ("device", "{}"), ("motion", "{}"), ("filter_fps", "{
            ("peak_cuda_mib", "{:.0f}"), ("mvtools_fps", "{:.1f}"), ("svp_fps", "{:.1f}")]
 
 
+# printed headers where the JSON key alone reads wrong: the filter's rate counts every output frame (at 2x half
+# of them are source frames passed through), the forward time is one run of the network for one made frame
+HEADERS = {"filter_fps": "output_fps", "forward_s_per_frame": "net_s_per_made_frame"}
+FOOTNOTE = ("output_fps: output frames per second through the filter, end to end (at 2x half are source frames "
+            "passed through); net_s_per_made_frame: one forward of the network alone")
+
+
 def format_table(rows: list[dict[str, Any]]) -> str:
     cols = [(k, f) for k, f in COLUMNS if any(k in r for r in rows)]
-    header = "  ".join(f"{k:>18}" for k, _ in cols)
+    header = "  ".join(f"{HEADERS.get(k, k):>20}" for k, _ in cols)
     lines = [header]
     for r in rows:
-        lines.append("  ".join(f"{(f.format(r[k]) if k in r else '-'):>18}" for k, f in cols))
-    return "\n".join(lines)
+        lines.append("  ".join(f"{(f.format(r[k]) if k in r else '-'):>20}" for k, f in cols))
+    return "\n".join(lines + [FOOTNOTE])
+
+
+def plot_rates(rows: list[dict[str, Any]], machine: str, path: Path) -> None:
+    """Output frames per second against frame size, one line per method, values written at the points
+    (log scale: the methods differ by orders of magnitude, and the axis says so)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    sizes = [r["size"] for r in rows]
+    pixels = [int(s.split("x")[0]) * int(s.split("x")[1]) / 1e6 for s in sizes]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for key, label in (("filter_fps", "convlstm"), ("mvtools_fps", "mvtools"), ("svp_fps", "SVPFlow")):
+        points = [(p, r[key]) for p, r in zip(pixels, rows) if r.get(key)]
+        if not points:
+            continue
+        xs, ys = zip(*points)
+        ax.plot(xs, ys, marker="o", label=label)
+        for x, y in points:
+            ax.annotate(f"{y:.1f}", (x, y), textcoords="offset points", xytext=(0, 5), ha="center", fontsize=7)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xticks(pixels, sizes, fontsize=7)
+    ax.minorticks_off()
+    ax.set_xlabel("frame size (log scale of pixels)")
+    ax.set_ylabel("output frames per second (log scale)")
+    ax.set_title(f"2x output rate by frame size - {machine}"[:110], fontsize=8)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def bench(sizes: list[tuple[int, int]], device: str = "auto", fp16: bool = False, batch: int = 1, frames: int = 20,
@@ -154,5 +192,7 @@ def bench(sizes: list[tuple[int, int]], device: str = "auto", fp16: bool = False
     print(f"machine: {machine}")
     if json_path:
         Path(json_path).write_text(json.dumps({"machine": machine, "rows": rows}, indent=2))
-        print(f"wrote {json_path}")
+        png = Path(json_path).with_suffix(".png")
+        plot_rates(rows, machine, png)
+        print(f"wrote {json_path} and {png}")
     return rows

@@ -148,8 +148,9 @@ def plot_per_frame(results: list[ClipResult], methods: list[str], path: Path) ->
 
 
 def worst_frame_crop(r: ClipResult, ours: str, path: Path, crop: int = 192) -> str | None:
-    """Truth | ours | best other method | blend, cropped where ours errs most, on the frame where ours
-    trails the best other method by the most."""
+    """Truth | ours | best other method | blend (each once), cropped where ours errs most, on the frame
+    where ours trails the best other method by the most (or leads it by the least, said so). Returns the
+    figure's title and its tiles."""
     others = [m for m in r.scores if m != ours]
     if ours not in r.scores or not others:
         return None
@@ -161,8 +162,8 @@ def worst_frame_crop(r: ClipResult, ours: str, path: Path, crop: int = 192) -> s
     ch, cw = min(crop, h), min(crop, w)
     cy, cx = np.unravel_index(np.argmax(err), err.shape)
     y0, x0 = int(np.clip(cy - ch // 2, 0, h - ch)), int(np.clip(cx - cw // 2, 0, w - cw))
-    tiles = [("truth", r.truth[i])] + [(m, r.predictions[m].frames[i]) for m in (ours, best_other, "blend")
-                                        if m in r.predictions and m != "truth"]
+    shown = list(dict.fromkeys(m for m in (ours, best_other, "blend") if m in r.predictions))   # each once
+    tiles = [("truth", r.truth[i])] + [(m, r.predictions[m].frames[i]) for m in shown]
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -172,11 +173,16 @@ def worst_frame_crop(r: ClipResult, ours: str, path: Path, crop: int = 192) -> s
         title = label if label == "truth" else f"{label} {r.scores[label].psnr[i]:.2f} dB"
         ax.set_title(title, fontsize=9)
         ax.axis("off")
-    fig.suptitle(f"{r.clip}: frame {2 * i + 1}, where {ours} trails {best_other} most", fontsize=9)
+    if gap[i] < 0:
+        headline = f"where {ours} trails {best_other} most ({gap[i]:+.2f} dB)"
+    else:
+        headline = f"{ours} leads {best_other} on every frame; its smallest lead ({gap[i]:+.2f} dB)"
+    title = f"{r.clip}: frame {2 * i + 1}, {headline}"
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-    return best_other
+    return f"{title} [{', '.join(label for label, _ in tiles)}]"
 
 
 def evaluate(clips: list[str], frames: int = 60, methods: list[str] | None = None, weights: str | None = None,
