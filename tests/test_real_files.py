@@ -203,3 +203,15 @@ def test_timestamp_pieces_reproduce_any_times():
     for n, t in enumerate(out):
         n0, t0, slope = max(s for s in segments(out) if s[0] <= n)
         assert abs(t0 + (n - n0) * slope - t) <= 0.0005 + 1e-9
+
+
+def test_an_output_ffmpeg_would_refuse_is_refused_before_any_frame_with_its_reason(tmp_path, weights):
+    src = tmp_path / "pcm.mkv"
+    ffmpeg(*lavfi(24, 12), "-f", "lavfi", "-i", "sine=duration=0.5", "-c:v", "libx264", "-c:a", "pcm_s16le", src)
+    r = cli("interpolate", src, tmp_path / "out.mp4", "--codec", "prores_ks", "--weights", weights, "--quiet")
+    assert r.returncode == 2 and "ffmpeg cannot write this output" in r.stderr and "prores" in r.stderr, r.stderr
+    assert not list(tmp_path.glob("out*")) and not list(tmp_path.glob(".out*"))
+    r = cli("interpolate", src, tmp_path / "out.webm", "--weights", weights, "--quiet")   # PCM cannot go in WebM
+    assert r.returncode == 0 and "re-encoded to Opus" in r.stderr, r.stderr
+    kinds = [(s.kind, s.codec) for s in probe(tmp_path / "out.webm").streams]
+    assert ("Video", "vp9") in kinds and ("Audio", "opus") in kinds

@@ -18,6 +18,7 @@ from .probe import TEXT_SUBTITLES, Probe
 
 RAW_RGB = {8: "gbrp", 9: "gbrp9le", 10: "gbrp10le", 12: "gbrp12le", 14: "gbrp14le", 16: "gbrp16le"}
 CRF_CODECS = {"libx264", "libx265", "libvpx-vp9", "libsvtav1", "libaom-av1"}
+WEBM_AUDIO = {"opus", "vorbis"}
 SUBTITLE_CODEC = {"mp4": "mov_text", "mov": "mov_text", "webm": "webvtt"}   # text subtitles these containers take
 TIMEBASE = 90000   # ticks per second for kept timestamps (Matroska rounds to ms, MP4 keeps these)
 
@@ -52,7 +53,12 @@ class EncodePlan:
         """Maps and codecs for the source's other streams, as far as the container can hold them."""
         if self.source is None or self.container == "yuv4mpegpipe":   # y4m holds video only
             return []
-        args = ["-i", f"file:{Path(self.source).resolve()}", "-map", "0:v:0", "-map", "1:a?", "-c:a", "copy",
+        audio = "copy"
+        audios = self.streams.of("Audio") if self.streams else []
+        if self.container == "webm" and any(a.codec not in WEBM_AUDIO for a in audios):
+            audio = "libopus"   # WebM takes Opus and Vorbis only
+            self.notes.append("audio re-encoded to Opus: WebM holds only Opus or Vorbis (use .mkv to copy it)")
+        args = ["-i", f"file:{Path(self.source).resolve()}", "-map", "0:v:0", "-map", "1:a?", "-c:a", audio,
                 "-map_metadata", "1", "-map_chapters", "1"]   # file: so that a colon is not a protocol
         subtitles = self.streams.of("Subtitle") if self.streams else []
         if subtitles:
@@ -110,6 +116,40 @@ class EncodePlan:
         if self.colour is not None:
             args += self.colour.ffmpeg_tags()
         return args
+
+
+def pix_fmt_of(clip: vs.VideoNode) -> str:
+    """ffmpeg's name for the frames this module feeds it (planar YUV through y4m, planar RGB raw)."""
+    f = clip.format
+    if f.color_family == vs.RGB:
+        return RAW_RGB.get(f.bits_per_sample if f.sample_type == vs.INTEGER else 16, "gbrp16le")
+    chroma = {(0, 0): "444", (1, 0): "422", (1, 1): "420"}.get((f.subsampling_w, f.subsampling_h), "420")
+    if f.color_family == vs.GRAY:
+        return "gray" if f.bits_per_sample == 8 else f"gray{f.bits_per_sample}le"
+    return f"yuv{chroma}p" + (f"{f.bits_per_sample}le" if f.bits_per_sample > 8 else "")
+
+
+def preflight(clip: vs.VideoNode, plan: EncodePlan) -> None:
+    """Refuses, before any frame is computed, an output ffmpeg would refuse: the same maps, codecs and
+    muxer on one blank frame of the clip's size into a scratch file. Raises UsageError-worthy ValueError
+    with ffmpeg's own reason."""
+    in_args = ["-f", "lavfi", "-i", f"color=c=black:s={clip.width}x{clip.height}:r=25:d=0.1,format={pix_fmt_of(clip)}"]
+    with tempfile.TemporaryDirectory(prefix="convlstm-") as scratch:
+        extension = {"matroska": "mkv", "yuv4mpegpipe": "y4m", "mpegts": "ts"}.get(plan.container, plan.container)
+        target = Path(scratch) / f"check.{extension}"
+        chain = plan.filters()
+        args = [*in_args, *plan.stream_args()]
+        if chain is not None:
+            script = Path(scratch) / "filters.txt"
+            script.write_text(chain)
+            args += ["-/filter:v", str(script)]
+        notes = list(plan.notes)
+        args += [*plan.codec_args(), "-frames:v", "1", "-t", "0.1", "-f", plan.container, str(target)]
+        plan.notes[:] = notes   # the real run adds its own notes
+        run = subprocess.run([ffmpeg_exe(), "-v", "error", "-nostdin", "-y", *args], capture_output=True,
+                             text=True, errors="replace", timeout=120)
+    if run.returncode != 0:
+        raise ValueError(f"ffmpeg cannot write this output: {ffmpeg_reason(run.stderr)}")
 
 
 def encode(clip: vs.VideoNode, output_fd: int, plan: EncodePlan,

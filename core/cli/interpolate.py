@@ -23,7 +23,7 @@ from ..errors import InterpolateError, SourceError
 from ..filter.arguments import MAX_FACTOR, check_factor
 from ..timing import is_constant_rate, output_times, rate_range, read_timecodes
 from ..video import open_source
-from .encode import EncodePlan, Progress, encode
+from .encode import EncodePlan, Progress, encode, preflight
 from .hdr import HdrMetadata
 from .probe import Probe, encoder_for, probe
 
@@ -182,6 +182,10 @@ def run(input: str | Path, output: str | Path, factor: str | int | None = None, 
         plan = EncodePlan(container, pick_codec(codec, streams, container), crf, src_path, streams, colour,
                           sar if sar[0] > 0 and sar[1] > 0 and sar[0] != sar[1] else None, timestamps,
                           HdrMetadata.from_props(first))
+        try:
+            preflight(clip, plan)    # before any frame is computed
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
         bar = Progress(clip.num_frames, progress)
         start = time.perf_counter()
         encode(clip, fd, plan, bar)
