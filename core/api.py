@@ -1,7 +1,7 @@
 """The Python face of ``core.convlstm.Interpolate`` (same filter, same code) and of a file's whole route.
 
 ``interpolate(clip)`` calls the native filter; ``interpolate_source(src)`` also brings clips the filter
-cannot take directly (grey, other layouts) through RGB and back. The CLI and scripts/interpolate.vpy
+cannot take directly (grey, other layouts) through RGB and back. The CLI and assets/interpolate.vpy
 both use the latter, so `convlstm interpolate` and `vspipe | ffmpeg` give the same frames.
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Video files through VapourSynth: open with bestsource, convert to RGB and back with the clip's own
 colour description, read frames as numpy, find the ffmpeg binary. Shared by the CLI, the evaluation,
-the training data and scripts/interpolate.vpy, so every route decodes a file the same way."""
+the training data and assets/interpolate.vpy, so every route decodes a file the same way."""
 from __future__ import annotations
 
 import shutil

@@ -1,4 +1,4 @@
-"""What scripts/interpolate.vpy does with its `vspipe -a KEY=VALUE` arguments: check every name and value,
+"""What assets/interpolate.vpy does with its `vspipe -a KEY=VALUE` arguments: check every name and value,
 resolve the input and weights paths the one documented way, and build the clip (same route as the CLI).
 
 vspipe runs a script from the script's own folder, while users write paths relative to where they typed
