@@ -62,3 +62,13 @@ def interpolate_source(src: vs.VideoNode, factor: int | None = None, device: str
         return converted, colour
     new_frames = [converted.std.SelectEvery(factor, k) for k in range(1, factor)]
     return vs.core.std.Interleave([src, *new_frames], modify_duration=True), colour
+
+
+def adapt(clip: vs.VideoNode, *, minutes: float | None = 3.0, steps: int | None = None, device: str = "auto",
+          weights: str | None = None, out: str | Path | None = None) -> Path:
+    """Fine-tunes a copy of ``weights`` (default: the bundled model) on the clip's own frames and returns
+    the weights to use with it: the adapted checkpoint (written to ``out``, by default a cache folder,
+    never beside the clip) when it beats the starting weights on windows held aside, else the starting
+    weights' path. Use as ``Interpolate(clip, weights=str(path))``."""
+    from .adapt.clip import adapt_clip   # here: `import convlstm` stays free of torch
+    return adapt_clip(clip, minutes=minutes, steps=steps, device=device, weights=weights, out=out).path

@@ -59,7 +59,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from ..evaluate.report import evaluate
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     evaluate(args.clips, frames=args.frames, methods=methods, weights=args.weights, device=args.device,
-             out_dir=args.out)
+             out_dir=args.out, adapt_minutes=args.adapt_minutes)
     return 0
 
 
@@ -70,8 +70,38 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_adapt(args: argparse.Namespace) -> int:
+    from ..adapt.clip import adapt_file
+    from ..adapt.loop import AdaptInterrupted, describe
+    from .interpolate import UsageError
+    out = Path(args.output) if args.output else None
+    if out is not None:
+        if out.exists() and Path(args.input).exists() and os.path.samefile(out, args.input):
+            raise UsageError(f"-o {str(out)!r} is the input file")
+        if out.exists() and not args.force:
+            raise UsageError(f"-o {str(out)!r} exists; pass --force to overwrite")
+        if out.suffix != ".pt":
+            raise UsageError(f"-o {str(out)!r}: adapted weights are a checkpoint, name it *.pt")
+    try:
+        result = adapt_file(args.input, minutes=args.minutes, steps=args.steps, device=args.device,
+                            weights=args.weights, out=out, progress=not args.quiet)
+    except AdaptInterrupted as exc:   # the best weights so far are kept: say where, not "nothing was written"
+        signum = exc.signal.signum if isinstance(exc.signal, Terminated) else signal.SIGINT
+        print(f"convlstm adapt: interrupted ({signal.Signals(signum).name}); {describe(exc.result)}", file=sys.stderr)
+        return 128 + signum
+    print(describe(result))
+    return 0
+
+
 def cmd_interpolate(args: argparse.Namespace) -> int:
     from .interpolate import run
+    if args.adapt is not None:
+        from ..adapt.clip import adapt_file
+        from ..adapt.loop import describe
+        result = adapt_file(args.input, minutes=args.adapt, device=args.device, weights=args.weights,
+                            progress=not args.quiet)
+        print(f"convlstm: {describe(result)}", file=sys.stderr)
+        args.weights = str(result.path) if result.adapted else args.weights
     r = run(args.input, args.output, factor=args.factor, device=args.device, weights=args.weights,
             fp16=args.fp16, codec=args.codec, crf=args.crf, force=args.force, progress=not args.quiet,
             scales=args.scales, fps=args.fps, assume_progressive=args.assume_progressive)
@@ -134,6 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
                       "(default 2; other than powers of two with the bundled model or any weights that take "
                       "the time position)")
     rate.add_argument("--fps", help="a target rate instead, e.g. 60, 60000/1001 or 59.94 (= 60000/1001)")
+    i.add_argument("--adapt", type=float, metavar="MINUTES",
+                   help="first fine-tune the weights on this clip's own frames for MINUTES (kept only if they "
+                   "beat the starting weights on windows held aside); see `convlstm adapt`")
     i.add_argument("--assume-progressive", action="store_true",
                    help="treat a source flagged interlaced as progressive (when the flag is wrong)")
     i.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
@@ -147,6 +180,18 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--force", action="store_true", help="overwrite an existing output")
     i.add_argument("--quiet", action="store_true", help="no progress bar")
     i.set_defaults(func=cmd_interpolate)
+    a = sub.add_parser("adapt", parents=[common], help="fine-tune the weights on one clip's own frames "
+                       "(for Interpolate(clip, weights=...) or convlstm interpolate --weights)")
+    a.add_argument("input")
+    a.add_argument("-o", "--output", help="where to write the adapted weights (*.pt; default: a cache folder, "
+                   "never beside the input)")
+    a.add_argument("--minutes", type=float, default=3.0, help="wall-time budget (default 3)")
+    a.add_argument("--steps", type=int, help="step budget (with --minutes: whichever ends first)")
+    a.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    a.add_argument("--weights", help="starting weights (default: the bundled model)")
+    a.add_argument("--force", action="store_true", help="overwrite -o")
+    a.add_argument("--quiet", action="store_true", help="no progress bar")
+    a.set_defaults(func=cmd_adapt)
     v = sub.add_parser("vpy", help="print the path of the installed interpolate.vpy (for vspipe, vs-preview, "
                        "vsedit, frameservers): vspipe -c y4m -a input=in.mp4 \"$(convlstm vpy)\" - | ...")
     v.set_defaults(func=cmd_vpy)
@@ -164,7 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="PSNR/SSIM of odd frames predicted from even frames (docs/design.md)")
     e.add_argument("clips", nargs="+", help="video files, or bikes / bigbuckbunny / carphone")
     e.add_argument("--frames", type=int, default=60, help="first N frames of each clip (default 60)")
-    e.add_argument("--methods", default="convlstm,paper,blend,repeat,mvtools,svp")
+    e.add_argument("--methods", default="convlstm,paper,blend,repeat,mvtools,svp",
+                   help="comma-separated; also convlstm-adapted (adapts on the even frames only, then interpolates)")
+    e.add_argument("--adapt-minutes", type=float, default=None,
+                   help="budget of convlstm-adapted per clip (default 3)")
     e.add_argument("--weights", help="checkpoint for convlstm (default: the bundled model)")
     e.add_argument("--device", default="auto")
     e.add_argument("--out", default="eval", help="folder for CSV and plots (default ./eval)")

@@ -5,14 +5,18 @@ mvtools and SVPFlow run on the source's own format (YUV) with the reference para
 """
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import vapoursynth as vs
 
 from ..video import frames_of, to_rgb24
+
+log = logging.getLogger("convlstm")
 
 
 @dataclass
@@ -103,11 +107,33 @@ def run_svp(source: vs.VideoNode, even_rgb: np.ndarray, **_) -> Prediction:
     return _odd_outputs(svp_doubled(_as_yuv(_even(source), vs.YUV420P8)), len(even_rgb) - 1)
 
 
+ADAPT_MINUTES = 3.0   # the stated budget of convlstm-adapted (evaluate --adapt-minutes changes it)
+
+
+def run_convlstm_adapted(source: vs.VideoNode, even_rgb: np.ndarray, weights: str | None = None,
+                         device: str = "auto", full_source: vs.VideoNode | None = None,
+                         adapt_minutes: float | None = ADAPT_MINUTES, adapt_steps: int | None = None,
+                         **_) -> Prediction:
+    """convlstm after adapting to the clip the filter gets here: the even frames (of the whole file, where
+    there is more of it than is evaluated). The odd frames, the truth, are never read."""
+    import tempfile
+
+    from ..adapt.loop import adapt_frames
+    even = frames_of(to_rgb24(_even(full_source if full_source is not None else source)))
+    with tempfile.TemporaryDirectory(prefix="convlstm-adapt-") as scratch:
+        result = adapt_frames(even, Path(scratch) / "adapted.pt", minutes=adapt_minutes, steps=adapt_steps,
+                              device=device, weights=weights, progress=False)
+        log.info("convlstm-adapted: held-aside %.2f -> %.2f dB in %d steps (%.1f min)%s", result.base_psnr,
+                 result.best_psnr, result.steps, result.seconds / 60, "" if result.adapted else ": not kept")
+        return run_convlstm(source, even_rgb, weights=str(result.path) if result.adapted else weights,
+                            device=device)
+
+
 def run_paper(source: vs.VideoNode, even_rgb: np.ndarray, device: str = "auto", **_) -> Prediction:
     """The paper's motion-free net as bundled (weights="paper"): the ablation of the motion model."""
     return run_convlstm(source, even_rgb, weights="paper", device=device)
 
 
 METHODS: dict[str, Callable[..., Prediction]] = {
-    "convlstm": run_convlstm, "paper": run_paper, "blend": run_blend, "repeat": run_repeat, "mvtools": run_mvtools, "svp": run_svp,
+    "convlstm": run_convlstm, "convlstm-adapted": run_convlstm_adapted, "paper": run_paper, "blend": run_blend, "repeat": run_repeat, "mvtools": run_mvtools, "svp": run_svp,
 }

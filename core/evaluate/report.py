@@ -27,16 +27,19 @@ class ClipResult:
     unavailable: dict[str, str] = field(default_factory=dict)
 
 
-def evaluate_clip(path: Path, frames: int, methods: list[str], weights: str | None, device: str) -> ClipResult:
-    source = open_source(path)
-    if source.num_frames < 3:
-        raise ValueError(f"{path} has {source.num_frames} frames; the protocol needs at least 3")
-    source = source.std.Trim(0, min(frames, source.num_frames) - 1)
+def evaluate_clip(path: Path, frames: int, methods: list[str], weights: str | None, device: str,
+                  adapt_minutes: float | None = None) -> ClipResult:
+    full = open_source(path)
+    if full.num_frames < 3:
+        raise ValueError(f"{path} has {full.num_frames} frames; the protocol needs at least 3")
+    source = full.std.Trim(0, min(frames, full.num_frames) - 1)
     even, truth = split_even_odd(frames_of(to_rgb24(source)))
     result = ClipResult(path.name, truth, even)
     for m in methods:
         try:
-            pred = METHODS[m](source, even, weights=weights, device=device)
+            extra = {"full_source": full} if adapt_minutes is None else {"full_source": full,
+                                                                         "adapt_minutes": adapt_minutes}
+            pred = METHODS[m](source, even, weights=weights, device=device, **extra)
         except Unavailable as exc:
             result.unavailable[m] = str(exc)
             log.warning("%s: %s", m, exc)
@@ -186,8 +189,8 @@ def worst_frame_crop(r: ClipResult, ours: str, path: Path, crop: int = 192) -> s
 
 
 def evaluate(clips: list[str], frames: int = 60, methods: list[str] | None = None, weights: str | None = None,
-             device: str = "auto", out_dir: str | Path = "eval") -> list[ClipResult]:
-    methods = methods or list(METHODS)
+             device: str = "auto", out_dir: str | Path = "eval", adapt_minutes: float | None = None) -> list[ClipResult]:
+    methods = methods or [m for m in METHODS if m != "convlstm-adapted"]   # adapting costs minutes: on request
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise ValueError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
@@ -195,7 +198,7 @@ def evaluate(clips: list[str], frames: int = 60, methods: list[str] | None = Non
         raise ValueError("--frames must be at least 3")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    results = [evaluate_clip(resolve_clip(c), frames, methods, weights, device) for c in clips]
+    results = [evaluate_clip(resolve_clip(c), frames, methods, weights, device, adapt_minutes) for c in clips]
     text = table(results, methods)
     print(text)
     print(f"machine: {machine_description()}")

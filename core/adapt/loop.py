@@ -1,0 +1,198 @@
+"""Fine-tuning a copy of the weights on one clip's own windows, kept only if it beats them where it was
+not trained (the held-aside windows).
+
+Small batches of one clip's crops: BatchNorm keeps the statistics it learned on the general data (its
+layers stay in eval mode; their scale and shift still learn). The learning rate follows a cosine over the
+time budget (or the step budget). The held-aside score is the mean PSNR of the net's frames, rounded to
+8 bits as the filter writes them, on fixed crops of the held windows at half size and full size. Ctrl-C
+stops the run and keeps the best weights so far.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..checkpoint import DEFAULT_WEIGHTS, BUNDLED, load_weights, read_checkpoint, save_checkpoint
+from ..filter.devices import resolve_device
+from ..filter.engine import Engine
+from ..train.loss import loss_of
+from .windows import ClipWindows
+
+log = logging.getLogger("convlstm")
+
+BATCH = 4
+CROP = 128
+LR = 5e-5
+LAPLACIAN = 0.5          # the shipped model's loss (configs/motion.yaml)
+CHECK_SECONDS = 20.0     # held-aside score at most this often under a time budget (it costs a few forwards)
+CHECKS = 5               # under a step budget: this many times, at fixed steps (the run is then reproducible)
+MARGIN_DB = 0.02         # the adapted weights must beat the starting ones by this much to be kept
+
+
+@dataclass
+class AdaptResult:
+    path: Path               # the weights to use: the adapted ones, or the starting ones when they stayed better
+    adapted: bool
+    base_psnr: float         # held-aside score of the starting weights
+    best_psnr: float         # and of the weights returned
+    steps: int
+    seconds: float
+    interrupted: bool = False
+
+
+def describe(result: AdaptResult) -> str:
+    """One line for the user: what adaptation gave, and which weights to use."""
+    gain = result.best_psnr - result.base_psnr
+    head = (f"{result.steps} steps in {result.seconds / 60:.1f} min" +
+            (" (interrupted)" if result.interrupted else ""))
+    if result.adapted:
+        return (f"adapted: held-aside PSNR {result.base_psnr:.2f} -> {result.best_psnr:.2f} dB ({gain:+.2f}), "
+                f"{head}; weights: {result.path}")
+    return (f"adaptation did not beat the starting weights on the held-aside windows ({result.base_psnr:.2f} dB, "
+            f"{head}): keep using them ({result.path})")
+
+
+class AdaptInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM) during adaptation, after the best weights so far were kept."""
+
+    def __init__(self, result: AdaptResult, signal: KeyboardInterrupt) -> None:
+        super().__init__(str(signal))
+        self.result, self.signal = result, signal
+
+
+def starting_weights_path(weights: str | None) -> Path | None:
+    """The file the starting weights come from (None for the untrained net)."""
+    if weights in BUNDLED:
+        return BUNDLED[weights]
+    if weights and weights != "untrained":
+        return Path(weights).expanduser()
+    return DEFAULT_WEIGHTS if weights is None and DEFAULT_WEIGHTS.is_file() else None
+
+
+def file_digest(path: Path, chunk: int = 1 << 22) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def held_psnr(engine: Engine, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> float:
+    """Mean PSNR (dB, 8-bit) of the net's frames on the held-aside crops."""
+    scores = []
+    for inputs, targets in batches:
+        pred = engine.predict(inputs)
+        to8 = lambda x: ((x.float().clamp(-1, 1) + 1) * 127.5).round()   # noqa: E731
+        mse = ((to8(pred).cpu() - to8(targets)) ** 2).mean(dim=(1, 2, 3))
+        scores += [99.0 if m == 0 else 10 * math.log10(255.0 ** 2 / float(m)) for m in mse]
+    return float(np.mean(scores))
+
+
+def _train_mode(net: torch.nn.Module) -> None:
+    net.train()
+    for m in net.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.eval()
+
+
+def adapt_frames(frames: np.ndarray, out: Path, *, minutes: float | None = 3.0, steps: int | None = None,
+                 device: str = "auto", weights: str | None = None, source: dict[str, Any] | None = None,
+                 progress: bool = True, seed: int = 0) -> AdaptResult:
+    """Adapts the weights named by ``weights`` (default: the bundled model) to ``frames`` (N, H, W, 3) uint8,
+    the frames the filter will get, for ``minutes`` of wall time or ``steps`` steps (whichever comes first);
+    writes the adapted checkpoint to ``out`` only if it beats the starting weights on the held-aside windows."""
+    if minutes is None and steps is None:
+        raise ValueError("give a budget: minutes, steps or both")
+    if (minutes is not None and minutes <= 0) or (steps is not None and steps < 1):
+        raise ValueError(f"the budget must be positive, got minutes={minutes}, steps={steps}")
+    start = time.perf_counter()
+    net, name = load_weights(weights)
+    if not net.any_time and net.fusion is not None:
+        raise ValueError("weights with a scale fusion (scales=2) cannot be adapted; adapt their single pass "
+                         "(the paper's net) or the motion model")
+    dev = resolve_device(device, need_cupy=False)
+    windows = ClipWindows(frames, CROP, net.pad_multiple)
+    held = windows.held_batches()
+    engine = Engine(net, dev, fp16=False)       # the same net object: scored as it trains
+    base = best = held_psnr(engine, held)
+    best_state = copy.deepcopy(net.state_dict())
+    params = [p for p in net.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=LR, weight_decay=0.0)
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    budget_s = None if minutes is None else 60.0 * minutes
+    log.info("adapting %s on %d windows (%d held aside) of %d frames; held-aside PSNR %.2f dB", name,
+             len(windows.split.train), len(windows.split.held), len(frames), base)
+    bar = tqdm(total=steps if steps is not None else round(budget_s), unit="step" if steps is not None else "s",
+               desc="adapt", dynamic_ncols=True, disable=not progress)
+    step, last_check, interrupted = 0, time.perf_counter(), None
+    try:
+        while True:
+            spent = time.perf_counter() - start
+            if (steps is not None and step >= steps) or (budget_s is not None and spent >= budget_s):
+                break
+            fraction = max(step / steps if steps else 0.0, spent / budget_s if budget_s else 0.0)
+            for group in optimizer.param_groups:
+                group["lr"] = LR * 0.5 * (1 + math.cos(math.pi * min(1.0, fraction)))
+            batch = [windows.sample(rng) for _ in range(BATCH)]
+            inputs, target, times = (torch.stack(x).to(dev) for x in zip(*batch))
+            _train_mode(net)
+            loss = loss_of(net(inputs, times), target, True, LAPLACIAN)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            optimizer.step()
+            step += 1
+            if steps is not None:
+                due = step % max(1, steps // CHECKS) == 0 or step >= steps
+            else:
+                due = time.perf_counter() - last_check >= CHECK_SECONDS
+            if due:
+                net.eval()
+                score = held_psnr(engine, held)
+                last_check = time.perf_counter()
+                if score > best:
+                    best, best_state = score, copy.deepcopy(net.state_dict())
+            bar.set_postfix(held=f"{best:.2f} dB", base=f"{base:.2f}")
+            bar.n = step if steps is not None else min(round(time.perf_counter() - start), bar.total)
+            bar.refresh()
+    except KeyboardInterrupt as exc:
+        interrupted = exc
+    finally:
+        bar.close()
+    net.eval()
+    if interrupted is None and steps is None:   # the last stretch since the previous check competes too
+        score = held_psnr(engine, held)
+        if score > best:
+            best, best_state = score, copy.deepcopy(net.state_dict())
+    seconds = time.perf_counter() - start
+    adapted = best >= base + MARGIN_DB
+    if adapted:
+        net.load_state_dict(best_state)
+        started = starting_weights_path(weights)
+        init = read_checkpoint(started).get("meta", {}) if started else {}
+        meta = {"adapted": {"base": name, "base_sha256": file_digest(started) if started else None,
+                            "source": source or {}, "frames": int(len(frames)), "steps": step,
+                            "seconds": round(seconds, 1), "device": str(dev),
+                            "held_aside_psnr": {"base": round(base, 3), "adapted": round(best, 3)},
+                            "interrupted": interrupted is not None},
+                "init": {k: init.get(k) for k in ("step", "elapsed_s", "device", "init") if k in init}}
+        out.parent.mkdir(parents=True, exist_ok=True)
+        save_checkpoint(out, net, meta)
+        path = out
+    else:
+        path = starting_weights_path(weights) or Path("untrained")
+    result = AdaptResult(path, adapted, base, best if adapted else base, step, seconds, interrupted is not None)
+    if interrupted is not None:
+        raise AdaptInterrupted(result, interrupted)
+    return result
