@@ -35,7 +35,7 @@ def vapoursynth_include() -> list[str]:
 setup(
     package_dir={"convlstm": "core"},
     packages=["convlstm", "convlstm.filter", "convlstm.model", "convlstm.data", "convlstm.train", "convlstm.evaluate",
-              "convlstm.cli", "convlstm.adapt",
+              "convlstm.cli", "convlstm.adapt", "convlstm.cluster",
               *[f"convlstm.{d}" for d in DATA_DIRS]],
     package_data={f"convlstm.{d}": ["*.yaml", "*.pt", "*.mp4", "*.vpy"] for d in DATA_DIRS},
     ext_modules=[

@@ -13,9 +13,11 @@ from .colour import MEASUREMENT_MATRIX, Colour
 from .errors import SourceError
 
 
-def open_source(path: str | Path, timecodes: str | Path | None = None) -> vs.VideoNode:
+def open_source(path: str | Path, timecodes: str | Path | None = None, cache_index: bool = False) -> vs.VideoNode:
     """Decodes a video file with bestsource; a file that cannot be decoded is a SourceError. ``timecodes``:
-    where bestsource writes every frame's timestamp (v2 timecodes; found while indexing, so free)."""
+    where bestsource writes every frame's timestamp (v2 timecodes; found while indexing, so free).
+    ``cache_index``: keep bestsource's index in its cache folder, so the processes that open one file
+    (cluster workers) index it once."""
     path = Path(path)
     if not path.is_file():
         raise SourceError(f"input {str(path)!r} does not exist")
@@ -24,7 +26,7 @@ def open_source(path: str | Path, timecodes: str | Path | None = None) -> vs.Vid
         raise SourceError("the bestsource plugin is missing (pip install vapoursynth-bestsource)")
     try:
         extra = {} if timecodes is None else {"timecodes": str(timecodes)}
-        clip = core.bs.VideoSource(source=str(path), cachemode=0, **extra)
+        clip = core.bs.VideoSource(source=str(path), cachemode=1 if cache_index else 0, **extra)
         clip.get_frame(0)
     except vs.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unknown error"

@@ -47,6 +47,7 @@ class EncodePlan:
     sar: tuple[int, int] | None = None      # sample aspect ratio of the source, when not square
     timestamps: list[float] | None = None   # per output frame (s), for variable-rate sources
     hdr: HdrMetadata | None = None
+    copy_video: bool = False                # joining encoded pieces: the video is copied, not encoded
     notes: list[str] = field(default_factory=list)   # what could not be carried, for the user
 
     def stream_args(self) -> list[str]:
@@ -83,7 +84,9 @@ class EncodePlan:
         return args
 
     def filters(self) -> str | None:
-        """The video filter chain: timestamps, aspect, colour tags."""
+        """The video filter chain: timestamps, aspect, colour tags (none when the video is copied)."""
+        if self.copy_video:
+            return None
         chain = []
         if self.timestamps is not None:
             chain += [f"settb=1/{TIMEBASE}", f"setpts='{setpts_expression(self.timestamps)}'"]
@@ -94,6 +97,8 @@ class EncodePlan:
         return ",".join(chain) or None
 
     def codec_args(self) -> list[str]:
+        if self.copy_video:
+            return ["-c:v", "copy", *(self.colour.ffmpeg_tags() if self.colour is not None else [])]
         codec = "rawvideo" if self.container == "yuv4mpegpipe" else self.codec   # y4m holds raw frames only
         args = ["-c:v", codec]
         if codec in CRF_CODECS:
@@ -150,6 +155,26 @@ def preflight(clip: vs.VideoNode, plan: EncodePlan) -> None:
                              text=True, errors="replace", timeout=120)
     if run.returncode != 0:
         raise ValueError(f"ffmpeg cannot write this output: {ffmpeg_reason(run.stderr)}")
+
+
+def _concat_quoted(path: Path) -> str:
+    """A path as ffmpeg's concat list takes it: single-quoted, a quote written '\\''."""
+    return "'" + str(path.resolve()).replace("'", "'\\''") + "'"
+
+
+def join(pieces: list[tuple[Path, float]], output_fd: int, plan: EncodePlan) -> None:
+    """Pieces (path, duration in s) encoded alike, joined without re-encoding (ffmpeg's concat), with the
+    source's other streams. Each piece's duration is stated: the demuxer would otherwise take last minus
+    first timestamp and lose a frame's length at every join."""
+    with tempfile.TemporaryDirectory(prefix="convlstm-") as scratch:
+        listing = Path(scratch) / "pieces.ffconcat"
+        listing.write_text("ffconcat version 1.0\n" + "".join(f"file {_concat_quoted(p)}\nduration {d:.9f}\n"
+                                                               for p, d in pieces))
+        cmd = [ffmpeg_exe(), "-v", "error", "-nostdin", "-f", "concat", "-safe", "0", "-i", str(listing),
+               *plan.stream_args(), *plan.codec_args(), "-f", plan.container, "-fd", str(output_fd), "fd:"]
+        run = subprocess.run(cmd, capture_output=True, text=True, errors="replace", pass_fds=(output_fd,))
+    if run.returncode != 0:
+        raise RuntimeError(f"ffmpeg could not join the pieces: {ffmpeg_reason(run.stderr)}")
 
 
 def encode(clip: vs.VideoNode, output_fd: int, plan: EncodePlan,

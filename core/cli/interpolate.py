@@ -19,6 +19,7 @@ from typing import Any, Mapping
 import vapoursynth as vs
 
 from ..api import interpolate_source
+from ..colour import Colour
 from ..errors import InterpolateError, SourceError
 from ..filter.arguments import MAX_FACTOR, check_factor
 from ..timing import is_constant_rate, output_times, rate_range, read_timecodes
@@ -149,6 +150,42 @@ def pick_codec(codec: str, streams: Probe, container: str) -> str:
     return family
 
 
+@dataclass
+class Prepared:
+    """A source opened and checked: the clip, its first frame's props, its output timestamps (variable
+    rate only)."""
+    path: Path
+    clip: vs.VideoNode
+    first: Mapping[str, Any]
+    timestamps: list[float] | None
+
+
+def prepare_source(path: Path, ratio: Fraction | None, assume_progressive: bool = False,
+                   cache_index: bool = False) -> Prepared:
+    """Opens (bestsource) and checks a source: at least 2 frames, progressive, its timing."""
+    with tempfile.TemporaryDirectory(prefix="convlstm-") as scratch:
+        timecodes = Path(scratch) / "timecodes.txt"
+        src = open_source(path, timecodes, cache_index=cache_index)
+        if src.num_frames < 2:
+            raise SourceError(f"{str(path)!r} has {src.num_frames} frame(s); at least 2 are needed")
+        first = src.get_frame(0).props
+        check_progressive(first, path, assume_progressive)
+        if assume_progressive:
+            src = src.std.SetFieldBased(0)
+        return Prepared(path, src, first, source_timestamps(src, timecodes, ratio, path))
+
+
+def encode_plan(prepared: Prepared, streams: Probe | None, container: str, codec: str, crf: int,
+                colour: Colour, with_streams: bool = True) -> EncodePlan:
+    """What the output keeps of the source (see EncodePlan); ``with_streams=False``: the video alone."""
+    first = prepared.first
+    sar = (int(first.get("_SARNum", 1)), int(first.get("_SARDen", 1)))
+    return EncodePlan(container, pick_codec(codec, streams or Probe(), container), crf,
+                      prepared.path if with_streams else None, streams if with_streams else None, colour,
+                      sar if sar[0] > 0 and sar[1] > 0 and sar[0] != sar[1] else None, prepared.timestamps,
+                      HdrMetadata.from_props(first))
+
+
 def run(input: str | Path, output: str | Path, factor: str | int | None = None, device: str = "auto",
         weights: str | None = None, fp16: bool | None = None, codec: str = "auto", crf: int = 18,
         force: bool = False, progress: bool = True, scales: int | None = None, fps: str | None = None,
@@ -165,23 +202,11 @@ def run(input: str | Path, output: str | Path, factor: str | int | None = None, 
     tmp = Path(name)
     bar = None
     try:
-        with tempfile.TemporaryDirectory(prefix="convlstm-") as scratch:
-            timecodes = Path(scratch) / "timecodes.txt"
-            src = open_source(src_path, timecodes)
-            if src.num_frames < 2:
-                raise SourceError(f"{str(src_path)!r} has {src.num_frames} frame(s); at least 2 are needed")
-            first = src.get_frame(0).props
-            check_progressive(first, src_path, assume_progressive)
-            if assume_progressive:
-                src = src.std.SetFieldBased(0)
-            timestamps = source_timestamps(src, timecodes, ratio, src_path)
+        prepared = prepare_source(src_path, ratio, assume_progressive)
         streams = probe(src_path)
         factor_arg = rate.pop("factor", None)
-        clip, colour = interpolate_source(src, factor_arg, device, weights, fp16, scales, **rate)
-        sar = (int(first.get("_SARNum", 1)), int(first.get("_SARDen", 1)))
-        plan = EncodePlan(container, pick_codec(codec, streams, container), crf, src_path, streams, colour,
-                          sar if sar[0] > 0 and sar[1] > 0 and sar[0] != sar[1] else None, timestamps,
-                          HdrMetadata.from_props(first))
+        clip, colour = interpolate_source(prepared.clip, factor_arg, device, weights, fp16, scales, **rate)
+        plan = encode_plan(prepared, streams, container, codec, crf, colour)
         try:
             preflight(clip, plan)    # before any frame is computed
         except ValueError as exc:

@@ -94,19 +94,60 @@ def cmd_adapt(args: argparse.Namespace) -> int:
 
 
 def cmd_interpolate(args: argparse.Namespace) -> int:
+    from .interpolate import UsageError, run
+    if args.out_dir is None and args.cluster is None:
+        if len(args.paths) != 2:
+            raise UsageError("give INPUT OUTPUT, or several inputs (files or folders) with -o OUT_DIR")
+        return interpolate_one(args, *args.paths)
+    if args.out_dir is None:
+        raise UsageError("--cluster writes into a folder: give -o OUT_DIR")
+    if args.adapt is not None:
+        raise UsageError("--adapt works on one input at a time (without -o): adapt each clip with convlstm adapt")
+    if args.cluster is not None:
+        return interpolate_on_cluster(args)
+    from ..cluster.driver import expand_inputs, outputs_for
+    sources = expand_inputs(args.paths)
+    for src, out in zip(sources, outputs_for(sources, Path(args.out_dir), args.ext if args.ext.startswith(".")
+                                             else f".{args.ext}")):
+        interpolate_one(args, str(src), str(out))
+    return 0
+
+
+def interpolate_one(args: argparse.Namespace, source: str, output: str) -> int:
     from .interpolate import run
+    weights = args.weights
     if args.adapt is not None:
         from ..adapt.clip import adapt_file
         from ..adapt.loop import describe
-        result = adapt_file(args.input, minutes=args.adapt, device=args.device, weights=args.weights,
+        result = adapt_file(source, minutes=args.adapt, device=args.device, weights=weights,
                             progress=not args.quiet)
         print(f"convlstm: {describe(result)}", file=sys.stderr)
-        args.weights = str(result.path) if result.adapted else args.weights
-    r = run(args.input, args.output, factor=args.factor, device=args.device, weights=args.weights,
+        weights = str(result.path) if result.adapted else weights
+    r = run(source, output, factor=args.factor, device=args.device, weights=weights,
             fp16=args.fp16, codec=args.codec, crf=args.crf, force=args.force, progress=not args.quiet,
             scales=args.scales, fps=args.fps, assume_progressive=args.assume_progressive)
     print(f"wrote {r.output}: {r.frames} frames at {r.fps:.3f} fps in {r.seconds:.1f} s "
           f"({r.frames / max(r.seconds, 1e-9):.1f} frames/s)")
+    return 0
+
+
+def interpolate_on_cluster(args: argparse.Namespace) -> int:
+    from ..cluster.driver import run_cluster
+    from .interpolate import UsageError
+    if args.fps is not None:
+        raise UsageError("--cluster takes a whole --factor, not --fps")
+    s = run_cluster(args.paths, args.out_dir, address=None if args.cluster == "local" else args.cluster,
+                    factor=args.factor, device=args.device, weights=args.weights, fp16=args.fp16,
+                    scales=args.scales, codec=args.codec, crf=args.crf, ext=args.ext, force=args.force,
+                    assume_progressive=args.assume_progressive, chunk_frames=args.chunk_frames,
+                    progress=not args.quiet)
+    print(f"{'worker':<28}{'frames':>8}{'work s':>9}{'frames/s':>10}")
+    for worker, (frames, seconds) in sorted(s.per_worker.items()):
+        print(f"{worker:<28}{frames:>8}{seconds:>9.1f}{frames / max(seconds, 1e-9):>10.2f}")
+    print(f"{len(s.outputs)} output(s), {s.pieces} pieces ({s.reused} reused from an earlier run), "
+          f"{s.retries} retried; {s.frames} frames in {s.seconds:.1f} s ({s.frames / max(s.seconds, 1e-9):.2f} frames/s)")
+    for out in s.outputs:
+        print(f"wrote {out}")
     return 0
 
 
@@ -157,8 +198,16 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_train)
     i = sub.add_parser("interpolate", parents=[common],
                        help="file in, file out: raise the frame rate of a video")
-    i.add_argument("input")
-    i.add_argument("output", help="output file; the extension picks the container (.mkv, .mp4, ...)")
+    i.add_argument("paths", nargs="+", metavar="INPUT [OUTPUT]",
+                   help="INPUT OUTPUT (the output's extension picks the container), or with -o: several inputs "
+                   "(files or folders)")
+    i.add_argument("-o", "--out-dir", help="write OUT_DIR/<input stem><--ext> for every input")
+    i.add_argument("--ext", default=".mkv", help="extension of the outputs with -o (default .mkv)")
+    i.add_argument("--cluster", nargs="?", const="local", metavar="ADDRESS",
+                   help="run on Ray: no address: a local Ray instance on this machine; auto or ray://host:port: "
+                   "an existing cluster (pip install 'vapoursynth-convlstm[cluster]')")
+    i.add_argument("--chunk-frames", type=int, default=None,
+                   help="source frames per piece with --cluster (default 240; pieces end at scene cuts nearby)")
     rate = i.add_mutually_exclusive_group()
     rate.add_argument("--factor", help="frames out per frame in: a whole number 2..16 or a fraction such as 5/2 "
                       "(default 2; other than powers of two with the bundled model or any weights that take "

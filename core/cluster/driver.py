@@ -1,0 +1,307 @@
+"""The driver of a cluster run: plans the pieces of every input, hands them to Ray as tasks (one GPU each
+when the cluster has GPUs), shows one progress bar, joins each input's pieces with its audio, subtitles and
+tags, and resumes from finished pieces (checked by hash) after an interruption.
+
+Pieces live in OUT_DIR/.<stem>.convlstm-pieces/ with a manifest of their hashes and of the settings they
+were made with; the folder is removed once the output is complete. Workers must see the inputs and
+OUT_DIR at the same paths (one machine, or a shared file system).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Callable
+
+from ..cli.encode import join
+from ..cli.interpolate import (PARTIAL, UsageError, check_output, encode_plan, pick_codec, prepare_source,
+                               rate_args)
+from ..cli.probe import probe
+from .chunks import Chunk, plan_chunks
+from .worker import Job, PieceResult, render_piece, sha256_of
+
+log = logging.getLogger("convlstm")
+
+MAX_RETRIES = 2          # a piece whose worker dies is tried again this many times, elsewhere if possible
+PIECES = ".{stem}.convlstm-pieces"
+
+
+class ClusterError(RuntimeError):
+    """A piece that failed on every try, or a cluster that cannot be reached."""
+
+
+@dataclass
+class InputPlan:
+    source: Path
+    output: Path
+    job: Job
+    chunks: list[Chunk]
+    folder: Path
+    settings: str                                  # hash of what makes a piece (source, job, plan)
+    done: dict[int, PieceResult] = field(default_factory=dict)
+
+
+@dataclass
+class Summary:
+    outputs: list[Path]
+    pieces: int
+    reused: int
+    retries: int
+    frames: int
+    seconds: float
+    per_worker: dict[str, tuple[int, float]]       # worker -> (frames, seconds of work)
+
+
+def require_ray():
+    try:
+        import ray
+    except ImportError:
+        raise UsageError("--cluster needs Ray: pip install 'vapoursynth-convlstm[cluster]' (or pip install ray)") \
+            from None
+    return ray
+
+
+def outputs_for(inputs: list[Path], out_dir: Path, ext: str) -> list[Path]:
+    """OUT_DIR/<stem><ext> for every input; two inputs with one stem are an error, not an overwrite."""
+    outputs = [out_dir / f"{p.stem}{ext}" for p in inputs]
+    seen: dict[Path, Path] = {}
+    for src, out in zip(inputs, outputs):
+        if out in seen:
+            raise UsageError(f"{str(seen[out])!r} and {str(src)!r} would both write {str(out)!r}; rename one")
+        seen[out] = src
+    return outputs
+
+
+def expand_inputs(items: list[str]) -> list[Path]:
+    """Files as given, folders as the video files in them (sorted)."""
+    from ..data.video_folder import VIDEO_SUFFIXES
+    out: list[Path] = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in VIDEO_SUFFIXES)
+            if not found:
+                raise UsageError(f"folder {item!r} holds no video files")
+            out += found
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise UsageError(f"input {item!r} does not exist")
+    return out
+
+
+def scene_starts(clip, threshold: float) -> list[int]:
+    """Source frames that start a new scene, by the filter's rule on small copies of the frames."""
+    import numpy as np
+    import torch
+
+    from ..filter.scenes import consecutive_differences, cut_at
+    from ..video import frames_of, to_rgb24
+    small = to_rgb24(clip.resize.Bilinear(width=min(clip.width, 160) // 2 * 2,
+                                          height=min(clip.height, 90) // 2 * 2))
+    starts: list[int] = []
+    for k in range(0, clip.num_frames - 1, 256):
+        frames = frames_of(small.std.Trim(k, min(clip.num_frames - 1, k + 256)))
+        diffs = consecutive_differences(torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2) / 255.0)
+        starts += [k + j + 1 for j, d in enumerate(diffs.tolist()) if cut_at(d, threshold)]
+    return starts
+
+
+def plan_input(src: Path, out: Path, ratio: Fraction, device: str, weights: str | None, fp16: bool | None,
+               scales: int | None, codec: str, crf: int, assume_progressive: bool, chunk_frames: int) -> InputPlan:
+    from ..filter.arguments import DEFAULT_SC_THRESHOLD
+    prepared = prepare_source(src, ratio, assume_progressive, cache_index=True)
+    if prepared.timestamps is not None:
+        raise UsageError(f"{str(src)!r} has a variable frame rate: --cluster joins pieces at a constant rate; "
+                         "run it without --cluster, which keeps its timestamps")
+    container = check_output(src, out, force=True)
+    job = Job(str(src.resolve()), int(ratio), device, weights, fp16, scales,
+              pick_codec(codec, probe(src), "matroska" if container == "matroska" else container), crf,
+              assume_progressive)
+    chunks = plan_chunks(prepared.clip.num_frames, scene_starts(prepared.clip, DEFAULT_SC_THRESHOLD), chunk_frames)
+    stat = src.stat()
+    weights_id = sha256_of(Path(weights)) if weights and Path(weights).is_file() else weights
+    settings = hashlib.sha256(json.dumps({"source": [str(src.resolve()), stat.st_size, stat.st_mtime_ns],
+                                          "job": asdict(job), "weights": weights_id,
+                                          "chunks": [asdict(c) for c in chunks]}, sort_keys=True).encode()).hexdigest()
+    return InputPlan(src, out, job, chunks, out.parent / PIECES.format(stem=out.stem), settings)
+
+
+def reusable_pieces(plan: InputPlan) -> dict[int, PieceResult]:
+    """Finished pieces of an interrupted run with the same settings whose files still hash as recorded."""
+    manifest = plan.folder / "manifest.json"
+    if not manifest.is_file():
+        return {}
+    try:
+        data = json.loads(manifest.read_text())
+    except (OSError, ValueError):
+        return {}
+    if data.get("settings") != plan.settings:
+        return {}
+    out = {}
+    for entry in data.get("pieces", []):
+        piece = PieceResult(**entry)
+        path = Path(piece.path)
+        if path.is_file() and sha256_of(path) == piece.sha256:
+            out[piece.chunk] = piece
+    return out
+
+
+def record(plan: InputPlan) -> None:
+    """The manifest, rewritten atomically after every finished piece."""
+    tmp = plan.folder / "manifest.json.tmp"
+    tmp.write_text(json.dumps({"settings": plan.settings, "source": str(plan.source),
+                               "pieces": [asdict(p) for p in plan.done.values()]}, indent=1))
+    os.replace(tmp, plan.folder / "manifest.json")
+
+
+def finish(plan: InputPlan) -> None:
+    """Joins the pieces into the output (a partial file renamed when complete) and removes the pieces."""
+    prepared = prepare_source(plan.source, Fraction(plan.job.factor), plan.job.assume_progressive, cache_index=True)
+    container = check_output(plan.source, plan.output, force=True)
+    from ..colour import Colour
+    from ..video import colour_of
+    colour: Colour = colour_of(prepared.clip)
+    encoded = encode_plan(prepared, probe(plan.source), container, plan.job.codec, plan.job.crf, colour)
+    encoded.copy_video = True
+    fd, name = tempfile.mkstemp(dir=plan.output.parent, prefix=f".{plan.output.stem}.",
+                                suffix=PARTIAL + plan.output.suffix)
+    tmp = Path(name)
+    try:
+        fps = prepared.clip.fps * plan.job.factor
+        join([(Path(plan.done[c.index].path), float(plan.done[c.index].frames / fps)) for c in plan.chunks], fd,
+             encoded)
+        os.replace(tmp, plan.output)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    finally:
+        os.close(fd)
+    for note in encoded.notes:
+        log.warning("%s: %s", plan.output.name, note)
+    shutil.rmtree(plan.folder, ignore_errors=True)
+
+
+def run_cluster(inputs: list[str], out_dir: str | Path, *, address: str | None = None, factor: str | None = None,
+                device: str = "auto", weights: str | None = None, fp16: bool | None = None,
+                scales: int | None = None, codec: str = "auto", crf: int = 18, ext: str = ".mkv",
+                force: bool = False, assume_progressive: bool = False, chunk_frames: int | None = None,
+                progress: bool = True, on_progress: Callable[[dict[str, Any]], None] | None = None) -> Summary:
+    """Every input through the cluster at ``address`` (None: a local Ray instance on this machine;
+    "auto" or "ray://host:port": an existing cluster). ``on_progress`` sees the workers' state as it
+    changes (piece -> worker, frames done), for callers that watch the run."""
+    from .chunks import CHUNK_FRAMES
+    ray = require_ray()
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        raise UsageError(f"output folder {str(out_dir)!r} does not exist")
+    ext = ext if ext.startswith(".") else f".{ext}"
+    sources = expand_inputs(inputs)
+    outputs = outputs_for(sources, out_dir, ext)
+    for src, out in zip(sources, outputs):
+        check_output(src, out, force)
+    ratio, rate = rate_args(factor, None)
+    if "factor" not in rate:
+        raise UsageError("--cluster takes a whole --factor (pieces are joined at a whole multiple of the rate)")
+    plans = [plan_input(s, o, ratio, device, weights, fp16, scales, codec, crf, assume_progressive,
+                        chunk_frames or CHUNK_FRAMES) for s, o in zip(sources, outputs)]
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                 **({} if address else {"num_cpus": os.cpu_count()}))
+    try:
+        return _run(ray, plans, progress, on_progress)
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def _run(ray, plans: list[InputPlan], progress: bool, on_progress) -> Summary:
+    from tqdm import tqdm
+
+    from .progress import ProgressBoard
+    start = time.perf_counter()
+    gpus = ray.cluster_resources().get("GPU", 0) > 0
+    board = ProgressBoard.options(num_cpus=0).remote()
+    task = ray.remote(_task).options(num_gpus=1 if gpus else 0, num_cpus=1,
+                                     max_retries=MAX_RETRIES, retry_exceptions=False)
+    pending: dict[Any, tuple[InputPlan, Chunk]] = {}
+    reused = 0
+    total = sum(c.frames for p in plans for c in p.chunks) * (plans[0].job.factor if plans else 1)
+    for plan in plans:
+        plan.folder.mkdir(exist_ok=True)
+        plan.done = reusable_pieces(plan)
+        reused += len(plan.done)
+        record(plan)
+        for chunk in plan.chunks:
+            if chunk.index not in plan.done:
+                target = plan.folder / f"{chunk.index:05d}.nut"
+                pending[task.remote(plan.job, chunk, str(target), board, f"{plan.output.name}#{chunk.index}")] = \
+                    (plan, chunk)
+    finished_frames = sum(p.done[c].frames for p in plans for c in p.done)
+    bar = tqdm(total=total, initial=finished_frames, unit="frame", desc="cluster", dynamic_ncols=True,
+               disable=not progress)
+    try:
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
+            state = ray.get(board.snapshot.remote())
+            if on_progress is not None:
+                on_progress(state)
+            running = sum(v["frames"] for k, v in state["pieces"].items() if not v.get("finished"))
+            bar.n = finished_frames + running
+            bar.set_postfix(workers=len({v["worker"] for v in state["pieces"].values() if not v.get("finished")}))
+            bar.refresh()
+            for ref in ready:
+                plan, chunk = pending.pop(ref)
+                try:
+                    piece = ray.get(ref)
+                except Exception as exc:   # every try failed: name the piece
+                    raise ClusterError(f"{plan.source.name}: piece {chunk.index} (source frames {chunk.first}-"
+                                       f"{chunk.last}) failed after {MAX_RETRIES + 1} tries: "
+                                       f"{str(exc).strip().splitlines()[-1]}") from None
+                plan.done[chunk.index] = piece
+                finished_frames += piece.frames
+                ray.get(board.finished.remote(f"{plan.output.name}#{chunk.index}"))
+                record(plan)
+                if len(plan.done) == len(plan.chunks):
+                    finish(plan)
+        for plan in plans:   # inputs whose pieces were all reused
+            if plan.folder.exists() and len(plan.done) == len(plan.chunks):
+                finish(plan)
+    except BaseException:
+        for ref in pending:
+            ray.cancel(ref, force=True)
+        raise
+    finally:
+        bar.n = finished_frames
+        bar.close()
+    state = ray.get(board.snapshot.remote())
+    per_worker: dict[str, tuple[int, float]] = {}
+    for plan in plans:
+        for piece in plan.done.values():
+            frames, seconds = per_worker.get(piece.worker, (0, 0.0))
+            per_worker[piece.worker] = (frames + piece.frames, seconds + piece.seconds)
+    return Summary([p.output for p in plans], sum(len(p.chunks) for p in plans), reused, state["retries"],
+                   total, time.perf_counter() - start, per_worker)
+
+
+def _task(job: Job, chunk: Chunk, target: str, board, key: str) -> PieceResult:
+    """A Ray task: one piece, its progress reported to the board (a retried piece starts again at 0)."""
+    import socket
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    board.started.remote(key, worker, os.getpid())
+    last = [0.0]
+
+    def report(done: int) -> None:
+        now = time.perf_counter()
+        if now - last[0] > 0.5:
+            last[0] = now
+            board.update.remote(key, done)
+    return render_piece(job, chunk, target, report)
