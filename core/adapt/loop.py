@@ -107,7 +107,7 @@ def _train_mode(net: torch.nn.Module) -> None:
 
 def adapt_frames(frames: np.ndarray, out: Path, *, minutes: float | None = 3.0, steps: int | None = None,
                  device: str = "auto", weights: str | None = None, source: dict[str, Any] | None = None,
-                 progress: bool = True, seed: int = 0) -> AdaptResult:
+                 progress: bool = True, seed: int = 0, lr: float = LR, half_share: float = 0.5) -> AdaptResult:
     """Adapts the weights named by ``weights`` (default: the bundled model) to ``frames`` (N, H, W, 3) uint8,
     the frames the filter will get, for ``minutes`` of wall time or ``steps`` steps (whichever comes first);
     writes the adapted checkpoint to ``out`` only if it beats the starting weights on the held-aside windows."""
@@ -127,7 +127,7 @@ def adapt_frames(frames: np.ndarray, out: Path, *, minutes: float | None = 3.0, 
     base = best = held_psnr(engine, held)
     best_state = copy.deepcopy(net.state_dict())
     params = [p for p in net.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=LR, weight_decay=0.0)
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     budget_s = None if minutes is None else 60.0 * minutes
@@ -143,8 +143,8 @@ def adapt_frames(frames: np.ndarray, out: Path, *, minutes: float | None = 3.0, 
                 break
             fraction = max(step / steps if steps else 0.0, spent / budget_s if budget_s else 0.0)
             for group in optimizer.param_groups:
-                group["lr"] = LR * 0.5 * (1 + math.cos(math.pi * min(1.0, fraction)))
-            batch = [windows.sample(rng) for _ in range(BATCH)]
+                group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * min(1.0, fraction)))
+            batch = [windows.sample(rng, half_share) for _ in range(BATCH)]
             inputs, target, times = (torch.stack(x).to(dev) for x in zip(*batch))
             _train_mode(net)
             loss = loss_of(net(inputs, times), target, True, LAPLACIAN)

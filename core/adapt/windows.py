@@ -77,10 +77,11 @@ class ClipWindows:
     def _window(self, start: int) -> torch.Tensor:
         return torch.from_numpy(self.frames[start:start + SPAN]).permute(0, 3, 1, 2).float() / 255.0
 
-    def sample(self, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """A training window, at half size or full size (even odds), randomly cropped, flipped, reversed."""
+    def sample(self, rng: np.random.Generator, half_share: float = 0.5) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """A training window, at half size (with probability ``half_share``) or full size, randomly cropped,
+        flipped, reversed."""
         window = self._window(int(rng.choice(self.split.train)))
-        if rng.random() < 0.5:
+        if rng.random() < half_share:
             window = half_size(window)
         return split_window(random_crop(window, self.crop, rng), rng)   # (padded when the frame is smaller)
 
