@@ -23,6 +23,9 @@
 #endif
 
 #define FILTER "convlstm.Interpolate"
+/* The contract with the Python core: convlstm/filter/contract.py (CONTRACT, PROP_FIELDS, the flag bits,
+ * STAGE_FACTS). Raise both together; the bridge refuses a plugin that speaks another. */
+#define CONVLSTM_CONTRACT 2
 #define MAX_WINDOW 4
 #define MAX_PLANES 3
 
@@ -108,7 +111,7 @@ static PyObject *pointer_tuple(const void **ptrs, const ptrdiff_t *strides, int 
     return t;
 }
 
-/* The props of one source frame that the Python core needs, -1 where unset:
+/* The props of one source frame that the Python core needs, -1 where unset (contract.py's PROP_FIELDS):
  * (scene flags: bit 0 = _SceneChangePrev, bit 1 = _SceneChangeNext; _Matrix; _Range; _ChromaLocation;
  * _FieldBased). */
 static PyObject *frame_props(const VSFrame *frame, const VSAPI *vsapi) {
@@ -300,7 +303,8 @@ static int get_int_attr(PyObject *obj, const char *name, int64_t *out) {
     return !PyErr_Occurred();
 }
 
-/* The output clip of one stage, described by its Python instance. Caller holds the GIL. */
+/* The output clip of one stage, described by its Python instance (contract.py's STAGE_FACTS, checked there
+ * before C reads them). Caller holds the GIL. */
 static int stage_video_info(PyObject *stage, const VSVideoInfo *in, VSVideoInfo *vi, int64_t *divisor,
                             int64_t *clears_next) {
     int64_t num_frames = 0, fps_num = 0, fps_den = 0;
@@ -334,13 +338,13 @@ static void VS_CC interpolateCreate(const VSMap *in, VSMap *out, void *userData,
 
     char err[1024] = "";
     PyGILState_STATE gil = PyGILState_Ensure();
-    PyObject *info = Py_BuildValue("{s:i,s:i,s:i,s:L,s:L,s:i,s:i,s:i,s:i,s:i,s:s}",
+    PyObject *info = Py_BuildValue("{s:i,s:i,s:i,s:L,s:L,s:i,s:i,s:i,s:i,s:i,s:s,s:i}",
                                    "width", vi->width, "height", vi->height, "num_frames", vi->numFrames,
                                    "fps_num", (long long)vi->fpsNum, "fps_den", (long long)vi->fpsDen,
                                    "color_family", vi->format.colorFamily, "sample_type", vi->format.sampleType,
                                    "bits_per_sample", vi->format.bitsPerSample,
                                    "sub_sampling_w", vi->format.subSamplingW, "sub_sampling_h", vi->format.subSamplingH,
-                                   "format_name", format_name);
+                                   "format_name", format_name, "contract", CONVLSTM_CONTRACT);
     PyObject *args = args_to_dict(in, vsapi);
     PyObject *bridge = (info && args) ? PyImport_ImportModule("convlstm.filter.bridge") : NULL;
     PyObject *stages = bridge ? PyObject_CallMethod(bridge, "build", "OO", info, args) : NULL;

@@ -27,6 +27,7 @@ def main() -> None:
     p.add_argument("--minutes", default="2", help="comma-separated budgets")
     p.add_argument("--lrs", default="5e-5")
     p.add_argument("--half-shares", default="0.5")
+    p.add_argument("--judge", default="half,full", help="held-aside scales that decide: half, full or both")
     p.add_argument("--frames", type=int, default=60)
     p.add_argument("--out", default="adapt_study.csv")
     args = p.parse_args()
@@ -43,10 +44,12 @@ def main() -> None:
                 for share in [float(x) for x in args.half_shares.split(",")]:
                     with tempfile.TemporaryDirectory() as scratch:
                         r = adapt_frames(train_even, Path(scratch) / "a.pt", minutes=minutes, device="cpu",
-                                         progress=False, lr=lr, half_share=share)
+                                         progress=False, lr=lr, half_share=share,
+                                         judge=tuple(args.judge.split(",")))
                         w = str(r.path) if r.adapted else None
                         psnr = score(run_convlstm(source, even, weights=w, device="cpu").frames, truth).mean_psnr
                     row = {"clip": Path(path).name, "minutes": minutes, "lr": lr, "half_share": share,
+                           "judge": args.judge,
                            "steps": r.steps, "held_base": round(r.base_psnr, 3), "held_best": round(r.best_psnr, 3),
                            "kept": r.adapted, "psnr_base": round(base, 3), "psnr_adapted": round(psnr, 3),
                            "gain": round(psnr - base, 3)}

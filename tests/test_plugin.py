@@ -285,3 +285,22 @@ def test_a_python_without_torch_gets_a_sentence_naming_it_and_the_install_comman
     assert r.returncode == 0, r.stderr
     assert "convlstm.Interpolate: torch is not installed in the Python that VapourSynth runs" in r.stdout, r.stdout
     assert sys.executable in r.stdout and "pip install torch" in r.stdout
+
+
+def test_a_plugin_and_package_from_different_versions_are_told_apart():
+    """The bridge refuses a plugin speaking another contract, and checks the stage facts C will read."""
+    from convlstm.errors import InterpolateError
+    from convlstm.filter import bridge
+    from convlstm.filter.contract import CONTRACT, check_stage
+    info = {"width": 32, "height": 32, "num_frames": 4, "fps_num": 24, "fps_den": 1, "color_family": vs.RGB,
+            "sample_type": vs.INTEGER, "bits_per_sample": 8, "sub_sampling_w": 0, "sub_sampling_h": 0,
+            "format_name": "RGB24"}
+    with pytest.raises(InterpolateError, match=r"native plugin \(contract None\).*reinstall"):
+        bridge.build(info, {})
+    stages = bridge.build({**info, "contract": CONTRACT}, {"weights": "untrained", "device": "cpu"})
+    assert stages and all(isinstance(getattr(s, "num_frames"), int) for s in stages)
+
+    class Broken:
+        num_frames, fps_num, fps_den, duration_divisor, clears_next = 8, 48, 1, 2, 1.0
+    with pytest.raises(InterpolateError, match="clears_next is 1.0, not an int"):
+        check_stage(Broken())

@@ -215,3 +215,16 @@ def test_an_output_ffmpeg_would_refuse_is_refused_before_any_frame_with_its_reas
     assert r.returncode == 0 and "re-encoded to Opus" in r.stderr, r.stderr
     kinds = [(s.kind, s.codec) for s in probe(tmp_path / "out.webm").streams]
     assert ("Video", "vp9") in kinds and ("Audio", "opus") in kinds
+
+
+def test_odd_sizes_and_4_4_4_come_back_at_their_size_and_format(tmp_path, weights):
+    """Sizes no codec block or net level divides (4:4:4 allows odd ones; 4:2:0 needs even)."""
+    for size, pix_fmt, ext in (("99x57", "yuv444p", "mkv"), ("130x74", "yuv420p10le", "mp4")):
+        src = tmp_path / f"in_{size}.{ext}"
+        ffmpeg(*lavfi(24, 8, size), "-pix_fmt", pix_fmt, "-c:v", "libx264", src)
+        out = tmp_path / f"out_{size}.mkv"
+        r = cli("interpolate", src, out, "--weights", weights, "--quiet")
+        assert r.returncode == 0, r.stderr
+        a = vs.core.bs.VideoSource(str(src), cachemode=0)
+        b = vs.core.bs.VideoSource(str(out), cachemode=0)
+        assert (b.width, b.height, b.format.id, b.num_frames) == (a.width, a.height, a.format.id, 2 * a.num_frames)

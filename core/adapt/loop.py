@@ -37,6 +37,8 @@ LAPLACIAN = 0.5          # the shipped model's loss (configs/motion.yaml)
 CHECK_SECONDS = 20.0     # held-aside score at most this often under a time budget (it costs a few forwards)
 CHECKS = 5               # under a step budget: this many times, at fixed steps (the run is then reproducible)
 MARGIN_DB = 0.02         # the adapted weights must beat the starting ones by this much to be kept
+HALF_SHARE = 0.5         # of training windows taken at half size
+JUDGE = ("half", "full") # held-aside scales that decide
 
 
 @dataclass
@@ -107,7 +109,8 @@ def _train_mode(net: torch.nn.Module) -> None:
 
 def adapt_frames(frames: np.ndarray, out: Path, *, minutes: float | None = 3.0, steps: int | None = None,
                  device: str = "auto", weights: str | None = None, source: dict[str, Any] | None = None,
-                 progress: bool = True, seed: int = 0, lr: float = LR, half_share: float = 0.5) -> AdaptResult:
+                 progress: bool = True, seed: int = 0, lr: float = LR, half_share: float = HALF_SHARE,
+                 judge: tuple[str, ...] = JUDGE) -> AdaptResult:
     """Adapts the weights named by ``weights`` (default: the bundled model) to ``frames`` (N, H, W, 3) uint8,
     the frames the filter will get, for ``minutes`` of wall time or ``steps`` steps (whichever comes first);
     writes the adapted checkpoint to ``out`` only if it beats the starting weights on the held-aside windows."""
@@ -122,7 +125,7 @@ def adapt_frames(frames: np.ndarray, out: Path, *, minutes: float | None = 3.0, 
                          "(the paper's net) or the motion model")
     dev = resolve_device(device, need_cupy=False)
     windows = ClipWindows(frames, CROP, net.pad_multiple)
-    held = windows.held_batches()
+    held = [batch for scale, batch in zip(("half", "full"), windows.held_batches()) if scale in judge]
     engine = Engine(net, dev, fp16=False)       # the same net object: scored as it trains
     base = best = held_psnr(engine, held)
     best_state = copy.deepcopy(net.state_dict())

@@ -21,14 +21,19 @@ for _module, _install in NEEDED.items():
         raise InterpolateError(f"{_module} is not installed in the Python that VapourSynth runs ({sys.executable}); "
                                f"install it there: {_install}")
 
+from .contract import check_plugin, check_stage  # noqa: E402
 from .stages import Interpolator, Retimer, build as build_stages  # noqa: E402
 
 log = logging.getLogger("convlstm")
 
 
 def build(info: dict[str, Any], args: dict[str, Any]) -> list[Interpolator | Retimer]:
+    check_plugin(info)
     try:
-        return build_stages(info, args)
+        stages = build_stages(info, args)
+        for stage in stages:
+            check_stage(stage)
+        return stages
     except InterpolateError:
         raise
     except Exception as exc:

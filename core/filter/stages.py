@@ -27,13 +27,9 @@ from .scenes import consecutive_differences, cut_at
 from .schedule import (clamped_window, doubled_rate, doublings_for_rate, retimed_count, retimed_index, source_window,
                        timed_position)
 from .yuv import YuvDescription, rgb_to_yuv, yuv_to_rgb
+from .contract import (CHROMA_LOCATION, CUT_AFTER_OUTPUT, CUT_BEFORE_OUTPUT, FIELD_BASED, FLAGS, MATRIX, NO_PROPS,
+                       RANGE, SCENE_NEXT, SCENE_PREV)
 
-SCENE_PREV, SCENE_NEXT = 1, 2   # flag bits from the C side (_SceneChangePrev / _SceneChangeNext)
-NO_PROPS = (0, -1, -1, -1, -1)  # per window frame from C: (scene flags, _Matrix, _Range, _ChromaLocation,
-#                                 _FieldBased), -1 where unset
-FIELD_BASED = 4                 # index of _FieldBased in a frame's props
-CUT_BEFORE_OUTPUT = 1           # returned flag: the output sits just before a scene cut (_SceneChangeNext)
-CUT_AFTER_OUTPUT = 2            # returned flag: the output is the first after a cut (_SceneChangePrev)
 DECODED_CACHE_FRAMES = 6        # consecutive windows share 3 of 4 frames: decode each source frame once
 
 
@@ -82,7 +78,7 @@ class Interpolator:
                 for p in range(self.planes)]
 
     def _yuv(self, props: Sequence[int]) -> YuvDescription:
-        return YuvDescription.from_props(props[1], props[2], props[3], self.width, self.height)
+        return YuvDescription.from_props(props[MATRIX], props[RANGE], props[CHROMA_LOCATION], self.width, self.height)
 
     def decode(self, planes: list[torch.Tensor], props: Sequence[int]) -> torch.Tensor:
         """One frame's planes -> (3, H, W) RGB on [-1, 1] for the net."""
@@ -153,7 +149,7 @@ class Interpolator:
             raise InterpolateError(f"cannot interpolate output frame {n}: the input frames contain " + (
                 "NaN/Inf samples" if not raw else "samples too large to compute with (beyond about 1e38 once "
                 "scaled); clamp them first, e.g. core.std.Expr(clip, 'x -1 max 2 min')"))
-        flags = [p[0] for p in frame_props]
+        flags = [p[FLAGS] for p in frame_props]
         if self._cut_between(differences, flags, 1):
             self._write(self._read(1, src_ptrs, src_strides), dst_ptrs, dst_strides)  # no ghosting: repeat frame i
             return CUT_BEFORE_OUTPUT if self.last_before_next_source(n) else 0
