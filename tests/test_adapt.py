@@ -78,7 +78,8 @@ def test_a_short_adaptation_beats_the_start_where_it_did_not_train_and_records_i
     meta = read_checkpoint(out)["meta"]["adapted"]
     assert meta["base"] == str(start) and len(meta["base_sha256"]) == 64
     assert meta["source"]["file"] == "texture.mkv" and meta["frames"] == 40 and meta["steps"] == 40
-    assert meta["held_aside_psnr"]["adapted"] > meta["held_aside_psnr"]["base"]
+    held = meta["held_aside_psnr"]
+    assert held["judged"] == ["half", "full"] and all(a >= b for a, b in zip(held["adapted"], held["base"]))
     clip = clip_from_frames([f.transpose(2, 0, 1).copy() for f in frames])   # usable as weights=
     assert vs.core.convlstm.Interpolate(clip, weights=str(out)).get_frame(1).props["ConvLSTMInterpolated"] == 1
 

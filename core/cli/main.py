@@ -140,7 +140,7 @@ def interpolate_on_cluster(args: argparse.Namespace) -> int:
                     factor=args.factor, device=args.device, weights=args.weights, fp16=args.fp16,
                     scales=args.scales, codec=args.codec, crf=args.crf, ext=args.ext, force=args.force,
                     assume_progressive=args.assume_progressive, chunk_frames=args.chunk_frames,
-                    progress=not args.quiet)
+                    progress=not args.quiet, workers=args.workers)
     print(f"{'worker':<28}{'frames':>8}{'work s':>9}{'frames/s':>10}")
     for worker, (frames, seconds) in sorted(s.per_worker.items()):
         print(f"{worker:<28}{frames:>8}{seconds:>9.1f}{frames / max(seconds, 1e-9):>10.2f}")
@@ -206,6 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--cluster", nargs="?", const="local", metavar="ADDRESS",
                    help="run on Ray: no address: a local Ray instance on this machine; auto or ray://host:port: "
                    "an existing cluster (pip install 'vapoursynth-convlstm[cluster]')")
+    i.add_argument("--workers", type=int, default=None,
+                   help="CPU workers of the local Ray instance with --cluster (default: one per core)")
     i.add_argument("--chunk-frames", type=int, default=None,
                    help="source frames per piece with --cluster (default 240; pieces end at scene cuts nearby)")
     rate = i.add_mutually_exclusive_group()

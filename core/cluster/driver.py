@@ -193,10 +193,12 @@ def run_cluster(inputs: list[str], out_dir: str | Path, *, address: str | None =
                 device: str = "auto", weights: str | None = None, fp16: bool | None = None,
                 scales: int | None = None, codec: str = "auto", crf: int = 18, ext: str = ".mkv",
                 force: bool = False, assume_progressive: bool = False, chunk_frames: int | None = None,
-                progress: bool = True, on_progress: Callable[[dict[str, Any]], None] | None = None) -> Summary:
+                progress: bool = True, on_progress: Callable[[dict[str, Any]], None] | None = None,
+                workers: int | None = None) -> Summary:
     """Every input through the cluster at ``address`` (None: a local Ray instance on this machine;
     "auto" or "ray://host:port": an existing cluster). ``on_progress`` sees the workers' state as it
-    changes (piece -> worker, frames done), for callers that watch the run."""
+    changes (piece -> worker, frames done), for callers that watch the run. ``workers``: CPU workers of a
+    local instance (default: one per core)."""
     from .chunks import CHUNK_FRAMES
     ray = require_ray()
     out_dir = Path(out_dir)
@@ -214,8 +216,10 @@ def run_cluster(inputs: list[str], out_dir: str | Path, *, address: str | None =
                         chunk_frames or CHUNK_FRAMES) for s, o in zip(sources, outputs)]
     started_here = not ray.is_initialized()
     if started_here:
+        if address and workers:
+            raise UsageError("--workers sizes a local Ray instance; an existing cluster has its own")
         ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                 **({} if address else {"num_cpus": os.cpu_count()}))
+                 **({} if address else {"num_cpus": workers or os.cpu_count()}))
     try:
         return _run(ray, plans, progress, on_progress)
     finally:

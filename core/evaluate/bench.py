@@ -93,7 +93,9 @@ def bench_one(width: int, height: int, device: str, fp16: bool, batch: int, fram
             row["bandwidth_fraction"] = row["op_gbytes_per_frame"] * 1e9 / row["forward_s_per_frame"] / peaks["bandwidth"]
         row["peak_cuda_mib"] = torch.cuda.max_memory_allocated(dev) / 2**20
     if compare:
+        from .rife import rife_seconds_per_frame
         row.update(_compare(src, frames))
+        row.update(rife_seconds_per_frame(width, height, dev, engine.dtype))
     row["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return row
 
@@ -126,14 +128,17 @@ def _worker(args: tuple) -> dict[str, Any]:
 COLUMNS = [("size", "{}"), ("device", "{}"), ("motion", "{}"), ("filter_fps", "{:.2f}"), ("latency_s", "{:.3f}"),
            ("forward_s_per_frame", "{:.3f}"), ("gflops_per_frame", "{:.1f}"), ("achieved_gflops_s", "{:.1f}"),
            ("compute_fraction", "{:.1%}"), ("bandwidth_fraction", "{:.1%}"), ("peak_rss_mib", "{:.0f}"),
-           ("peak_cuda_mib", "{:.0f}"), ("mvtools_fps", "{:.1f}"), ("svp_fps", "{:.1f}")]
+           ("peak_cuda_mib", "{:.0f}"), ("mvtools_fps", "{:.1f}"), ("svp_fps", "{:.1f}"),
+           ("rife_s_per_frame", "{:.3f}")]
 
 
 # printed headers where the JSON key alone reads wrong: the filter's rate counts every output frame (at 2x half
 # of them are source frames passed through), the forward time is one run of the network for one made frame
-HEADERS = {"filter_fps": "output_fps", "forward_s_per_frame": "net_s_per_made_frame"}
+HEADERS = {"filter_fps": "output_fps", "forward_s_per_frame": "net_s_per_made_frame",
+           "rife_s_per_frame": "rife4.25_s_per_frame"}
 FOOTNOTE = ("output_fps: output frames per second through the filter, end to end (at 2x half are source frames "
-            "passed through); net_s_per_made_frame: one forward of the network alone")
+            "passed through); net_s_per_made_frame: one forward of the network alone; rife4.25_s_per_frame: "
+            "vs-rife's RIFE 4.25 network (random weights) per made frame, same input, device and precision")
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
