@@ -60,13 +60,13 @@ def eval_table(path: Path) -> tuple[str, str]:
 def bench_table(path: Path) -> tuple[str, str]:
     data = json.loads(path.read_text())
     cols = [("size", "size", "{}"), ("device", "device", "{}"), ("motion", "motion", "{}"),
-            ("scales", "model passes", "{}"), ("filter_fps", "filter fps", "{:.2f}"),
-            ("latency_s", "latency s", "{:.2f}"), ("forward_s_per_frame", "net s/frame", "{:.3f}"),
+            ("scales", "model passes", "{}"), ("filter_fps", "output fps (filter)", "{:.2f}"),
+            ("latency_s", "latency s", "{:.2f}"), ("forward_s_per_frame", "net s/made frame", "{:.3f}"),
             ("gflops_per_frame", "GFLOP/frame", "{:.1f}"), ("achieved_gflops_s", "GFLOP/s", "{:.1f}"),
             ("compute_fraction", "of peak FLOP/s", "{:.1%}"), ("bandwidth_fraction", "of peak bandwidth", "{:.1%}"),
             ("peak_rss_mib", "peak RSS MiB", "{:.0f}"), ("peak_cuda_mib", "peak CUDA MiB", "{:.0f}"),
             ("mvtools_fps", "mvtools fps", "{:.1f}"),
-            ("svp_fps", "SVP fps", "{:.1f}")]
+            ("svp_fps", "SVP fps", "{:.1f}"), ("rife_s_per_frame", "RIFE 4.25 net s/made frame", "{:.3f}")]
     cols = [c for c in cols if any(c[0] in r for r in data["rows"])]
     out = "| " + " | ".join(c[1] for c in cols) + " |\n|" + "---|" * len(cols) + "\n"
     for r in data["rows"]:
