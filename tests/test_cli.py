@@ -124,8 +124,9 @@ def test_demo_writes_video_and_side_by_side(tmp_path):
     (["interpolate", "{clip}", "{tmp}/nodir/o.mkv"], "does not exist"),
     (["interpolate", "{clip}", "{tmp}/o.mkv", "--device", "tpu"], "unknown device 'tpu'"),
     (["interpolate", "{clip}", "{tmp}/o.mkv", "--weights", "{tmp}/garbage.mp4"], "not a readable checkpoint"),
-    (["interpolate", "{clip}", "{tmp}/o.mkv", "--codec", "nosuchcodec"], "ffmpeg failed"),
-    (["interpolate", "{clip}", "{tmp}/o.webm"], "Only VP8 or VP9 or AV1 video"),   # ffmpeg's reason, not its last line
+    (["interpolate", "{clip}", "{tmp}/o.mkv", "--codec", "nosuchcodec"], "Unknown encoder 'nosuchcodec'"),
+    (["interpolate", "{clip}", "{tmp}/o.webm", "--codec", "libx264"],
+     "Only VP8 or VP9 or AV1 video"),   # ffmpeg's reason (before any frame is computed), not its last line
 ])
 def test_bad_input_is_one_clear_line(args, message, short_clip, tmp_path):
     (tmp_path / "garbage.mp4").write_text("this is not a video")
