@@ -67,6 +67,7 @@ def test_samples_are_the_clips_own_frames_two_apart_around_a_true_one():
         assert float(t) == 0.5
 
 
+@pytest.mark.slow
 def test_a_short_adaptation_beats_the_start_where_it_did_not_train_and_records_its_lineage(tmp_path):
     start = random_weights(tmp_path / "start.pt", TINY_MOTION, seed=3)
     frames = texture_clip(40)
@@ -98,6 +99,7 @@ def test_the_fallback_keeps_the_start_when_the_clip_gives_nothing_to_gain(tmp_pa
     assert r.base_psnr == r.best_psnr and r.base_psnr > 60   # (near) exact on a still clip
 
 
+@pytest.mark.slow
 def test_the_evaluation_never_reads_the_odd_frames(tmp_path):
     """convlstm-adapted on a clip, and on the same clip with every odd frame replaced by noise: identical."""
     from convlstm.evaluate.methods import run_convlstm_adapted

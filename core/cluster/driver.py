@@ -303,9 +303,9 @@ def _task(job: Job, chunk: Chunk, target: str, board, key: str) -> PieceResult:
     board.started.remote(key, worker, os.getpid())
     last = [0.0]
 
-    def report(done: int) -> None:
+    def report(done: int, total: int) -> None:
         now = time.perf_counter()
         if now - last[0] > 0.5:
             last[0] = now
-            board.update.remote(key, done)
+            board.update.remote(key, done, total)
     return render_piece(job, chunk, target, report)

@@ -18,9 +18,9 @@ class ProgressBoard:
             self.retries += 1
         self.pieces[key] = {"worker": worker, "pid": pid, "frames": 0}
 
-    def update(self, key: str, frames: int) -> None:
+    def update(self, key: str, frames: int, total: int) -> None:
         if key in self.pieces:
-            self.pieces[key]["frames"] = frames
+            self.pieces[key].update(frames=frames, total=total)
 
     def finished(self, key: str) -> None:
         if key in self.pieces:

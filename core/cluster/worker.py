@@ -46,7 +46,7 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def render_piece(job: Job, chunk: Chunk, target: str, report: Callable[[int], Any] | None = None) -> PieceResult:
+def render_piece(job: Job, chunk: Chunk, target: str, report: Callable[[int, int], Any] | None = None) -> PieceResult:
     """Writes the outputs of ``chunk`` into ``target`` (NUT: its time base is the frame rate, so joined pieces
     keep exact timestamps; the job's codec); returns its hash."""
     from fractions import Fraction
@@ -66,7 +66,7 @@ def render_piece(job: Job, chunk: Chunk, target: str, report: Callable[[int], An
     partial = out.with_name(f".{out.name}.{os.getpid()}.partial")
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        encode(clip, fd, plan, (lambda done, total: report(done)) if report else None)
+        encode(clip, fd, plan, report)
         os.close(fd)
         fd = -1
         os.replace(partial, out)
