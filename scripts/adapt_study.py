@@ -11,8 +11,6 @@ import csv
 import tempfile
 from pathlib import Path
 
-import vapoursynth as vs
-
 from convlstm.adapt.loop import adapt_frames
 from convlstm.evaluate.clips import resolve_clip
 from convlstm.evaluate.methods import run_convlstm

@@ -16,7 +16,7 @@ import vapoursynth as vs
 from convlstm.adapt.loop import adapt_frames
 from convlstm.adapt.windows import SPAN, ClipWindows, split_windows
 from convlstm.checkpoint import read_checkpoint
-from helpers import TINY_MOTION, clip_from_frames, moving_frames, random_weights
+from helpers import TINY_MOTION, clip_from_frames, random_weights
 
 CONVLSTM = str(Path(sys.executable).with_name("convlstm"))
 

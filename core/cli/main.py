@@ -94,7 +94,7 @@ def cmd_adapt(args: argparse.Namespace) -> int:
 
 
 def cmd_interpolate(args: argparse.Namespace) -> int:
-    from .interpolate import UsageError, run
+    from .interpolate import UsageError
     if args.out_dir is None and args.cluster is None:
         if len(args.paths) != 2:
             raise UsageError("give INPUT OUTPUT, or several inputs (files or folders) with -o OUT_DIR")
