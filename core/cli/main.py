@@ -211,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--chunk-frames", type=int, default=None,
                    help="source frames per piece with --cluster (default 240; pieces end at scene cuts nearby)")
     rate = i.add_mutually_exclusive_group()
-    rate.add_argument("--factor", help="frames out per frame in: a whole number 2..16 or a fraction such as 5/2 "
+    rate.add_argument("--factor", help="frames out per frame in: a whole number (2 to 64) or a fraction such as 5/2 "
                       "(default 2; other than powers of two with the bundled model or any weights that take "
                       "the time position)")
     rate.add_argument("--fps", help="a target rate instead, e.g. 60, 60000/1001 or 59.94 (= 60000/1001)")
