@@ -9,6 +9,7 @@ carry no train_state so they stay small.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 import stat
@@ -122,23 +123,38 @@ def load_net(path: str | Path) -> tuple[Net, dict[str, Any]]:
     return net, data.get("meta", {})
 
 
-def load_weights(weights: str | None) -> tuple[Net, str]:
-    """What ``weights=`` names: a checkpoint, a bundled model by name ("paper"), else the bundled default,
-    else the zero-residual net (= blending); ``"untrained"`` asks for that net explicitly (a baseline).
-    Returns the net and its name."""
+def weights_file(weights: str | None) -> Path | None:
+    """The file ``weights=`` names: a checkpoint, a bundled model by name ("paper"), else the bundled
+    default; None for the zero-residual net (``"untrained"``, or no default bundled)."""
     if weights == UNTRAINED:
-        return Net(), UNTRAINED
+        return None
     if weights in BUNDLED:
         if not BUNDLED[weights].is_file():
             raise InterpolateError(f"weights={weights!r}: this build bundles no such model ({BUNDLED[weights]})")
-        path, name = BUNDLED[weights], weights
-    elif weights:
-        path, name = Path(weights).expanduser(), str(weights)
-    elif DEFAULT_WEIGHTS.is_file():
-        path, name = DEFAULT_WEIGHTS, "default"
-    else:
-        info_once("no trained default weights are bundled: using the zero-residual net, which equals frame blending")
+        return BUNDLED[weights]
+    if weights:
+        return Path(weights).expanduser()
+    return DEFAULT_WEIGHTS if DEFAULT_WEIGHTS.is_file() else None
+
+
+def file_sha256(path: str | Path) -> str:
+    """A file's SHA-256, read in blocks (weights, sources and pieces are recorded by it)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def load_weights(weights: str | None) -> tuple[Net, str]:
+    """What ``weights=`` names (``weights_file``), loaded; the zero-residual net (= blending) when it names
+    none. Returns the net and its name."""
+    path = weights_file(weights)
+    if path is None:
+        if weights != UNTRAINED:
+            info_once("no trained default weights are bundled: using the zero-residual net, which equals frame blending")
         return Net(), UNTRAINED
+    name = weights if weights else "default"
     try:
         net, _ = load_net(path)
     except CheckpointError as exc:

@@ -10,7 +10,8 @@ import numpy as np
 import vapoursynth as vs
 
 from ..video import frames_of, open_source, to_rgb24
-from .loop import AdaptResult, adapt_frames, file_digest
+from ..checkpoint import file_sha256
+from .loop import AdaptResult, adapt_frames
 
 MAX_FRAMES = 240   # frames kept in memory for training (1080p RGB: about 1.5 GB); longer clips give runs
 RUN = 48           # of this many consecutive frames, spread evenly over the clip
@@ -54,7 +55,7 @@ def adapt_clip(clip: vs.VideoNode, *, minutes: float | None = 3.0, steps: int | 
 
 def adapt_file(path: str | Path, **kwargs: Any) -> AdaptResult:
     path = Path(path)
-    return adapt_clip(open_source(path), source={"file": path.name, "sha256": file_digest(path)}, **kwargs)
+    return adapt_clip(open_source(path), source={"file": path.name, "sha256": file_sha256(path)}, **kwargs)
 
 
 def _ranges(indices: list[int]) -> list[list[int]]:

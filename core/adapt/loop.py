@@ -10,7 +10,6 @@ stops the run and keeps the best weights so far.
 from __future__ import annotations
 
 import copy
-import hashlib
 import logging
 import math
 import time
@@ -22,7 +21,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..checkpoint import DEFAULT_WEIGHTS, BUNDLED, load_weights, read_checkpoint, save_checkpoint
+from ..checkpoint import file_sha256, load_weights, read_checkpoint, save_checkpoint, weights_file
 from ..filter.devices import resolve_device
 from ..filter.engine import Engine
 from ..train.loss import loss_of
@@ -70,23 +69,6 @@ class AdaptInterrupted(KeyboardInterrupt):
     def __init__(self, result: AdaptResult, signal: KeyboardInterrupt) -> None:
         super().__init__(str(signal))
         self.result, self.signal = result, signal
-
-
-def starting_weights_path(weights: str | None) -> Path | None:
-    """The file the starting weights come from (None for the untrained net)."""
-    if weights in BUNDLED:
-        return BUNDLED[weights]
-    if weights and weights != "untrained":
-        return Path(weights).expanduser()
-    return DEFAULT_WEIGHTS if weights is None and DEFAULT_WEIGHTS.is_file() else None
-
-
-def file_digest(path: Path, chunk: int = 1 << 22) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def held_psnr(engine: Engine, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> list[float]:
@@ -188,9 +170,9 @@ def adapt_frames(frames: np.ndarray, out: Path, *, minutes: float | None = 3.0, 
     adapted = better(best, base, MARGIN_DB)
     if adapted:
         net.load_state_dict(best_state)
-        started = starting_weights_path(weights)
+        started = weights_file(weights)
         init = read_checkpoint(started).get("meta", {}) if started else {}
-        meta = {"adapted": {"base": name, "base_sha256": file_digest(started) if started else None,
+        meta = {"adapted": {"base": name, "base_sha256": file_sha256(started) if started else None,
                             "source": source or {}, "frames": int(len(frames)), "steps": step,
                             "seconds": round(seconds, 1), "device": str(dev),
                             "held_aside_psnr": {"judged": list(judge), "base": [round(b, 3) for b in base],
@@ -201,7 +183,7 @@ def adapt_frames(frames: np.ndarray, out: Path, *, minutes: float | None = 3.0, 
         save_checkpoint(out, net, meta)
         path = out
     else:
-        path = starting_weights_path(weights) or Path("untrained")
+        path = weights_file(weights) or Path("untrained")
     result = AdaptResult(path, adapted, float(np.mean(base)), float(np.mean(best if adapted else base)), step,
                          seconds, interrupted is not None)
     if interrupted is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -48,17 +48,28 @@ class EncodePlan:
     timestamps: list[float] | None = None   # per output frame (s), for variable-rate sources
     hdr: HdrMetadata | None = None
     copy_video: bool = False                # joining encoded pieces: the video is copied, not encoded
-    notes: list[str] = field(default_factory=list)   # what could not be carried, for the user
+
+    @property
+    def notes(self) -> list[str]:
+        """What could not be carried as it was, for the user."""
+        return self._streams()[1] + self._codec()[1]
 
     def stream_args(self) -> list[str]:
         """Maps and codecs for the source's other streams, as far as the container can hold them."""
+        return self._streams()[0]
+
+    def codec_args(self) -> list[str]:
+        return self._codec()[0]
+
+    def _streams(self) -> tuple[list[str], list[str]]:
+        notes: list[str] = []
         if self.source is None or self.container == "yuv4mpegpipe":   # y4m holds video only
-            return []
+            return [], notes
         audio = "copy"
         audios = self.streams.of("Audio") if self.streams else []
         if self.container == "webm" and any(a.codec not in WEBM_AUDIO for a in audios):
             audio = "libopus"   # WebM takes Opus and Vorbis only
-            self.notes.append("audio re-encoded to Opus: WebM holds only Opus or Vorbis (use .mkv to copy it)")
+            notes.append("audio re-encoded to Opus: WebM holds only Opus or Vorbis (use .mkv to copy it)")
         args = ["-i", f"file:{Path(self.source).resolve()}", "-map", "0:v:0", "-map", "1:a?", "-c:a", audio,
                 "-map_metadata", "1", "-map_chapters", "1"]   # file: so that a colon is not a protocol
         subtitles = self.streams.of("Subtitle") if self.streams else []
@@ -71,17 +82,28 @@ class EncodePlan:
                     args += ["-map", f"1:{s.index}"]
                 args += ["-c:s", SUBTITLE_CODEC[self.container]]
                 if len(text) < len(subtitles):
-                    self.notes.append(f"{len(subtitles) - len(text)} picture subtitle track(s) left out: "
-                                      f"{self.container} holds text subtitles only (use .mkv to keep them)")
+                    notes.append(f"{len(subtitles) - len(text)} picture subtitle track(s) left out: "
+                                 f"{self.container} holds text subtitles only (use .mkv to keep them)")
             else:
-                self.notes.append(f"{len(subtitles)} subtitle track(s) left out: {self.container} cannot hold "
-                                  "them (use .mkv to keep them)")
+                notes.append(f"{len(subtitles)} subtitle track(s) left out: {self.container} cannot hold "
+                             "them (use .mkv to keep them)")
         if self.streams and self.streams.of("Attachment"):
             if self.container == "matroska":
                 args += ["-map", "1:t?"]       # fonts of styled subtitles
             else:
-                self.notes.append("attachments (fonts) left out: only .mkv holds them")
-        return args
+                notes.append("attachments (fonts) left out: only .mkv holds them")
+        return args, notes
+
+    def output_args(self, scratch: Path) -> list[str]:
+        """Everything after the video input: the source's streams, the filter chain (from a file in
+        ``scratch``: a variable rate's expression can be long), the codecs."""
+        args = self.stream_args()
+        chain = self.filters()
+        if chain is not None:
+            script = Path(scratch) / "filters.txt"
+            script.write_text(chain)
+            args += ["-/filter:v", str(script)]
+        return args + self.codec_args()
 
     def filters(self) -> str | None:
         """The video filter chain: timestamps, aspect, colour tags (none when the video is copied)."""
@@ -96,9 +118,10 @@ class EncodePlan:
             chain.append(self.colour.ffmpeg_filter())
         return ",".join(chain) or None
 
-    def codec_args(self) -> list[str]:
+    def _codec(self) -> tuple[list[str], list[str]]:
+        notes: list[str] = []
         if self.copy_video:
-            return ["-c:v", "copy", *(self.colour.ffmpeg_tags() if self.colour is not None else [])]
+            return ["-c:v", "copy", *(self.colour.ffmpeg_tags() if self.colour is not None else [])], notes
         codec = "rawvideo" if self.container == "yuv4mpegpipe" else self.codec   # y4m holds raw frames only
         args = ["-c:v", codec]
         if codec in CRF_CODECS:
@@ -112,15 +135,15 @@ class EncodePlan:
             elif codec == "libsvtav1":
                 args += ["-svtav1-params", self.hdr.svtav1()]
             else:
-                self.notes.append(f"HDR10 mastering-display and light-level metadata left out: {codec} cannot "
-                                  "write them (use --codec libx265)")
+                notes.append(f"HDR10 mastering-display and light-level metadata left out: {codec} cannot "
+                             "write them (use --codec libx265)")
         if codec == "libx265":
             args += ["-x265-params", ":".join(x265)]
         if self.timestamps is not None:   # frames keep the given times: no rate grid, fine time base
             args += ["-fps_mode", "passthrough", "-enc_time_base", f"1/{TIMEBASE}"]
         if self.colour is not None:
             args += self.colour.ffmpeg_tags()
-        return args
+        return args, notes
 
 
 def pix_fmt_of(clip: vs.VideoNode) -> str:
@@ -142,15 +165,8 @@ def preflight(clip: vs.VideoNode, plan: EncodePlan) -> None:
     with tempfile.TemporaryDirectory(prefix="convlstm-") as scratch:
         extension = {"matroska": "mkv", "yuv4mpegpipe": "y4m", "mpegts": "ts"}.get(plan.container, plan.container)
         target = Path(scratch) / f"check.{extension}"
-        chain = plan.filters()
-        args = [*in_args, *plan.stream_args()]
-        if chain is not None:
-            script = Path(scratch) / "filters.txt"
-            script.write_text(chain)
-            args += ["-/filter:v", str(script)]
-        notes = list(plan.notes)
-        args += [*plan.codec_args(), "-frames:v", "1", "-t", "0.1", "-f", plan.container, str(target)]
-        plan.notes[:] = notes   # the real run adds its own notes
+        args = [*in_args, *plan.output_args(Path(scratch)), "-frames:v", "1", "-t", "0.1", "-f", plan.container,
+                str(target)]
         run = subprocess.run([ffmpeg_exe(), "-v", "error", "-nostdin", "-y", *args], capture_output=True,
                              text=True, errors="replace", timeout=120)
     if run.returncode != 0:
@@ -171,7 +187,7 @@ def join(pieces: list[tuple[Path, float]], output_fd: int, plan: EncodePlan) -> 
         listing.write_text("ffconcat version 1.0\n" + "".join(f"file {_concat_quoted(p)}\nduration {d:.9f}\n"
                                                                for p, d in pieces))
         cmd = [ffmpeg_exe(), "-v", "error", "-nostdin", "-f", "concat", "-safe", "0", "-i", str(listing),
-               *plan.stream_args(), *plan.codec_args(), "-f", plan.container, "-fd", str(output_fd), "fd:"]
+               *plan.output_args(Path(scratch)), "-f", plan.container, "-fd", str(output_fd), "fd:"]
         run = subprocess.run(cmd, capture_output=True, text=True, errors="replace", pass_fds=(output_fd,))
     if run.returncode != 0:
         raise RuntimeError(f"ffmpeg could not join the pieces: {ffmpeg_reason(run.stderr)}")
@@ -182,14 +198,9 @@ def encode(clip: vs.VideoNode, output_fd: int, plan: EncodePlan,
     """Writes ``clip`` as ``plan.container`` into the open file ``output_fd`` through ffmpeg (no path: nothing
     in the folder can redirect the write); raises RuntimeError with ffmpeg's message on failure."""
     in_args, clip, y4m = video_input_args(clip)
-    cmd = [ffmpeg_exe(), "-v", "error", "-nostdin", *in_args, "-i", "-", *plan.stream_args()]
     with tempfile.TemporaryDirectory(prefix="convlstm-") as scratch:
-        chain = plan.filters()
-        if chain is not None:   # from a file: a variable rate's expression can be long
-            script = Path(scratch) / "filters.txt"
-            script.write_text(chain)
-            cmd += ["-/filter:v", str(script)]
-        cmd += [*plan.codec_args(), "-f", plan.container, "-fd", str(output_fd), "fd:"]
+        cmd = [ffmpeg_exe(), "-v", "error", "-nostdin", *in_args, "-i", "-", *plan.output_args(Path(scratch)),
+               "-f", plan.container, "-fd", str(output_fd), "fd:"]
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(output_fd,))
         try:
             clip.output(proc.stdin, y4m=y4m, progress_update=progress)

@@ -25,7 +25,8 @@ from ..cli.interpolate import (PARTIAL, UsageError, check_output, encode_plan, p
                                rate_args)
 from ..cli.probe import probe
 from .chunks import Chunk, plan_chunks
-from .worker import Job, PieceResult, render_piece, sha256_of
+from ..checkpoint import file_sha256
+from .worker import Job, PieceResult, render_piece
 
 log = logging.getLogger("convlstm")
 
@@ -41,6 +42,7 @@ class ClusterError(RuntimeError):
 class InputPlan:
     source: Path
     output: Path
+    container: str
     job: Job
     chunks: list[Chunk]
     folder: Path
@@ -98,19 +100,18 @@ def expand_inputs(items: list[str]) -> list[Path]:
 
 
 def scene_starts(clip, threshold: float) -> list[int]:
-    """Source frames that start a new scene, by the filter's rule on small copies of the frames."""
+    """Source frames that start a new scene, by the filter's rule on small copies of the frames (a block
+    at a time: a film's frames do not all fit in memory)."""
     import numpy as np
-    import torch
 
-    from ..filter.scenes import consecutive_differences, cut_at
+    from ..data.video_folder import cut_flags
     from ..video import frames_of, to_rgb24
     small = to_rgb24(clip.resize.Bilinear(width=min(clip.width, 160) // 2 * 2,
                                           height=min(clip.height, 90) // 2 * 2))
     starts: list[int] = []
     for k in range(0, clip.num_frames - 1, 256):
-        frames = frames_of(small.std.Trim(k, min(clip.num_frames - 1, k + 256)))
-        diffs = consecutive_differences(torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2) / 255.0)
-        starts += [k + j + 1 for j, d in enumerate(diffs.tolist()) if cut_at(d, threshold)]
+        block = frames_of(small.std.Trim(k, min(clip.num_frames - 1, k + 256)))
+        starts += [k + int(j) + 1 for j in np.flatnonzero(cut_flags(block, threshold))]
     return starts
 
 
@@ -122,16 +123,15 @@ def plan_input(src: Path, out: Path, ratio: Fraction, device: str, weights: str 
         raise UsageError(f"{str(src)!r} has a variable frame rate: --cluster joins pieces at a constant rate; "
                          "run it without --cluster, which keeps its timestamps")
     container = check_output(src, out, force=True)
-    job = Job(str(src.resolve()), int(ratio), device, weights, fp16, scales,
-              pick_codec(codec, probe(src), "matroska" if container == "matroska" else container), crf,
-              assume_progressive)
+    job = Job(str(src.resolve()), int(ratio), device, weights, fp16, scales, pick_codec(codec, probe(src), container),
+              crf, assume_progressive)
     chunks = plan_chunks(prepared.clip.num_frames, scene_starts(prepared.clip, DEFAULT_SC_THRESHOLD), chunk_frames)
     stat = src.stat()
-    weights_id = sha256_of(Path(weights)) if weights and Path(weights).is_file() else weights
+    weights_id = file_sha256(Path(weights)) if weights and Path(weights).is_file() else weights
     settings = hashlib.sha256(json.dumps({"source": [str(src.resolve()), stat.st_size, stat.st_mtime_ns],
                                           "job": asdict(job), "weights": weights_id,
                                           "chunks": [asdict(c) for c in chunks]}, sort_keys=True).encode()).hexdigest()
-    return InputPlan(src, out, job, chunks, out.parent / PIECES.format(stem=out.stem), settings)
+    return InputPlan(src, out, container, job, chunks, out.parent / PIECES.format(stem=out.stem), settings)
 
 
 def reusable_pieces(plan: InputPlan) -> dict[int, PieceResult]:
@@ -149,7 +149,7 @@ def reusable_pieces(plan: InputPlan) -> dict[int, PieceResult]:
     for entry in data.get("pieces", []):
         piece = PieceResult(**entry)
         path = Path(piece.path)
-        if path.is_file() and sha256_of(path) == piece.sha256:
+        if path.is_file() and file_sha256(path) == piece.sha256:
             out[piece.chunk] = piece
     return out
 
@@ -164,12 +164,11 @@ def record(plan: InputPlan) -> None:
 
 def finish(plan: InputPlan) -> None:
     """Joins the pieces into the output (a partial file renamed when complete) and removes the pieces."""
-    prepared = prepare_source(plan.source, Fraction(plan.job.factor), plan.job.assume_progressive, cache_index=True)
-    container = check_output(plan.source, plan.output, force=True)
-    from ..colour import Colour
     from ..video import colour_of
-    colour: Colour = colour_of(prepared.clip)
-    encoded = encode_plan(prepared, probe(plan.source), container, plan.job.codec, plan.job.crf, colour)
+    # opened again (bestsource's index is cached): a folder's sources are not all held open during the run
+    prepared = prepare_source(plan.source, Fraction(plan.job.factor), plan.job.assume_progressive, cache_index=True)
+    encoded = encode_plan(prepared, probe(plan.source), plan.container, plan.job.codec, plan.job.crf,
+                          colour_of(prepared.clip))
     encoded.copy_video = True
     fd, name = tempfile.mkstemp(dir=plan.output.parent, prefix=f".{plan.output.stem}.",
                                 suffix=PARTIAL + plan.output.suffix)

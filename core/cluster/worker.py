@@ -3,7 +3,6 @@ piece's own outputs, encode them into the piece's file (written under a partial 
 complete, so a killed worker never leaves a piece that looks finished)."""
 from __future__ import annotations
 
-import hashlib
 import os
 import socket
 import time
@@ -11,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from ..checkpoint import file_sha256
 from .chunks import Chunk
 
 
@@ -36,14 +36,6 @@ class PieceResult:
     frames: int
     seconds: float
     worker: str        # host:pid
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def render_piece(job: Job, chunk: Chunk, target: str, report: Callable[[int, int], Any] | None = None) -> PieceResult:
@@ -75,5 +67,5 @@ def render_piece(job: Job, chunk: Chunk, target: str, report: Callable[[int, int
             os.close(fd)
         partial.unlink(missing_ok=True)
         raise
-    return PieceResult(chunk.index, str(out), sha256_of(out), clip.num_frames, time.perf_counter() - start,
+    return PieceResult(chunk.index, str(out), file_sha256(out), clip.num_frames, time.perf_counter() - start,
                        f"{socket.gethostname()}:{os.getpid()}")
