@@ -25,7 +25,7 @@
 #define FILTER "convlstm.Interpolate"
 /* The contract with the Python core: convlstm/filter/contract.py (CONTRACT, PROP_FIELDS, the flag bits,
  * STAGE_FACTS). Raise both together; the bridge refuses a plugin that speaks another. */
-#define CONVLSTM_CONTRACT 2
+#define CONVLSTM_CONTRACT 3
 #define MAX_WINDOW 4
 #define MAX_PLANES 3
 
@@ -369,9 +369,10 @@ static void VS_CC interpolateCreate(const VSMap *in, VSMap *out, void *userData,
             break;
         }
         VSFilterDependency deps[] = {{node, rpGeneral}};
-        /* Frame requests run in parallel; the net runs one frame at a time (it uses every core itself). */
+        /* Frames are filled in parallel: the Python core is thread-safe and batches the windows of frames
+         * requested together into one forward pass (convlstm/filter/batcher.py). */
         node = vsapi->createVideoFilter2("Interpolate", &d->vi, interpolateGetFrame, interpolateFree,
-                                         fmParallelRequests, deps, 1, d, core);
+                                         fmParallel, deps, 1, d, core);
         if (!node) {
             snprintf(err, sizeof err, FILTER ": could not create stage %d", (int)k);
             break;
@@ -400,6 +401,6 @@ VS_EXTERNAL_API(void) VapourSynthPluginInit2(VSPlugin *plugin, const VSPLUGINAPI
                          VS_MAKE_VERSION(0, 1), VAPOURSYNTH_API_VERSION, 0, plugin);
     vspapi->registerFunction("Interpolate", "clip:vnode;weights:data:opt;device:data:opt;fp16:int:opt;factor:int:opt;"
                              "factor_num:int:opt;factor_den:int:opt;fps_num:int:opt;fps_den:int:opt;"
-                             "sc_threshold:float:opt;scales:int:opt;",
+                             "sc_threshold:float:opt;scales:int:opt;batch:int:opt;",
                              "clip:vnode;", interpolateCreate, NULL, plugin);
 }

@@ -170,6 +170,8 @@ def test_refused_arguments(tmp_path, test_weights):
     refused("unknown device 'gpu'", clip, device="gpu")
     refused("fp16=True needs a CUDA device", clip, device="cpu", fp16=1)
     refused("fp16 must be 0 or 1", clip, device="cpu", fp16=3)
+    refused("batch must be 1..16", clip, device="cpu", batch=0)
+    refused("batch must be 1..16", clip, device="cpu", batch=17)
     refused("does not exist", clip, weights=str(tmp_path / "missing.pt"))
     (tmp_path / "junk.pt").write_bytes(b"\x00garbage")
     refused("not a readable checkpoint", clip, weights=str(tmp_path / "junk.pt"))

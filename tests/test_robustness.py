@@ -295,12 +295,12 @@ core.convlstm.Interpolate(src, weights={str(weights_files['good'])!r}, device="c
     assert growth_mib < 48, f"RSS grew {growth_mib:.1f} MiB over the run"
 
 
-def outputs(weights, threads: int, order: list[int] | None = None, clip_frames=None) -> dict[int, bytes]:
+def outputs(weights, threads: int, order: list[int] | None = None, clip_frames=None, **kwargs) -> dict[int, bytes]:
     core = vs.core
     old = core.num_threads
     core.num_threads = threads
     try:
-        out = core.convlstm.Interpolate(clip_from_frames(clip_frames), weights=str(weights), device="cpu")
+        out = core.convlstm.Interpolate(clip_from_frames(clip_frames), weights=str(weights), device="cpu", **kwargs)
         order = order or list(range(out.num_frames))
         futures = {n: out.get_frame_async(n) for n in order}  # all outstanding at once, any order
         return {n: planes_of(f.result()).tobytes() for n, f in futures.items()}
@@ -308,13 +308,27 @@ def outputs(weights, threads: int, order: list[int] | None = None, clip_frames=N
         core.num_threads = old
 
 
-def test_same_bytes_for_any_thread_count_and_request_order(weights_files):
+@pytest.mark.parametrize("batch", [1, 4])
+def test_same_bytes_for_any_thread_count_and_request_order(weights_files, batch):
+    """fmParallel: frames are filled by several threads at once, and with batch > 1 the windows of frames
+    requested together share forward passes; which pass, place and companions must not change a bit."""
     frames = moving_frames(48, 32, 10)
-    reference = outputs(weights_files["good"], 1, clip_frames=frames)
+    reference = outputs(weights_files["good"], 1, clip_frames=frames, batch=batch)
     for threads in (2, 8, 16):
         order = list(reference)
         random.Random(threads).shuffle(order)
-        assert outputs(weights_files["good"], threads, order, frames) == reference, threads
+        assert outputs(weights_files["good"], threads, order, frames, batch=batch) == reference, threads
+
+
+def test_motion_weights_at_several_times_keep_their_bytes_in_a_batch(tmp_path):
+    """factor 3: windows at t = 1/3 and 2/3 share passes; each must come out as it does alone."""
+    from helpers import TINY_MOTION, random_weights
+    weights = random_weights(tmp_path / "motion.pt", TINY_MOTION)
+    frames = moving_frames(48, 32, 8, speed=4)
+    alone = outputs(weights, 1, clip_frames=frames, batch=4, factor=3)
+    order = list(alone)
+    random.Random(3).shuffle(order)
+    assert outputs(weights, 8, order, frames, batch=4, factor=3) == alone
 
 
 def test_freeing_the_node_mid_run_releases_everything(weights_files):

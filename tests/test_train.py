@@ -6,6 +6,7 @@ import subprocess
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 import vapoursynth as vs
 from PIL import Image
 
@@ -441,3 +442,30 @@ def test_an_optimiser_state_from_before_the_decay_split_resumes_its_moments():
         for p in group["params"]:
             torch.testing.assert_close(opt.state[p]["exp_avg"], legacy.state[p]["exp_avg"], rtol=0, atol=0)
     assert [g["weight_decay"] for g in opt.param_groups] == [1e-4, 0.0]
+
+
+def test_census_term_punishes_blur_not_brightness():
+    """The census term is zero on the truth, ignores a uniform brightness shift and grows with blur; the
+    pyramid term sees both. What they are for: a soft frame must cost more than L1 alone charges it."""
+    from convlstm.train.loss import census_loss, laplacian_pyramid_l1
+    g = torch.Generator().manual_seed(0)
+    truth = torch.rand(1, 3, 32, 32, generator=g) * 2 - 1
+    blurred = F.avg_pool2d(F.pad(truth, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+    brighter = (truth + 0.05).clamp(-1, 1)
+    assert census_loss(truth, truth).item() == 0.0
+    assert laplacian_pyramid_l1(truth, truth).item() == 0.0
+    assert census_loss(blurred, truth).item() > 5 * census_loss(brighter, truth).item()
+    assert laplacian_pyramid_l1(blurred, truth).item() > 0
+
+
+def test_loss_config_adds_only_the_terms_asked_for():
+    from convlstm.model import NetOutput
+    from convlstm.train.config import LossConfig
+    from convlstm.train.loss import census_loss, loss_of
+    g = torch.Generator().manual_seed(1)
+    truth, pred = (torch.rand(2, 3, 16, 16, generator=g) * 2 - 1).unbind(0)
+    out = NetOutput(pred[None], pred[None])
+    plain = loss_of(out, truth[None], False).item()
+    assert plain == pytest.approx(F.l1_loss(pred, truth).item())
+    with_census = loss_of(out, truth[None], False, LossConfig(census=0.5)).item()
+    assert with_census == pytest.approx(plain + 0.5 * census_loss(pred[None], truth[None]).item(), rel=1e-5)

@@ -24,6 +24,7 @@ from tqdm import tqdm
 from ..checkpoint import file_sha256, load_weights, read_checkpoint, save_checkpoint, weights_file
 from ..filter.devices import resolve_device
 from ..filter.engine import Engine
+from ..train.config import LossConfig
 from ..train.loss import loss_of
 from .windows import ClipWindows
 
@@ -32,7 +33,7 @@ log = logging.getLogger("convlstm")
 BATCH = 4
 CROP = 128
 LR = 2e-4
-LAPLACIAN = 0.5          # the shipped model's loss (configs/motion.yaml)
+LOSS = LossConfig(laplacian=0.5)   # the shipped model's loss (configs/motion.yaml)
 CHECK_SECONDS = 20.0     # held-aside score at most this often under a time budget (it costs a few forwards)
 CHECKS = 5               # under a step budget: this many times, at fixed steps (the run is then reproducible)
 MARGIN_DB = 0.02         # the adapted weights must beat the starting ones by this much to be kept
@@ -138,7 +139,7 @@ def adapt_frames(frames: np.ndarray, out: Path, *, minutes: float | None = 3.0, 
             batch = [windows.sample(rng, half_share) for _ in range(BATCH)]
             inputs, target, times = (torch.stack(x).to(dev) for x in zip(*batch))
             _train_mode(net)
-            loss = loss_of(net(inputs, times), target, True, LAPLACIAN)
+            loss = loss_of(net(inputs, times), target, True, LOSS)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)

@@ -8,6 +8,10 @@ from ..errors import InterpolateError
 
 DEFAULT_SC_THRESHOLD = 0.15
 MAX_FACTOR = 64
+MAX_BATCH = 16
+# windows per forward pass where frames are requested together: on a GPU a pass of one window leaves most
+# of it idle; on the CPU the net already uses every core, and a fuller pass only costs memory
+DEFAULT_BATCH = {"cpu": 1, "cuda": 4}
 
 
 def check_factor(factor: int | Fraction) -> Fraction:
@@ -41,6 +45,8 @@ def check_args(args: dict[str, Any]) -> dict[str, Any]:
     if "scales" in args and args["scales"] not in (1, 2):
         raise InterpolateError(f"scales must be 1 (full-size pass only: faster) or 2 (plus the half-size pass: "
                                f"better on fast motion), got {args['scales']}")
+    if "batch" in args and not 1 <= args["batch"] <= MAX_BATCH:
+        raise InterpolateError(f"batch must be 1..{MAX_BATCH} (windows per forward pass), got {args['batch']}")
     sc = args.get("sc_threshold", DEFAULT_SC_THRESHOLD)
     if not 0.0 <= sc <= 1.0:
         raise InterpolateError(f"sc_threshold must be in [0, 1] (0 turns detection off), got {sc}")

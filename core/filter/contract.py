@@ -11,7 +11,9 @@ from typing import Any
 
 from ..errors import InterpolateError
 
-CONTRACT = 2    # raise on any change below (and in plugin/convlstm.c, CONVLSTM_CONTRACT)
+CONTRACT = 3    # raise on any change below (and in plugin/convlstm.c, CONVLSTM_CONTRACT)
+
+# C calls process() from several threads at once (fmParallel, since contract 3): stages must be thread-safe
 
 # what C passes per window frame: one tuple of ints in this order, -1 where the prop is unset
 PROP_FIELDS = ("scene_flags", "_Matrix", "_Range", "_ChromaLocation", "_FieldBased")

@@ -1,16 +1,24 @@
-"""Moving plane data between VapourSynth frame memory and torch, through numpy (CPU) or CuPy (CUDA).
+"""Moving plane data between VapourSynth frame memory and torch tensors on the compute device.
 
-One code path: a plane pointer becomes an ``xp`` array (a numpy view over the frame memory on CPU,
-a CuPy array filled by one strided 2-D host->device copy on CUDA), and crosses to torch by DLPack,
-so the only copies are the unavoidable host<->device transfers.
+On the CPU a plane pointer becomes a numpy view over the frame memory and crosses to torch by DLPack: no
+copy at all. On CUDA, frame memory is ordinary (pageable) host memory, which the driver can only copy by
+staging it through page-locked memory of its own, synchronously. So we stage it ourselves: one host copy
+of the plane (rows packed) into a page-locked buffer from torch's caching host allocator, then an
+asynchronous copy on the calling thread's stream. Uploads never wait on the host; a frame's planes and its
+flags come back together into page-locked memory and the thread waits once (``fetch``), then packs them
+into the output frame's rows (``store``). The host allocator keeps each buffer until the copies using it are done.
 """
 from __future__ import annotations
 
 import ctypes
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 import torch
+
+TORCH_OF = {np.dtype(np.uint8): torch.uint8, np.dtype(np.uint16): torch.uint16,
+            np.dtype(np.float16): torch.float16, np.dtype(np.float32): torch.float32}
 
 
 @dataclass(frozen=True)
@@ -33,51 +41,41 @@ def host_view(plane: Plane, dtype: np.dtype) -> np.ndarray:
 
 
 class PlaneIO:
-    """Reads planes into torch tensors on ``device`` and writes tensors back into planes."""
+    """Reads planes into tensors on ``device`` and writes a frame's tensors back with one wait."""
 
     def __init__(self, device: torch.device) -> None:
         self.device = device
         self.cuda = device.type == "cuda"
-        if self.cuda:
-            import cupy
-            self.xp = cupy
-            with cupy.cuda.Device(device.index or 0):
-                self.stream = cupy.cuda.Stream(non_blocking=True)
-        else:
-            self.xp = np
+        self.waits = 0    # host waits for the device (CUDA): one per output frame written
 
     def read(self, plane: Plane, dtype: np.dtype) -> torch.Tensor:
-        arr = self._to_xp(plane, dtype)
-        return torch.from_dlpack(arr)
-
-    def write(self, tensor: torch.Tensor, plane: Plane, dtype: np.dtype) -> None:
-        arr = self.xp.from_dlpack(tensor.contiguous())
-        if arr.dtype != dtype:
-            arr = arr.astype(dtype)
-        self._from_xp(arr, plane)
-
-    # --- the only device-specific part: how frame memory is reached ---------------------------------
-    def _to_xp(self, plane: Plane, dtype: np.dtype):
+        """The plane as a (height, width) tensor of ``dtype`` on the device (a view of the frame on CPU:
+        valid while the frame is)."""
+        view = host_view(plane, dtype)
         if not self.cuda:
-            return host_view(plane, dtype)
-        import cupy
-        row = plane.width * dtype.itemsize
-        with cupy.cuda.Device(self.device.index or 0):
-            out = cupy.empty((plane.height, plane.width), dtype=dtype)
-            cupy.cuda.runtime.memcpy2DAsync(out.data.ptr, row, plane.ptr, plane.stride, row, plane.height,
-                                            cupy.cuda.runtime.memcpyHostToDevice, self.stream.ptr)
-            self.stream.synchronize()
-        return out
+            return torch.from_dlpack(view)
+        staged = torch.empty(view.shape, dtype=TORCH_OF[dtype], pin_memory=True)
+        np.copyto(staged.numpy(), view)
+        return staged.to(self.device, non_blocking=True)
 
-    def _from_xp(self, arr, plane: Plane) -> None:
+    def fetch(self, planes: Sequence[torch.Tensor], dtype: np.dtype, flags: torch.Tensor
+              ) -> tuple[list[np.ndarray], list[int]]:
+        """A frame's planes as host arrays of ``dtype`` and ``flags`` (a small integer tensor computed with
+        the frame) as ints: everything the host needs from the device for this frame, in one wait."""
+        wanted = TORCH_OF[dtype]
         if not self.cuda:
-            np.copyto(host_view(plane, arr.dtype), arr)
-            return
-        import cupy
-        arr = cupy.ascontiguousarray(arr)
-        row = plane.width * arr.dtype.itemsize
-        with cupy.cuda.Device(self.device.index or 0):
-            torch.cuda.current_stream(self.device).synchronize()  # the net's result must be complete
-            cupy.cuda.runtime.memcpy2DAsync(plane.ptr, plane.stride, arr.data.ptr, row, row, plane.height,
-                                            cupy.cuda.runtime.memcpyDeviceToHost, self.stream.ptr)
-            self.stream.synchronize()
+            return [p.to(wanted).numpy() for p in planes], flags.tolist()
+        staged = []
+        for tensor in [*planes, flags]:
+            host = torch.empty(tensor.shape, dtype=flags.dtype if tensor is flags else wanted, pin_memory=True)
+            host.copy_(tensor.to(host.dtype), non_blocking=True)
+            staged.append(host)
+        torch.cuda.current_stream(self.device).synchronize()    # the one wait of this output frame
+        self.waits += 1
+        return [h.numpy() for h in staged[:-1]], staged[-1].tolist()
+
+    @staticmethod
+    def store(arrays: Sequence[np.ndarray], targets: Sequence[Plane], dtype: np.dtype) -> None:
+        """Host arrays (or views of other frames) into the planes of an output frame, row by row."""
+        for array, plane in zip(arrays, targets):
+            np.copyto(host_view(plane, dtype), array)

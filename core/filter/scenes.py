@@ -17,3 +17,8 @@ def consecutive_differences(frames: torch.Tensor) -> torch.Tensor:
 def cut_at(difference: float, threshold: float) -> bool:
     return threshold > 0 and difference > threshold
 
+
+
+def cuts_at(differences: torch.Tensor, threshold: float) -> torch.Tensor:
+    """``cut_at`` for a tensor of differences, on their device (no transfer to decide)."""
+    return differences > threshold if threshold > 0 else torch.zeros_like(differences, dtype=torch.bool)

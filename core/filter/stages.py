@@ -14,16 +14,19 @@ from fractions import Fraction
 from math import floor
 from typing import Any, Sequence
 
+import numpy as np
 import torch
 
 from ..checkpoint import load_weights
 from ..errors import InterpolateError
-from .arguments import DEFAULT_SC_THRESHOLD, MAX_FACTOR, check_args
+from .arguments import DEFAULT_BATCH, DEFAULT_SC_THRESHOLD, MAX_FACTOR, check_args
 from .devices import resolve_device
 from .engine import Engine
 from .formats import PixelFormat, check_format
-from .planes import Plane, PlaneIO
-from .scenes import consecutive_differences, cut_at
+from .planes import Plane, PlaneIO, host_view
+from .streams import Slots, mark_ready, use_here
+from .batcher import Batcher
+from .scenes import consecutive_differences, cuts_at
 from .schedule import (clamped_window, doubled_rate, doublings_for_rate, retimed_count, retimed_index, source_window,
                        timed_position)
 from .yuv import YuvDescription, rgb_to_yuv, yuv_to_rgb
@@ -52,14 +55,15 @@ class Interpolator:
     duration_divisor = 2
     clears_next = 1   # every source frame passed through is followed by a made frame
 
-    def __init__(self, info: dict[str, Any], engine: Engine, io: PlaneIO, fmt: PixelFormat,
+    def __init__(self, info: dict[str, Any], batcher: Batcher, io: PlaneIO, fmt: PixelFormat,
                  sc_threshold: float) -> None:
-        self.format, self.engine, self.io, self.sc_threshold = fmt, engine, io, sc_threshold
+        self.format, self.batcher, self.io, self.sc_threshold = fmt, batcher, io, sc_threshold
+        self.slots = Slots(io.device)
         self.num_source = int(info["num_frames"])
         self.width, self.height = int(info["width"]), int(info["height"])
         self.num_frames = 2 * self.num_source
         self.fps_num, self.fps_den = doubled_rate(int(info["fps_num"]), int(info["fps_den"]))
-        self._decoded: OrderedDict[int, torch.Tensor] = OrderedDict()
+        self._decoded: OrderedDict[int, tuple[torch.Tensor, Any]] = OrderedDict()   # frame, ready event
         self._decoded_lock = threading.Lock()
 
     def output_info(self, info: dict[str, Any]) -> dict[str, Any]:
@@ -75,6 +79,11 @@ class Interpolator:
     def _read(self, f: int, src_ptrs: Sequence[int], src_strides: Sequence[int]) -> list[torch.Tensor]:
         dtype = self.format.numpy_dtype
         return [self.io.read(self._plane(p, src_ptrs[f * 3 + p], src_strides[f * 3 + p]), dtype)
+                for p in range(self.planes)]
+
+    def _host_planes(self, f: int, ptrs: Sequence[int], strides: Sequence[int]) -> list[np.ndarray]:
+        """Window frame f's planes (or the output's, f=0 of dst) as views of VapourSynth's memory."""
+        return [host_view(self._plane(p, ptrs[f * 3 + p], strides[f * 3 + p]), self.format.numpy_dtype)
                 for p in range(self.planes)]
 
     def _yuv(self, props: Sequence[int]) -> YuvDescription:
@@ -94,11 +103,11 @@ class Interpolator:
         return rgb_to_yuv((rgb + 1) * 0.5, self.format.bits, self.format.is_float, self._yuv(props), chroma,
                           self.format.torch_dtype)
 
-    def _cut_between(self, differences: Sequence[float], flags: Sequence[int], a: int) -> bool:
-        """Is there a scene cut between window positions a and a+1? Props first, then the detector."""
-        if flags[a] & SCENE_NEXT or flags[a + 1] & SCENE_PREV:
-            return True
-        return cut_at(differences[a], self.sc_threshold)
+    def _cuts(self, differences: torch.Tensor, flags: Sequence[int]) -> torch.Tensor:
+        """(3,) bool on the device: is there a scene cut between window positions a and a + 1? Marked by
+        upstream props (known on the host) or found by the detector (decided on the device)."""
+        marked = torch.tensor([bool(flags[a] & SCENE_NEXT or flags[a + 1] & SCENE_PREV) for a in range(3)])
+        return cuts_at(differences, self.sc_threshold) | marked.to(differences.device, non_blocking=True)
 
     def _decoded_frame(self, index: int, f: int, src_ptrs: Sequence[int], src_strides: Sequence[int],
                        props: Sequence[int]) -> torch.Tensor:
@@ -111,10 +120,11 @@ class Interpolator:
             hit = self._decoded.get(index)
             if hit is not None:
                 self._decoded.move_to_end(index)
-                return hit
+        if hit is not None:
+            return use_here(*hit)             # maybe decoded by another thread, on its stream
         frame = self.decode(self._read(f, src_ptrs, src_strides), props)
         with self._decoded_lock:
-            self._decoded[index] = frame
+            self._decoded[index] = (frame, mark_ready(frame.device))
             while len(self._decoded) > DECODED_CACHE_FRAMES:
                 self._decoded.popitem(last=False)
         return frame
@@ -134,42 +144,40 @@ class Interpolator:
 
     def process(self, n: int, src_ptrs: Sequence[int], src_strides: Sequence[int], dst_ptrs: Sequence[int],
                 dst_strides: Sequence[int], frame_props: Sequence[Sequence[int]] = (NO_PROPS,) * 4) -> int:
+        """Fills output frame n. Safe to call from several threads at once (the filter is fmParallel): each
+        works on its own stream, windows meet in the batcher, and each thread waits on the device once."""
         indices = self.plan(n)
         check_progressive(n, frame_props[1][FIELD_BASED], frame_props[2][FIELD_BASED])
-        try:
-            window = torch.stack([self._decoded_frame(indices[f], f, src_ptrs, src_strides, frame_props[f])
-                                  for f in range(4)])  # (4, 3, H, W)
-        except InterpolateError as exc:   # e.g. a _Matrix the device conversion does not know
-            raise InterpolateError(f"cannot interpolate output frame {n}: {exc}") from None
-        # one device-to-host transfer for all checks: on a GPU each read would be a stall of its own
-        finite, *differences = torch.cat([torch.isfinite(window).all().float()[None],
-                                          consecutive_differences((window + 1) * 0.5)]).tolist()
-        if not finite:
-            raw = all(bool(torch.isfinite(p).all()) for f in range(4) for p in self._read(f, src_ptrs, src_strides))
+        with self.slots.slot():
+            try:
+                window = torch.stack([self._decoded_frame(indices[f], f, src_ptrs, src_strides, frame_props[f])
+                                      for f in range(4)])  # (4, 3, H, W)
+            except InterpolateError as exc:   # e.g. a _Matrix the device conversion does not know
+                raise InterpolateError(f"cannot interpolate output frame {n}: {exc}") from None
+            # every decision is made on the device and read with the result: no wait before the net runs
+            cut = self._cuts(consecutive_differences((window + 1) * 0.5), [p[FLAGS] for p in frame_props])
+            finite_in = torch.isfinite(window).all()
+            window = torch.stack([torch.where(cut[0], window[1], window[0]), window[1], window[2],   # never mix
+                                  torch.where(cut[2], window[2], window[3])])                        # scenes
+            pred = self.batcher.predict(window, self.time_position(n))
+            planes = self.encode(pred, frame_props[1])
+            flags = torch.stack([cut[0], cut[1], finite_in, torch.isfinite(pred).all()]).to(torch.int32)
+            arrays, (cut_before, cut_here, finite_in, finite_out) = self.io.fetch(planes, self.format.numpy_dtype,
+                                                                                  flags)
+        if not finite_in:
+            raw = all(np.isfinite(p).all() for f in range(4) for p in self._host_planes(f, src_ptrs, src_strides))
             raise InterpolateError(f"cannot interpolate output frame {n}: the input frames contain " + (
                 "NaN/Inf samples" if not raw else "samples too large to compute with (beyond about 1e38 once "
                 "scaled); clamp them first, e.g. core.std.Expr(clip, 'x -1 max 2 min')"))
-        flags = [p[FLAGS] for p in frame_props]
-        if self._cut_between(differences, flags, 1):
-            self._write(self._read(1, src_ptrs, src_strides), dst_ptrs, dst_strides)  # no ghosting: repeat frame i
+        dst = [self._plane(p, dst_ptrs[p], dst_strides[p]) for p in range(self.planes)]
+        if cut_here:      # no ghosting: frame i again, its very bytes
+            self.io.store(self._host_planes(1, src_ptrs, src_strides), dst, self.format.numpy_dtype)
             return CUT_BEFORE_OUTPUT if self.last_before_next_source(n) else 0
-        cut_before = self._cut_between(differences, flags, 0)
-        result = CUT_AFTER_OUTPUT if cut_before and self.first_since_source(n) else 0
-        if cut_before:
-            window[0] = window[1]                                          # never mix scenes in a window
-        if self._cut_between(differences, flags, 2):
-            window[3] = window[2]
-        pred = self.engine.predict(window[None], self.time_position(n))[0]
-        finite = torch.isfinite(pred).all()   # read after the write, which waits for the device anyway
-        self._write(self.encode(pred, frame_props[1]), dst_ptrs, dst_strides)
-        if not bool(finite):
+        if not finite_out:
             raise InterpolateError(f"cannot interpolate output frame {n}: the net produced NaN/Inf "
                                    "(broken weights or fp16 overflow; try fp16=False)")
-        return result
-
-    def _write(self, planes: Sequence[torch.Tensor], dst_ptrs: Sequence[int], dst_strides: Sequence[int]) -> None:
-        for p in range(self.planes):
-            self.io.write(planes[p], self._plane(p, dst_ptrs[p], dst_strides[p]), self.format.numpy_dtype)
+        self.io.store(arrays, dst, self.format.numpy_dtype)
+        return CUT_AFTER_OUTPUT if cut_before and self.first_since_source(n) else 0
 
 
 class TimedInterpolator(Interpolator):
@@ -177,9 +185,9 @@ class TimedInterpolator(Interpolator):
     is computed at its exact timestamp from the source frames around it (no power-of-two upsampling and
     nearest-frame picking, whose uneven steps judder). Source frames on an output timestamp pass through."""
 
-    def __init__(self, info: dict[str, Any], engine: Engine, io: PlaneIO, fmt: PixelFormat, sc_threshold: float,
+    def __init__(self, info: dict[str, Any], batcher: Batcher, io: PlaneIO, fmt: PixelFormat, sc_threshold: float,
                  ratio: Fraction) -> None:
-        super().__init__(info, engine, io, fmt, sc_threshold)
+        super().__init__(info, batcher, io, fmt, sc_threshold)
         self.ratio = ratio
         self.num_frames = max(1, floor(self.num_source * ratio))
         rate = Fraction(int(info["fps_num"]), int(info["fps_den"])) * ratio if int(info["fps_num"]) > 0 and \
@@ -250,7 +258,8 @@ def build(info: dict[str, Any], args: dict[str, Any]) -> list[Interpolator | Ret
         raise InterpolateError(f"the output would have {float(int(info['num_frames']) * ratio):.3g} frames, more "
                                "than a clip can hold (2^31 - 1); interpolate the clip in parts")
 
-    device = resolve_device(args.get("device"))
+    device = resolve_device(args.get("device"), need_cupy=False)
+    batch = int(args.get("batch", DEFAULT_BATCH[device.type]))
     fp16 = bool(args.get("fp16", device.type == "cuda" and fmt.is_float and fmt.bits == 16))
     net, source = load_weights(args.get("weights"))
     if args.get("scales") == 2 and net.fusion is None:
@@ -266,7 +275,7 @@ def build(info: dict[str, Any], args: dict[str, Any]) -> list[Interpolator | Ret
         if source_rate is None and ratio.denominator != 1:
             raise InterpolateError(f"factor {ratio} is not whole, so it needs a clip with a known constant frame "
                                    "rate; set one with core.std.AssumeFPS(clip, fpsnum=..., fpsden=...)")
-        return [TimedInterpolator(info, engine, io, fmt, sc, ratio)]
+        return [TimedInterpolator(info, Batcher(engine, batch), io, fmt, sc, ratio)]
     if "fps_num" in args:
         doublings = doublings_for_rate(source_rate, Fraction(args["fps_num"], args["fps_den"]))
     elif ratio.denominator == 1 and ratio.numerator & (ratio.numerator - 1) == 0:
@@ -277,7 +286,7 @@ def build(info: dict[str, Any], args: dict[str, Any]) -> list[Interpolator | Ret
                                "power of two (2, 4, 8, ...) or fps_num/fps_den")
     stages: list[Interpolator | Retimer] = []
     for _ in range(doublings):   # 2x again on the 2x clip keeps every window equally spaced
-        stage = Interpolator(info, engine, io, fmt, sc)
+        stage = Interpolator(info, Batcher(engine, batch), io, fmt, sc)
         stages.append(stage)
         info = stage.output_info(info)
     if "fps_num" in args:

@@ -66,12 +66,12 @@ class Net(nn.Module):
         m = self.pad_multiple
         if frames.shape[-1] % m or frames.shape[-2] % m:
             raise ValueError(f"Net expects H and W to be multiples of {m}, got {tuple(frames.shape[-2:])}")
-        if torch.is_tensor(t):
-            if t.shape != (frames.shape[0],):
-                raise ValueError(f"Net expects one time per sample, shape ({frames.shape[0]},), got {tuple(t.shape)}")
-            t = t.to(frames.device, torch.float32).view(-1, 1, 1, 1)
-        if bool(torch.as_tensor(t != 0.5).any()) and not self.any_time:
+        if torch.is_tensor(t) and t.shape != (frames.shape[0],):
+            raise ValueError(f"Net expects one time per sample, shape ({frames.shape[0]},), got {tuple(t.shape)}")
+        if not self.any_time and bool(torch.as_tensor(t != 0.5).any()):   # checked before t moves to the device
             raise ValueError(f"this net interpolates halfway only (t=0.5), not at t={t}: it has no motion model")
+        if torch.is_tensor(t):
+            t = t.to(frames.device, torch.float32).view(-1, 1, 1, 1)
         full = self.single_pass(frames, t)
         if self.fusion is None:
             return full

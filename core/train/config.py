@@ -34,8 +34,9 @@ class ScheduleConfig:
 
 @dataclass
 class LossConfig:
-    """The paper's L1 terms, plus this weight times a Laplacian-pyramid L1 term (train/loss.py)."""
-    laplacian: float = 0.0
+    """The paper's L1 terms, plus these weights times the anti-blur terms of train/loss.py."""
+    laplacian: float = 0.0     # Laplacian-pyramid L1
+    census: float = 0.0        # census (ternary) distance
 
 
 @dataclass

@@ -1,8 +1,10 @@
-"""Training losses: the paper's two-term L1, plus an optional Laplacian-pyramid term against blur.
+"""Training losses: the paper's two-term L1, plus optional terms against blur.
 
 L1 alone rewards the average of what the net is unsure of (a soft frame). The pyramid term compares
 band-pass detail at every scale, coarse bands weighted more (Bojanowski et al. 2018's Lap1), so a frame
-that is right on average but missing its edges pays for it.
+that is right on average but missing its edges pays for it. The census (ternary) term compares, for every
+pixel, the signs and sizes of its differences to its 7x7 neighbours (Meister et al. 2018's UnFlow, as
+RIFE trains): a flattened edge or texture changes every one of them, whatever the mean brightness.
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from ..model import NetOutput, interpolation_loss
+from .config import LossConfig
 
 GAUSS = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0]) / 16
 
@@ -33,14 +36,37 @@ def laplacian_pyramid_l1(pred: torch.Tensor, target: torch.Tensor, levels: int =
     return total
 
 
-def loss_of(output: NetOutput, target: torch.Tensor, synthesis_trains: bool, laplacian: float = 0.0) -> torch.Tensor:
+CENSUS_PATCH = 7
+LUMA = (0.299, 0.587, 0.114)
+
+
+def _census(x: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) on [-1, 1] -> (B, 49, H, W): each pixel's soft-signed luma differences to its neighbours."""
+    y = (x * x.new_tensor(LUMA).view(1, 3, 1, 1)).sum(1, keepdim=True) * 127.5   # 8-bit luma units / 2
+    k = CENSUS_PATCH
+    eye = torch.eye(k * k, dtype=x.dtype, device=x.device).view(k * k, 1, k, k)
+    diff = F.conv2d(F.pad(y, (k // 2,) * 4, mode="replicate"), eye) - y
+    return diff / torch.sqrt(0.81 + diff * diff)
+
+
+def census_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean soft Hamming distance between the census transforms (0 when every local ordering agrees)."""
+    d = (_census(pred) - _census(target)) ** 2
+    return (d / (0.1 + d)).mean()
+
+
+def loss_of(output: NetOutput, target: torch.Tensor, synthesis_trains: bool, terms: LossConfig | None = None
+            ) -> torch.Tensor:
     """The paper's two-term loss while its net trains, plain L1 on the frame when only the fusion does;
-    plus ``laplacian`` times the pyramid term on the final frame."""
+    plus the configured anti-blur terms on the final frame."""
+    terms = terms or LossConfig()
     frame = output.frame.float()
     if synthesis_trains:
         loss = interpolation_loss(output.synthesized.float(), frame, target)
     else:
         loss = F.l1_loss(frame, target)
-    if laplacian:
-        loss = loss + laplacian * laplacian_pyramid_l1(frame, target)
+    if terms.laplacian:
+        loss = loss + terms.laplacian * laplacian_pyramid_l1(frame, target)
+    if terms.census:
+        loss = loss + terms.census * census_loss(frame, target)
     return loss

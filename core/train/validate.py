@@ -52,13 +52,14 @@ def load_validation_clips(names: list[str], frames: int) -> list[ValidationClip]
 
 
 def validate(net: Net, clips: list[ValidationClip], device: torch.device) -> dict[str, float]:
-    """Mean PSNR/SSIM per clip and over clips, plus the gain over blending."""
+    """Mean PSNR/SSIM/sharpness ratio per clip and over clips, plus the gain over blending."""
     engine = Engine(copy.deepcopy(net), device, fp16=False)
     out: dict[str, float] = {}
     for clip in clips:
         s = score(predict_with_engine(engine, clip.even), clip.odd)
         out[f"{clip.name}:psnr"] = s.mean_psnr
         out[f"{clip.name}:ssim"] = s.mean_ssim
+        out[f"{clip.name}:sharp"] = s.mean_sharpness
         out[f"{clip.name}:gain"] = s.mean_psnr - clip.blend_psnr
     out["psnr"] = float(np.mean([out[f"{c.name}:psnr"] for c in clips]))
     out["gain"] = float(np.mean([out[f"{c.name}:gain"] for c in clips]))

@@ -1,0 +1,102 @@
+"""The batcher: windows from concurrent threads meet in fixed-size forward passes, and no output bit
+depends on which pass a window lands in, its place there or its companions."""
+import threading
+import time
+
+import pytest
+import torch
+
+from convlstm.checkpoint import load_net
+from convlstm.filter.batcher import Batcher
+from convlstm.filter.engine import Engine
+from convlstm.errors import InterpolateError
+from helpers import TINY_MOTION, random_weights
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    weights = random_weights(tmp_path_factory.mktemp("w") / "motion.pt", TINY_MOTION, seed=3)
+    return Engine(load_net(weights)[0], torch.device("cpu"))
+
+
+def windows(count: int, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(count, 4, 3, 24, 40, generator=g) * 2 - 1
+
+
+class GatedEngine:
+    """The real engine, held at its first pass until the test opens the gate: lets the other threads queue."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine, self.gate, self.first = engine, threading.Event(), True
+
+    def predict(self, frames, t):
+        if self.first:
+            self.first = False
+            assert self.gate.wait(30)
+        return self.engine.predict(frames, t)
+
+
+def in_threads(batcher: Batcher, items: list[tuple[torch.Tensor, float]]) -> list[torch.Tensor]:
+    results: list = [None] * len(items)
+
+    def serve(k: int) -> None:
+        try:
+            results[k] = batcher.predict(*items[k])
+        except Exception as exc:   # the test reads it
+            results[k] = exc
+    threads = [threading.Thread(target=serve, args=(k,)) for k in range(len(items))]
+    for th in threads:
+        th.start()
+    return threads, results
+
+
+def test_a_window_gives_the_same_bits_alone_or_in_any_company(engine):
+    w = windows(6)
+    times = [0.5, 0.25, 0.75, 0.5, 1 / 3, 0.5]
+    alone = [Batcher(engine, 4).predict(w[k], times[k]) for k in range(6)]
+    gated = GatedEngine(engine)
+    batcher = Batcher(gated, 4)
+    threads, results = in_threads(batcher, [(w[k], times[k]) for k in range(6)])
+    deadline = time.time() + 30
+    while len(batcher._queue) < 5 and time.time() < deadline:   # one pass running, the rest queued behind it
+        time.sleep(0.01)
+    gated.gate.set()
+    for th in threads:
+        th.join(60)
+    assert batcher.passes == 3 and batcher.windows == 6   # 1 (held), then 4 together, then the last 1
+    for k in range(6):
+        assert torch.equal(results[k], alone[k]), k
+
+
+def test_batch_size_is_the_shape_of_every_pass(engine):
+    """Padding to the batch size is what keeps the bits: a pass of another size may round differently."""
+    w = windows(1, seed=2)
+    padded = engine.predict(torch.stack([w[0]] * 4))[0]
+    assert torch.equal(Batcher(engine, 4).predict(w[0]), padded)
+    assert torch.equal(Batcher(engine, 1).predict(w[0]), engine.predict(w[:1])[0])
+
+
+def test_an_error_reaches_every_waiting_thread_and_the_batcher_recovers(engine):
+    gated = GatedEngine(engine)
+    batcher = Batcher(gated, 4)
+    bad = torch.zeros(4, 3, 24)           # not a window
+    threads, results = in_threads(batcher, [(windows(1)[0], 0.5), (bad, 0.5), (windows(1, 1)[0], 0.5)])
+    deadline = time.time() + 30
+    while len(batcher._queue) < 2 and time.time() < deadline:
+        time.sleep(0.01)
+    gated.gate.set()
+    for th in threads:
+        th.join(60)
+    assert isinstance(results[0], torch.Tensor)
+    assert isinstance(results[1], Exception) and isinstance(results[2], Exception)   # they shared the pass
+    assert torch.equal(batcher.predict(windows(1)[0]), results[0])                    # and it serves again
+
+
+def test_batch_sizes_outside_the_range_are_refused(engine):
+    with pytest.raises(ValueError, match="1..16"):
+        Batcher(engine, 0)
+    with pytest.raises(InterpolateError, match="bf16 needs a CUDA device"):
+        Engine(engine.net, torch.device("cpu"), precision="bf16")
+    with pytest.raises(InterpolateError, match="precision must be one of"):
+        Engine(engine.net, torch.device("cpu"), precision="fp8")
