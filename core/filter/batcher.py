@@ -18,6 +18,7 @@ from typing import Optional
 import torch
 
 from .arguments import MAX_BATCH
+from . import profile
 from .engine import Engine
 from .streams import mark_ready, use_here
 
@@ -52,7 +53,8 @@ class Batcher:
             self._queue.append(job)
             while job.result is None and job.error is None:
                 if self._running:
-                    self._cond.wait()
+                    with profile.timed("batch_wait_s"):
+                        self._cond.wait()
                     continue
                 batch, self._queue = self._queue[:self.size], self._queue[self.size:]
                 self._running = True
@@ -78,6 +80,8 @@ class Batcher:
                 j.result, j.done = frames[k], done
             self.passes += 1
             self.windows += len(batch)
+            profile.add("passes", 1)
+            profile.add("windows", len(batch))
         except BaseException as exc:   # every waiting thread gets the error, not a hang
             for j in batch:
                 j.error = exc

@@ -1,5 +1,6 @@
 """Device choice for the filter and the trainer: 'auto' may fall back to CPU (said once); asking for
-CUDA without it is an error. The filter also needs CuPy to reach frame memory; training does not."""
+CUDA without it is an error. torch's CUDA build is all either needs (frames reach the device through
+page-locked staging and torch's own copies: filter/planes.py)."""
 from __future__ import annotations
 
 import torch
@@ -8,27 +9,18 @@ from ..errors import InterpolateError
 from ..log import info_once
 
 
-def cuda_usable(need_cupy: bool = True) -> bool:
-    if not torch.cuda.is_available():
-        return False
-    if not need_cupy:
-        return True
-    try:
-        import cupy
-        return bool(cupy.is_available())
-    except Exception:
-        return False
+def cuda_usable() -> bool:
+    return torch.cuda.is_available()
 
 
-def resolve_device(spec: str | None, need_cupy: bool = True) -> torch.device:
+def resolve_device(spec: str | None) -> torch.device:
     """'auto', 'cpu', 'cuda' or 'cuda:N' -> a device that exists here."""
     spec = (spec or "auto").strip().lower()
-    needs = "torch + cupy" if need_cupy else "torch.cuda"
     if spec == "auto":
-        if cuda_usable(need_cupy):
+        if cuda_usable():
             info_once(f"device=auto: using CUDA ({torch.cuda.get_device_name(0)})")
             return torch.device("cuda", 0)
-        info_once(f"device=auto: no usable CUDA GPU ({needs}), running on CPU")
+        info_once("device=auto: no usable CUDA GPU (torch.cuda), running on CPU")
         return torch.device("cpu")
     if spec == "cpu":
         return torch.device("cpu")
@@ -36,9 +28,9 @@ def resolve_device(spec: str | None, need_cupy: bool = True) -> torch.device:
         index_text = spec[5:] if spec.startswith("cuda:") else "0"
         if not index_text.isdigit():
             raise InterpolateError(f"device {spec!r} is not valid; use 'auto', 'cpu', 'cuda' or 'cuda:N'")
-        if not cuda_usable(need_cupy):
+        if not cuda_usable():
             raise InterpolateError(f"device {spec!r} was requested but no usable CUDA GPU is available "
-                                   f"({needs} must work); use device='cpu' or 'auto'")
+                                   "(torch.cuda must work); use device='cpu' or 'auto'")
         index = int(index_text)
         count = torch.cuda.device_count()
         if index >= count:

@@ -6,8 +6,10 @@ import torch.nn.functional as F
 
 from ..errors import InterpolateError
 from ..model import Net
+from .arguments import MIN_TILE
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+TILE_OVERLAP = 64   # px of context around each tile: the block search's reach at halfway (32 px) and more
 
 
 class Engine:
@@ -15,11 +17,16 @@ class Engine:
 
     ``fp16`` is the filter's old switch and means ``precision="fp16"``. Half precisions need CUDA (on the
     CPU they are emulated, slower than fp32). ``channels_last`` stores activations NHWC, which tensor-core
-    convolutions read without a transpose.
+    convolutions read without a transpose. ``tile`` bounds memory: frames larger than ``tile`` px on a side
+    run in tiles of that size, each with TILE_OVERLAP px of context that is computed and dropped (what is
+    left of a seam, bench measures).
     """
 
     def __init__(self, net: Net, device: torch.device, fp16: bool = False, precision: str | None = None,
-                 channels_last: bool = False) -> None:
+                 channels_last: bool = False, tile: int = 0) -> None:
+        if tile and tile < MIN_TILE:
+            raise InterpolateError(f"tile must be 0 (whole frames) or at least {MIN_TILE} px, got {tile}")
+        self.tile = tile
         precision = precision or ("fp16" if fp16 else "fp32")
         if precision not in PRECISIONS:
             raise InterpolateError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
@@ -40,6 +47,20 @@ class Engine:
         # always one time per window, even when all are equal: the same arithmetic for a window whatever
         # the times of its companions (a float t would round 1 - t differently)
         t = torch.as_tensor(t, dtype=torch.float64).cpu().expand(b).clone()
+        if not self.tile or (h <= self.tile and w <= self.tile):
+            return self._whole(frames, t)
+        out = torch.empty(b, 3, h, w, device=self.device)
+        for y0 in range(0, h, self.tile):
+            for x0 in range(0, w, self.tile):
+                y1, x1 = min(y0 + self.tile, h), min(x0 + self.tile, w)
+                ya, xa = max(0, y0 - TILE_OVERLAP), max(0, x0 - TILE_OVERLAP)
+                yb, xb = min(h, y1 + TILE_OVERLAP), min(w, x1 + TILE_OVERLAP)
+                part = self._whole(frames[..., ya:yb, xa:xb], t)
+                out[..., y0:y1, x0:x1] = part[..., y0 - ya:y1 - ya, x0 - xa:x1 - xa]
+        return out
+
+    def _whole(self, frames: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        b, n, c, h, w = frames.shape
         ph, pw = -h % self.multiple, -w % self.multiple
         x = frames.to(device=self.device, dtype=self.dtype).reshape(b, n * c, h, w)
         if ph or pw:

@@ -17,6 +17,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from . import profile
+
 TORCH_OF = {np.dtype(np.uint8): torch.uint8, np.dtype(np.uint16): torch.uint16,
             np.dtype(np.float16): torch.float16, np.dtype(np.float32): torch.float32}
 
@@ -70,7 +72,8 @@ class PlaneIO:
             host = torch.empty(tensor.shape, dtype=flags.dtype if tensor is flags else wanted, pin_memory=True)
             host.copy_(tensor.to(host.dtype), non_blocking=True)
             staged.append(host)
-        torch.cuda.current_stream(self.device).synchronize()    # the one wait of this output frame
+        with profile.timed("device_wait_s"):
+            torch.cuda.current_stream(self.device).synchronize()    # the one wait of this output frame
         self.waits += 1
         return [h.numpy() for h in staged[:-1]], staged[-1].tolist()
 

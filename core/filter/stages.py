@@ -24,6 +24,7 @@ from .devices import resolve_device
 from .engine import Engine
 from .formats import PixelFormat, check_format
 from .planes import Plane, PlaneIO, host_view
+from . import profile
 from .streams import Slots, mark_ready, use_here
 from .batcher import Batcher
 from .scenes import consecutive_differences, cuts_at
@@ -146,6 +147,13 @@ class Interpolator:
                 dst_strides: Sequence[int], frame_props: Sequence[Sequence[int]] = (NO_PROPS,) * 4) -> int:
         """Fills output frame n. Safe to call from several threads at once (the filter is fmParallel): each
         works on its own stream, windows meet in the batcher, and each thread waits on the device once."""
+        with profile.timed("process_s"):
+            result = self._process(n, src_ptrs, src_strides, dst_ptrs, dst_strides, frame_props)
+        profile.add("made_frames", 1)
+        return result
+
+    def _process(self, n: int, src_ptrs: Sequence[int], src_strides: Sequence[int], dst_ptrs: Sequence[int],
+                 dst_strides: Sequence[int], frame_props: Sequence[Sequence[int]]) -> int:
         indices = self.plan(n)
         check_progressive(n, frame_props[1][FIELD_BASED], frame_props[2][FIELD_BASED])
         with self.slots.slot():
@@ -258,7 +266,7 @@ def build(info: dict[str, Any], args: dict[str, Any]) -> list[Interpolator | Ret
         raise InterpolateError(f"the output would have {float(int(info['num_frames']) * ratio):.3g} frames, more "
                                "than a clip can hold (2^31 - 1); interpolate the clip in parts")
 
-    device = resolve_device(args.get("device"), need_cupy=False)
+    device = resolve_device(args.get("device"))
     batch = int(args.get("batch", DEFAULT_BATCH[device.type]))
     fp16 = bool(args.get("fp16", device.type == "cuda" and fmt.is_float and fmt.bits == 16))
     net, source = load_weights(args.get("weights"))
@@ -267,7 +275,7 @@ def build(info: dict[str, Any], args: dict[str, Any]) -> list[Interpolator | Ret
                                "has the full-size pass only: leave scales unset")
     if args.get("scales") == 1:
         net.drop_scale_fusion()
-    engine = Engine(net, device, fp16)
+    engine = Engine(net, device, fp16, tile=int(args.get("tile", 0)))
     io = PlaneIO(device)
     sc = float(args.get("sc_threshold", DEFAULT_SC_THRESHOLD))
 

@@ -45,7 +45,7 @@ def train(cfg: TrainConfig | dict[str, Any], resume: str | None = None, max_step
     run_start = clock()
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    device = resolve_device(cfg.device, need_cupy=False)
+    device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
 

@@ -1,8 +1,10 @@
-"""The batcher: windows from concurrent threads meet in fixed-size forward passes, and no output bit
-depends on which pass a window lands in, its place there or its companions."""
+"""The throughput path below the filter: the batcher (windows from concurrent threads meet in fixed-size
+forward passes, and no output bit depends on which pass a window lands in, its place there or its
+companions) and the engine's memory bound (tiles)."""
 import threading
 import time
 
+import numpy as np
 import pytest
 import torch
 
@@ -100,3 +102,34 @@ def test_batch_sizes_outside_the_range_are_refused(engine):
         Engine(engine.net, torch.device("cpu"), precision="bf16")
     with pytest.raises(InterpolateError, match="precision must be one of"):
         Engine(engine.net, torch.device("cpu"), precision="fp8")
+
+
+def test_tiles_cover_the_frame_and_stay_close_to_whole_frames(engine):
+    """Tiles of 64 px with 64 px of context on a 150x100 frame (not a multiple of anything): every pixel
+    comes from one tile's core, and the result is the whole-frame one up to what the context misses."""
+    from helpers import moving_frames
+    frames = torch.from_numpy(np.stack(moving_frames(150, 100, 4, speed=5))).float() / 127.5 - 1
+    whole = engine.predict(frames[None])
+    tiled = Engine(engine.net, torch.device("cpu"), tile=64).predict(frames[None])
+    assert tiled.shape == whole.shape == (1, 3, 100, 150)
+    assert (tiled - whole).abs().mean() < 0.01
+
+
+def test_bad_tiles_are_refused(engine):
+    with pytest.raises(InterpolateError, match="at least 64 px"):
+        Engine(engine.net, torch.device("cpu"), tile=32)
+    import vapoursynth as vs
+    clip = vs.core.std.BlankClip(format=vs.RGB24, length=4, width=16, height=16)
+    with pytest.raises(vs.Error, match="tile must be 0"):
+        vs.core.convlstm.Interpolate(clip, device="cpu", tile=10)
+
+
+def test_the_filter_takes_tiles(tmp_path):
+    import vapoursynth as vs
+    from helpers import clip_from_frames, moving_frames, planes_of
+    weights = random_weights(tmp_path / "motion.pt", TINY_MOTION, seed=3)
+    clip = clip_from_frames(moving_frames(150, 100, 4, speed=5))
+    whole = vs.core.convlstm.Interpolate(clip, weights=str(weights), device="cpu")
+    tiled = vs.core.convlstm.Interpolate(clip, weights=str(weights), device="cpu", tile=64)
+    a, b = planes_of(whole.get_frame(3)).astype(int), planes_of(tiled.get_frame(3)).astype(int)
+    assert a.shape == b.shape and np.abs(a - b).mean() < 1
