@@ -63,6 +63,22 @@ def test_untrained_motion_net_is_the_compensated_frame_and_beats_the_blend():
     torch.testing.assert_close(out, 0.5 * (compensated[:, 1] + compensated[:, 2]), rtol=0, atol=0)
 
 
+def test_motion_is_searched_on_the_picture_not_on_its_padding():
+    """The engine pads frames to the net's multiple; the search must see the picture only, so padded
+    compensation is the unpadded one plus replicated rows (before this rule, bikes lost 0.4 dB)."""
+    from convlstm.filter.engine import Engine
+    net = Net(TINY_MOTION).eval()
+    frames = torch.stack([shifted(texture(50, 70, 4), 4 * k, k) for k in range(-1, 3)], 1) * 2 - 1
+    padded = F.pad(frames.flatten(1, 2), (0, 2, 0, 6), mode="replicate").unflatten(1, (4, 3))
+    plain = net.compensate(frames)
+    within = net.compensate(padded, valid=(50, 70))
+    torch.testing.assert_close(within[..., :50, :70], plain, rtol=0, atol=0)
+    torch.testing.assert_close(within[..., 50:, :70], plain[..., -1:, :].expand(-1, -1, -1, 6, -1), rtol=0, atol=0)
+    assert not torch.equal(net.compensate(padded)[..., :50, :70], plain)   # the padding did change the search
+    out = Engine(net.zero_residual_heads(), torch.device("cpu")).predict(frames)   # the engine says where
+    torch.testing.assert_close(out, 0.5 * (plain[:, 1] + plain[:, 2]), rtol=0, atol=1e-6)
+
+
 def test_one_time_per_sample_is_each_sample_at_its_own_time():
     """A batch with per-sample times gives, sample by sample, what a float time gives (training mixes times)."""
     net = Net(TINY_MOTION).eval()

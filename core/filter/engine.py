@@ -68,5 +68,5 @@ class Engine:
         x = x.reshape(b, n, c, h + ph, w + pw)
         if self.memory_format is torch.channels_last:
             x = x.flatten(0, 1).contiguous(memory_format=torch.channels_last).unflatten(0, (b, n))
-        out = self.net(x, t).frame
+        out = self.net(x, t, valid=(h, w)).frame
         return out[..., :h, :w].float()

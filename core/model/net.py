@@ -58,9 +58,12 @@ class Net(nn.Module):
         """Whether the net interpolates at any time position t (motion compensation), not only halfway."""
         return self.config.motion != "none"
 
-    def forward(self, frames: torch.Tensor, t: float | torch.Tensor = 0.5) -> NetOutput:
+    def forward(self, frames: torch.Tensor, t: float | torch.Tensor = 0.5,
+                valid: tuple[int, int] | None = None) -> NetOutput:
         """The frame at time t between the middle two (t = 0.5 unless ``any_time``): one float for the
-        batch, or a (B,) tensor, one per sample (training on targets at several times)."""
+        batch, or a (B,) tensor, one per sample (training on targets at several times). ``valid``: the
+        picture's own (H, W) when the frames were padded to the net's multiple (motion is searched there
+        only: padding is not picture)."""
         if frames.dim() != 5 or frames.shape[1] != 4 or frames.shape[2] != 3:
             raise ValueError(f"Net expects (B, 4, 3, H, W) frames, got {tuple(frames.shape)}")
         m = self.pad_multiple
@@ -72,7 +75,7 @@ class Net(nn.Module):
             raise ValueError(f"this net interpolates halfway only (t=0.5), not at t={t}: it has no motion model")
         if torch.is_tensor(t):
             t = t.to(frames.device, torch.float32).view(-1, 1, 1, 1)
-        full = self.single_pass(frames, t)
+        full = self.single_pass(frames, t, valid)
         if self.fusion is None:
             return full
         if self.synthesis.training:
@@ -80,23 +83,31 @@ class Net(nn.Module):
         half = halve(frames)
         return NetOutput(self.fusion(half, full.frame, self.single_pass(half).frame), full.synthesized)
 
-    def compensate(self, frames: torch.Tensor, t: Time = 0.5) -> torch.Tensor:
+    def compensate(self, frames: torch.Tensor, t: Time = 0.5, valid: tuple[int, int] | None = None) -> torch.Tensor:
         """The four frames brought to time t along block-matched vectors, where the vectors are trusted
         (elsewhere the frames as they are). Found in float32 whatever the net's dtype: sub-pixel positions
-        on a 1080p frame need more than fp16's precision."""
+        on a 1080p frame need more than fp16's precision.
+
+        Only the picture is searched (``valid``), and the result padded as the frames were: replicated
+        rows of padding are not picture, and searched with it, the coarse levels of the pyramid mix them
+        in (on bikes, 640x272 padded to 288 rows, that cost the compensated frame 0.4 dB)."""
+        height, width = frames.shape[-2:]
+        h, w = valid or (height, width)
         with torch.no_grad():
-            x = frames.float()
+            x = frames[..., :h, :w].float()
             unit = (x + 1) * 0.5
             v = estimate_motion(unit[:, 1], unit[:, 2], t)
             trust = confidence(unit, v, t)[:, None]
             moved = trust * warp_to(x, v, t, mode="bicubic") + (1 - trust) * x
+            if (h, w) != (height, width):
+                moved = F.pad(moved.flatten(1, 2), (0, width - w, 0, height - h), mode="replicate").unflatten(1, (4, 3))
         return moved.to(frames.dtype)
 
-    def single_pass(self, frames: torch.Tensor, t: Time = 0.5) -> NetOutput:
+    def single_pass(self, frames: torch.Tensor, t: Time = 0.5, valid: tuple[int, int] | None = None) -> NetOutput:
         """The paper's network: ConvLSTM U-Net synthesis, then attention refinement (over the
         motion-compensated frames with model.motion="block")."""
         if self.config.motion == "block":
-            frames = self.compensate(frames, t)
+            frames = self.compensate(frames, t, valid)
         synthesized = self.synthesis(frames, t)
         return NetOutput(self.refinement(synthesized, frames[:, 1], frames[:, 2]), synthesized)
 
