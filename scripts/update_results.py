@@ -59,14 +59,19 @@ def eval_table(path: Path) -> tuple[str, str]:
 
 def bench_table(path: Path) -> tuple[str, str]:
     data = json.loads(path.read_text())
-    cols = [("size", "size", "{}"), ("device", "device", "{}"), ("motion", "motion", "{}"),
+    cols = [("size", "size", "{}"), ("device", "device", "{}"), ("precision", "precision", "{}"),
+            ("batch", "batch", "{}"), ("tile", "tile", "{}"), ("motion", "motion", "{}"),
             ("scales", "model passes", "{}"), ("filter_fps", "output fps (filter)", "{:.2f}"),
-            ("latency_s", "latency s", "{:.2f}"), ("forward_s_per_frame", "net s/made frame", "{:.3f}"),
+            ("latency_s", "latency s", "{:.2f}"), ("warm_latency_s", "warm latency s", "{:.2f}"),
+            ("windows_per_pass", "windows/pass", "{:.2f}"), ("host_s_per_frame", "host s/made frame", "{:.4f}"),
+            ("forward_s_per_frame", "net s/made frame", "{:.3f}"),
             ("gflops_per_frame", "GFLOP/frame", "{:.1f}"), ("achieved_gflops_s", "GFLOP/s", "{:.1f}"),
             ("compute_fraction", "of peak FLOP/s", "{:.1%}"), ("bandwidth_fraction", "of peak bandwidth", "{:.1%}"),
             ("peak_rss_mib", "peak RSS MiB", "{:.0f}"), ("peak_cuda_mib", "peak CUDA MiB", "{:.0f}"),
+            ("seam_max_levels", "seam max levels", "{:.1f}"), ("seam_psnr_db", "seam PSNR dB", "{:.1f}"),
             ("mvtools_fps", "mvtools fps", "{:.1f}"),
-            ("svp_fps", "SVP fps", "{:.1f}"), ("rife_s_per_frame", "RIFE 4.25 net s/made frame", "{:.3f}")]
+            ("svp_fps", "SVP fps", "{:.1f}"), ("rife_s_per_frame", "RIFE 4.25 net s/made frame", "{:.3f}"),
+            ("skipped", "skipped", "{}")]
     cols = [c for c in cols if any(c[0] in r for r in data["rows"])]
     out = "| " + " | ".join(c[1] for c in cols) + " |\n|" + "---|" * len(cols) + "\n"
     for r in data["rows"]:
@@ -137,7 +142,7 @@ def main() -> None:
     for be in [Path(args.bench), *sorted((ROOT / "results" / "bench").glob("bench_*.json"))]:
         if be.is_file():
             table, machine = bench_table(be)
-            fp16 = " (`--fp16`)" if all(r.get("fp16") for r in json.loads(be.read_text())["rows"]) else ""
+            fp16 = " (`--fp16`)" if all(r.get("fp16") for r in json.loads(be.read_text())["rows"]) else ""  # old files
             block += f"`convlstm bench`{fp16} on {machine}, from `{be.relative_to(ROOT)}`:\n\n{table}\n"
     for name in ("README.md", "MODEL_CARD.md"):
         path = ROOT / name

@@ -97,6 +97,10 @@ def test_python_function_is_the_same_filter(test_weights):
     b = core.convlstm.Interpolate(src, weights=str(test_weights), device="cpu")
     for n in range(a.num_frames):
         assert np.array_equal(planes_of(a.get_frame(n)), planes_of(b.get_frame(n)))
+    with pytest.raises(vs.Error, match="batch must be 1..16"):   # every argument reaches the filter
+        convlstm.interpolate(src, weights=test_weights, device="cpu", batch=99)
+    with pytest.raises(vs.Error, match="tile must be 0"):
+        convlstm.interpolate(src, weights=test_weights, device="cpu", tile=3)
 
 
 def test_untrained_weights_equal_blending():

@@ -106,13 +106,14 @@ def test_batch_sizes_outside_the_range_are_refused(engine):
 
 def test_tiles_cover_the_frame_and_stay_close_to_whole_frames(engine):
     """Tiles of 64 px with 64 px of context on a 150x100 frame (not a multiple of anything): every pixel
-    comes from one tile's core, and the result is the whole-frame one up to what the context misses."""
+    comes from one tile's core, motion is searched on the whole frame, and the learned part (local, and
+    the tiny net sees less than 64 px around a pixel) gives the whole-frame result up to rounding."""
     from helpers import moving_frames
     frames = torch.from_numpy(np.stack(moving_frames(150, 100, 4, speed=5))).float() / 127.5 - 1
     whole = engine.predict(frames[None])
     tiled = Engine(engine.net, torch.device("cpu"), tile=64).predict(frames[None])
     assert tiled.shape == whole.shape == (1, 3, 100, 150)
-    assert (tiled - whole).abs().mean() < 0.01
+    assert (tiled - whole).abs().max() < 1e-4
 
 
 def test_bad_tiles_are_refused(engine):

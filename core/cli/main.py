@@ -136,7 +136,7 @@ def interpolate_one(args: argparse.Namespace, source: str, output: str) -> int:
         weights = str(result.path) if result.adapted else weights
     r = run(source, output, factor=args.factor, device=args.device, weights=weights,
             fp16=args.fp16, codec=args.codec, crf=args.crf, force=args.force, progress=not args.quiet,
-            scales=args.scales, fps=args.fps, assume_progressive=args.assume_progressive)
+            scales=args.scales, fps=args.fps, assume_progressive=args.assume_progressive, tile=args.tile)
     print(f"wrote {r.output}: {r.frames} frames at {r.fps:.3f} fps in {r.seconds:.1f} s "
           f"({r.frames / max(r.seconds, 1e-9):.1f} frames/s)")
     return 0
@@ -149,7 +149,7 @@ def interpolate_on_cluster(args: argparse.Namespace) -> int:
         raise UsageError("--cluster takes a whole --factor, not --fps")
     s = run_cluster(args.paths, args.out_dir, address=None if args.cluster == "local" else args.cluster,
                     factor=args.factor, device=args.device, weights=args.weights, fp16=args.fp16,
-                    scales=args.scales, codec=args.codec, crf=args.crf, ext=args.ext, force=args.force,
+                    scales=args.scales, tile=args.tile, codec=args.codec, crf=args.crf, ext=args.ext, force=args.force,
                     assume_progressive=args.assume_progressive, chunk_frames=args.chunk_frames,
                     progress=not args.quiet, workers=args.workers)
     print(f"{'worker':<28}{'frames':>8}{'work s':>9}{'frames/s':>10}")
@@ -236,6 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--fp16", action="store_true", default=None, help="half precision on CUDA")
     i.add_argument("--scales", type=int, choices=(1, 2), default=None,
                    help="1: full-size pass only (faster); 2: plus the half-size pass (default with the bundled model)")
+    i.add_argument("--tile", type=int, default=None, help="run frames larger than this many px on a side in tiles "
+                   "(at least 64; bounds GPU memory, e.g. 1024 for 4K on a 16 GB card); default whole frames")
     i.add_argument("--codec", default="auto", help="ffmpeg video encoder (default auto: the input's family, "
                    "e.g. HEVC in, libx265 out; ProRes in, prores_ks out; else libx264)")
     i.add_argument("--crf", type=int, default=18, help="quality for x264/x265/vp9/av1 (default 18)")

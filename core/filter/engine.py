@@ -9,7 +9,7 @@ from ..model import Net
 from .arguments import MIN_TILE
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-TILE_OVERLAP = 64   # px of context around each tile: the block search's reach at halfway (32 px) and more
+TILE_OVERLAP = 64   # px of context around each tile for the learned part (the motion search sees it whole)
 
 
 class Engine:
@@ -17,9 +17,9 @@ class Engine:
 
     ``fp16`` is the filter's old switch and means ``precision="fp16"``. Half precisions need CUDA (on the
     CPU they are emulated, slower than fp32). ``channels_last`` stores activations NHWC, which tensor-core
-    convolutions read without a transpose. ``tile`` bounds memory: frames larger than ``tile`` px on a side
-    run in tiles of that size, each with TILE_OVERLAP px of context that is computed and dropped (what is
-    left of a seam, bench measures).
+    convolutions read without a transpose. ``tile`` bounds memory: the motion search runs on the whole frame
+    (a few frames' worth of memory), then the learned part, which holds the memory, runs on tiles of at most
+    ``tile`` px with TILE_OVERLAP px of context computed and dropped (what is left of a seam, bench measures).
     """
 
     def __init__(self, net: Net, device: torch.device, fp16: bool = False, precision: str | None = None,
@@ -49,17 +49,31 @@ class Engine:
         t = torch.as_tensor(t, dtype=torch.float64).cpu().expand(b).clone()
         if not self.tile or (h <= self.tile and w <= self.tile):
             return self._whole(frames, t)
+        if self.net.fusion is not None:    # the half-size pass and fusion see the frame whole: tile it all
+            return self._tiled(frames, lambda part: self._whole(part, t))
+        # motion is searched on the whole frame (its reach and pyramid must not depend on the tiles; its
+        # memory is a few frames' worth), the learned part, which holds the memory, runs in tiles
+        x = frames.to(device=self.device, dtype=self.dtype)
+        tt = t.to(self.device, torch.float32).view(-1, 1, 1, 1)
+        if self.net.config.motion == "block":
+            x = self.net.compensate(x, tt)
+        return self._tiled(x, lambda part: self._padded(part, lambda p: self.net.correct(p, tt)))
+
+    def _tiled(self, frames: torch.Tensor, run) -> torch.Tensor:
+        """``run`` over tiles of at most ``tile`` px with TILE_OVERLAP px of context, kept from their cores."""
+        b, _, _, h, w = frames.shape
         out = torch.empty(b, 3, h, w, device=self.device)
         for y0 in range(0, h, self.tile):
             for x0 in range(0, w, self.tile):
                 y1, x1 = min(y0 + self.tile, h), min(x0 + self.tile, w)
                 ya, xa = max(0, y0 - TILE_OVERLAP), max(0, x0 - TILE_OVERLAP)
                 yb, xb = min(h, y1 + TILE_OVERLAP), min(w, x1 + TILE_OVERLAP)
-                part = self._whole(frames[..., ya:yb, xa:xb], t)
+                part = run(frames[..., ya:yb, xa:xb])
                 out[..., y0:y1, x0:x1] = part[..., y0 - ya:y1 - ya, x0 - xa:x1 - xa]
         return out
 
-    def _whole(self, frames: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def _padded(self, frames: torch.Tensor, run) -> torch.Tensor:
+        """``run`` on the frames padded to the net's multiple (and NHWC when asked), cropped back, float32."""
         b, n, c, h, w = frames.shape
         ph, pw = -h % self.multiple, -w % self.multiple
         x = frames.to(device=self.device, dtype=self.dtype).reshape(b, n * c, h, w)
@@ -68,5 +82,8 @@ class Engine:
         x = x.reshape(b, n, c, h + ph, w + pw)
         if self.memory_format is torch.channels_last:
             x = x.flatten(0, 1).contiguous(memory_format=torch.channels_last).unflatten(0, (b, n))
-        out = self.net(x, t, valid=(h, w)).frame
-        return out[..., :h, :w].float()
+        return run(x).frame[..., :h, :w].float()
+
+    def _whole(self, frames: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        h, w = frames.shape[-2:]
+        return self._padded(frames, lambda x: self.net(x, t, valid=(h, w)))

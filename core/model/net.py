@@ -108,6 +108,11 @@ class Net(nn.Module):
         motion-compensated frames with model.motion="block")."""
         if self.config.motion == "block":
             frames = self.compensate(frames, t, valid)
+        return self.correct(frames, t)
+
+    def correct(self, frames: torch.Tensor, t: Time = 0.5) -> NetOutput:
+        """The learned part over (compensated) frames: synthesis, then refinement. Local, unlike the motion
+        search, so a large frame may run it in tiles (filter/engine.py) after compensating it whole."""
         synthesized = self.synthesis(frames, t)
         return NetOutput(self.refinement(synthesized, frames[:, 1], frames[:, 2]), synthesized)
 
