@@ -40,6 +40,7 @@ def test_one_wait_for_the_device_per_made_frame(test_weights):
                  and (o.width, o.height) == (64, 48))
     made = sum(1 for n in range(out.num_frames) if len(stage.plan(n)) == 4)
     assert stage.io.waits == made
+    assert 1 <= len(stage.slots._streams) <= core.num_threads    # one stream per native thread, reused
 
 
 @pytest.mark.parametrize("batch", [1, 4])

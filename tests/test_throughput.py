@@ -134,3 +134,24 @@ def test_the_filter_takes_tiles(tmp_path):
     tiled = vs.core.convlstm.Interpolate(clip, weights=str(weights), device="cpu", tile=64)
     a, b = planes_of(whole.get_frame(3)).astype(int), planes_of(tiled.get_frame(3)).astype(int)
     assert a.shape == b.shape and np.abs(a - b).mean() < 1
+
+
+def test_a_tensor_time_keeps_half_precision_nets_in_their_dtype():
+    """The engine passes one time per window as a tensor; a float32 t must not lift a bf16 (or fp16) blend
+    to float32, which the next convolution of the net would refuse."""
+    from convlstm.model import Net
+    from helpers import TINY
+    frames = windows(2).to(torch.bfloat16)
+    for cfg in (TINY, TINY_MOTION):
+        net = Net(cfg).eval().to(torch.bfloat16)
+        with torch.inference_mode():
+            out = net(frames, torch.tensor([0.5, 0.5], dtype=torch.float64)).frame
+        assert out.dtype == torch.bfloat16 and torch.isfinite(out.float()).all()
+
+
+def test_the_device_cut_rule_is_the_host_rule():
+    from convlstm.filter.scenes import cut_at, cuts_at
+    values = torch.tensor([0.1, 0.15, 0.2, 0.0], dtype=torch.float32)   # 0.15 as float32 is above 0.15
+    for threshold in (0.15, 0.0, 0.1):
+        expected = [cut_at(float(v), threshold) for v in values]
+        assert cuts_at(values, threshold).tolist() == expected, threshold

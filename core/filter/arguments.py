@@ -10,9 +10,13 @@ DEFAULT_SC_THRESHOLD = 0.15
 MAX_FACTOR = 64
 MAX_BATCH = 16
 MIN_TILE = 64      # px: smaller tiles would be mostly overlap
-# windows per forward pass where frames are requested together: on a GPU a pass of one window leaves most
-# of it idle; on the CPU the net already uses every core, and a fuller pass only costs memory
-DEFAULT_BATCH = {"cpu": 1, "cuda": 4}
+
+
+def default_batch(device_type: str, width: int, height: int) -> int:
+    """Windows per forward pass where frames are requested together: on a GPU a pass of one window leaves
+    most of it idle, up to 1080p; beyond, four windows' activations cost more memory than they gain (use
+    tile= there). On the CPU the net already uses every core, and a padded pass only costs time."""
+    return 4 if device_type == "cuda" and width * height <= 1920 * 1088 else 1
 
 
 def check_factor(factor: int | Fraction) -> Fraction:

@@ -11,6 +11,7 @@ batch it happens to land in, its position there, its companions or the number of
 """
 from __future__ import annotations
 
+import copy
 import threading
 from dataclasses import dataclass
 from typing import Optional
@@ -21,6 +22,15 @@ from .arguments import MAX_BATCH
 from . import profile
 from .engine import Engine
 from .streams import mark_ready, use_here
+
+
+def _copy(error: BaseException) -> BaseException:
+    try:
+        fresh = copy.copy(error)
+    except Exception:
+        fresh = RuntimeError(str(error))
+    fresh.__cause__ = None
+    return fresh.with_traceback(None)
 
 
 @dataclass
@@ -65,8 +75,8 @@ class Batcher:
                     self._cond.acquire()
                     self._running = False
                     self._cond.notify_all()
-        if job.error is not None:
-            raise job.error
+        if job.error is not None:   # each thread raises its own copy: one object shared would gather
+            raise _copy(job.error)  # every thread's traceback (and keep their tensors alive)
         return use_here(job.result, job.done)
 
     def _run(self, batch: list[_Job]) -> None:

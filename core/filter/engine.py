@@ -47,6 +47,8 @@ class Engine:
         # always one time per window, even when all are equal: the same arithmetic for a window whatever
         # the times of its companions (a float t would round 1 - t differently)
         t = torch.as_tensor(t, dtype=torch.float64).cpu().expand(b).clone()
+        if self.device.type == "cuda":
+            t = t.pin_memory()     # so that its copy to the device need not wait (Net.forward)
         if not self.tile or (h <= self.tile and w <= self.tile):
             return self._whole(frames, t)
         if self.net.fusion is not None:    # the half-size pass and fusion see the frame whole: tile it all
@@ -54,7 +56,7 @@ class Engine:
         # motion is searched on the whole frame (its reach and pyramid must not depend on the tiles; its
         # memory is a few frames' worth), the learned part, which holds the memory, runs in tiles
         x = frames.to(device=self.device, dtype=self.dtype)
-        tt = t.to(self.device, torch.float32).view(-1, 1, 1, 1)
+        tt = t.to(self.device, non_blocking=True).to(torch.float32).view(-1, 1, 1, 1)
         if self.net.config.motion == "block":
             x = self.net.compensate(x, tt)
         return self._tiled(x, lambda part: self._padded(part, lambda p: self.net.correct(p, tt)))

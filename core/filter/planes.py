@@ -11,6 +11,7 @@ into the output frame's rows (``store``). The host allocator keeps each buffer u
 from __future__ import annotations
 
 import ctypes
+import threading
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -49,6 +50,7 @@ class PlaneIO:
         self.device = device
         self.cuda = device.type == "cuda"
         self.waits = 0    # host waits for the device (CUDA): one per output frame written
+        self._lock = threading.Lock()
 
     def read(self, plane: Plane, dtype: np.dtype) -> torch.Tensor:
         """The plane as a (height, width) tensor of ``dtype`` on the device (a view of the frame on CPU:
@@ -74,7 +76,8 @@ class PlaneIO:
             staged.append(host)
         with profile.timed("device_wait_s"):
             torch.cuda.current_stream(self.device).synchronize()    # the one wait of this output frame
-        self.waits += 1
+        with self._lock:
+            self.waits += 1
         return [h.numpy() for h in staged[:-1]], staged[-1].tolist()
 
     @staticmethod

@@ -21,4 +21,6 @@ def cut_at(difference: float, threshold: float) -> bool:
 
 def cuts_at(differences: torch.Tensor, threshold: float) -> torch.Tensor:
     """``cut_at`` for a tensor of differences, on their device (no transfer to decide)."""
-    return differences > threshold if threshold > 0 else torch.zeros_like(differences, dtype=torch.bool)
+    if threshold <= 0:
+        return torch.zeros_like(differences, dtype=torch.bool)
+    return differences.double() > threshold     # in double, as cut_at compares (0.15 is not a float32)

@@ -8,6 +8,7 @@ output frame's planes) through the bridge.
 """
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from fractions import Fraction
@@ -19,7 +20,7 @@ import torch
 
 from ..checkpoint import load_weights
 from ..errors import InterpolateError
-from .arguments import DEFAULT_BATCH, DEFAULT_SC_THRESHOLD, MAX_FACTOR, check_args
+from .arguments import DEFAULT_SC_THRESHOLD, default_batch, MAX_FACTOR, check_args
 from .devices import resolve_device
 from .engine import Engine
 from .formats import PixelFormat, check_format
@@ -35,6 +36,16 @@ from .contract import (CHROMA_LOCATION, CUT_AFTER_OUTPUT, CUT_BEFORE_OUTPUT, FIE
                        RANGE, SCENE_NEXT, SCENE_PREV)
 
 DECODED_CACHE_FRAMES = 6        # consecutive windows share 3 of 4 frames: decode each source frame once
+CACHE_PER_THREAD = 2            # and frames requested by several threads at once span more source frames
+
+
+def _threads() -> int:
+    """Threads that may fill frames at once: the VapourSynth core's (fmParallel)."""
+    try:
+        import vapoursynth
+        return int(vapoursynth.core.num_threads)
+    except Exception:
+        return os.cpu_count() or 1
 
 
 def check_progressive(n: int, *field_based: int) -> None:
@@ -66,6 +77,7 @@ class Interpolator:
         self.fps_num, self.fps_den = doubled_rate(int(info["fps_num"]), int(info["fps_den"]))
         self._decoded: OrderedDict[int, tuple[torch.Tensor, Any]] = OrderedDict()   # frame, ready event
         self._decoded_lock = threading.Lock()
+        self.cache_frames = DECODED_CACHE_FRAMES + CACHE_PER_THREAD * min(_threads(), 8)
 
     def output_info(self, info: dict[str, Any]) -> dict[str, Any]:
         return {**info, "num_frames": self.num_frames, "fps_num": self.fps_num, "fps_den": self.fps_den}
@@ -107,8 +119,11 @@ class Interpolator:
     def _cuts(self, differences: torch.Tensor, flags: Sequence[int]) -> torch.Tensor:
         """(3,) bool on the device: is there a scene cut between window positions a and a + 1? Marked by
         upstream props (known on the host) or found by the detector (decided on the device)."""
-        marked = torch.tensor([bool(flags[a] & SCENE_NEXT or flags[a + 1] & SCENE_PREV) for a in range(3)])
-        return cuts_at(differences, self.sc_threshold) | marked.to(differences.device, non_blocking=True)
+        cuts = cuts_at(differences, self.sc_threshold)
+        for a in range(3):
+            if flags[a] & SCENE_NEXT or flags[a + 1] & SCENE_PREV:
+                cuts[a] = True           # a fill on the device: no copy from the host, no wait
+        return cuts
 
     def _decoded_frame(self, index: int, f: int, src_ptrs: Sequence[int], src_strides: Sequence[int],
                        props: Sequence[int]) -> torch.Tensor:
@@ -126,7 +141,7 @@ class Interpolator:
         frame = self.decode(self._read(f, src_ptrs, src_strides), props)
         with self._decoded_lock:
             self._decoded[index] = (frame, mark_ready(frame.device))
-            while len(self._decoded) > DECODED_CACHE_FRAMES:
+            while len(self._decoded) > self.cache_frames:
                 self._decoded.popitem(last=False)
         return frame
 
@@ -147,8 +162,14 @@ class Interpolator:
                 dst_strides: Sequence[int], frame_props: Sequence[Sequence[int]] = (NO_PROPS,) * 4) -> int:
         """Fills output frame n. Safe to call from several threads at once (the filter is fmParallel): each
         works on its own stream, windows meet in the batcher, and each thread waits on the device once."""
-        with profile.timed("process_s"):
-            result = self._process(n, src_ptrs, src_strides, dst_ptrs, dst_strides, frame_props)
+        try:
+            with profile.timed("process_s"):
+                result = self._process(n, src_ptrs, src_strides, dst_ptrs, dst_strides, frame_props)
+        except torch.OutOfMemoryError:
+            raise InterpolateError(
+                f"cannot interpolate output frame {n}: the GPU ran out of memory at {self.width}x{self.height} "
+                f"with {self.batcher.size} window(s) per pass; lower batch= (e.g. batch=1), set tile= (e.g. "
+                "tile=1024), or use fp16=True") from None
         profile.add("made_frames", 1)
         return result
 
@@ -267,7 +288,7 @@ def build(info: dict[str, Any], args: dict[str, Any]) -> list[Interpolator | Ret
                                "than a clip can hold (2^31 - 1); interpolate the clip in parts")
 
     device = resolve_device(args.get("device"))
-    batch = int(args.get("batch", DEFAULT_BATCH[device.type]))
+    batch = int(args.get("batch", default_batch(device.type, int(info["width"]), int(info["height"]))))
     fp16 = bool(args.get("fp16", device.type == "cuda" and fmt.is_float and fmt.bits == 16))
     net, source = load_weights(args.get("weights"))
     if args.get("scales") == 2 and net.fusion is None:

@@ -18,19 +18,26 @@ import torch
 
 
 class Slots:
-    """One CUDA stream per serving thread, created on first use and kept for the filter's life."""
+    """One CUDA stream per serving thread, created on first use and kept for the filter's life.
+
+    Keyed by the native thread's id, not by ``threading.local``: VapourSynth's worker threads enter Python
+    through PyGILState_Ensure, which makes a fresh thread state for every call, so a thread-local would
+    be empty each time (and every frame would draw a new stream from torch's small shared pool)."""
 
     def __init__(self, device: torch.device) -> None:
         self.device = device
         self.cuda = device.type == "cuda"
-        self._local = threading.local()
+        self._streams: dict[int, "torch.cuda.Stream"] = {}
+        self._lock = threading.Lock()
 
     def stream(self) -> Optional["torch.cuda.Stream"]:
         if not self.cuda:
             return None
-        s = getattr(self._local, "stream", None)
-        if s is None:
-            s = self._local.stream = torch.cuda.Stream(self.device)
+        me = threading.get_ident()
+        with self._lock:
+            s = self._streams.get(me)
+            if s is None:
+                s = self._streams[me] = torch.cuda.Stream(self.device)
         return s
 
     @contextlib.contextmanager

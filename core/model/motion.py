@@ -34,10 +34,22 @@ SEARCHED_RATIOS = (0.25, 0.5)   # the searched pair: fully trusted at a quarter,
 
 Time = float | torch.Tensor      # one t for the batch, or (B, 1, 1, 1): one per sample
 
+_CONSTANTS: dict[tuple, torch.Tensor] = {}
+
+
+def _constant(values: tuple, like: torch.Tensor) -> torch.Tensor:
+    """A small constant on ``like``'s device and dtype, copied there once per process: a copy from host
+    memory in every pass would make the host wait for the device each time (filter/streams.py)."""
+    key = (values, like.device, like.dtype)
+    found = _CONSTANTS.get(key)
+    if found is None:
+        found = _CONSTANTS[key] = torch.tensor(values, device=like.device, dtype=like.dtype)
+    return found
+
 
 def _luma(frames: torch.Tensor) -> torch.Tensor:
     """(B, 3, H, W) -> (B, 1, H, W)."""
-    w = frames.new_tensor(LUMA).view(1, 3, 1, 1)
+    w = _constant(LUMA, frames).view(1, 3, 1, 1)
     return (frames * w).sum(1, keepdim=True)
 
 
@@ -96,16 +108,16 @@ def _full_search(a: torch.Tensor, b: torch.Tensor, t: Time, radius: int, scale: 
 def _search(a: torch.Tensor, b: torch.Tensor, start: torch.Tensor, t: Time, scale: int) -> torch.Tensor:
     """Best v among start + every offset in {-1, 0, 1}^2 px."""
     offsets = [(dx, dy) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
-    costs = torch.cat([_cost(a, b, start + start.new_tensor([dx, dy]).view(1, 2, 1, 1), t, scale)
+    costs = torch.cat([_cost(a, b, start + _constant((dx, dy), start).view(1, 2, 1, 1), t, scale)
                        for dx, dy in offsets], 1)
-    return start + start.new_tensor(offsets)[costs.argmin(1)].permute(0, 3, 1, 2)
+    return start + _constant(tuple(offsets), start)[costs.argmin(1)].permute(0, 3, 1, 2)
 
 
 def _subpixel(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time) -> torch.Tensor:
     """Two lines of equal slope through the cost at v and one px either side, in x and in y (at most half
     a px): the cost is a sum of absolute differences, V-shaped around a match, not parabolic."""
     def cost(dx: float, dy: float) -> torch.Tensor:
-        return _cost(a, b, v + v.new_tensor([dx, dy]).view(1, 2, 1, 1), t, 1)[:, 0]
+        return _cost(a, b, v + _constant((dx, dy), v).view(1, 2, 1, 1), t, 1)[:, 0]
 
     c0 = cost(0, 0)
     out = v.clone()
@@ -173,3 +185,24 @@ def estimate_motion(i2: torch.Tensor, i3: torch.Tensor, t: Time = 0.5) -> torch.
 def warp_to(frames: torch.Tensor, v: torch.Tensor, t: Time = 0.5, mode: str = "bilinear") -> torch.Tensor:
     """(B, 4, C, H, W) frames at times -1, 0, 1, 2 brought to time t along p + (k - t) v (constant velocity)."""
     return torch.stack([sample(frames[:, k], (k - 1 - t) * v, mode) for k in range(4)], 1)
+
+
+def inside(v: torch.Tensor, offset: Time) -> torch.Tensor:
+    """(B, 1, H, W): whether p + offset * v lies within the frame (a trajectory may leave it)."""
+    b, _, h, w = v.shape
+    pos = _base_grid(b, h, w, v) + offset * v
+    return ((pos[:, :1] >= 0) & (pos[:, :1] <= w - 1) & (pos[:, 1:] >= 0) & (pos[:, 1:] <= h - 1))
+
+
+def fill_from_inside(warped: torch.Tensor, v: torch.Tensor, t: Time = 0.5) -> torch.Tensor:
+    """Where a frame's sample along the trajectory falls outside the picture (content entering or leaving
+    at an edge), ``sample`` repeats the edge: a wrong picture that the blend would average in. Take the
+    other middle frame there when its sample is inside (one-sided, as at an occlusion), and for the outer
+    frames the nearer middle one."""
+    ins = [inside(v, k - 1 - t) for k in range(4)]
+    f1, f2 = warped[:, 1], warped[:, 2]
+    f1 = torch.where(~ins[1] & ins[2], warped[:, 2], f1)
+    f2 = torch.where(~ins[2] & ins[1], warped[:, 1], f2)
+    f0 = torch.where(ins[0], warped[:, 0], f1)
+    f3 = torch.where(ins[3], warped[:, 3], f2)
+    return torch.stack([f0, f1, f2, f3], 1)

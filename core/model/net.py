@@ -73,8 +73,8 @@ class Net(nn.Module):
             raise ValueError(f"Net expects one time per sample, shape ({frames.shape[0]},), got {tuple(t.shape)}")
         if not self.any_time and bool(torch.as_tensor(t != 0.5).any()):   # checked before t moves to the device
             raise ValueError(f"this net interpolates halfway only (t=0.5), not at t={t}: it has no motion model")
-        if torch.is_tensor(t):
-            t = t.to(frames.device, torch.float32).view(-1, 1, 1, 1)
+        if torch.is_tensor(t):   # non_blocking: from the engine's page-locked t, no wait for the device
+            t = t.to(frames.device, non_blocking=True).to(torch.float32).view(-1, 1, 1, 1)
         full = self.single_pass(frames, t, valid)
         if self.fusion is None:
             return full
@@ -111,8 +111,9 @@ class Net(nn.Module):
         return self.correct(frames, t)
 
     def correct(self, frames: torch.Tensor, t: Time = 0.5) -> NetOutput:
-        """The learned part over (compensated) frames: synthesis, then refinement. Local, unlike the motion
-        search, so a large frame may run it in tiles (filter/engine.py) after compensating it whole."""
+        """The learned part over (compensated) frames: synthesis, then refinement. Nearly local (the
+        refinement's channel attention pools over what it is given), unlike the motion search, so a large
+        frame may run it in tiles (filter/engine.py) after compensating it whole; bench measures the seam."""
         synthesized = self.synthesis(frames, t)
         return NetOutput(self.refinement(synthesized, frames[:, 1], frames[:, 2]), synthesized)
 

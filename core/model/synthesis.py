@@ -75,6 +75,8 @@ class SynthesisNet(nn.Module):
         """frames: (B, 4, 3, H, W) on [-1, 1], H and W multiples of 2**levels; the base is I2 and I3 weighted
         by their nearness to time t (with motion compensation both already stand at t)."""
         b, steps = frames.shape[:2]
+        if torch.is_tensor(t):
+            t = t.to(frames.dtype)      # a float32 time must not lift an fp16/bf16 blend to float32
         x, skips = frames, []
         for enc in self.encoders:
             skip, x = enc(x)
