@@ -186,23 +186,3 @@ def warp_to(frames: torch.Tensor, v: torch.Tensor, t: Time = 0.5, mode: str = "b
     """(B, 4, C, H, W) frames at times -1, 0, 1, 2 brought to time t along p + (k - t) v (constant velocity)."""
     return torch.stack([sample(frames[:, k], (k - 1 - t) * v, mode) for k in range(4)], 1)
 
-
-def inside(v: torch.Tensor, offset: Time) -> torch.Tensor:
-    """(B, 1, H, W): whether p + offset * v lies within the frame (a trajectory may leave it)."""
-    b, _, h, w = v.shape
-    pos = _base_grid(b, h, w, v) + offset * v
-    return ((pos[:, :1] >= 0) & (pos[:, :1] <= w - 1) & (pos[:, 1:] >= 0) & (pos[:, 1:] <= h - 1))
-
-
-def fill_from_inside(warped: torch.Tensor, v: torch.Tensor, t: Time = 0.5) -> torch.Tensor:
-    """Where a frame's sample along the trajectory falls outside the picture (content entering or leaving
-    at an edge), ``sample`` repeats the edge: a wrong picture that the blend would average in. Take the
-    other middle frame there when its sample is inside (one-sided, as at an occlusion), and for the outer
-    frames the nearer middle one."""
-    ins = [inside(v, k - 1 - t) for k in range(4)]
-    f1, f2 = warped[:, 1], warped[:, 2]
-    f1 = torch.where(~ins[1] & ins[2], warped[:, 2], f1)
-    f2 = torch.where(~ins[2] & ins[1], warped[:, 1], f2)
-    f0 = torch.where(ins[0], warped[:, 0], f1)
-    f3 = torch.where(ins[3], warped[:, 3], f2)
-    return torch.stack([f0, f1, f2, f3], 1)
