@@ -165,7 +165,7 @@ class Interpolator:
         try:
             with profile.timed("process_s"):
                 result = self._process(n, src_ptrs, src_strides, dst_ptrs, dst_strides, frame_props)
-        except torch.OutOfMemoryError:
+        except torch.cuda.OutOfMemoryError:
             raise InterpolateError(
                 f"cannot interpolate output frame {n}: the GPU ran out of memory at {self.width}x{self.height} "
                 f"with {self.batcher.size} window(s) per pass; lower batch= (e.g. batch=1), set tile= (e.g. "
