@@ -155,3 +155,25 @@ def test_the_device_cut_rule_is_the_host_rule():
     for threshold in (0.15, 0.0, 0.1):
         expected = [cut_at(float(v), threshold) for v in values]
         assert cuts_at(values, threshold).tolist() == expected, threshold
+
+
+@pytest.mark.slow
+def test_the_compiled_learned_part_gives_the_same_frames_and_caches_its_work(tmp_path, monkeypatch):
+    """compile=1: torch.compile (inductor) of the net's learned part; frames as without it (up to float
+    rounding of fused kernels), the compiled code kept in the package's cache folder for later runs."""
+    import os
+    import vapoursynth as vs
+    from helpers import clip_from_frames, moving_frames, planes_of
+    if "TORCHINDUCTOR_CACHE_DIR" in os.environ:
+        monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    weights = random_weights(tmp_path / "motion.pt", TINY_MOTION, seed=3)
+    clip = clip_from_frames(moving_frames(96, 64, 4, speed=4))
+    plain = vs.core.convlstm.Interpolate(clip, weights=str(weights), device="cpu")
+    compiled = vs.core.convlstm.Interpolate(clip, weights=str(weights), device="cpu", compile=1)
+    for n in (1, 3, 5):
+        a, b = planes_of(plain.get_frame(n)).astype(int), planes_of(compiled.get_frame(n)).astype(int)
+        assert np.abs(a - b).max() <= 1, n
+    assert any((tmp_path / "cache" / "convlstm" / "inductor").rglob("*"))
+    with pytest.raises(vs.Error, match="compile must be 0 or 1"):
+        vs.core.convlstm.Interpolate(clip, weights=str(weights), device="cpu", compile=2)

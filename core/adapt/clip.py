@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +9,7 @@ import numpy as np
 import vapoursynth as vs
 
 from ..video import frames_of, open_source, to_rgb24
+from ..cache import cache_root
 from ..checkpoint import file_sha256
 from .loop import AdaptResult, adapt_frames
 
@@ -36,8 +36,7 @@ def clip_frames(clip: vs.VideoNode) -> tuple[np.ndarray, list[int]]:
 
 def cache_dir() -> Path:
     """Where adapted weights go unless told otherwise: never the input's folder."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "convlstm" / "adapted"
+    return cache_root() / "adapted"
 
 
 def adapt_clip(clip: vs.VideoNode, *, minutes: float | None = 3.0, steps: int | None = None,

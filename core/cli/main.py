@@ -77,7 +77,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise ValueError(f"--scales takes 1 and/or 2, got {args.scales}")
     bench(parse_sizes(args.sizes), device=args.device, precisions=precisions, batches=listed(args.batch, int),
           frames=args.frames, compare=args.compare, json_path=args.json, scales=scales,
-          channels_last=args.channels_last, tiles=listed(args.tile, int))
+          channels_last=args.channels_last, tiles=listed(args.tile, int), compile=args.compile)
     return 0
 
 
@@ -136,7 +136,8 @@ def interpolate_one(args: argparse.Namespace, source: str, output: str) -> int:
         weights = str(result.path) if result.adapted else weights
     r = run(source, output, factor=args.factor, device=args.device, weights=weights,
             fp16=args.fp16, codec=args.codec, crf=args.crf, force=args.force, progress=not args.quiet,
-            scales=args.scales, fps=args.fps, assume_progressive=args.assume_progressive, tile=args.tile)
+            scales=args.scales, fps=args.fps, assume_progressive=args.assume_progressive, tile=args.tile,
+            compile=args.compile)
     print(f"wrote {r.output}: {r.frames} frames at {r.fps:.3f} fps in {r.seconds:.1f} s "
           f"({r.frames / max(r.seconds, 1e-9):.1f} frames/s)")
     return 0
@@ -149,7 +150,7 @@ def interpolate_on_cluster(args: argparse.Namespace) -> int:
         raise UsageError("--cluster takes a whole --factor, not --fps")
     s = run_cluster(args.paths, args.out_dir, address=None if args.cluster == "local" else args.cluster,
                     factor=args.factor, device=args.device, weights=args.weights, fp16=args.fp16,
-                    scales=args.scales, tile=args.tile, codec=args.codec, crf=args.crf, ext=args.ext, force=args.force,
+                    scales=args.scales, tile=args.tile, compile=args.compile, codec=args.codec, crf=args.crf, ext=args.ext, force=args.force,
                     assume_progressive=args.assume_progressive, chunk_frames=args.chunk_frames,
                     progress=not args.quiet, workers=args.workers)
     print(f"{'worker':<28}{'frames':>8}{'work s':>9}{'frames/s':>10}")
@@ -238,6 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="1: full-size pass only (faster); 2: plus the half-size pass (default with the bundled model)")
     i.add_argument("--tile", type=int, default=None, help="run frames larger than this many px on a side in tiles "
                    "(at least 64; bounds GPU memory, e.g. 1024 for 4K on a 16 GB card); default whole frames")
+    i.add_argument("--compile", action="store_true", default=None, help="torch.compile the network's learned "
+                   "part: about 30 s once per frame size (cached for later runs), then faster frames")
     i.add_argument("--codec", default="auto", help="ffmpeg video encoder (default auto: the input's family, "
                    "e.g. HEVC in, libx265 out; ProRes in, prores_ks out; else libx264)")
     i.add_argument("--crf", type=int, default=18, help="quality for x264/x265/vp9/av1 (default 18)")
@@ -290,6 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--batch", default="1", help="windows per forward pass, in the filter and the bare-net timing; "
                    "several: 1,2,4,8")
     b.add_argument("--channels-last", action="store_true", help="NHWC activations for the bare-net timing")
+    b.add_argument("--compile", action="store_true", help="torch.compile the net's learned part (filter and "
+                   "bare net; the latency columns then include the compile)")
     b.add_argument("--tile", default="0", help="tile side in px (0: whole frames), or several: 0,1024; a tiled row "
                    "also measures the seam against whole frames")
     b.add_argument("--frames", type=int, default=20, help="source frames pulled through the filter per size")

@@ -24,6 +24,7 @@ class Job:
     fp16: bool | None
     scales: int | None
     tile: int | None
+    compile: bool | None
     codec: str
     crf: int
     assume_progressive: bool
@@ -51,7 +52,8 @@ def render_piece(job: Job, chunk: Chunk, target: str, report: Callable[[int, int
     start = time.perf_counter()
     prepared = prepare_source(Path(job.source), Fraction(job.factor), job.assume_progressive, cache_index=True)
     piece = prepared.clip.std.Trim(chunk.lo, chunk.hi)
-    clip, colour = interpolate_source(piece, job.factor, job.device, job.weights, job.fp16, job.scales, job.tile)
+    clip, colour = interpolate_source(piece, job.factor, job.device, job.weights, job.fp16, job.scales, job.tile,
+                                      job.compile)
     first, last = chunk.outputs(job.factor)
     clip = clip.std.Trim(first, last)
     plan = encode_plan(prepared, None, "nut", job.codec, job.crf, colour, with_streams=False)   # exact time base

@@ -48,6 +48,7 @@ class Case:
     scales: int | None = None    # None: the weights' own setting
     channels_last: bool = False
     tile: int = 0                # 0: whole frames; else the tile side in px (filter and bare net)
+    compile: bool = False        # torch.compile of the learned part (filter and bare net)
 
 
 def seam_error(engine, width: int, height: int) -> dict[str, float]:
@@ -86,6 +87,7 @@ def bench_one(case: Case, device: str, frames: int, compare: bool) -> dict[str, 
     width, height = case.width, case.height
     row: dict[str, Any] = {"size": f"{width}x{height}", "device": str(dev), "precision": case.precision,
                            "batch": case.batch, "channels_last": case.channels_last, "tile": case.tile,
+                           "compiled": case.compile,
                            "threads": core.num_threads}
     net, _ = load_weights(None)
     if case.scales == 1:
@@ -101,7 +103,7 @@ def bench_one(case: Case, device: str, frames: int, compare: bool) -> dict[str, 
     kwargs = {"scales": case.scales} if case.scales else {}
     if case.precision != "bf16":   # the filter's switch is fp16; bf16 is timed on the bare net only
         clip = core.convlstm.Interpolate(src, device=str(dev), fp16=int(case.precision == "fp16"),
-                                         batch=case.batch, tile=case.tile, **kwargs)
+                                         batch=case.batch, tile=case.tile, compile=int(case.compile), **kwargs)
         t = time.perf_counter()
         clip.get_frame(1)                                    # cold: model on device, first window
         row["latency_s"] = time.perf_counter() - t
@@ -121,7 +123,8 @@ def bench_one(case: Case, device: str, frames: int, compare: bool) -> dict[str, 
         row["host_s_per_frame"] = (p.get("process_s", 0) - p.get("device_wait_s", 0) - p.get("batch_wait_s", 0)) / made
         row["windows_per_pass"] = p.get("windows", 0) / max(p.get("passes", 0), 1)
 
-    engine = Engine(net, dev, precision=case.precision, channels_last=case.channels_last, tile=case.tile)
+    engine = Engine(net, dev, precision=case.precision, channels_last=case.channels_last, tile=case.tile,
+                    compile=case.compile)
     x = torch.rand(case.batch, 4, 3, height, width, device=dev) * 2 - 1
     engine.predict(x)
     reps = 3
@@ -181,14 +184,14 @@ def _worker(args: tuple) -> dict[str, Any]:
 
 
 def cases(sizes: list[tuple[int, int]], precisions: list[str], batches: list[int], scales: list[int | None],
-          channels_last: bool = False, tiles: list[int] | None = None) -> list[Case]:
+          channels_last: bool = False, tiles: list[int] | None = None, compile: bool = False) -> list[Case]:
     """Every combination, sizes outermost (the order of the table)."""
-    return [Case(w, h, p, b, s, channels_last, tile) for w, h in sizes for p in precisions for s in scales
+    return [Case(w, h, p, b, s, channels_last, tile, compile) for w, h in sizes for p in precisions for s in scales
             for tile in (tiles or [0]) for b in batches]
 
 
 COLUMNS = [("size", "{}"), ("device", "{}"), ("precision", "{}"), ("batch", "{}"), ("scales", "{}"),
-           ("tile", "{}"), ("motion", "{}"), ("filter_fps", "{:.2f}"), ("latency_s", "{:.3f}"),
+           ("tile", "{}"), ("compiled", "{}"), ("motion", "{}"), ("filter_fps", "{:.2f}"), ("latency_s", "{:.3f}"),
            ("warm_latency_s", "{:.3f}"), ("windows_per_pass", "{:.2f}"), ("host_s_per_frame", "{:.4f}"),
            ("forward_s_per_frame", "{:.4f}"), ("gflops_per_frame", "{:.1f}"), ("achieved_gflops_s", "{:.1f}"),
            ("compute_fraction", "{:.1%}"), ("bandwidth_fraction", "{:.1%}"), ("peak_rss_mib", "{:.0f}"),
@@ -257,7 +260,7 @@ def plot_rates(rows: list[dict[str, Any]], machine: str, path: Path) -> None:
 def bench(sizes: list[tuple[int, int]], device: str = "auto", precisions: list[str] | None = None,
           batches: list[int] | None = None, frames: int = 20, compare: bool = False,
           json_path: str | Path | None = "bench.json", scales: list[int | None] | None = None,
-          channels_last: bool = False, tiles: list[int] | None = None) -> list[dict[str, Any]]:
+          channels_last: bool = False, tiles: list[int] | None = None, compile: bool = False) -> list[dict[str, Any]]:
     """The matrix sizes x precisions x scales x batches, one fresh process per row."""
     precisions, batches, scales = precisions or ["fp32"], batches or [1], scales or [None]
     if min(batches) < 1 or frames < 2:
@@ -269,7 +272,7 @@ def bench(sizes: list[tuple[int, int]], device: str = "auto", precisions: list[s
     from .report import machine_description
     ctx = mp.get_context("spawn")
     rows = []
-    for case in cases(sizes, precisions, batches, scales, channels_last, tiles):
+    for case in cases(sizes, precisions, batches, scales, channels_last, tiles, compile):
         with ctx.Pool(1) as pool:
             rows.append(pool.apply(_worker, ((case, device, frames, compare),)))
     print(format_table(rows))

@@ -30,6 +30,8 @@ def check_factor(factor: int | Fraction) -> Fraction:
 
 def check_args(args: dict[str, Any]) -> dict[str, Any]:
     """Refuses values that make no sense together or alone, naming the accepted ones."""
+    if "compile" in args and args["compile"] not in (0, 1):
+        raise InterpolateError(f"compile must be 0 or 1 (False/True), got {args['compile']}")
     if "fp16" in args and args["fp16"] not in (0, 1):
         raise InterpolateError(f"fp16 must be 0 or 1 (False/True), got {args['fp16']}")
     check_factor(args.get("factor", 2))

@@ -296,7 +296,7 @@ def build(info: dict[str, Any], args: dict[str, Any]) -> list[Interpolator | Ret
                                "has the full-size pass only: leave scales unset")
     if args.get("scales") == 1:
         net.drop_scale_fusion()
-    engine = Engine(net, device, fp16, tile=int(args.get("tile", 0)))
+    engine = Engine(net, device, fp16, tile=int(args.get("tile", 0)), compile=bool(args.get("compile", 0)))
     io = PlaneIO(device)
     sc = float(args.get("sc_threshold", DEFAULT_SC_THRESHOLD))
 
