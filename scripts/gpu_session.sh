@@ -38,14 +38,16 @@ echo "== CUDA tests ($(date -u +%T))"
 (cd tests && timeout 150 python3 -m pytest -q -p no:cacheprovider test_cuda.py 2>&1 | tail -25)
 
 echo "== bench ($(date -u +%T))"
-# issue 14's matrix: batch 1/2/4/8 at 1080p in fp16, the precisions at batch 4, 720p and 4K at the default,
-# and vs-rife's RIFE on the same input and device (random weights: timing only)
-timeout 150 python3 -m convlstm.cli.main bench --device cuda --frames 120 --sizes 1920x1080 --precision fp16 \
-  --batch 1,2,4,8 --compare --json "$out/bench_1080p_batch.json" 2>&1 | grep -v "^WARN"
-timeout 90 python3 -m convlstm.cli.main bench --device cuda --frames 120 --sizes 1920x1080 --precision fp32,bf16 \
-  --batch 4 --channels-last --json "$out/bench_1080p_precision.json" 2>&1 | grep -v "^WARN"
-timeout 90 python3 -m convlstm.cli.main bench --device cuda --frames 60 --sizes 1280x720,3840x2160 --precision fp16 \
-  --batch 4 --json "$out/bench_sizes.json" 2>&1 | grep -v "^WARN"
+# issue 14's goal first (1080p fp16, against vs-rife's RIFE on the same device: random weights, timing only),
+# then the compiled path, bf16 channels-last, and 4K whole against tiled (memory and seam)
+timeout 120 python3 -m convlstm.cli.main bench --device cuda --frames 120 --sizes 1920x1080 --precision fp16 \
+  --batch 1,4 --compare --json "$out/bench_1080p_fp16.json" 2>&1 | grep -v "^WARN"
+timeout 120 python3 -m convlstm.cli.main bench --device cuda --frames 120 --sizes 1920x1080 --precision fp16 \
+  --batch 4 --compile --json "$out/bench_1080p_fp16_compiled.json" 2>&1 | grep -v "^WARN"
+timeout 90 python3 -m convlstm.cli.main bench --device cuda --frames 120 --sizes 1920x1080 --precision bf16 \
+  --batch 4 --channels-last --json "$out/bench_1080p_bf16.json" 2>&1 | grep -v "^WARN"
+timeout 120 python3 -m convlstm.cli.main bench --device cuda --frames 30 --sizes 3840x2160 --precision fp16 \
+  --tile 0,1024 --json "$out/bench_4k.json" 2>&1 | grep -v "^WARN"
 
 budget=$(( $(left) - 45 ))
 echo "== train for ${budget} s ($(date -u +%T))"
