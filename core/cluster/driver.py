@@ -222,13 +222,17 @@ def run_cluster(inputs: list[str], out_dir: str | Path, *, address: str | None =
         ray.init(address=address, include_dashboard=False, log_to_driver=False,
                  **({} if address else {"num_cpus": workers or os.cpu_count()}))
     try:
-        return _run(ray, plans, progress, on_progress)
+        return _run(ray, plans, progress, on_progress, cancel=not started_here)
     finally:
         if started_here:
-            ray.shutdown()
+            ray.shutdown()   # stops this instance's workers, their tasks with them
 
 
-def _run(ray, plans: list[InputPlan], progress: bool, on_progress) -> Summary:
+def _run(ray, plans: list[InputPlan], progress: bool, on_progress, cancel: bool = True) -> Summary:
+    """``cancel``: on an interruption, force-cancel the pending tasks (on someone else's cluster, where they
+    would run on). A local instance is shut down instead: force-cancelling a task while its reply arrives
+    can trip an internal check of Ray's and end the driver with status 1 instead of the user's Ctrl-C
+    (seen in this project's test under load; ray-project/ray#54798 fixed one such race)."""
     from tqdm import tqdm
 
     from .progress import ProgressBoard
@@ -281,8 +285,9 @@ def _run(ray, plans: list[InputPlan], progress: bool, on_progress) -> Summary:
             if plan.folder.exists() and len(plan.done) == len(plan.chunks):
                 finish(plan)
     except BaseException:
-        for ref in pending:
-            ray.cancel(ref, force=True)
+        if cancel:
+            for ref in pending:
+                ray.cancel(ref, force=True)
         raise
     finally:
         bar.n = finished_frames
