@@ -60,7 +60,7 @@ def eval_table(path: Path) -> tuple[str, str]:
 def bench_table(path: Path) -> tuple[str, str]:
     data = json.loads(path.read_text())
     cols = [("size", "size", "{}"), ("device", "device", "{}"), ("precision", "precision", "{}"),
-            ("batch", "batch", "{}"), ("tile", "tile", "{}"), ("motion", "motion", "{}"),
+            ("batch", "batch", "{}"), ("tile", "tile", "{}"), ("compiled", "compiled", "{}"), ("motion", "motion", "{}"),
             ("scales", "model passes", "{}"), ("filter_fps", "output fps (filter)", "{:.2f}"),
             ("latency_s", "latency s", "{:.2f}"), ("warm_latency_s", "warm latency s", "{:.2f}"),
             ("windows_per_pass", "windows/pass", "{:.2f}"), ("host_s_per_frame", "host s/made frame", "{:.4f}"),
