@@ -43,6 +43,30 @@ def test_one_wait_for_the_device_per_made_frame(test_weights):
     assert 1 <= len(stage.slots._streams) <= core.num_threads    # one stream per native thread, reused
 
 
+def test_no_hidden_synchronisation_inside_a_frame(test_weights, tmp_path):
+    """torch's sync debug mode names every wait on the device (a blocking copy, .item(), a host-side
+    condition, a stream synchronize): after the first frame (constants copied once), a made frame waits
+    once, in fetch."""
+    import warnings
+    from convlstm.filter import profile
+    weights = random_weights(tmp_path / "motion.pt", TINY_MOTION)
+    clip = clip_from_frames(moving_frames(96, 64, 8, speed=5))
+    out = core.convlstm.Interpolate(clip, weights=str(weights), device="cuda", batch=2)
+    out.get_frame(1)                                   # warm: model, constants, first window
+    made_before = profile.snapshot().get("made_frames", 0)
+    torch.cuda.set_sync_debug_mode("warn")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for n in range(3, out.num_frames):
+                out.get_frame(n)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    made = profile.snapshot().get("made_frames", 0) - made_before
+    syncs = [str(w.message) for w in caught if "synchroniz" in str(w.message).lower()]
+    assert made > 0 and len(syncs) <= made, (made, syncs[:3])
+
+
 @pytest.mark.parametrize("batch", [1, 4])
 def test_bytes_on_the_gpu_do_not_depend_on_threads_or_order(test_weights, batch):
     frames = moving_frames(96, 64, 10, speed=5)
