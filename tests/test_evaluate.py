@@ -140,3 +140,25 @@ def test_worst_frame_figure_shows_each_method_once_and_says_when_ours_leads(tmp_
     assert title.endswith("[truth, convlstm, blend]") and (tmp_path / "w.png").stat().st_size > 1000
     r.scores["convlstm"], r.scores["blend"] = r.scores["blend"], r.scores["convlstm"]
     assert "where convlstm trails blend most" in worst_frame_crop(r, "convlstm", tmp_path / "w.png")
+
+
+def test_validation_makes_the_frames_the_filter_makes_across_a_scene_cut(tmp_path):
+    """The trainer's validation (predict_with_engine) and the plugin agree frame for frame, cuts included:
+    checkpoints are picked on what users get."""
+    import torch
+    from convlstm.checkpoint import load_net
+    from convlstm.evaluate.methods import run_convlstm
+    from convlstm.evaluate.protocol import predict_with_engine
+    from convlstm.filter.engine import Engine
+    from helpers import TINY_MOTION, clip_from_frames, moving_frames, random_weights
+    weights = random_weights(tmp_path / "m.pt", TINY_MOTION)
+    first = moving_frames(64, 48, 10, speed=3)
+    second = [255 - f for f in moving_frames(64, 48, 10, speed=2)]          # another scene
+    source = clip_from_frames(first + second)
+    rgb = np.stack([np.stack([np.asarray(f[p]) for p in range(3)], -1) for f in source.frames()])
+    even = rgb[0::2]
+    ours = predict_with_engine(Engine(load_net(weights)[0], torch.device("cpu")), even)
+    plugin = run_convlstm(source, even, weights=str(weights), device="cpu").frames
+    assert ours.shape == plugin.shape
+    assert np.array_equal(ours[4], even[4])          # frames 8 | 10: the cut, frame 8 again
+    assert np.array_equal(ours, plugin)

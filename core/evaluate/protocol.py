@@ -11,6 +11,8 @@ import torch
 
 from ..filter.engine import Engine
 from ..filter.formats import PixelFormat
+from ..filter.arguments import DEFAULT_SC_THRESHOLD
+from ..filter.scenes import consecutive_differences, cuts_at, within_scene
 from ..filter.schedule import source_window
 from .metrics import frame_scores, sharpness_ratio, vmaf
 
@@ -30,14 +32,20 @@ def blend(even: np.ndarray) -> np.ndarray:
     return ((a + b + 1) // 2).astype(np.uint8)
 
 
-def predict_with_engine(engine: Engine, even: np.ndarray) -> np.ndarray:
-    """Odd frames from the net with the filter's window schedule (edges clamped), as uint8 RGB."""
+def predict_with_engine(engine: Engine, even: np.ndarray,
+                        sc_threshold: float = DEFAULT_SC_THRESHOLD) -> np.ndarray:
+    """Odd frames from the net as the filter makes them, as uint8 RGB: its window schedule (edges
+    clamped) and its scene-cut rule (frame i again at a cut, no window across one)."""
     n = len(even)
     stack = RGB24.to_unit(torch.from_numpy(even).permute(0, 3, 1, 2))
     preds = []
     for i in range(n - 1):
-        window = source_window(2 * i + 1, n)
-        out = engine.predict(stack[list(window)][None])[0]
+        window = stack[list(source_window(2 * i + 1, n))]
+        cut = cuts_at(consecutive_differences((window + 1) * 0.5), sc_threshold)
+        if cut[1]:
+            preds.append(even[i])
+            continue
+        out = engine.predict(within_scene(window, cut)[None])[0]
         preds.append(RGB24.from_unit(out).permute(1, 2, 0).cpu().numpy())
     return np.stack(preds)
 

@@ -19,6 +19,14 @@ def cut_at(difference: float, threshold: float) -> bool:
 
 
 
+def within_scene(window: torch.Tensor, cut: torch.Tensor) -> torch.Tensor:
+    """A (4, 3, H, W) window with its outer frames replaced by their neighbours across a cut (``cut``: (3,)
+    bool, a cut after window position a), so a window never mixes scenes; decided on the device. (A cut
+    between the middle frames is the caller's: the new frame is then frame i itself.)"""
+    return torch.stack([torch.where(cut[0], window[1], window[0]), window[1], window[2],
+                        torch.where(cut[2], window[2], window[3])])
+
+
 def cuts_at(differences: torch.Tensor, threshold: float) -> torch.Tensor:
     """``cut_at`` for a tensor of differences, on their device (no transfer to decide)."""
     if threshold <= 0:

@@ -28,7 +28,7 @@ from .planes import Plane, PlaneIO, host_view
 from . import profile
 from .streams import Slots, mark_ready, use_here
 from .batcher import Batcher
-from .scenes import consecutive_differences, cuts_at
+from .scenes import consecutive_differences, cuts_at, within_scene
 from .schedule import (clamped_window, doubled_rate, doublings_for_rate, retimed_count, retimed_index, source_window,
                        timed_position)
 from .yuv import YuvDescription, rgb_to_yuv, yuv_to_rgb
@@ -186,8 +186,7 @@ class Interpolator:
             # every decision is made on the device and read with the result: no wait before the net runs
             cut = self._cuts(consecutive_differences((window + 1) * 0.5), [p[FLAGS] for p in frame_props])
             finite_in = torch.isfinite(window).all()
-            window = torch.stack([torch.where(cut[0], window[1], window[0]), window[1], window[2],   # never mix
-                                  torch.where(cut[2], window[2], window[3])])                        # scenes
+            window = within_scene(window, cut)
             pred = self.batcher.predict(window, self.time_position(n))
             planes = self.encode(pred, frame_props[1])
             flags = torch.stack([cut[0], cut[1], finite_in, torch.isfinite(pred).all()]).to(torch.int32)
