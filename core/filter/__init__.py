@@ -1,13 +1,18 @@
 """The filter runtime: what happens to a frame between VapourSynth and the net, in the order it happens.
 
     bridge     the only module C calls: build the stages, process one output frame
+    contract   what C and Python agree on (tuple layouts, flag bits, stage facts), checked
     arguments  the values Interpolate accepts (their types are VapourSynth's signature)
-    stages     one 2x stage (Interpolator) or a final retiming (Retimer) per filter node
+    stages     one 2x stage (Interpolator) or a final retiming (Retimer) per filter node; thread-safe
     schedule   which source frames make each output frame (the 2x contract, retiming)
     formats    accepted clip formats; samples <-> the net's [-1, 1]
-    planes     frame memory -> numpy view (CPU) or CuPy copy (CUDA) -> torch by DLPack, and back
+    planes     frame memory -> numpy view (CPU) or page-locked staging and an async copy (CUDA), and back
+               with one wait per frame
+    streams    one CUDA stream per serving thread; events for what crosses between them
     yuv        YUV <-> RGB on the compute device with the clip's matrix, range and chroma siting
-    scenes     the scene-cut rule (shared with the training data)
+    scenes     the scene-cut rule (shared with the training data and validation)
     devices    'auto' / 'cpu' / 'cuda:N'
-    engine     the loaded net on its device: pad, forward, crop
+    batcher    windows requested together, one forward pass of a fixed size
+    engine     the loaded net on its device: precision, pad, tiles, forward, crop
+    profile    where a made frame's host time goes (for bench)
 """
