@@ -58,17 +58,17 @@ def seam_error(engine, width: int, height: int) -> dict[str, float]:
     import torch
     import torch.nn.functional as F
 
-    from ..evaluate.clips import DEMO_CLIP
     from ..video import read_rgb
+    from .clips import DEMO_CLIP
+    from .metrics import psnr
     frames = torch.from_numpy(read_rgb(DEMO_CLIP, 8)[::2].copy()).permute(0, 3, 1, 2).float() / 127.5 - 1
     frames = F.interpolate(frames, size=(height, width), mode="bilinear", align_corners=False)[None]
     tiled = engine.predict(frames)
     tile, engine.tile = engine.tile, 0
     whole = engine.predict(frames)
     engine.tile = tile
-    diff = ((tiled - whole).abs() * 127.5).cpu().numpy()
-    mse = float(np.mean(diff ** 2))
-    return {"seam_max_levels": float(diff.max()), "seam_psnr_db": 10 * np.log10(255 ** 2 / mse) if mse else float("inf")}
+    tiled, whole = (tiled * 127.5).cpu().numpy(), (whole * 127.5).cpu().numpy()   # 8-bit levels
+    return {"seam_max_levels": float(np.abs(tiled - whole).max()), "seam_psnr_db": psnr(tiled, whole)}
 
 
 def bench_one(case: Case, device: str, frames: int, compare: bool) -> dict[str, Any]:

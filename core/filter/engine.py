@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from ..cache import cache_root
 from ..errors import InterpolateError
 from ..model import Net
+from ..model.net import times_on
 from .arguments import MIN_TILE
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -70,10 +71,8 @@ class Engine:
             return self._tiled(frames, lambda part: self._whole(part, t))
         # motion is searched on the whole frame (its reach and pyramid must not depend on the tiles; its
         # memory is a few frames' worth), the learned part, which holds the memory, runs in tiles
-        x = frames.to(device=self.device, dtype=self.dtype)
-        tt = t.to(self.device, non_blocking=True).to(torch.float32).view(-1, 1, 1, 1)
-        if self.net.config.motion == "block":
-            x = self.net.compensate(x, tt)
+        tt = times_on(t, self.device)
+        x = self.net.motion_compensated(frames.to(device=self.device, dtype=self.dtype), tt)
         return self._tiled(x, lambda part: self._padded(part, lambda p: self.net.correct(p, tt)))
 
     def _tiled(self, frames: torch.Tensor, run) -> torch.Tensor:

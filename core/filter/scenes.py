@@ -18,7 +18,6 @@ def cut_at(difference: float, threshold: float) -> bool:
     return threshold > 0 and difference > threshold
 
 
-
 def within_scene(window: torch.Tensor, cut: torch.Tensor) -> torch.Tensor:
     """A (4, 3, H, W) window with its outer frames replaced by their neighbours across a cut (``cut``: (3,)
     bool, a cut after window position a), so a window never mixes scenes; decided on the device. (A cut

@@ -89,15 +89,16 @@ class Interpolator:
         h, w = self.format.plane_shape(p, self.height, self.width)
         return Plane(ptr=ptr, stride=stride, height=h, width=w)
 
+    def _planes(self, f: int, ptrs: Sequence[int], strides: Sequence[int]) -> list[Plane]:
+        """Frame f's planes among the pointers C passed (f = 0 for the output frame's own)."""
+        return [self._plane(p, ptrs[f * 3 + p], strides[f * 3 + p]) for p in range(self.planes)]
+
     def _read(self, f: int, src_ptrs: Sequence[int], src_strides: Sequence[int]) -> list[torch.Tensor]:
-        dtype = self.format.numpy_dtype
-        return [self.io.read(self._plane(p, src_ptrs[f * 3 + p], src_strides[f * 3 + p]), dtype)
-                for p in range(self.planes)]
+        return [self.io.read(p, self.format.numpy_dtype) for p in self._planes(f, src_ptrs, src_strides)]
 
     def _host_planes(self, f: int, ptrs: Sequence[int], strides: Sequence[int]) -> list[np.ndarray]:
-        """Window frame f's planes (or the output's, f=0 of dst) as views of VapourSynth's memory."""
-        return [host_view(self._plane(p, ptrs[f * 3 + p], strides[f * 3 + p]), self.format.numpy_dtype)
-                for p in range(self.planes)]
+        """Window frame f's planes as views of VapourSynth's memory (no copy, no device)."""
+        return [host_view(p, self.format.numpy_dtype) for p in self._planes(f, ptrs, strides)]
 
     def _yuv(self, props: Sequence[int]) -> YuvDescription:
         return YuvDescription.from_props(props[MATRIX], props[RANGE], props[CHROMA_LOCATION], self.width, self.height)
@@ -197,7 +198,7 @@ class Interpolator:
             raise InterpolateError(f"cannot interpolate output frame {n}: the input frames contain " + (
                 "NaN/Inf samples" if not raw else "samples too large to compute with (beyond about 1e38 once "
                 "scaled); clamp them first, e.g. core.std.Expr(clip, 'x -1 max 2 min')"))
-        dst = [self._plane(p, dst_ptrs[p], dst_strides[p]) for p in range(self.planes)]
+        dst = self._planes(0, dst_ptrs, dst_strides)
         if cut_here:      # no ghosting: frame i again, its very bytes
             self.io.store(self._host_planes(1, src_ptrs, src_strides), dst, self.format.numpy_dtype)
             return CUT_BEFORE_OUTPUT if self.last_before_next_source(n) else 0

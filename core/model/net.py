@@ -14,6 +14,14 @@ from .refinement import RefinementNet
 from .synthesis import SynthesisNet
 
 
+def times_on(t: float | torch.Tensor, device: torch.device) -> Time:
+    """One time per sample, a (B,) host tensor, as (B, 1, 1, 1) float32 on ``device`` (non_blocking: from
+    the engine's page-locked times, no wait for the device); one float for the batch stays as it is."""
+    if not torch.is_tensor(t):
+        return t
+    return t.to(device, non_blocking=True).to(torch.float32).view(-1, 1, 1, 1)
+
+
 class NetOutput(NamedTuple):
     """What forward returns in every mode: the frame, and the synthesis stage's own estimate of the
     full-size pass (the paper's loss supervises both; inference uses ``frame``)."""
@@ -73,8 +81,7 @@ class Net(nn.Module):
             raise ValueError(f"Net expects one time per sample, shape ({frames.shape[0]},), got {tuple(t.shape)}")
         if not self.any_time and bool(torch.as_tensor(t != 0.5).any()):   # checked before t moves to the device
             raise ValueError(f"this net interpolates halfway only (t=0.5), not at t={t}: it has no motion model")
-        if torch.is_tensor(t):   # non_blocking: from the engine's page-locked t, no wait for the device
-            t = t.to(frames.device, non_blocking=True).to(torch.float32).view(-1, 1, 1, 1)
+        t = times_on(t, frames.device)
         full = self.single_pass(frames, t, valid)
         if self.fusion is None:
             return full
@@ -106,9 +113,12 @@ class Net(nn.Module):
     def single_pass(self, frames: torch.Tensor, t: Time = 0.5, valid: tuple[int, int] | None = None) -> NetOutput:
         """The paper's network: ConvLSTM U-Net synthesis, then attention refinement (over the
         motion-compensated frames with model.motion="block")."""
-        if self.config.motion == "block":
-            frames = self.compensate(frames, t, valid)
-        return self.correct(frames, t)
+        return self.correct(self.motion_compensated(frames, t, valid), t)
+
+    def motion_compensated(self, frames: torch.Tensor, t: Time = 0.5,
+                           valid: tuple[int, int] | None = None) -> torch.Tensor:
+        """What the learned part reads: the compensated frames with model.motion="block", else the frames."""
+        return self.compensate(frames, t, valid) if self.config.motion == "block" else frames
 
     def correct(self, frames: torch.Tensor, t: Time = 0.5) -> NetOutput:
         """The learned part over (compensated) frames: synthesis, then refinement. Nearly local (the
