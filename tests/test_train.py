@@ -458,6 +458,21 @@ def test_census_term_punishes_blur_not_brightness():
     assert laplacian_pyramid_l1(blurred, truth).item() > 0
 
 
+def test_detail_term_asks_for_the_amount_of_detail_not_its_place():
+    """Zero on the truth and on the truth moved a pixel (same detail, elsewhere), where L1 is large; a
+    soft frame and an over-sharpened one both pay."""
+    from convlstm.train.loss import detail_loss
+    g = torch.Generator().manual_seed(2)
+    truth = torch.rand(1, 3, 64, 64, generator=g) * 2 - 1
+    moved = torch.roll(truth, 1, dims=-1)
+    blurred = F.avg_pool2d(F.pad(truth, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+    sharpened = truth + 0.5 * (truth - blurred)
+    assert detail_loss(truth, truth).item() == 0.0
+    assert detail_loss(moved, truth).item() < 0.05 * detail_loss(blurred, truth).item()
+    assert F.l1_loss(moved, truth).item() > F.l1_loss(blurred, truth).item()
+    assert detail_loss(sharpened, truth).item() > 0.1 * detail_loss(blurred, truth).item()
+
+
 def test_loss_config_adds_only_the_terms_asked_for():
     from convlstm.model import NetOutput
     from convlstm.train.config import LossConfig
@@ -469,3 +484,6 @@ def test_loss_config_adds_only_the_terms_asked_for():
     assert plain == pytest.approx(F.l1_loss(pred, truth).item())
     with_census = loss_of(out, truth[None], False, LossConfig(census=0.5)).item()
     assert with_census == pytest.approx(plain + 0.5 * census_loss(pred[None], truth[None]).item(), rel=1e-5)
+    from convlstm.train.loss import detail_loss
+    with_detail = loss_of(out, truth[None], False, LossConfig(detail=2.0)).item()
+    assert with_detail == pytest.approx(plain + 2.0 * detail_loss(pred[None], truth[None]).item(), rel=1e-5)

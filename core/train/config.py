@@ -37,6 +37,7 @@ class LossConfig:
     """The paper's L1 terms, plus these weights times the anti-blur terms of train/loss.py."""
     laplacian: float = 0.0     # Laplacian-pyramid L1
     census: float = 0.0        # census (ternary) distance
+    detail: float = 0.0        # detail energy per 16x16 patch (the sharpness ratio's measure)
 
 
 @dataclass
