@@ -199,3 +199,22 @@ def test_factors_that_are_not_powers_of_two_need_any_time_weights(test_weights, 
     assert vs.core.convlstm.Interpolate(variable, weights=str(motion_weights), factor=3).num_frames == 24
     doubled = vs.core.convlstm.Interpolate(clip, weights=str(motion_weights))
     assert doubled.num_frames == 8 and doubled.fps == clip.fps * 2
+
+
+def test_a_failed_vector_takes_its_neighbours_right_one():
+    """Upsampled vectors at an object's edge mix two motions and +-1 px per level cannot walk them back:
+    a pixel whose vector fails takes a neighbour's that matches; one that merely matches a little worse
+    than a neighbour's keeps its own (else foreground vectors leak into the background)."""
+    from convlstm.model.motion import _propagate
+    base = texture(64, 96, 2)
+    g = torch.Generator().manual_seed(5)
+    i2, i3 = (shifted(base, d, 0) + 0.02 * torch.randn(base.shape, generator=g) for d in (-5, 5))   # 10 px right
+    a, b = (0.299 * x[:, :1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:] for x in (i2, i3))
+    v = torch.zeros(1, 2, 64, 96)
+    v[:, 0] = 10.0
+    v[..., 30:32, 40:42] = torch.tensor([-8.0, 6.0]).view(1, 2, 1, 1)    # a 2x2 patch of failed vectors
+    v[..., 40:42, 60:62] = torch.tensor([10.0, 0.25]).view(1, 2, 1, 1)   # nearly right: kept
+    fixed = _propagate(a, b, v, 0.5, 1)
+    assert torch.equal(fixed[..., 30:32, 40:42], v[..., 28:30, 40:42])
+    assert torch.equal(fixed[..., 40:42, 60:62], v[..., 40:42, 60:62])
+    assert torch.equal(fixed[..., :30, :], v[..., :30, :])
