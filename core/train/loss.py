@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..evaluate.metrics import LAPLACIAN
 from ..model import NetOutput, interpolation_loss
 from .config import LossConfig
 
@@ -58,12 +59,12 @@ def census_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (d / (0.1 + d)).mean()
 
 
-LAPLACIAN = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])
 DETAIL_PATCH = 16
 
 
 def _detail(x: torch.Tensor) -> torch.Tensor:
-    """(B, 3, H, W) -> (B, 1, H/16, W/16): mean |Laplacian| of luma per patch (ceil at the edges)."""
+    """(B, 3, H, W) -> (B, 1, H/16, W/16): mean |Laplacian| of luma per patch (ceil at the edges), the
+    evaluation's sharpness measure (evaluate/metrics.py) made local."""
     y = (x * x.new_tensor(LUMA).view(1, 3, 1, 1)).sum(1, keepdim=True)
     lap = F.conv2d(F.pad(y, (1, 1, 1, 1), mode="replicate"), LAPLACIAN.to(x).view(1, 1, 3, 3)).abs()
     return F.avg_pool2d(lap, DETAIL_PATCH, ceil_mode=True)
