@@ -23,7 +23,7 @@ def interpolate(clip: vs.VideoNode, weights: str | Path | None = None, device: s
                 fp16: bool | None = None, factor: int | None = None, fps_num: int | None = None,
                 fps_den: int | None = None, sc_threshold: float | None = None, scales: int | None = None,
                 factor_num: int | None = None, factor_den: int | None = None, batch: int | None = None,
-                tile: int | None = None, compile: bool | None = None) -> vs.VideoNode:
+                tile: int | None = None, compile: bool | None = None, detail: float | None = None) -> vs.VideoNode:
     """Raises the frame rate of a clip (2x by default). See README for arguments."""
     if not plugin_available():
         raise vs.Error("convlstm.interpolate: the native plugin is not loaded; install the package with "
@@ -37,7 +37,7 @@ def interpolate(clip: vs.VideoNode, weights: str | Path | None = None, device: s
         kwargs["compile"] = int(bool(compile))
     for key, value in (("factor", factor), ("factor_num", factor_num), ("factor_den", factor_den),
                        ("fps_num", fps_num), ("fps_den", fps_den), ("sc_threshold", sc_threshold), ("scales", scales),
-                       ("batch", batch), ("tile", tile)):
+                       ("batch", batch), ("tile", tile), ("detail", detail)):
         if value is not None:
             kwargs[key] = value
     return vs.core.convlstm.Interpolate(clip, **kwargs)
@@ -45,7 +45,8 @@ def interpolate(clip: vs.VideoNode, weights: str | Path | None = None, device: s
 
 def interpolate_source(src: vs.VideoNode, factor: int | None = None, device: str = "auto",
                        weights: str | None = None, fp16: bool | None = None, scales: int | None = None,
-                       tile: int | None = None, compile: bool | None = None, **rate: int | float) -> tuple[vs.VideoNode, Colour]:
+                       tile: int | None = None, compile: bool | None = None, detail: float | None = None,
+                       **rate: int | float) -> tuple[vs.VideoNode, Colour]:
     """The rate change (``factor`` 2 by default, or ``factor_num``/``factor_den``, ``fps_num``/``fps_den``, and
     ``sc_threshold`` in ``rate``) in the source's own format. RGB and 4:2:0/4:2:2/4:4:4 YUV go to the filter
     directly (it converts on the compute device with the clip's matrix/range props and passes source frames
@@ -58,7 +59,7 @@ def interpolate_source(src: vs.VideoNode, factor: int | None = None, device: str
         factor = 2
     colour = colour_of(src)
     kwargs = dict(weights=weights, device=device, fp16=fp16, factor=factor, scales=scales, tile=tile, compile=compile,
-                  **rate)
+                  detail=detail, **rate)
     f = src.format
     if f.color_family == vs.RGB or (f.color_family == vs.YUV and (f.subsampling_w, f.subsampling_h) in SUBSAMPLING):
         return interpolate(src, **kwargs), colour

@@ -29,6 +29,8 @@ class ModelConfig:
     found by block matching (model/motion.py) before the paper's net sees them, so the net corrects a
     motion-compensated estimate instead of the plain average; ``"none"`` is the paper's net as published.
     ``blend_mask`` lets the synthesis net weight I2 and I3 per pixel in its base (model/synthesis.py).
+    ``detail`` (0 to 1) makes up that share of the frame's detail deficit against its two compensated
+    sources (model/detail.py): at 1 the new frames are as sharp as the source frames.
     """
 
     channels: tuple[int, ...] = (8, 16, 32, 64, 96)
@@ -40,6 +42,7 @@ class ModelConfig:
     fusion_channels: int = 24
     motion: str = "none"
     blend_mask: bool = False
+    detail: float = 0.0
 
     def __post_init__(self) -> None:
         check_types(self, "model.")
@@ -71,6 +74,10 @@ class ModelConfig:
             raise ValueError(f"model.fusion_channels must be positive, got {self.fusion_channels}")
         if self.motion not in MOTION_MODELS:
             raise ValueError(f"model.motion must be one of {', '.join(MOTION_MODELS)}, got {self.motion!r}")
+        if not 0.0 <= self.detail <= 1.0:
+            raise ValueError(f"model.detail must be between 0 (off) and 1 (as sharp as the sources), got {self.detail}")
+        if self.detail and self.motion == "none":
+            raise ValueError("model.detail matches the compensated sources' detail: it needs model.motion")
         if self.motion != "none" and self.scales != 1:
             raise ValueError("model.motion compensates large motion itself: use it with scales: 1")
 

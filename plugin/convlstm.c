@@ -401,6 +401,6 @@ VS_EXTERNAL_API(void) VapourSynthPluginInit2(VSPlugin *plugin, const VSPLUGINAPI
                          VS_MAKE_VERSION(0, 1), VAPOURSYNTH_API_VERSION, 0, plugin);
     vspapi->registerFunction("Interpolate", "clip:vnode;weights:data:opt;device:data:opt;fp16:int:opt;factor:int:opt;"
                              "factor_num:int:opt;factor_den:int:opt;fps_num:int:opt;fps_den:int:opt;"
-                             "sc_threshold:float:opt;scales:int:opt;batch:int:opt;tile:int:opt;compile:int:opt;",
+                             "sc_threshold:float:opt;scales:int:opt;batch:int:opt;tile:int:opt;compile:int:opt;detail:float:opt;",
                              "clip:vnode;", interpolateCreate, NULL, plugin);
 }

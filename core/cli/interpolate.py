@@ -189,7 +189,8 @@ def encode_plan(prepared: Prepared, streams: Probe | None, container: str, codec
 def run(input: str | Path, output: str | Path, factor: str | int | None = None, device: str = "auto",
         weights: str | None = None, fp16: bool | None = None, codec: str = "auto", crf: int = 18,
         force: bool = False, progress: bool = True, scales: int | None = None, fps: str | None = None,
-        assume_progressive: bool = False, tile: int | None = None, compile: bool | None = None) -> Result:
+        assume_progressive: bool = False, tile: int | None = None, compile: bool | None = None,
+        detail: float | None = None) -> Result:
     src_path, out_path = Path(input), Path(output)
     container = check_output(src_path, out_path, force)
     if not 0 <= crf <= 63:
@@ -205,7 +206,8 @@ def run(input: str | Path, output: str | Path, factor: str | int | None = None, 
         prepared = prepare_source(src_path, ratio, assume_progressive)
         streams = probe(src_path)
         factor_arg = rate.pop("factor", None)
-        clip, colour = interpolate_source(prepared.clip, factor_arg, device, weights, fp16, scales, tile, compile, **rate)
+        clip, colour = interpolate_source(prepared.clip, factor_arg, device, weights, fp16, scales, tile, compile,
+                                          detail=detail, **rate)
         plan = encode_plan(prepared, streams, container, codec, crf, colour)
         try:
             preflight(clip, plan)    # before any frame is computed

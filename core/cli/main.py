@@ -137,7 +137,7 @@ def interpolate_one(args: argparse.Namespace, source: str, output: str) -> int:
     r = run(source, output, factor=args.factor, device=args.device, weights=weights,
             fp16=args.fp16, codec=args.codec, crf=args.crf, force=args.force, progress=not args.quiet,
             scales=args.scales, fps=args.fps, assume_progressive=args.assume_progressive, tile=args.tile,
-            compile=args.compile)
+            compile=args.compile, detail=args.detail)
     print(f"wrote {r.output}: {r.frames} frames at {r.fps:.3f} fps in {r.seconds:.1f} s "
           f"({r.frames / max(r.seconds, 1e-9):.1f} frames/s)")
     return 0
@@ -150,7 +150,7 @@ def interpolate_on_cluster(args: argparse.Namespace) -> int:
         raise UsageError("--cluster takes a whole --factor, not --fps")
     s = run_cluster(args.paths, args.out_dir, address=None if args.cluster == "local" else args.cluster,
                     factor=args.factor, device=args.device, weights=args.weights, fp16=args.fp16,
-                    scales=args.scales, tile=args.tile, compile=args.compile, codec=args.codec, crf=args.crf, ext=args.ext, force=args.force,
+                    scales=args.scales, tile=args.tile, compile=args.compile, detail=args.detail, codec=args.codec, crf=args.crf, ext=args.ext, force=args.force,
                     assume_progressive=args.assume_progressive, chunk_frames=args.chunk_frames,
                     progress=not args.quiet, workers=args.workers)
     print(f"{'worker':<28}{'frames':>8}{'work s':>9}{'frames/s':>10}")
@@ -239,6 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="1: full-size pass only (faster); 2: plus the half-size pass (default with the bundled model)")
     i.add_argument("--tile", type=int, default=None, help="run frames larger than this many px on a side in tiles "
                    "(at least 64; bounds GPU memory, e.g. 1024 for 4K on a 16 GB card); default whole frames")
+    i.add_argument("--detail", type=float, default=None, help="0..1: how much of the source frames' sharpness the "
+                   "new frames get back (default: the weights' own, 1 for the bundled model; 0: the net's frame, a "
+                   "little higher PSNR, softer)")
     i.add_argument("--compile", action="store_true", default=None, help="torch.compile the network's learned "
                    "part: about 30 s once per frame size (cached for later runs), then faster frames")
     i.add_argument("--codec", default="auto", help="ffmpeg video encoder (default auto: the input's family, "

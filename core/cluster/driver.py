@@ -117,7 +117,7 @@ def scene_starts(clip, threshold: float) -> list[int]:
 
 def plan_input(src: Path, out: Path, ratio: Fraction, device: str, weights: str | None, fp16: bool | None,
                scales: int | None, codec: str, crf: int, assume_progressive: bool, chunk_frames: int,
-               tile: int | None = None, compile: bool | None = None) -> InputPlan:
+               tile: int | None = None, compile: bool | None = None, detail: float | None = None) -> InputPlan:
     from ..filter.arguments import DEFAULT_SC_THRESHOLD
     prepared = prepare_source(src, ratio, assume_progressive, cache_index=True)
     if prepared.timestamps is not None:
@@ -126,7 +126,7 @@ def plan_input(src: Path, out: Path, ratio: Fraction, device: str, weights: str 
     container = check_output(src, out, force=True)
     job = Job(str(src.resolve()), int(ratio), device, weights, fp16, scales, tile, compile,
               pick_codec(codec, probe(src), container),
-              crf, assume_progressive)
+              crf, assume_progressive, detail)
     chunks = plan_chunks(prepared.clip.num_frames, scene_starts(prepared.clip, DEFAULT_SC_THRESHOLD), chunk_frames)
     stat = src.stat()
     weights_id = file_sha256(Path(weights)) if weights and Path(weights).is_file() else weights
@@ -195,7 +195,8 @@ def run_cluster(inputs: list[str], out_dir: str | Path, *, address: str | None =
                 scales: int | None = None, codec: str = "auto", crf: int = 18, ext: str = ".mkv",
                 force: bool = False, assume_progressive: bool = False, chunk_frames: int | None = None,
                 progress: bool = True, on_progress: Callable[[dict[str, Any]], None] | None = None,
-                workers: int | None = None, tile: int | None = None, compile: bool | None = None) -> Summary:
+                workers: int | None = None, tile: int | None = None, compile: bool | None = None,
+                detail: float | None = None) -> Summary:
     """Every input through the cluster at ``address`` (None: a local Ray instance on this machine;
     "auto" or "ray://host:port": an existing cluster). ``on_progress`` sees the workers' state as it
     changes (piece -> worker, frames done), for callers that watch the run. ``workers``: CPU workers of a
@@ -214,7 +215,7 @@ def run_cluster(inputs: list[str], out_dir: str | Path, *, address: str | None =
     if "factor" not in rate:
         raise UsageError("--cluster takes a whole --factor (pieces are joined at a whole multiple of the rate)")
     plans = [plan_input(s, o, ratio, device, weights, fp16, scales, codec, crf, assume_progressive,
-                        chunk_frames or CHUNK_FRAMES, tile, compile) for s, o in zip(sources, outputs)]
+                        chunk_frames or CHUNK_FRAMES, tile, compile, detail) for s, o in zip(sources, outputs)]
     started_here = not ray.is_initialized()
     if started_here:
         if address and workers:

@@ -28,6 +28,7 @@ class Job:
     codec: str
     crf: int
     assume_progressive: bool
+    detail: float | None = None
 
 
 @dataclass
@@ -53,7 +54,7 @@ def render_piece(job: Job, chunk: Chunk, target: str, report: Callable[[int, int
     prepared = prepare_source(Path(job.source), Fraction(job.factor), job.assume_progressive, cache_index=True)
     piece = prepared.clip.std.Trim(chunk.lo, chunk.hi)
     clip, colour = interpolate_source(piece, job.factor, job.device, job.weights, job.fp16, job.scales, job.tile,
-                                      job.compile)
+                                      job.compile, detail=job.detail)
     first, last = chunk.outputs(job.factor)
     clip = clip.std.Trim(first, last)
     plan = encode_plan(prepared, None, "nut", job.codec, job.crf, colour, with_streams=False)   # exact time base

@@ -57,6 +57,9 @@ def check_args(args: dict[str, Any]) -> dict[str, Any]:
     if args.get("tile", 0) != 0 and not MIN_TILE <= args["tile"] <= 1 << 16:
         raise InterpolateError(f"tile must be 0 (whole frames) or a tile side of at least {MIN_TILE} px, "
                                f"got {args['tile']}")
+    if "detail" in args and not 0.0 <= args["detail"] <= 1.0:
+        raise InterpolateError(f"detail must be in [0, 1] (0: the net's own frame, 1: as sharp as the source "
+                               f"frames), got {args['detail']}")
     sc = args.get("sc_threshold", DEFAULT_SC_THRESHOLD)
     if not 0.0 <= sc <= 1.0:
         raise InterpolateError(f"sc_threshold must be in [0, 1] (0 turns detection off), got {sc}")

@@ -296,6 +296,11 @@ def build(info: dict[str, Any], args: dict[str, Any]) -> list[Interpolator | Ret
                                "has the full-size pass only: leave scales unset")
     if args.get("scales") == 1:
         net.drop_scale_fusion()
+    if "detail" in args:
+        if args["detail"] and not net.any_time:
+            raise InterpolateError(f"detail matches the motion-compensated source frames' sharpness; {source!r} has "
+                                   "no motion model: leave detail unset")
+        net.set_detail(float(args["detail"]))
     engine = Engine(net, device, fp16, tile=int(args.get("tile", 0)), compile=bool(args.get("compile", 0)))
     io = PlaneIO(device)
     sc = float(args.get("sc_threshold", DEFAULT_SC_THRESHOLD))

@@ -1,6 +1,7 @@
 """The whole interpolator and its training loss."""
 from __future__ import annotations
 
+import dataclasses
 from typing import NamedTuple
 
 import torch
@@ -8,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import ModelConfig
+from .detail import match_detail
 from .fusion import ScaleFusion, halve
 from .motion import Time, confidence, estimate_motion, warp_to
 from .refinement import RefinementNet
@@ -59,6 +61,11 @@ class Net(nn.Module):
     def drop_scale_fusion(self) -> "Net":
         """The full-size pass alone (the paper's net): faster, weaker on large motion."""
         self.fusion = None
+        return self
+
+    def set_detail(self, strength: float) -> "Net":
+        """model.detail for these weights (0 off, 1 as sharp as the sources: model/detail.py)."""
+        self.config = dataclasses.replace(self.config, detail=float(strength))
         return self
 
     @property
@@ -121,11 +128,15 @@ class Net(nn.Module):
         return self.compensate(frames, t, valid) if self.config.motion == "block" else frames
 
     def correct(self, frames: torch.Tensor, t: Time = 0.5) -> NetOutput:
-        """The learned part over (compensated) frames: synthesis, then refinement. Nearly local (the
+        """The learned part over (compensated) frames: synthesis, then refinement (then, with
+        model.detail, the sources' detail level matched: model/detail.py). Nearly local (the
         refinement's channel attention pools over what it is given), unlike the motion search, so a large
         frame may run it in tiles (filter/engine.py) after compensating it whole; bench measures the seam."""
         synthesized = self.synthesis(frames, t)
-        return NetOutput(self.refinement(synthesized, frames[:, 1], frames[:, 2]), synthesized)
+        frame = self.refinement(synthesized, frames[:, 1], frames[:, 2])
+        if self.config.detail:
+            frame = match_detail(frame, frames[:, 1], frames[:, 2], self.config.detail)
+        return NetOutput(frame, synthesized)
 
 
 def interpolation_loss(synthesized: torch.Tensor, refined: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

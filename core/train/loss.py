@@ -5,7 +5,7 @@ band-pass detail at every scale, coarse bands weighted more (Bojanowski et al. 2
 that is right on average but missing its edges pays for it. The census (ternary) term compares, for every
 pixel, the signs and sizes of its differences to its 7x7 neighbours (Meister et al. 2018's UnFlow, as
 RIFE trains): a flattened edge or texture changes every one of them, whatever the mean brightness.
-The detail term asks only for the right *amount* of detail per 16x16 patch (mean |Laplacian| of luma, what
+The detail term asks only for the right *amount* of detail per 16x16 patch (model/detail.py's measure, what
 the evaluation's sharpness ratio measures), not its exact place: grain and fine texture that no method can
 place exactly are still owed, where every pixel-wise term pays the net to leave them out.
 """
@@ -14,8 +14,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..evaluate.metrics import LAPLACIAN
 from ..model import NetOutput, interpolation_loss
+from ..model.detail import patch_detail
 from .config import LossConfig
 
 GAUSS = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0]) / 16
@@ -59,20 +59,9 @@ def census_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (d / (0.1 + d)).mean()
 
 
-DETAIL_PATCH = 16
-
-
-def _detail(x: torch.Tensor) -> torch.Tensor:
-    """(B, 3, H, W) -> (B, 1, H/16, W/16): mean |Laplacian| of luma per patch (ceil at the edges), the
-    evaluation's sharpness measure (evaluate/metrics.py) made local."""
-    y = (x * x.new_tensor(LUMA).view(1, 3, 1, 1)).sum(1, keepdim=True)
-    lap = F.conv2d(F.pad(y, (1, 1, 1, 1), mode="replicate"), LAPLACIAN.to(x).view(1, 1, 3, 3)).abs()
-    return F.avg_pool2d(lap, DETAIL_PATCH, ceil_mode=True)
-
-
 def detail_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """L1 between the patches' detail energies: a soft frame (too little) and ringing (too much) pay."""
-    return F.l1_loss(_detail(pred), _detail(target))
+    return F.l1_loss(patch_detail(pred), patch_detail(target))
 
 
 def loss_of(output: NetOutput, target: torch.Tensor, synthesis_trains: bool, terms: LossConfig | None = None
