@@ -84,3 +84,27 @@ def test_the_filter_argument_overrides_the_weights_own_setting(tmp_path):
         vs.core.convlstm.Interpolate(clip, weights=str(tmp_path / "plain.pt"), detail=2.0)
     with pytest.raises(vs.Error, match="no motion model: leave detail unset"):
         vs.core.convlstm.Interpolate(clip, weights="untrained", detail=1.0)
+
+
+def test_training_after_the_engine_ran_the_same_net():
+    """Adaptation and training score with the engine (inference mode) and then train the same net: the
+    device constants the engine's pass cached must still serve autograd (they did not: a crash)."""
+    from convlstm.filter.engine import Engine
+    net = Net(ModelConfig(**{**TINY_MOTION.to_dict(), "detail": 1.0}))
+    frames = torch.stack([textured(k, 32) for k in range(4)], 1)
+    Engine(net, torch.device("cpu")).predict(frames)
+    net.train()
+    net(frames, torch.tensor([0.5])).frame.abs().mean().backward()
+    assert net.refinement.out.weight.grad is not None
+
+
+def test_tiles_match_the_whole_frame_whatever_the_tile_size():
+    """The detail matching's 16 px patches start where the whole frame's do, in every tile."""
+    from convlstm.filter.engine import Engine
+    torch.manual_seed(0)
+    net = Net(ModelConfig(**{**TINY_MOTION.to_dict(), "detail": 1.0})).eval()
+    frames = torch.stack([textured(k, 200) for k in range(4)], 1)
+    whole = Engine(net, torch.device("cpu")).predict(frames)
+    for tile in (100, 120):
+        tiled = Engine(net, torch.device("cpu"), tile=tile).predict(frames)
+        assert (tiled - whole).abs().max() < 1e-3, tile

@@ -14,7 +14,8 @@ from typing import Any
 import vapoursynth as vs
 
 ARGUMENTS = {"input": str, "weights": str, "device": str, "factor": int, "factor_num": int, "factor_den": int,
-             "fps_num": int, "fps_den": int, "scales": int, "fp16": int, "sc_threshold": float}
+             "fps_num": int, "fps_den": int, "scales": int, "fp16": int, "sc_threshold": float,
+             "detail": float}
 PATHS = ("input", "weights")
 
 

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from ..cache import cache_root
 from ..errors import InterpolateError
 from ..model import Net
+from ..model.detail import PATCH
 from ..model.net import times_on
 from .arguments import MIN_TILE
 
@@ -82,7 +83,8 @@ class Engine:
         for y0 in range(0, h, self.tile):
             for x0 in range(0, w, self.tile):
                 y1, x1 = min(y0 + self.tile, h), min(x0 + self.tile, w)
-                ya, xa = max(0, y0 - TILE_OVERLAP), max(0, x0 - TILE_OVERLAP)
+                # context starts on the detail matching's 16 px patch grid, as the whole frame's does
+                ya, xa = (max(0, (v - TILE_OVERLAP) // PATCH * PATCH) for v in (y0, x0))
                 yb, xb = min(h, y1 + TILE_OVERLAP), min(w, x1 + TILE_OVERLAP)
                 part = run(frames[..., ya:yb, xa:xb])
                 out[..., y0:y1, x0:x1] = part[..., y0 - ya:y1 - ya, x0 - xa:x1 - xa]

@@ -43,5 +43,7 @@ def match_detail(frame: torch.Tensor, i2: torch.Tensor, i3: torch.Tensor, streng
     want = 0.5 * (patch_detail(i2) + patch_detail(i3))
     # |Lap(f + g h)| ~ |Lap f| + g |Lap h|: h, the high band, has the sign of f's own Laplacian
     gain = (strength * (want - have) / high_detail.clamp_min(1e-6)).clamp(0, MAX_GAIN)
-    gain = F.interpolate(gain, size=frame.shape[-2:], mode="bilinear", align_corners=False)
+    # patch centres stay 16 px apart whatever the size (a tile's patches then fall where the whole frame's do)
+    gain = F.interpolate(gain, scale_factor=PATCH, mode="bilinear", align_corners=False)
+    gain = gain[..., :frame.shape[-2], :frame.shape[-1]]
     return frame + gain * high

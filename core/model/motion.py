@@ -46,7 +46,8 @@ def _constant(values: tuple, like: torch.Tensor) -> torch.Tensor:
     key = (values, like.device, like.dtype)
     found = _CONSTANTS.get(key)
     if found is None:
-        found = _CONSTANTS[key] = torch.tensor(values, device=like.device, dtype=like.dtype)
+        with torch.inference_mode(False):   # made under the engine's inference mode, autograd could not use it
+            found = _CONSTANTS[key] = torch.tensor(values, device=like.device, dtype=like.dtype)
     return found
 
 

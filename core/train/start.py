@@ -64,6 +64,9 @@ def start_from_weights(net: Net, path: str) -> RunState:
     except RuntimeError as exc:
         raise ValueError(f"{path} does not fit the config's model ({str(exc).splitlines()[0]}); "
                          "use the model section it was trained with") from None
+    if data["model_config"].get("detail", 0.0) != net.config.detail:
+        log.info("%s carries model.detail=%s, this config %s: the run's checkpoints get the config's (set "
+                 "model.detail to keep it)", path, data["model_config"].get("detail", 0.0), net.config.detail)
     if data["model_config"].get("motion", "none") != net.config.motion:
         net.zero_residual_heads()
         log.info("%s was trained with motion=%s: its residual heads start from zero for motion=%s", path,
