@@ -18,7 +18,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-LUMA_601 = np.array([0.299, 0.587, 0.114])
+from ..model.detail import LAPLACIAN as DETAIL_LAPLACIAN
+from ..model.motion import LUMA
+
+LUMA_601 = np.array(LUMA)
 
 
 def psnr(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
@@ -69,7 +72,7 @@ def frame_scores(pred: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
     return psnr(pred, truth), ssim(luma(pred), luma(truth))
 
 
-LAPLACIAN = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]], dtype=torch.float64)
+LAPLACIAN = torch.tensor(DETAIL_LAPLACIAN, dtype=torch.float64)   # the detail matching's measure, whole-frame
 
 
 def sharpness(rgb: np.ndarray) -> float:

@@ -19,13 +19,13 @@ from .motion import LUMA, _constant
 PATCH = 16          # px: the area whose detail is matched
 MAX_GAIN = 1.0      # at most this much of the frame's own high band is added (its detail at most doubled)
 LAPLACIAN = ((0.0, 1.0, 0.0), (1.0, -4.0, 1.0), (0.0, 1.0, 0.0))
-BINOMIAL = ((1.0, 2.0, 1.0), (2.0, 4.0, 2.0), (1.0, 2.0, 1.0))
+BINOMIAL = ((1 / 16, 2 / 16, 1 / 16), (2 / 16, 4 / 16, 2 / 16), (1 / 16, 2 / 16, 1 / 16))   # 3x3 blur
 
 
-def _filter(x: torch.Tensor, kernel: tuple, scale: float = 1.0) -> torch.Tensor:
+def _filter(x: torch.Tensor, kernel: tuple) -> torch.Tensor:
     """A 3x3 kernel on every channel, edges replicated."""
     c = x.shape[1]
-    k = _constant(kernel, x).view(1, 1, 3, 3).expand(c, 1, 3, 3) * scale   # cached on the device (no wait)
+    k = _constant(kernel, x).view(1, 1, 3, 3).expand(c, 1, 3, 3)   # cached on the device (no wait)
     return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), k, groups=c)
 
 
@@ -38,7 +38,7 @@ def patch_detail(x: torch.Tensor) -> torch.Tensor:
 def match_detail(frame: torch.Tensor, i2: torch.Tensor, i3: torch.Tensor, strength: float = 1.0) -> torch.Tensor:
     """``frame`` (B, 3, H, W) with ``strength`` of its detail deficit against the mean of ``i2`` and ``i3``
     (the compensated sources, same shape) made up from its own high band."""
-    high = frame - _filter(frame, BINOMIAL, 1 / 16)
+    high = frame - _filter(frame, BINOMIAL)
     have, high_detail = patch_detail(frame), patch_detail(high)
     want = 0.5 * (patch_detail(i2) + patch_detail(i3))
     # |Lap(f + g h)| ~ |Lap f| + g |Lap h|: h, the high band, has the sign of f's own Laplacian
