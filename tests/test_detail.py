@@ -38,6 +38,18 @@ def test_a_frame_as_sharp_as_its_sources_is_left_alone_and_strength_zero_is_off(
     assert patch_detail(soft).mean() < patch_detail(half).mean() < patch_detail(full).mean()
 
 
+def test_a_flat_patch_does_not_raise_the_edge_of_a_detailed_neighbour():
+    # left half flat where its sources have faint grain (a large gain), right half as sharp as its sources
+    truth = textured(3)
+    frame, sources = truth.clone(), truth.clone()
+    frame[..., :32] = 0
+    sources[..., :32] = textured(4)[..., :32] * 0.1
+    change = (match_detail(frame, sources, sources) - frame).abs()[..., 32:]
+    # spreading the flat patch's gain, not its measures, raised the first columns by a fifth of the
+    # texture's amplitude (0.05 mean, 0.25 at most)
+    assert change[..., :8].mean() < 0.02 and change.max() < 0.1
+
+
 def test_the_model_switch_applies_it_after_the_refinement():
     torch.manual_seed(0)
     plain = Net(TINY_MOTION).eval()

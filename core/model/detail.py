@@ -41,9 +41,18 @@ def match_detail(frame: torch.Tensor, i2: torch.Tensor, i3: torch.Tensor, streng
     high = frame - _filter(frame, BINOMIAL)
     have, high_detail = patch_detail(frame), patch_detail(high)
     want = 0.5 * (patch_detail(i2) + patch_detail(i3))
-    # |Lap(f + g h)| ~ |Lap f| + g |Lap h|: h, the high band, has the sign of f's own Laplacian
-    gain = (strength * (want - have) / high_detail.clamp_min(1e-6)).clamp(0, MAX_GAIN)
-    # patch centres stay 16 px apart whatever the size (a tile's patches then fall where the whole frame's do)
-    gain = F.interpolate(gain, scale_factor=PATCH, mode="bilinear", align_corners=False)
-    gain = gain[..., :frame.shape[-2], :frame.shape[-1]]
+    # |Lap(f + g h)| ~ |Lap f| + g |Lap h|: h, the high band, has the sign of f's own Laplacian. The
+    # measures are spread to pixels before dividing: where a flat patch (large gain) meets a detailed one,
+    # the detailed one's high band dominates the divisor, so its edge is not raised by its neighbour's gain.
+    # The gain is a measurement, held fixed in training (detached): a net trained through it learns what
+    # raising its high band does, not to steer the ratio, whose divisor can be tiny.
+    want, have, high_detail = (_to_pixels(m, frame) for m in (want, have, high_detail))
+    gain = (strength * (want - have) / high_detail.clamp_min(1e-6)).clamp(0, MAX_GAIN).detach()
     return frame + gain * high
+
+
+def _to_pixels(patches: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
+    """Per-patch measure -> per pixel, bilinear between patch centres. They stay 16 px apart whatever the
+    size, so a tile's patches fall where the whole frame's do."""
+    pixels = F.interpolate(patches, scale_factor=PATCH, mode="bilinear", align_corners=False)
+    return pixels[..., :frame.shape[-2], :frame.shape[-1]]

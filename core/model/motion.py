@@ -31,6 +31,7 @@ BLOCK = 5              # matching window (px) at every level
 PROPAGATION = (1, 2)  # px (of each finer level) from which a neighbour's vector is tried
 PROPAGATION_GAIN = 0.5   # and taken only where it at most halves the mismatch
 SMALL_MOTION = 0.03    # a match's cost grows 3 % per px of motion (full-frame px): noise keeps small motion
+MOTION_FLOOR = 3e-4    # and by this much per px (mean |luma difference| on [0, 1]): smooth areas keep small motion
 CONFIDENCE_BLOCK = 9   # window comparing the match with no motion
 CONFIDENT_RATIO = 0.5  # a match at half the no-motion mismatch (or better) is trusted fully
 SEARCHED_RATIOS = (0.25, 0.5)   # the searched pair: fully trusted at a quarter, not at all from a half
@@ -81,9 +82,14 @@ def _mismatch(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, block:
 
 def _cost(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, scale: int) -> torch.Tensor:
     """The mismatch times the prior for small motion, 1 + SMALL_MOTION per px (of the full frame: v is in
-    px of a level ``scale`` times smaller). Multiplied, not added: a good match costs nearly nothing however
-    far it moved, while among the equally poor matches of noise or flicker the smallest motion wins."""
-    return _mismatch(a, b, v, t) * (1 + SMALL_MOTION * scale * v.abs().sum(1, keepdim=True))
+    px of a level ``scale`` times smaller): a good match costs nearly nothing however far it moved, while
+    among the equally poor matches of noise or flicker the smallest motion wins. Plus MOTION_FLOOR per px:
+    where the picture is smooth or flat, many vectors match almost perfectly, and a product of nearly
+    nothing decides nothing. A flat frame's ties went to the first candidate searched, a vector of
+    (-33, -33) px, and beside a box on the smooth roof of bikes a far vector that fit the roof's gradient
+    (mismatch 0.006 against 0.027 with no motion) bit the box's corner off (5 dB on the frame)."""
+    motion = scale * v.abs().sum(1, keepdim=True)
+    return _mismatch(a, b, v, t) * (1 + SMALL_MOTION * motion) + MOTION_FLOOR * motion
 
 
 def _full_search(a: torch.Tensor, b: torch.Tensor, t: Time, radius: int, scale: int) -> torch.Tensor:
