@@ -80,16 +80,19 @@ def _mismatch(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, block:
     return F.avg_pool2d(diff, block, stride=1, padding=block // 2, count_include_pad=False)
 
 
-def _cost(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, scale: int) -> torch.Tensor:
+def _cost(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, scale: int,
+          floor: float = MOTION_FLOOR) -> torch.Tensor:
     """The mismatch times the prior for small motion, 1 + SMALL_MOTION per px (of the full frame: v is in
     px of a level ``scale`` times smaller): a good match costs nearly nothing however far it moved, while
     among the equally poor matches of noise or flicker the smallest motion wins. Plus MOTION_FLOOR per px:
     where the picture is smooth or flat, many vectors match almost perfectly, and a product of nearly
     nothing decides nothing. A flat frame's ties went to the first candidate searched, a vector of
     (-33, -33) px, and beside a box on the smooth roof of bikes a far vector that fit the roof's gradient
-    (mismatch 0.006 against 0.027 with no motion) bit the box's corner off (5 dB on the frame)."""
+    (mismatch 0.006 against 0.027 with no motion) bit the box's corner off (5 dB on the frame). The
+    sub-pixel fit leaves the floor out: it decides between whole candidates, and its slope would pull
+    every fraction toward zero (0.25 px on a smooth texture moving 17.5 px)."""
     motion = scale * v.abs().sum(1, keepdim=True)
-    return _mismatch(a, b, v, t) * (1 + SMALL_MOTION * motion) + MOTION_FLOOR * motion
+    return _mismatch(a, b, v, t) * (1 + SMALL_MOTION * motion) + floor * motion
 
 
 def _full_search(a: torch.Tensor, b: torch.Tensor, t: Time, radius: int, scale: int) -> torch.Tensor:
@@ -151,7 +154,7 @@ def _subpixel(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time) -> tor
     """Two lines of equal slope through the cost at v and one px either side, in x and in y (at most half
     a px): the cost is a sum of absolute differences, V-shaped around a match, not parabolic."""
     def cost(dx: float, dy: float) -> torch.Tensor:
-        return _cost(a, b, v + _constant((dx, dy), v).view(1, 2, 1, 1), t, 1)[:, 0]
+        return _cost(a, b, v + _constant((dx, dy), v).view(1, 2, 1, 1), t, 1, floor=0.0)[:, 0]
 
     c0 = cost(0, 0)
     out = v.clone()
