@@ -31,7 +31,8 @@ BLOCK = 5              # matching window (px) at every level
 PROPAGATION = (1, 2)  # px (of each finer level) from which a neighbour's vector is tried
 PROPAGATION_GAIN = 0.5   # and taken only where it at most halves the mismatch
 SMALL_MOTION = 0.03    # a match's cost grows 3 % per px of motion (full-frame px): noise keeps small motion
-MOTION_FLOOR = 3e-4    # and by this much per px (mean |luma difference| on [0, 1]): smooth areas keep small motion
+MOTION_FLOOR = 0.003   # and by this share of the no-motion mismatch per px: smooth areas keep small motion
+FLAT_MISMATCH = 1e-3   # a no-motion mismatch counted at least this (mean |luma difference|): flat areas too
 CONFIDENCE_BLOCK = 9   # window comparing the match with no motion
 CONFIDENT_RATIO = 0.5  # a match at half the no-motion mismatch (or better) is trusted fully
 SEARCHED_RATIOS = (0.25, 0.5)   # the searched pair: fully trusted at a quarter, not at all from a half
@@ -80,22 +81,32 @@ def _mismatch(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, block:
     return F.avg_pool2d(diff, block, stride=1, padding=block // 2, count_include_pad=False)
 
 
+def _floor(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """The cost per px of motion that ``_cost`` adds, (B, 1, h, w): MOTION_FLOOR of the block's mismatch
+    with no motion. A share, not an amount of luma, so a dark or low-contrast picture is searched as a
+    bright one is (an absolute floor snapped 40 px of motion in a texture at a tenth of the contrast to
+    zero)."""
+    still = F.avg_pool2d((a - b).abs(), BLOCK, stride=1, padding=BLOCK // 2, count_include_pad=False)
+    return MOTION_FLOOR * still.clamp_min(FLAT_MISMATCH)   # (``_mismatch`` at v = 0, t plays no part)
+
+
 def _cost(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, scale: int,
-          floor: float = MOTION_FLOOR) -> torch.Tensor:
+          floor: torch.Tensor | float) -> torch.Tensor:
     """The mismatch times the prior for small motion, 1 + SMALL_MOTION per px (of the full frame: v is in
     px of a level ``scale`` times smaller): a good match costs nearly nothing however far it moved, while
-    among the equally poor matches of noise or flicker the smallest motion wins. Plus MOTION_FLOOR per px:
-    where the picture is smooth or flat, many vectors match almost perfectly, and a product of nearly
-    nothing decides nothing. A flat frame's ties went to the first candidate searched, a vector of
+    among the equally poor matches of noise or flicker the smallest motion wins. Plus ``floor`` per px
+    (``_floor``): where the picture is smooth or flat, many vectors match almost perfectly, and a product
+    of nearly nothing decides nothing. A flat frame's ties went to the first candidate searched, a vector of
     (-33, -33) px, and beside a box on the smooth roof of bikes a far vector that fit the roof's gradient
-    (mismatch 0.006 against 0.027 with no motion) bit the box's corner off (5 dB on the frame). The
-    sub-pixel fit leaves the floor out: it decides between whole candidates, and its slope would pull
-    every fraction toward zero (0.25 px on a smooth texture moving 17.5 px)."""
+    (mismatch 0.006 against 0.027 with no motion) bit the box's corner off (5 dB on the frame). The floor
+    decides between whole-px candidates; the sub-pixel fit leaves it out (0.0), as its slope would pull
+    every fraction toward zero."""
     motion = scale * v.abs().sum(1, keepdim=True)
     return _mismatch(a, b, v, t) * (1 + SMALL_MOTION * motion) + floor * motion
 
 
-def _full_search(a: torch.Tensor, b: torch.Tensor, t: Time, radius: int, scale: int) -> torch.Tensor:
+def _full_search(a: torch.Tensor, b: torch.Tensor, t: Time, radius: int, scale: int,
+                 floor: torch.Tensor) -> torch.Tensor:
     """Exhaustive search over every whole-pixel v within radius, one row of candidates at a time (bounded
     memory), keeping the running best."""
     n = a.shape[0]
@@ -103,11 +114,12 @@ def _full_search(a: torch.Tensor, b: torch.Tensor, t: Time, radius: int, scale: 
     k = len(xs)
     rows_a, rows_b = a.repeat_interleave(k, 0), b.repeat_interleave(k, 0)   # one copy per candidate of a row
     rows_t = t.repeat_interleave(k, 0) if torch.is_tensor(t) else t
+    rows_floor = floor.repeat_interleave(k, 0)
     best_cost, best_v = None, None
     for dy in range(-radius, radius + 1):
         row = torch.stack([xs, torch.full_like(xs, dy)], 1)                        # (K, 2)
         v = row.repeat(n, 1)[:, :, None, None].expand(-1, -1, *a.shape[-2:])      # (n*K, 2, h, w)
-        costs = _cost(rows_a, rows_b, v, rows_t, scale).view(n, k, *a.shape[-2:])
+        costs = _cost(rows_a, rows_b, v, rows_t, scale, rows_floor).view(n, k, *a.shape[-2:])
         cost, index = costs.min(1, keepdim=True)
         chosen = row[index[:, 0]].permute(0, 3, 1, 2)                              # (n, 2, h, w)
         if best_cost is None:
@@ -118,10 +130,11 @@ def _full_search(a: torch.Tensor, b: torch.Tensor, t: Time, radius: int, scale: 
     return best_v
 
 
-def _search(a: torch.Tensor, b: torch.Tensor, start: torch.Tensor, t: Time, scale: int) -> torch.Tensor:
+def _search(a: torch.Tensor, b: torch.Tensor, start: torch.Tensor, t: Time, scale: int,
+            floor: torch.Tensor) -> torch.Tensor:
     """Best v among start + every offset in {-1, 0, 1}^2 px."""
     offsets = [(dx, dy) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
-    costs = torch.cat([_cost(a, b, start + _constant((dx, dy), start).view(1, 2, 1, 1), t, scale)
+    costs = torch.cat([_cost(a, b, start + _constant((dx, dy), start).view(1, 2, 1, 1), t, scale, floor)
                        for dx, dy in offsets], 1)
     return start + _constant(tuple(offsets), start)[costs.argmin(1)].permute(0, 3, 1, 2)
 
@@ -133,18 +146,19 @@ def _neighbour(v: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
     return padded[..., max(dy, 0):max(dy, 0) + h, max(dx, 0):max(dx, 0) + w]
 
 
-def _propagate(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, scale: int) -> torch.Tensor:
+def _propagate(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, scale: int,
+               floor: torch.Tensor) -> torch.Tensor:
     """A pixel takes a neighbour's vector (PROPAGATION px away, four directions) where that one at most
     halves the mismatch. Upsampled from a coarser level, vectors at a moving object's edge mix its motion
     with the background's, and +-1 px per level cannot walk back 20 px: on bikes a box moving 23 px per
     frame had its corners bitten off (6 dB lost on a frame). Taken wherever it matched merely better, a
     foreground vector also leaked into blurred background beside it (a ghost of the object over the grass
     of bigbuckbunny, -0.5 dB there): only a clear win is a failed vector's fix (MODEL_CARD.md)."""
-    best = _cost(a, b, v, t, scale)
+    best = _cost(a, b, v, t, scale, floor)
     for step in PROPAGATION:
         for dx, dy in ((step, 0), (-step, 0), (0, step), (0, -step)):
             candidate = _neighbour(v, dx, dy)
-            cost = _cost(a, b, candidate, t, scale)
+            cost = _cost(a, b, candidate, t, scale, floor)
             better = cost < PROPAGATION_GAIN * best
             best, v = torch.where(better, cost, best), torch.where(better, candidate, v)
     return v
@@ -210,11 +224,12 @@ def estimate_motion(i2: torch.Tensor, i3: torch.Tensor, t: Time = 0.5) -> torch.
     ca, cb = pyramid[-1]
     scale = 2 ** (len(pyramid) - 1)
     reach = min(MAX_MOTION, min(i2.shape[-2:]) // 2)         # no further than half the frame
-    v = _smooth(_full_search(ca, cb, t, max(COARSE_RADIUS, math.ceil(reach / scale)), scale))
+    v = _smooth(_full_search(ca, cb, t, max(COARSE_RADIUS, math.ceil(reach / scale)), scale, _floor(ca, cb)))
     for level in range(len(pyramid) - 2, -1, -1):
         la, lb = pyramid[level]
         v = 2 * F.interpolate(v, size=la.shape[-2:], mode="bilinear", align_corners=False)
-        v = _search(la, lb, _propagate(la, lb, v, t, 2 ** level), t, 2 ** level)
+        floor = _floor(la, lb)
+        v = _search(la, lb, _propagate(la, lb, v, t, 2 ** level, floor), t, 2 ** level, floor)
         v = _smooth(v) if level else _subpixel(la, lb, v, t)
     return v
 
