@@ -26,10 +26,15 @@ def shifted(img: torch.Tensor, dx: float, dy: float) -> torch.Tensor:
     return sample(img, off, mode="bicubic")
 
 
+def steady(base: torch.Tensor, dx: float, dy: float) -> torch.Tensor:
+    """(1, 4, 3, H, W): ``base`` moving (dx, dy) px per frame, at t = 0.5 between the middle two."""
+    return torch.stack([shifted(base, k * dx, k * dy) for k in (-1.5, -0.5, 0.5, 1.5)], 1)
+
+
 @pytest.mark.parametrize("dx, dy", [(0.0, 0.0), (6.0, -3.0), (17.5, 9.25), (-40.0, 12.0)])
 def test_a_global_shift_is_found_to_a_fraction_of_a_pixel(dx, dy):
     base = texture(96, 160)
-    seq = torch.stack([shifted(base, k * dx, k * dy) for k in (-1.5, -0.5, 0.5, 1.5)], 1)   # `base` at t = 0.5
+    seq = steady(base, dx, dy)
     i2, i3 = seq[:, 1], seq[:, 2]
     v = estimate_motion(i2, i3)
     inner = v[..., 24:-24, 48:-48]
@@ -51,7 +56,7 @@ def test_a_dark_or_flat_looking_picture_is_searched_as_a_bright_one(contrast):
     snapped this 42 px motion of a texture at a tenth of the contrast to zero (97 % of pixels)."""
     dx, dy = -40.0, 12.0
     base = 0.5 + contrast * (texture(96, 160) - 0.5)
-    seq = torch.stack([shifted(base, k * dx, k * dy) for k in (-1.5, -0.5, 0.5, 1.5)], 1)
+    seq = steady(base, dx, dy)
     inner = estimate_motion(seq[:, 1], seq[:, 2])[..., 24:-24, 48:-48]
     assert (inner[:, 0] - dx).abs().median() < 0.3 and (inner[:, 1] - dy).abs().median() < 0.3
 

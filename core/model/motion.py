@@ -75,10 +75,14 @@ def sample(image: torch.Tensor, offset: torch.Tensor, mode: str = "bilinear") ->
     return F.grid_sample(image, torch.stack([gx, gy], -1), mode=mode, padding_mode="border", align_corners=True)
 
 
+def _block_mean(x: torch.Tensor, block: int = BLOCK) -> torch.Tensor:
+    """Mean over the block around each pixel (fewer at the edges)."""
+    return F.avg_pool2d(x, block, stride=1, padding=block // 2, count_include_pad=False)
+
+
 def _mismatch(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, block: int = BLOCK) -> torch.Tensor:
     """Block-averaged |a(p - t v) - b(p + (1 - t) v)|."""
-    diff = (sample(a, -t * v) - sample(b, (1 - t) * v)).abs()
-    return F.avg_pool2d(diff, block, stride=1, padding=block // 2, count_include_pad=False)
+    return _block_mean((sample(a, -t * v) - sample(b, (1 - t) * v)).abs(), block)
 
 
 def _floor(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -86,12 +90,12 @@ def _floor(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     with no motion. A share, not an amount of luma, so a dark or low-contrast picture is searched as a
     bright one is (an absolute floor snapped 40 px of motion in a texture at a tenth of the contrast to
     zero)."""
-    still = F.avg_pool2d((a - b).abs(), BLOCK, stride=1, padding=BLOCK // 2, count_include_pad=False)
-    return MOTION_FLOOR * still.clamp_min(FLAT_MISMATCH)   # (``_mismatch`` at v = 0, t plays no part)
+    still = _block_mean((a - b).abs())   # ``_mismatch`` at v = 0, where t plays no part
+    return MOTION_FLOOR * still.clamp_min(FLAT_MISMATCH)
 
 
 def _cost(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, scale: int,
-          floor: torch.Tensor | float) -> torch.Tensor:
+          floor: torch.Tensor | None) -> torch.Tensor:
     """The mismatch times the prior for small motion, 1 + SMALL_MOTION per px (of the full frame: v is in
     px of a level ``scale`` times smaller): a good match costs nearly nothing however far it moved, while
     among the equally poor matches of noise or flicker the smallest motion wins. Plus ``floor`` per px
@@ -99,10 +103,11 @@ def _cost(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, scale: int
     of nearly nothing decides nothing. A flat frame's ties went to the first candidate searched, a vector of
     (-33, -33) px, and beside a box on the smooth roof of bikes a far vector that fit the roof's gradient
     (mismatch 0.006 against 0.027 with no motion) bit the box's corner off (5 dB on the frame). The floor
-    decides between whole-px candidates; the sub-pixel fit leaves it out (0.0), as its slope would pull
+    decides between whole-px candidates; the sub-pixel fit leaves it out (None), as its slope would pull
     every fraction toward zero."""
     motion = scale * v.abs().sum(1, keepdim=True)
-    return _mismatch(a, b, v, t) * (1 + SMALL_MOTION * motion) + floor * motion
+    cost = _mismatch(a, b, v, t) * (1 + SMALL_MOTION * motion)
+    return cost if floor is None else cost + floor * motion
 
 
 def _full_search(a: torch.Tensor, b: torch.Tensor, t: Time, radius: int, scale: int,
@@ -168,7 +173,7 @@ def _subpixel(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time) -> tor
     """Two lines of equal slope through the cost at v and one px either side, in x and in y (at most half
     a px): the cost is a sum of absolute differences, V-shaped around a match, not parabolic."""
     def cost(dx: float, dy: float) -> torch.Tensor:
-        return _cost(a, b, v + _constant((dx, dy), v).view(1, 2, 1, 1), t, 1, floor=0.0)[:, 0]
+        return _cost(a, b, v + _constant((dx, dy), v).view(1, 2, 1, 1), t, 1, floor=None)[:, 0]
 
     c0 = cost(0, 0)
     out = v.clone()
@@ -201,14 +206,13 @@ def confidence(frames: torch.Tensor, v: torch.Tensor, t: Time = 0.5) -> torch.Te
     gains = []
     for (k, j) in ((0, 1), (2, 3), (1, 2)):      # I1 with I2, I3 with I4; I2 with I3 (searched: stricter)
         def mismatch(w: torch.Tensor) -> torch.Tensor:
-            diff = (sample(lum[k], (k - 1 - t) * w) - sample(lum[j], (j - 1 - t) * w)).abs()
-            return F.avg_pool2d(diff, CONFIDENCE_BLOCK, stride=1, padding=CONFIDENCE_BLOCK // 2,
-                                count_include_pad=False)
+            return _block_mean((sample(lum[k], (k - 1 - t) * w) - sample(lum[j], (j - 1 - t) * w)).abs(),
+                               CONFIDENCE_BLOCK)
         ratio = mismatch(v) / mismatch(still_v).clamp_min(1e-4)
         trusted, doubted = (SEARCHED_RATIOS if (k, j) == (1, 2) else (CONFIDENT_RATIO, 1.0))
         gains.append(((doubted - ratio) / (doubted - trusted)).clamp(0, 1))
     gain = torch.stack(gains).amax(0)   # one steady side is enough (the window's edge repeats a frame)
-    return F.avg_pool2d(gain, 5, stride=1, padding=2, count_include_pad=False)
+    return _block_mean(gain, 5)
 
 
 def estimate_motion(i2: torch.Tensor, i3: torch.Tensor, t: Time = 0.5) -> torch.Tensor:
