@@ -44,10 +44,11 @@ def match_detail(frame: torch.Tensor, i2: torch.Tensor, i3: torch.Tensor, streng
     # |Lap(f + g h)| ~ |Lap f| + g |Lap h|: h, the high band, has the sign of f's own Laplacian. The
     # measures are spread to pixels before dividing: where a flat patch (large gain) meets a detailed one,
     # the detailed one's high band dominates the divisor, so its edge is not raised by its neighbour's gain.
+    # (The deficit is spread as one map: bilinear spreading is linear, so that is the spread of each.)
     # The gain is a measurement, held fixed in training (detached): a net trained through it learns what
     # raising its high band does, not to steer the ratio, whose divisor can be tiny.
-    want, have, high_detail = (_to_pixels(m, frame) for m in (want, have, high_detail))
-    gain = (strength * (want - have) / high_detail.clamp_min(1e-6)).clamp(0, MAX_GAIN).detach()
+    deficit, high_detail = _to_pixels(want - have, frame), _to_pixels(high_detail, frame)
+    gain = (strength * deficit / high_detail.clamp_min(1e-6)).clamp(0, MAX_GAIN).detach()
     return frame + gain * high
 
 
