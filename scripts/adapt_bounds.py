@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import math
 import time
 from pathlib import Path
 
@@ -25,13 +24,12 @@ import numpy as np
 import torch
 
 import convlstm.model.motion as motion
-from convlstm.adapt.loop import BATCH, CROP, LOSS, _train_mode, held_psnr
+from convlstm.adapt.loop import BATCH, CROP, fine_tune_step, held_psnr, set_cosine_lr
 from convlstm.adapt.windows import ClipWindows
 from convlstm.checkpoint import load_weights
 from convlstm.data.windows import random_crop, split_window
 from convlstm.evaluate.protocol import predict_with_engine, score, split_even_odd
 from convlstm.filter.engine import Engine
-from convlstm.train.loss import loss_of
 from convlstm.train.validate import clip_path
 from convlstm.video import frames_of, open_source, to_rgb24
 
@@ -59,8 +57,7 @@ def ceiling(name: str, seconds: float, lr: float, frames: int) -> list[dict]:
     starts = list(range(0, len(clip) - 6, 2))   # the evaluation's windows, as 7-frame runs around 2k+1
     rng = np.random.default_rng(0)
     torch.manual_seed(0)
-    params = [p for p in net.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    optimizer = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=lr, weight_decay=0.0)
     marks = [m for m in MARKS if m < seconds] + [seconds]
     start, scoring, step = time.perf_counter(), 0.0, 0
     while marks:
@@ -73,17 +70,10 @@ def ceiling(name: str, seconds: float, lr: float, frames: int) -> list[dict]:
                          "gain": round(psnr - base, 3)})
             print(rows[-1], flush=True)
             continue
-        for group in optimizer.param_groups:
-            group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * min(1.0, spent / seconds)))
+        set_cosine_lr(optimizer, lr, spent / seconds)
         batch = [split_window(random_crop(torch.from_numpy(clip[s:s + 7]).permute(0, 3, 1, 2).float() / 255,
                                           CROP, rng), rng) for s in rng.choice(starts, BATCH)]
-        inputs, target, times = (torch.stack(x) for x in zip(*batch))
-        _train_mode(net)
-        loss = loss_of(net(inputs, times), target, True, LOSS)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        optimizer.step()
+        fine_tune_step(net, optimizer, batch, torch.device("cpu"))
         step += 1
     return rows
 

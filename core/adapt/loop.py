@@ -96,6 +96,26 @@ def _train_mode(net: torch.nn.Module) -> None:
             m.eval()
 
 
+def set_cosine_lr(optimizer: torch.optim.Optimizer, lr: float, fraction: float) -> None:
+    """``lr`` at the start of the budget, falling along a cosine to nothing at its end."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * min(1.0, fraction)))
+
+
+def fine_tune_step(net: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                   batch: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]], device: torch.device) -> torch.Tensor:
+    """One optimiser step on samples (inputs, target, t), BatchNorm statistics kept; returns the loss
+    (a tensor: reading it would wait for the device)."""
+    inputs, target, times = (torch.stack(x).to(device) for x in zip(*batch))
+    _train_mode(net)
+    loss = loss_of(net(inputs, times), target, True, LOSS)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]], 1.0)
+    optimizer.step()
+    return loss.detach()
+
+
 def adapt_frames(frames: np.ndarray, out: Path, *, minutes: float | None = 3.0, steps: int | None = None,
                  device: str = "auto", weights: str | None = None, source: dict[str, Any] | None = None,
                  progress: bool = True, seed: int = 0, lr: float = LR, half_share: float = HALF_SHARE,
@@ -118,8 +138,7 @@ def adapt_frames(frames: np.ndarray, out: Path, *, minutes: float | None = 3.0, 
     engine = Engine(net, dev, fp16=False)       # the same net object: scored as it trains
     base = best = held_psnr(engine, held)   # per judged scale
     best_state = copy.deepcopy(net.state_dict())
-    params = [p for p in net.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    optimizer = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=lr, weight_decay=0.0)
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     budget_s = None if minutes is None else 60.0 * minutes
@@ -133,17 +152,8 @@ def adapt_frames(frames: np.ndarray, out: Path, *, minutes: float | None = 3.0, 
             spent = time.perf_counter() - start
             if (steps is not None and step >= steps) or (budget_s is not None and spent >= budget_s):
                 break
-            fraction = max(step / steps if steps else 0.0, spent / budget_s if budget_s else 0.0)
-            for group in optimizer.param_groups:
-                group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * min(1.0, fraction)))
-            batch = [windows.sample(rng, half_share) for _ in range(BATCH)]
-            inputs, target, times = (torch.stack(x).to(dev) for x in zip(*batch))
-            _train_mode(net)
-            loss = loss_of(net(inputs, times), target, True, LOSS)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            optimizer.step()
+            set_cosine_lr(optimizer, lr, max(step / steps if steps else 0.0, spent / budget_s if budget_s else 0.0))
+            fine_tune_step(net, optimizer, [windows.sample(rng, half_share) for _ in range(BATCH)], dev)
             step += 1
             if steps is not None:
                 due = step % max(1, steps // CHECKS) == 0 or step >= steps
