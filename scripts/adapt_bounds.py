@@ -16,9 +16,7 @@ per-clip setting is worth choosing only if the judge ranks the settings as the t
 from __future__ import annotations
 
 import argparse
-import csv
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -28,22 +26,19 @@ from convlstm.adapt.loop import BATCH, CROP, fine_tune_step, held_psnr, set_cosi
 from convlstm.adapt.windows import ClipWindows
 from convlstm.checkpoint import load_weights
 from convlstm.data.windows import random_crop, split_window
-from convlstm.evaluate.protocol import predict_with_engine, score, split_even_odd
+from convlstm.evaluate.protocol import predict_with_engine, score
 from convlstm.filter.engine import Engine
 from convlstm.train.validate import clip_path
-from convlstm.video import frames_of, open_source, to_rgb24
+from convlstm.video import frames_of, to_rgb24
+
+from adapt_study import protocol_frames, write_rows   # scripts/ beside this one: the shared protocol set-up
 
 MARKS = (60, 180, 300, 600)   # s of training at which the ceiling is scored (evaluation time not counted)
 
 
-def _source(name: str):
-    return open_source(clip_path(name))
-
-
 def ceiling(name: str, seconds: float, lr: float, frames: int) -> list[dict]:
-    src = _source(name)
-    clip = frames_of(to_rgb24(src.std.Trim(0, min(frames, src.num_frames) - 1)))
-    even, truth = split_even_odd(clip)
+    _, source, even, truth = protocol_frames(clip_path(name), frames)
+    clip = frames_of(to_rgb24(source))   # even and odd: the windows with their truth
     net, _ = load_weights(None)
     engine = Engine(net, torch.device("cpu"))
 
@@ -79,12 +74,11 @@ def ceiling(name: str, seconds: float, lr: float, frames: int) -> list[dict]:
 
 
 def floor_judge(name: str, floors: list[float], frames: int) -> list[dict]:
-    src = _source(name)
-    even, truth = split_even_odd(frames_of(to_rgb24(src.std.Trim(0, min(frames, src.num_frames) - 1))))
+    full, _, even, truth = protocol_frames(clip_path(name), frames)
     net, _ = load_weights(None)
     net.eval()
     engine = Engine(net, torch.device("cpu"))
-    held = ClipWindows(frames_of(to_rgb24(src.std.SelectEvery(2, 0))), CROP, net.pad_multiple).held_batches()
+    held = ClipWindows(frames_of(to_rgb24(full.std.SelectEvery(2, 0))), CROP, net.pad_multiple).held_batches()
     shipped, rows = motion.MOTION_FLOOR, []
     try:
         for floor in floors:
@@ -115,11 +109,7 @@ def main() -> None:
             rows += ceiling(name, args.seconds, args.lr, args.frames)
         else:
             rows += floor_judge(name, [float(f) for f in args.floors.split(",")], args.frames)
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        with open(args.out, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+        write_rows(args.out, rows)
 
 
 if __name__ == "__main__":

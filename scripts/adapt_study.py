@@ -12,11 +12,27 @@ import tempfile
 from pathlib import Path
 
 from convlstm.adapt.loop import adapt_frames
-from convlstm.evaluate.clips import resolve_clip
 from convlstm.evaluate.methods import run_convlstm
 from convlstm.evaluate.protocol import score, split_even_odd
 from convlstm.train.validate import clip_path
 from convlstm.video import frames_of, open_source, to_rgb24
+
+
+def protocol_frames(path: Path, frames: int):
+    """The whole clip, its first ``frames`` frames, and their even frames (input) and odd ones (truth)."""
+    full = open_source(path)
+    source = full.std.Trim(0, min(frames, full.num_frames) - 1)
+    even, truth = split_even_odd(frames_of(to_rgb24(source)))
+    return full, source, even, truth
+
+
+def write_rows(path: str | Path, rows: list[dict]) -> None:
+    """The rows so far as CSV (rewritten after each, so a long study can be read while it runs)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def main() -> None:
@@ -31,10 +47,8 @@ def main() -> None:
     args = p.parse_args()
     rows = []
     for name in args.clips:
-        path = clip_path(name) if "." in name else resolve_clip(name)
-        full = open_source(path)
-        source = full.std.Trim(0, min(args.frames, full.num_frames) - 1)
-        even, truth = split_even_odd(frames_of(to_rgb24(source)))
+        path = clip_path(name)
+        full, source, even, truth = protocol_frames(path, args.frames)
         base = score(run_convlstm(source, even, device="cpu").frames, truth).mean_psnr
         train_even = frames_of(to_rgb24(full.std.SelectEvery(2, 0)))
         for minutes in [float(m) for m in args.minutes.split(",")]:
@@ -53,10 +67,7 @@ def main() -> None:
                            "gain": round(psnr - base, 3)}
                     print(row, flush=True)
                     rows.append(row)
-                    with open(args.out, "w", newline="") as f:
-                        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-                        writer.writeheader()
-                        writer.writerows(rows)
+                    write_rows(args.out, rows)
 
 
 if __name__ == "__main__":
