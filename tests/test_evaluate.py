@@ -13,7 +13,7 @@ from convlstm.evaluate.metrics import luma, psnr, ssim
 from convlstm.evaluate.report import evaluate
 from convlstm.evaluate.flops import count_forward
 from convlstm.model import Net
-from helpers import TINY
+from helpers import TINY, TINY_MOTION
 
 
 def test_psnr_and_ssim_match_scikit_image():
@@ -96,6 +96,13 @@ def test_flops_are_counted_and_scale_with_area():
     large = count_forward(net, 64, 64)
     assert small["flops"] > 0 and small["bytes"] > 0
     assert large["flops"] == pytest.approx(4 * small["flops"], rel=0.02)
+    assert small["motion_ops"] == 0 and small["learned_ops"] == small["ops"] > 0   # no motion search
+    moving = Net(TINY_MOTION)
+    one, two = count_forward(moving, 32, 32), count_forward(moving, 32, 32, batch=2)
+    assert one["motion_ops"] > 0 and one["motion_bytes"] > 0 and one["learned_ops"] > 0
+    assert one["bytes"] == one["motion_bytes"] + one["learned_bytes"] and one["ops"] == one["motion_ops"] + one["learned_ops"]
+    assert two["ops"] == one["ops"] and two["bytes"] == pytest.approx(one["bytes"], rel=0.05)   # per pass, per window
+    assert "compensate" not in moving.__dict__                  # the method is the class's again
 
 
 @pytest.mark.slow

@@ -257,3 +257,33 @@ def test_a_failed_vector_takes_its_neighbours_right_one():
     assert torch.equal(fixed[..., 30:32, 40:42], v[..., 28:30, 40:42])
     assert torch.equal(fixed[..., 40:42, 60:62], v[..., 40:42, 60:62])
     assert torch.equal(fixed[..., :30, :], v[..., :30, :])
+
+
+def test_candidates_read_together_are_each_read_alone_bit_for_bit():
+    """The search reads many candidate fields per call (one grid_sample, one launch on a GPU): each must be
+    exactly what reading it alone gives, whatever the mode."""
+    from convlstm.model.motion import sample_each
+    g = torch.Generator().manual_seed(3)
+    image = texture(40, 56, 6).repeat(2, 1, 1, 1)
+    offsets = 6 * torch.randn(2, 5, 2, 40, 56, generator=g)
+    for mode in ("bilinear", "bicubic"):
+        together = sample_each(image, offsets, mode)
+        assert together.shape == (2, 5, 3, 40, 56)
+        for k in range(5):
+            assert torch.equal(together[:, k], sample(image, offsets[:, k], mode))
+
+
+def test_the_memory_bound_on_candidates_changes_no_vector(monkeypatch):
+    """Costs are found at most CANDIDATE_PIXELS at a time (memory); cut into pieces, no vector moves, ties
+    included (the first candidate searched still wins)."""
+    from convlstm.model import motion
+    frames = torch.stack([shifted(texture(72, 96, 7), 3 * k, -2 * k) for k in range(-1, 3)], 1)
+    frames = torch.cat([frames, frames.flip(-1)])                                   # a batch of two
+    times = torch.tensor([0.5, 0.3]).view(2, 1, 1, 1)
+    flat = torch.full((1, 3, 72, 96), 0.5)                                          # all candidates tie
+    whole = motion.estimate_motion(frames[:, 1], frames[:, 2], times)
+    tied = motion.estimate_motion(flat, flat)
+    monkeypatch.setattr(motion, "CANDIDATE_PIXELS", 500)
+    assert torch.equal(motion.estimate_motion(frames[:, 1], frames[:, 2], times), whole)
+    assert torch.equal(motion.estimate_motion(flat, flat), tied)
+    assert tied.abs().max() == 0

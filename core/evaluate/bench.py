@@ -141,6 +141,9 @@ def bench_one(case: Case, device: str, frames: int, compare: bool) -> dict[str, 
     work = count_forward(engine.net, height, width, 1, dev, engine.dtype)
     row["gflops_per_frame"] = work["flops"] / 1e9
     row["op_gbytes_per_frame"] = work["bytes"] / 1e9
+    row["motion_gbytes_per_frame"] = work["motion_bytes"] / 1e9
+    row["ops_per_pass"] = work["ops"]                 # kernels an eager pass launches, any batch
+    row["motion_ops_per_pass"] = work["motion_ops"]
     row["achieved_gflops_s"] = row["gflops_per_frame"] / row["forward_s_per_frame"]
     if dev.type == "cuda":
         name = torch.cuda.get_device_name(dev)
@@ -194,6 +197,8 @@ COLUMNS = [("size", "{}"), ("device", "{}"), ("precision", "{}"), ("batch", "{}"
            ("tile", "{}"), ("compiled", "{}"), ("motion", "{}"), ("filter_fps", "{:.2f}"), ("latency_s", "{:.3f}"),
            ("warm_latency_s", "{:.3f}"), ("windows_per_pass", "{:.2f}"), ("host_s_per_frame", "{:.4f}"),
            ("forward_s_per_frame", "{:.4f}"), ("gflops_per_frame", "{:.1f}"), ("achieved_gflops_s", "{:.1f}"),
+           ("op_gbytes_per_frame", "{:.2f}"), ("motion_gbytes_per_frame", "{:.2f}"), ("ops_per_pass", "{:.0f}"),
+           ("motion_ops_per_pass", "{:.0f}"),
            ("compute_fraction", "{:.1%}"), ("bandwidth_fraction", "{:.1%}"), ("peak_rss_mib", "{:.0f}"),
            ("peak_cuda_mib", "{:.0f}"), ("seam_max_levels", "{:.1f}"), ("seam_psnr_db", "{:.1f}"),
            ("mvtools_fps", "{:.1f}"), ("svp_fps", "{:.1f}"), ("rife_s_per_frame", "{:.4f}"), ("skipped", "{}")]
@@ -209,7 +214,10 @@ FOOTNOTE = ("output_fps: output frames per second through the filter, end to end
             "time a serving thread is busy on the host per made frame, waits for the device or for another "
             "thread's pass excluded (on the CPU the net runs synchronously and is included); "
             "net_s_per_made_frame: the network alone, at the row's batch; seam: tiled against whole-frame output on "
-            "the demo clip resized to the row's size (8-bit levels, PSNR between the two); rife4.25_s_per_frame: vs-rife's RIFE "
+            "the demo clip resized to the row's size (8-bit levels, PSNR between the two); op_gbytes: what the net's "
+            "operations read and write per made frame, counted (a floor of memory traffic), motion_gbytes the block "
+            "search's share; ops_per_pass: operations that run a kernel in one eager pass (at any batch; each a launch "
+            "on a GPU), motion_ops the block search's share; rife4.25_s_per_frame: vs-rife's RIFE "
             "4.25 network (random weights) per made frame, same input, device and precision")
 
 

@@ -38,19 +38,36 @@ CONFIDENT_RATIO = 0.5  # a match at half the no-motion mismatch (or better) is t
 SEARCHED_RATIOS = (0.25, 0.5)   # the searched pair: fully trusted at a quarter, not at all from a half
 
 Time = float | torch.Tensor      # one t for the batch, or (B, 1, 1, 1): one per sample
+CANDIDATE_PIXELS = 1 << 25      # candidate vectors x pixels whose costs are found in one pass (memory bound)
 
 _CONSTANTS: dict[tuple, torch.Tensor] = {}
+_GRIDS: dict[tuple, torch.Tensor] = {}
+MAX_CPU_GRIDS = 64   # pixel grids kept in host memory (one per pyramid level and frame size)
+
+
+def _cached(store: dict, key: tuple, make) -> torch.Tensor:
+    """``make()`` once per key, outside inference mode (made under the engine's, autograd could not use
+    it). On CUDA it is finished before any stream may read it: the thread that makes it works on its own
+    stream, and every other thread reads it on theirs (filter/streams.py). Nothing on a GPU is ever
+    dropped: its memory could be handed out again while another stream still reads it."""
+    found = store.get(key)
+    if found is None:
+        with torch.inference_mode(False):
+            found = make()
+        if found.is_cuda:
+            torch.cuda.current_stream(found.device).synchronize()
+        elif store is _GRIDS and len(store) >= MAX_CPU_GRIDS:
+            for old in [k for k, v in store.items() if not v.is_cuda]:
+                store.pop(old, None)
+        store[key] = found
+    return found
 
 
 def _constant(values: tuple, like: torch.Tensor) -> torch.Tensor:
     """A small constant on ``like``'s device and dtype, copied there once per process: a copy from host
     memory in every pass would make the host wait for the device each time (filter/streams.py)."""
-    key = (values, like.device, like.dtype)
-    found = _CONSTANTS.get(key)
-    if found is None:
-        with torch.inference_mode(False):   # made under the engine's inference mode, autograd could not use it
-            found = _CONSTANTS[key] = torch.tensor(values, device=like.device, dtype=like.dtype)
-    return found
+    return _cached(_CONSTANTS, (values, like.device, like.dtype),
+                   lambda: torch.tensor(values, device=like.device, dtype=like.dtype))
 
 
 def _luma(frames: torch.Tensor) -> torch.Tensor:
@@ -59,30 +76,49 @@ def _luma(frames: torch.Tensor) -> torch.Tensor:
     return (frames * w).sum(1, keepdim=True)
 
 
-def _base_grid(b: int, h: int, w: int, like: torch.Tensor) -> torch.Tensor:
-    ys = torch.arange(h, device=like.device, dtype=like.dtype)
-    xs = torch.arange(w, device=like.device, dtype=like.dtype)
-    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
-    return torch.stack([gx, gy]).expand(b, 2, h, w)
+def _pixel_grid(h: int, w: int, like: torch.Tensor) -> torch.Tensor:
+    """(H, W, 2): each pixel's own position (x, y) in px, made once per size and device."""
+    def make() -> torch.Tensor:
+        ys = torch.arange(h, device=like.device, dtype=like.dtype)
+        xs = torch.arange(w, device=like.device, dtype=like.dtype)
+        gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+        return torch.stack([gx, gy], -1)
+    return _cached(_GRIDS, (h, w, like.device, like.dtype), make)
+
+
+def _per_sample(t: Time, dims: int) -> Time:
+    """t broadcast against tensors of ``dims`` dimensions whose first is the batch."""
+    return t.view(-1, *[1] * (dims - 1)) if torch.is_tensor(t) else t
+
+
+def sample_each(image: torch.Tensor, offsets: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
+    """image (B, C, H, W) read at p + offset(p) for each of K offsets (B, K, 2, H, W) in px (x then y),
+    edges clamped: (B, K, C, H, W). One grid_sample reads all K (their grids stacked along the rows):
+    on a GPU each call is a kernel launch and some host work, and the motion search asks for hundreds."""
+    b, k, _, h, w = offsets.shape
+    if not offsets.is_floating_point():
+        offsets = offsets.to(image.dtype)      # whole px given as integers
+    scale = _constant((2 / max(w - 1, 1), 2 / max(h - 1, 1)), offsets)
+    grid = _pixel_grid(h, w, offsets) + offsets.permute(0, 1, 3, 4, 2)   # grid first: laid out (B, K, H, W, 2)
+    grid = grid.mul_(scale).sub_(1).reshape(b, k * h, w, 2)
+    read = F.grid_sample(image, grid, mode=mode, padding_mode="border", align_corners=True)
+    return read.view(b, image.shape[1], k, h, w).transpose(1, 2)
 
 
 def sample(image: torch.Tensor, offset: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
     """image (B, C, H, W) read at p + offset(p) (offset (B, 2, H, W) in px, x then y), edges clamped."""
-    b, _, h, w = image.shape
-    pos = _base_grid(b, h, w, offset) + offset
-    gx = pos[:, 0] * (2 / max(w - 1, 1)) - 1
-    gy = pos[:, 1] * (2 / max(h - 1, 1)) - 1
-    return F.grid_sample(image, torch.stack([gx, gy], -1), mode=mode, padding_mode="border", align_corners=True)
+    return sample_each(image, offset[:, None], mode)[:, 0]
 
 
 def _block_mean(x: torch.Tensor, block: int = BLOCK) -> torch.Tensor:
-    """Mean over the block around each pixel (fewer at the edges)."""
+    """Mean over the block around each pixel (fewer at the edges), each channel apart."""
     return F.avg_pool2d(x, block, stride=1, padding=block // 2, count_include_pad=False)
 
 
-def _mismatch(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, block: int = BLOCK) -> torch.Tensor:
-    """Block-averaged |a(p - t v) - b(p + (1 - t) v)|."""
-    return _block_mean((sample(a, -t * v) - sample(b, (1 - t) * v)).abs(), block)
+def _mismatch(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time) -> torch.Tensor:
+    """Block-averaged |a(p - t v) - b(p + (1 - t) v)| for K candidate fields v (B, K, 2, h, w): (B, K, h, w)."""
+    t = _per_sample(t, 5)
+    return _block_mean((sample_each(a, -t * v)[:, :, 0] - sample_each(b, (1 - t) * v)[:, :, 0]).abs())
 
 
 def _floor(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -96,7 +132,10 @@ def _floor(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 def _cost(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, scale: int,
           floor: torch.Tensor | None) -> torch.Tensor:
-    """The mismatch times the prior for small motion, 1 + SMALL_MOTION per px (of the full frame: v is in
+    """The cost (B, K, h, w) of K candidate fields v (B, K, 2, h, w), found together, at most
+    CANDIDATE_PIXELS at a time.
+
+    The mismatch times the prior for small motion, 1 + SMALL_MOTION per px (of the full frame: v is in
     px of a level ``scale`` times smaller): a good match costs nearly nothing however far it moved, while
     among the equally poor matches of noise or flicker the smallest motion wins. Plus ``floor`` per px
     (``_floor``): where the picture is smooth or flat, many vectors match almost perfectly, and a product
@@ -105,28 +144,29 @@ def _cost(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, scale: int
     (mismatch 0.006 against 0.027 with no motion) bit the box's corner off (5 dB on the frame). The floor
     decides between whole-px candidates; the sub-pixel fit leaves it out (None), as its slope would pull
     every fraction toward zero."""
-    motion = scale * v.abs().sum(1, keepdim=True)
+    n, k, _, h, w = v.shape
+    step = max(1, CANDIDATE_PIXELS // (n * h * w))
+    if k > step:
+        return torch.cat([_cost(a, b, v[:, i:i + step], t, scale, floor) for i in range(0, k, step)], 1)
+    motion = scale * v.abs().sum(2)
     cost = _mismatch(a, b, v, t) * (1 + SMALL_MOTION * motion)
     return cost if floor is None else cost + floor * motion
 
 
 def _full_search(a: torch.Tensor, b: torch.Tensor, t: Time, radius: int, scale: int,
                  floor: torch.Tensor) -> torch.Tensor:
-    """Exhaustive search over every whole-pixel v within radius, one row of candidates at a time (bounded
-    memory), keeping the running best."""
-    n = a.shape[0]
-    xs = torch.arange(-radius, radius + 1, device=a.device, dtype=a.dtype)
-    k = len(xs)
-    rows_a, rows_b = a.repeat_interleave(k, 0), b.repeat_interleave(k, 0)   # one copy per candidate of a row
-    rows_t = t.repeat_interleave(k, 0) if torch.is_tensor(t) else t
-    rows_floor = floor.repeat_interleave(k, 0)
+    """Exhaustive search over every whole-pixel v within radius, as many rows of candidates at a time as
+    CANDIDATE_PIXELS allows, keeping the running best (ties go to the candidate searched first)."""
+    n, _, h, w = a.shape
+    side = 2 * radius + 1
+    table = _constant(tuple((dx, dy) for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1)), a)
+    rows = max(1, CANDIDATE_PIXELS // (n * side * h * w))
     best_cost, best_v = None, None
-    for dy in range(-radius, radius + 1):
-        row = torch.stack([xs, torch.full_like(xs, dy)], 1)                        # (K, 2)
-        v = row.repeat(n, 1)[:, :, None, None].expand(-1, -1, *a.shape[-2:])      # (n*K, 2, h, w)
-        costs = _cost(rows_a, rows_b, v, rows_t, scale, rows_floor).view(n, k, *a.shape[-2:])
-        cost, index = costs.min(1, keepdim=True)
-        chosen = row[index[:, 0]].permute(0, 3, 1, 2)                              # (n, 2, h, w)
+    for first in range(0, side, rows):
+        part = table[first * side:(first + rows) * side]                             # (K, 2)
+        v = part.view(1, -1, 2, 1, 1).expand(n, -1, -1, h, w)                        # (n, K, 2, h, w)
+        cost, index = _cost(a, b, v, t, scale, floor).min(1, keepdim=True)           # first of equals
+        chosen = part[index[:, 0]].permute(0, 3, 1, 2)                               # (n, 2, h, w)
         if best_cost is None:
             best_cost, best_v = cost, chosen
         else:
@@ -135,13 +175,15 @@ def _full_search(a: torch.Tensor, b: torch.Tensor, t: Time, radius: int, scale: 
     return best_v
 
 
+STEPS = tuple((dx, dy) for dy in (-1, 0, 1) for dx in (-1, 0, 1))
+
+
 def _search(a: torch.Tensor, b: torch.Tensor, start: torch.Tensor, t: Time, scale: int,
             floor: torch.Tensor) -> torch.Tensor:
     """Best v among start + every offset in {-1, 0, 1}^2 px."""
-    offsets = [(dx, dy) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
-    costs = torch.cat([_cost(a, b, start + _constant((dx, dy), start).view(1, 2, 1, 1), t, scale, floor)
-                       for dx, dy in offsets], 1)
-    return start + _constant(tuple(offsets), start)[costs.argmin(1)].permute(0, 3, 1, 2)
+    steps = _constant(STEPS, start)
+    costs = _cost(a, b, start[:, None] + steps.view(1, -1, 2, 1, 1), t, scale, floor)
+    return start + steps[costs.argmin(1)].permute(0, 3, 1, 2)
 
 
 def _neighbour(v: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
@@ -159,11 +201,11 @@ def _propagate(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, scale
     frame had its corners bitten off (6 dB lost on a frame). Taken wherever it matched merely better, a
     foreground vector also leaked into blurred background beside it (a ghost of the object over the grass
     of bigbuckbunny, -0.5 dB there): only a clear win is a failed vector's fix (MODEL_CARD.md)."""
-    best = _cost(a, b, v, t, scale, floor)
+    best = _cost(a, b, v[:, None], t, scale, floor)
     for step in PROPAGATION:
         for dx, dy in ((step, 0), (-step, 0), (0, step), (0, -step)):
-            candidate = _neighbour(v, dx, dy)
-            cost = _cost(a, b, candidate, t, scale, floor)
+            candidate = _neighbour(v, dx, dy)    # of v as taken so far: a vector may travel further
+            cost = _cost(a, b, candidate[:, None], t, scale, floor)
             better = cost < PROPAGATION_GAIN * best
             best, v = torch.where(better, cost, best), torch.where(better, candidate, v)
     return v
@@ -172,12 +214,11 @@ def _propagate(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, scale
 def _subpixel(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time) -> torch.Tensor:
     """Two lines of equal slope through the cost at v and one px either side, in x and in y (at most half
     a px): the cost is a sum of absolute differences, V-shaped around a match, not parabolic."""
-    def cost(dx: float, dy: float) -> torch.Tensor:
-        return _cost(a, b, v + _constant((dx, dy), v).view(1, 2, 1, 1), t, 1, floor=None)[:, 0]
-
-    c0 = cost(0, 0)
+    steps = _constant(((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1)), v)
+    costs = _cost(a, b, v[:, None] + steps.view(1, -1, 2, 1, 1), t, 1, floor=None)
+    c0 = costs[:, 0]
     out = v.clone()
-    for axis, (lo, hi) in enumerate(((cost(-1, 0), cost(1, 0)), (cost(0, -1), cost(0, 1)))):
+    for axis, (lo, hi) in enumerate(((costs[:, 1], costs[:, 2]), (costs[:, 3], costs[:, 4]))):
         rise = torch.maximum(lo, hi) - c0          # equiangular (V) fit: the cost is a sum of |differences|
         shift = torch.where(rise > 1e-6, 0.5 * (lo - hi) / rise.clamp_min(1e-6), torch.zeros_like(c0))
         out[:, axis] += shift.clamp(-0.5, 0.5)
@@ -201,18 +242,28 @@ def confidence(frames: torch.Tensor, v: torch.Tensor, t: Time = 0.5) -> torch.Te
     frames are the safer estimate. "No motion" keeps v's fractional part, whose smoothing of noise must not
     pass for a match.
     """
-    lum = [_luma(frames[:, k].float()) for k in range(4)]
+    b, _, _, h, w = frames.shape
+    lum = _luma(frames.flatten(0, 1).float())                        # (B*4, 1, H, W)
     still_v = v - torch.round(v)
-    gains = []
-    for (k, j) in ((0, 1), (2, 3), (1, 2)):      # I1 with I2, I3 with I4; I2 with I3 (searched: stricter)
-        def mismatch(w: torch.Tensor) -> torch.Tensor:
-            return _block_mean((sample(lum[k], (k - 1 - t) * w) - sample(lum[j], (j - 1 - t) * w)).abs(),
-                               CONFIDENCE_BLOCK)
-        ratio = mismatch(v) / mismatch(still_v).clamp_min(1e-4)
-        trusted, doubted = (SEARCHED_RATIOS if (k, j) == (1, 2) else (CONFIDENT_RATIO, 1.0))
-        gains.append(((doubted - ratio) / (doubted - trusted)).clamp(0, 1))
-    gain = torch.stack(gains).amax(0)   # one steady side is enough (the window's edge repeats a frame)
-    return _block_mean(gain, 5)
+    # frame k is read at (k - 1 - t) w for w = v and for still_v: 8 reads, all in one call
+    offsets = _times(t, v) * torch.stack([v, still_v], 1)[:, None]    # (B, 4, 2, 2, H, W)
+    read = sample_each(lum, offsets.flatten(0, 1)).view(b, 4, 2, h, w)
+    first, second = [0, 2, 1], [1, 3, 2]     # I1 with I2, I3 with I4; I2 with I3 (searched: stricter)
+    mismatch = _block_mean((read[:, first] - read[:, second]).abs().flatten(1, 2), CONFIDENCE_BLOCK)
+    mismatch = mismatch.view(b, 3, 2, h, w)
+    ratio = mismatch[:, :, 0] / mismatch[:, :, 1].clamp_min(1e-4)
+    trusted = _constant((CONFIDENT_RATIO, CONFIDENT_RATIO, SEARCHED_RATIOS[0]), ratio).view(1, 3, 1, 1)
+    doubted = _constant((1.0, 1.0, SEARCHED_RATIOS[1]), ratio).view(1, 3, 1, 1)
+    gain = ((doubted - ratio) / (doubted - trusted)).clamp(0, 1)
+    return _block_mean(gain.amax(1, keepdim=True), 5)   # one steady side is enough (the window's edge repeats a frame)
+
+
+def _times(t: Time, like: torch.Tensor) -> torch.Tensor:
+    """The multiples k - 1 - t of v that bring frames k = 0..3 (at times -1, 0, 1, 2) to time t:
+    (1 or B, 4, 1, 1, 1, 1)."""
+    if torch.is_tensor(t):
+        return _constant((-1, 0, 1, 2), like).view(1, 4, 1, 1, 1, 1) - t.view(-1, 1, 1, 1, 1, 1)
+    return _constant(tuple(k - 1 - t for k in range(4)), like).view(1, 4, 1, 1, 1, 1)
 
 
 def estimate_motion(i2: torch.Tensor, i3: torch.Tensor, t: Time = 0.5) -> torch.Tensor:
@@ -240,5 +291,6 @@ def estimate_motion(i2: torch.Tensor, i3: torch.Tensor, t: Time = 0.5) -> torch.
 
 def warp_to(frames: torch.Tensor, v: torch.Tensor, t: Time = 0.5, mode: str = "bilinear") -> torch.Tensor:
     """(B, 4, C, H, W) frames at times -1, 0, 1, 2 brought to time t along p + (k - t) v (constant velocity)."""
-    return torch.stack([sample(frames[:, k], (k - 1 - t) * v, mode) for k in range(4)], 1)
-
+    b, n, c, h, w = frames.shape
+    offsets = (_times(t, v)[:, :, 0] * v[:, None]).flatten(0, 1)[:, None]    # (B*4, 1, 2, H, W)
+    return sample_each(frames.flatten(0, 1), offsets, mode).view(b, n, c, h, w)
