@@ -13,6 +13,16 @@ pytestmark = [pytest.mark.cuda, pytest.mark.skipif(not cuda_usable(), reason="ne
 core = vs.core
 
 
+@pytest.fixture(autouse=True)
+def exact_float32():
+    """GPU against CPU comparisons in float32 mean float32: torch lets cuDNN convolve in TF32 (10 bits of
+    mantissa) by default, which alone moves a 16-bit output by several levels."""
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    yield
+    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
 def test_plane_round_trip_through_the_gpu_is_bit_exact():
     io = PlaneIO(torch.device("cuda", 0))
     src = (np.arange(37 * 64, dtype=np.uint16).reshape(37, 64) * 7) % 65535

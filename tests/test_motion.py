@@ -267,10 +267,13 @@ def test_candidates_read_together_are_each_read_alone_bit_for_bit():
     image = texture(40, 56, 6).repeat(2, 1, 1, 1)
     offsets = 6 * torch.randn(2, 5, 2, 40, 56, generator=g)
     for mode in ("bilinear", "bicubic"):
-        together = sample_each(image, offsets, mode)
+        together = sample_each(image, offsets, mode=mode)
         assert together.shape == (2, 5, 3, 40, 56)
         for k in range(5):
             assert torch.equal(together[:, k], sample(image, offsets[:, k], mode))
+    along = torch.tensor([[0.5], [-1.5]])                  # a multiple of the fields per sample
+    torch.testing.assert_close(sample_each(image, offsets, along),
+                               sample_each(image, offsets * along.view(2, 1, 1, 1, 1)), rtol=0, atol=1e-5)
 
 
 def test_the_memory_bound_on_candidates_changes_no_vector(monkeypatch):

@@ -136,6 +136,8 @@ def bench_one(case: Case, device: str, frames: int, compare: bool) -> dict[str, 
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
     row["forward_s_per_frame"] = (time.perf_counter() - t) / (reps * case.batch)
+    if dev.type == "cuda":   # before the seam and the counting below, which run whole frames
+        row["peak_cuda_mib"] = torch.cuda.max_memory_allocated(dev) / 2**20
     if case.tile:
         row.update(seam_error(engine, width, height))
     work = count_forward(engine.net, height, width, 1, dev, engine.dtype)
@@ -152,7 +154,6 @@ def bench_one(case: Case, device: str, frames: int, compare: bool) -> dict[str, 
             row["compute_fraction"] = row["achieved_gflops_s"] * 1e9 / peaks["fp32" if case.precision == "fp32"
                                                                                else "fp16"]
             row["bandwidth_fraction"] = row["op_gbytes_per_frame"] * 1e9 / row["forward_s_per_frame"] / peaks["bandwidth"]
-        row["peak_cuda_mib"] = torch.cuda.max_memory_allocated(dev) / 2**20
     if compare:
         from .rife import rife_seconds_per_frame
         row.update(_compare(src, frames))

@@ -23,6 +23,11 @@ def compile_learned_part(net: Net) -> None:
     package's cache folder (inductor's graph cache). Measured on the CPU at 640x352: the learned part
     0.35 -> 0.25 s per window."""
     os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache_root() / "inductor"))
+    # one eager run first makes the device constants the learned part reads (model/motion.py _constant):
+    # made during the trace, their absence would be a guard that fails on the next call and compiles again
+    p = next(net.parameters())
+    with torch.inference_mode():
+        net.correct(torch.zeros(1, 4, 3, net.pad_multiple, net.pad_multiple, device=p.device, dtype=p.dtype))
     net.correct = torch.compile(net.correct, dynamic=False)   # single_pass calls it through the instance
 TILE_OVERLAP = 64   # px of context around each tile for the learned part (the motion search sees it whole)
 

@@ -19,6 +19,7 @@ what the paper's ConvLSTM sees in the motion-compensated model.
 from __future__ import annotations
 
 import math
+import threading
 
 import torch
 import torch.nn.functional as F
@@ -43,23 +44,28 @@ CANDIDATE_PIXELS = 1 << 25      # candidate vectors x pixels whose costs are fou
 _CONSTANTS: dict[tuple, torch.Tensor] = {}
 _GRIDS: dict[tuple, torch.Tensor] = {}
 MAX_CPU_GRIDS = 64   # pixel grids kept in host memory (one per pyramid level and frame size)
+_CACHE_LOCK = threading.RLock()   # re-entered: a grid is made from a constant
 
 
 def _cached(store: dict, key: tuple, make) -> torch.Tensor:
     """``make()`` once per key, outside inference mode (made under the engine's, autograd could not use
     it). On CUDA it is finished before any stream may read it: the thread that makes it works on its own
     stream, and every other thread reads it on theirs (filter/streams.py). Nothing on a GPU is ever
-    dropped: its memory could be handed out again while another stream still reads it."""
+    dropped: its memory could be handed out again while another stream still reads it. Made under a lock:
+    a second copy made by another thread could be dropped while in use."""
     found = store.get(key)
     if found is None:
-        with torch.inference_mode(False):
-            found = make()
-        if found.is_cuda:
-            torch.cuda.current_stream(found.device).synchronize()
-        elif store is _GRIDS and len(store) >= MAX_CPU_GRIDS:
-            for old in [k for k, v in store.items() if not v.is_cuda]:
-                store.pop(old, None)
-        store[key] = found
+        with _CACHE_LOCK:
+            found = store.get(key)
+            if found is None:
+                with torch.inference_mode(False):
+                    found = make()
+                if found.is_cuda:
+                    torch.cuda.current_stream(found.device).synchronize()
+                elif store is _GRIDS and len(store) >= MAX_CPU_GRIDS:
+                    for old in [k for k, v in store.items() if not v.is_cuda]:
+                        del store[old]
+                store[key] = found
     return found
 
 
@@ -76,38 +82,48 @@ def _luma(frames: torch.Tensor) -> torch.Tensor:
     return (frames * w).sum(1, keepdim=True)
 
 
-def _pixel_grid(h: int, w: int, like: torch.Tensor) -> torch.Tensor:
-    """(H, W, 2): each pixel's own position (x, y) in px, made once per size and device."""
+def _unit_grid(h: int, w: int, like: torch.Tensor) -> torch.Tensor:
+    """(H, W, 2): each pixel's own position (x, y) in grid_sample's units (-1 to 1 across the frame),
+    made once per size and device."""
     def make() -> torch.Tensor:
         ys = torch.arange(h, device=like.device, dtype=like.dtype)
         xs = torch.arange(w, device=like.device, dtype=like.dtype)
         gy, gx = torch.meshgrid(ys, xs, indexing="ij")
-        return torch.stack([gx, gy], -1)
+        return torch.stack([gx, gy], -1) * _units(h, w, like, 1.0) - 1
     return _cached(_GRIDS, (h, w, like.device, like.dtype), make)
 
 
-def _per_sample(t: Time, dims: int) -> Time:
-    """t broadcast against tensors of ``dims`` dimensions whose first is the batch."""
-    return t.view(-1, *[1] * (dims - 1)) if torch.is_tensor(t) else t
+def _units(h: int, w: int, like: torch.Tensor, along: float | torch.Tensor) -> torch.Tensor:
+    """``along`` px in grid_sample's units, x then y: (2,) for a float, else (B, K, 1, 1, 2)."""
+    if not torch.is_tensor(along):
+        return _constant((along * 2 / max(w - 1, 1), along * 2 / max(h - 1, 1)), like)
+    return along.reshape(*along.shape[:2], 1, 1, 1) * _constant((2 / max(w - 1, 1), 2 / max(h - 1, 1)), like)
 
 
-def sample_each(image: torch.Tensor, offsets: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
-    """image (B, C, H, W) read at p + offset(p) for each of K offsets (B, K, 2, H, W) in px (x then y),
-    edges clamped: (B, K, C, H, W). One grid_sample reads all K (their grids stacked along the rows):
-    on a GPU each call is a kernel launch and some host work, and the motion search asks for hundreds."""
-    b, k, _, h, w = offsets.shape
-    if not offsets.is_floating_point():
-        offsets = offsets.to(image.dtype)      # whole px given as integers
-    scale = _constant((2 / max(w - 1, 1), 2 / max(h - 1, 1)), offsets)
-    grid = _pixel_grid(h, w, offsets) + offsets.permute(0, 1, 3, 4, 2)   # grid first: laid out (B, K, H, W, 2)
-    grid = grid.mul_(scale).sub_(1).reshape(b, k * h, w, 2)
-    read = F.grid_sample(image, grid, mode=mode, padding_mode="border", align_corners=True)
+def _per_sample(t: Time) -> Time:
+    """t as (B, 1): one per sample and one for all K candidate fields, or the float it is."""
+    return t.reshape(-1, 1) if torch.is_tensor(t) else t
+
+
+def sample_each(image: torch.Tensor, v: torch.Tensor, along: float | torch.Tensor = 1.0,
+                mode: str = "bilinear") -> torch.Tensor:
+    """image (B, C, H, W) read at p + along * v(p) for each of K fields v (B, K, 2, H, W) in px (x then y),
+    edges clamped: (B, K, C, H, W). ``along``: a float, or (B or 1, K or 1) multiples.
+
+    One grid_sample reads all K (their grids stacked along the rows), and each grid is one fused
+    multiply-add from v: on a GPU every call is a kernel launch with its host work and every pass over
+    the pixels costs memory bandwidth, and the motion search asks for hundreds."""
+    b, k, _, h, w = v.shape
+    if not v.is_floating_point():
+        v = v.to(image.dtype)      # whole px given as integers
+    grid = torch.addcmul(_unit_grid(h, w, v), v.permute(0, 1, 3, 4, 2), _units(h, w, v, along))
+    read = F.grid_sample(image, grid.reshape(b, k * h, w, 2), mode=mode, padding_mode="border", align_corners=True)
     return read.view(b, image.shape[1], k, h, w).transpose(1, 2)
 
 
 def sample(image: torch.Tensor, offset: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
     """image (B, C, H, W) read at p + offset(p) (offset (B, 2, H, W) in px, x then y), edges clamped."""
-    return sample_each(image, offset[:, None], mode)[:, 0]
+    return sample_each(image, offset[:, None], 1.0, mode)[:, 0]
 
 
 def _block_mean(x: torch.Tensor, block: int = BLOCK) -> torch.Tensor:
@@ -117,8 +133,8 @@ def _block_mean(x: torch.Tensor, block: int = BLOCK) -> torch.Tensor:
 
 def _mismatch(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time) -> torch.Tensor:
     """Block-averaged |a(p - t v) - b(p + (1 - t) v)| for K candidate fields v (B, K, 2, h, w): (B, K, h, w)."""
-    t = _per_sample(t, 5)
-    return _block_mean((sample_each(a, -t * v)[:, :, 0] - sample_each(b, (1 - t) * v)[:, :, 0]).abs())
+    t = _per_sample(t)
+    return _block_mean((sample_each(a, v, -t)[:, :, 0] - sample_each(b, v, 1 - t)[:, :, 0]).abs_())
 
 
 def _floor(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -148,9 +164,9 @@ def _cost(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, scale: int
     step = max(1, CANDIDATE_PIXELS // (n * h * w))
     if k > step:
         return torch.cat([_cost(a, b, v[:, i:i + step], t, scale, floor) for i in range(0, k, step)], 1)
-    motion = scale * v.abs().sum(2)
-    cost = _mismatch(a, b, v, t) * (1 + SMALL_MOTION * motion)
-    return cost if floor is None else cost + floor * motion
+    motion = v.abs().sum(2)          # px of this level
+    cost = _mismatch(a, b, v, t).mul_(torch.add(1, motion, alpha=SMALL_MOTION * scale))
+    return cost if floor is None else cost.addcmul_(floor, motion, value=scale)
 
 
 def _full_search(a: torch.Tensor, b: torch.Tensor, t: Time, radius: int, scale: int,
@@ -246,8 +262,8 @@ def confidence(frames: torch.Tensor, v: torch.Tensor, t: Time = 0.5) -> torch.Te
     lum = _luma(frames.flatten(0, 1).float())                        # (B*4, 1, H, W)
     still_v = v - torch.round(v)
     # frame k is read at (k - 1 - t) w for w = v and for still_v: 8 reads, all in one call
-    offsets = _times(t, v) * torch.stack([v, still_v], 1)[:, None]    # (B, 4, 2, 2, H, W)
-    read = sample_each(lum, offsets.flatten(0, 1)).view(b, 4, 2, h, w)
+    fields = torch.stack([v, still_v], 1)[:, None].expand(-1, 4, -1, -1, -1, -1).flatten(0, 1)   # (B*4, 2, 2, H, W)
+    read = sample_each(lum, fields, _times(t, b, v)).view(b, 4, 2, h, w)
     first, second = [0, 2, 1], [1, 3, 2]     # I1 with I2, I3 with I4; I2 with I3 (searched: stricter)
     mismatch = _block_mean((read[:, first] - read[:, second]).abs().flatten(1, 2), CONFIDENCE_BLOCK)
     mismatch = mismatch.view(b, 3, 2, h, w)
@@ -258,12 +274,14 @@ def confidence(frames: torch.Tensor, v: torch.Tensor, t: Time = 0.5) -> torch.Te
     return _block_mean(gain.amax(1, keepdim=True), 5)   # one steady side is enough (the window's edge repeats a frame)
 
 
-def _times(t: Time, like: torch.Tensor) -> torch.Tensor:
-    """The multiples k - 1 - t of v that bring frames k = 0..3 (at times -1, 0, 1, 2) to time t:
-    (1 or B, 4, 1, 1, 1, 1)."""
+def _times(t: Time, batch: int, like: torch.Tensor) -> torch.Tensor:
+    """(B*4, 1): the multiples k - 1 - t of v that bring frames k = 0..3 (at times -1, 0, 1, 2) of each
+    window to time t."""
     if torch.is_tensor(t):
-        return _constant((-1, 0, 1, 2), like).view(1, 4, 1, 1, 1, 1) - t.view(-1, 1, 1, 1, 1, 1)
-    return _constant(tuple(k - 1 - t for k in range(4)), like).view(1, 4, 1, 1, 1, 1)
+        steps = _constant((-1.0, 0.0, 1.0, 2.0), t).view(1, 4) - t.reshape(-1, 1)
+    else:
+        steps = _constant(tuple(k - 1 - t for k in range(4)), like).view(1, 4)
+    return steps.expand(batch, 4).reshape(-1, 1)
 
 
 def estimate_motion(i2: torch.Tensor, i3: torch.Tensor, t: Time = 0.5) -> torch.Tensor:
@@ -292,5 +310,5 @@ def estimate_motion(i2: torch.Tensor, i3: torch.Tensor, t: Time = 0.5) -> torch.
 def warp_to(frames: torch.Tensor, v: torch.Tensor, t: Time = 0.5, mode: str = "bilinear") -> torch.Tensor:
     """(B, 4, C, H, W) frames at times -1, 0, 1, 2 brought to time t along p + (k - t) v (constant velocity)."""
     b, n, c, h, w = frames.shape
-    offsets = (_times(t, v)[:, :, 0] * v[:, None]).flatten(0, 1)[:, None]    # (B*4, 1, 2, H, W)
-    return sample_each(frames.flatten(0, 1), offsets, mode).view(b, n, c, h, w)
+    fields = v[:, None, None].expand(-1, n, -1, -1, -1, -1).flatten(0, 1)    # (B*4, 1, 2, H, W)
+    return sample_each(frames.flatten(0, 1), fields, _times(t, b, v), mode).view(b, n, c, h, w)

@@ -96,7 +96,8 @@ def train(cfg: TrainConfig | dict[str, Any], resume: str | None = None, max_step
         t0 = time.time()
         inputs, target = inputs.to(device, non_blocking=True), target.to(device, non_blocking=True)
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
-            loss = loss_of(net(inputs, times), target, synthesis_trains, cfg.loss)
+            output = net(inputs, times)
+        loss = loss_of(output, target, synthesis_trains, cfg.loss)   # in float32: the loss's own filters too
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, cfg.optim.grad_clip)
