@@ -66,15 +66,20 @@ def bench_table(path: Path) -> tuple[str, str]:
             ("windows_per_pass", "windows/pass", "{:.2f}"), ("host_s_per_frame", "host s/made frame", "{:.4f}"),
             ("forward_s_per_frame", "net s/made frame", "{:.3f}"),
             ("gflops_per_frame", "GFLOP/frame", "{:.1f}"), ("achieved_gflops_s", "GFLOP/s", "{:.1f}"),
+            ("op_gbytes_per_frame", "op GB/made frame", "{:.2f}"), ("motion_gbytes_per_frame", "of it motion", "{:.2f}"),
+            ("ops_per_pass", "kernel ops/pass", "{:.0f}"), ("motion_ops_per_pass", "of them motion", "{:.0f}"),
             ("compute_fraction", "of peak FLOP/s", "{:.1%}"), ("bandwidth_fraction", "of peak bandwidth", "{:.1%}"),
             ("peak_rss_mib", "peak RSS MiB", "{:.0f}"), ("peak_cuda_mib", "peak CUDA MiB", "{:.0f}"),
             ("seam_max_levels", "seam max levels", "{:.1f}"), ("seam_psnr_db", "seam PSNR dB", "{:.1f}"),
             ("mvtools_fps", "mvtools fps", "{:.1f}"),
             ("svp_fps", "SVP fps", "{:.1f}"), ("rife_s_per_frame", "RIFE 4.25 net s/made frame", "{:.3f}"),
             ("skipped", "skipped", "{}")]
-    cols = [c for c in cols if any(c[0] in r for r in data["rows"])]
+    # op bytes counted views too before ops were counted (bench files from before 2026-11-29): not shown
+    rows = [r if "ops_per_pass" in r else {k: v for k, v in r.items() if k != "op_gbytes_per_frame"}
+            for r in data["rows"]]
+    cols = [c for c in cols if any(c[0] in r for r in rows)]
     out = "| " + " | ".join(c[1] for c in cols) + " |\n|" + "---|" * len(cols) + "\n"
-    for r in data["rows"]:
+    for r in rows:
         out += "| " + " | ".join(f.format(r[k]) if k in r else "-" for k, _, f in cols) + " |\n"
     return out, data["machine"]
 
