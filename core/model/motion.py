@@ -95,9 +95,10 @@ def _unit_grid(h: int, w: int, like: torch.Tensor) -> torch.Tensor:
 
 def _units(h: int, w: int, like: torch.Tensor, along: float | torch.Tensor) -> torch.Tensor:
     """``along`` px in grid_sample's units, x then y: (2,) for a float, else (B, K, 1, 1, 2)."""
+    per_px = 2 / max(w - 1, 1), 2 / max(h - 1, 1)
     if not torch.is_tensor(along):
-        return _constant((along * 2 / max(w - 1, 1), along * 2 / max(h - 1, 1)), like)
-    return along.reshape(*along.shape[:2], 1, 1, 1) * _constant((2 / max(w - 1, 1), 2 / max(h - 1, 1)), like)
+        return _constant((along * per_px[0], along * per_px[1]), like)
+    return along.reshape(*along.shape[:2], 1, 1, 1) * _constant(per_px, like)
 
 
 def _per_sample(t: Time) -> Time:
