@@ -114,6 +114,7 @@ def test_bench_tiny_cpu(tmp_path):
     for r in rows[:2]:
         assert r["size"] == "48x32" and r["filter_fps"] > 0 and r["gflops_per_frame"] > 0 and r["peak_rss_mib"] > 0
         assert r["host_s_per_frame"] > 0 and r["warm_latency_s"] > 0 and 1 <= r["windows_per_pass"] <= r["batch"]
+        assert r["motion_s_per_frame"] > 0 and r["learned_s_per_frame"] > 0     # the bundled net has both
     assert all(r["skipped"] == "bf16 needs CUDA" for r in rows[2:])
     saved = json.loads(out.read_text())
     assert saved["rows"][0]["size"] == "48x32" and "CPU" in saved["machine"]

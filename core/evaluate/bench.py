@@ -71,6 +71,35 @@ def seam_error(engine, width: int, height: int) -> dict[str, float]:
     return {"seam_max_levels": float(np.abs(tiled - whole).max()), "seam_psnr_db": psnr(tiled, whole)}
 
 
+def stage_seconds(engine, x, reps: int = 3) -> dict[str, float]:
+    """Seconds per made frame of the motion search and of the learned part, each run alone on the
+    row's windows (whole frames, the full-size pass): which of the two the time goes into."""
+    import torch
+
+    from ..model.net import times_on
+    h, w = x.shape[-2:]
+    xp = engine.prepare(x)
+    t = times_on(torch.full((x.shape[0],), 0.5), xp.device)
+    net, out = engine.net, {}
+
+    def timed(name: str, run):
+        result = run()                                         # warm (and compiled, if asked)
+        if xp.is_cuda:
+            torch.cuda.synchronize(xp.device)
+        start = time.perf_counter()
+        for _ in range(reps):
+            result = run()
+        if xp.is_cuda:
+            torch.cuda.synchronize(xp.device)
+        out[name] = (time.perf_counter() - start) / (reps * x.shape[0])
+        return result
+
+    with torch.inference_mode():
+        moved = timed("motion_s_per_frame", lambda: net.motion_compensated(xp, t, (h, w)))
+        timed("learned_s_per_frame", lambda: net.correct(moved, t))
+    return out
+
+
 def bench_one(case: Case, device: str, frames: int, compare: bool) -> dict[str, Any]:
     """One case, in a fresh process so peak RSS and CUDA memory belong to it alone."""
     import torch
@@ -140,6 +169,8 @@ def bench_one(case: Case, device: str, frames: int, compare: bool) -> dict[str, 
         row["peak_cuda_mib"] = torch.cuda.max_memory_allocated(dev) / 2**20
     if case.tile:
         row.update(seam_error(engine, width, height))
+    else:
+        row.update(stage_seconds(engine, x))
     work = count_forward(engine.net, height, width, 1, dev, engine.dtype)
     row["gflops_per_frame"] = work["flops"] / 1e9
     row["op_gbytes_per_frame"] = work["bytes"] / 1e9
@@ -197,7 +228,8 @@ def cases(sizes: list[tuple[int, int]], precisions: list[str], batches: list[int
 COLUMNS = [("size", "{}"), ("device", "{}"), ("precision", "{}"), ("batch", "{}"), ("scales", "{}"),
            ("tile", "{}"), ("compiled", "{}"), ("motion", "{}"), ("filter_fps", "{:.2f}"), ("latency_s", "{:.3f}"),
            ("warm_latency_s", "{:.3f}"), ("windows_per_pass", "{:.2f}"), ("host_s_per_frame", "{:.4f}"),
-           ("forward_s_per_frame", "{:.4f}"), ("gflops_per_frame", "{:.1f}"), ("achieved_gflops_s", "{:.1f}"),
+           ("forward_s_per_frame", "{:.4f}"), ("motion_s_per_frame", "{:.4f}"), ("learned_s_per_frame", "{:.4f}"),
+           ("gflops_per_frame", "{:.1f}"), ("achieved_gflops_s", "{:.1f}"),
            ("op_gbytes_per_frame", "{:.2f}"), ("motion_gbytes_per_frame", "{:.2f}"), ("ops_per_pass", "{:.0f}"),
            ("motion_ops_per_pass", "{:.0f}"),
            ("compute_fraction", "{:.1%}"), ("bandwidth_fraction", "{:.1%}"), ("peak_rss_mib", "{:.0f}"),
@@ -208,13 +240,15 @@ COLUMNS = [("size", "{}"), ("device", "{}"), ("precision", "{}"), ("batch", "{}"
 # printed headers where the JSON key alone reads wrong: the filter's rate counts every output frame (at 2x half
 # of them are source frames passed through), the forward time is one run of the network for one made frame
 HEADERS = {"filter_fps": "output_fps", "forward_s_per_frame": "net_s_per_made_frame",
+           "motion_s_per_frame": "motion_s", "learned_s_per_frame": "learned_s",
            "rife_s_per_frame": "rife4.25_s_per_frame", "host_s_per_frame": "host_s_per_made_frame"}
 FOOTNOTE = ("output_fps: output frames per second through the filter, end to end (at 2x half are source frames "
             "passed through); latency: the first made frame (cold: model to the device) and a later one alone "
             "(warm); windows_per_pass: windows that shared a forward pass in the filter run; host_s_per_made_frame: "
             "time a serving thread is busy on the host per made frame, waits for the device or for another "
             "thread's pass excluded (on the CPU the net runs synchronously and is included); "
-            "net_s_per_made_frame: the network alone, at the row's batch; seam: tiled against whole-frame output on "
+            "net_s_per_made_frame: the network alone, at the row's batch; motion_s and learned_s: its motion "
+            "search and its learned part, each timed alone per made frame (untiled rows); seam: tiled against whole-frame output on "
             "the demo clip resized to the row's size (8-bit levels, PSNR between the two); op_gbytes: what the net's "
             "operations read and write per made frame, counted (a floor of memory traffic), motion_gbytes the block "
             "search's share; ops_per_pass: operations that run a kernel in one eager pass (at any batch; each a launch "

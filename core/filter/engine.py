@@ -95,8 +95,9 @@ class Engine:
                 out[..., y0:y1, x0:x1] = part[..., y0 - ya:y1 - ya, x0 - xa:x1 - xa]
         return out
 
-    def _padded(self, frames: torch.Tensor, run) -> torch.Tensor:
-        """``run`` on the frames padded to the net's multiple (and NHWC when asked), cropped back, float32."""
+    def prepare(self, frames: torch.Tensor) -> torch.Tensor:
+        """(B, 4, 3, H, W) as the net takes them: on the device in the engine's dtype, padded to the net's
+        multiple, NHWC when asked."""
         b, n, c, h, w = frames.shape
         ph, pw = -h % self.multiple, -w % self.multiple
         x = frames.to(device=self.device, dtype=self.dtype).reshape(b, n * c, h, w)
@@ -105,7 +106,12 @@ class Engine:
         x = x.reshape(b, n, c, h + ph, w + pw)
         if self.memory_format is torch.channels_last:
             x = x.flatten(0, 1).contiguous(memory_format=torch.channels_last).unflatten(0, (b, n))
-        return run(x).frame[..., :h, :w].float()
+        return x
+
+    def _padded(self, frames: torch.Tensor, run) -> torch.Tensor:
+        """``run`` on the prepared frames, cropped back, float32."""
+        h, w = frames.shape[-2:]
+        return run(self.prepare(frames)).frame[..., :h, :w].float()
 
     def _whole(self, frames: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         h, w = frames.shape[-2:]
