@@ -201,3 +201,16 @@ def test_cuda_memory_stays_flat_over_5000_frames(test_weights):
     q = len(samples) // 4
     growth_mib = (np.mean(samples[3 * q:]) - np.mean(samples[q:2 * q])) / 2**20
     assert growth_mib < 16, f"CUDA memory grew {growth_mib:.1f} MiB"
+
+
+def test_bench_rows_on_the_gpu(tmp_path):
+    """What only a GPU row has: device memory read before the seam and counting ran whole frames (a tiled
+    row peaks lower than a whole one), each stage timed after its device work finished, op counts."""
+    from convlstm.evaluate.bench import bench, parse_sizes
+    rows = bench(parse_sizes("512x384"), device="cuda", frames=4, json_path=tmp_path / "b.json", batches=[2],
+                 precisions=["fp16"], tiles=[0, 128])
+    whole, tiled = rows
+    assert whole["windows_per_pass"] >= 1 and whole["motion_s_per_frame"] > 0 and whole["learned_s_per_frame"] > 0
+    assert whole["ops_per_pass"] > whole["motion_ops_per_pass"] > 0 and whole["peak_cuda_mib"] > 0
+    assert "seam_max_levels" in tiled and "motion_s_per_frame" not in tiled
+    assert 0 < tiled["peak_cuda_mib"] < whole["peak_cuda_mib"]
