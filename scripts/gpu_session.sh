@@ -53,7 +53,7 @@ bench 200 bench_1080p_fp16_compiled --frames 120 --sizes 1920x1080 --precision f
 pack
 
 budget=$(( $(left) - 40 ))
-if [ -d "$carry/videos" ] && [ "$budget" -ge 240 ]; then
+if [ -n "$(ls -A "$carry/videos" 2>/dev/null)" ] && [ "$budget" -ge 240 ]; then
   echo "== train for ${budget} s ($(date -u +%T))"
   mkdir -p data && ln -sfn "$carry/videos" data/videos
   codec=()
@@ -69,6 +69,6 @@ if [ -d "$carry/videos" ] && [ "$budget" -ge 240 ]; then
   cp runs/motion_gpu/best.pt "$out"/ 2>/dev/null
   pack
 else
-  echo "== no fine-tune (videos carried: $([ -d "$carry/videos" ] && echo yes || echo no), ${budget} s left)"
+  echo "== no fine-tune (videos carried: $([ -n "$(ls -A "$carry/videos" 2>/dev/null)" ] && echo yes || echo no), ${budget} s left)"
 fi
 echo "== done ($(date -u +%T), $(left) s before the deadline)"

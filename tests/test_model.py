@@ -177,3 +177,15 @@ def test_a_tiny_file_cannot_ask_for_a_huge_net(change, message, tmp_path, test_w
     with pytest.raises(CheckpointError, match=message):
         load_net(tmp_path / "huge.pt")
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss < 200 * 1024   # KiB: no net was built
+
+
+def test_convlstm_state_keeps_the_input_precision_under_autocast():
+    """Under bf16 autocast (GPU training) the gates come out in bf16 but the cell state, which accumulates
+    over the steps, stays in the frames' float32, as a float32 zero state made it."""
+    torch.manual_seed(0)
+    layer = ConvLSTM(3, 5, kernel_size=3)
+    seq = torch.randn(2, 4, 3, 8, 10)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = layer(seq)
+    assert mixed.dtype == torch.float32
+    torch.testing.assert_close(mixed, layer(seq), rtol=0, atol=0.05)

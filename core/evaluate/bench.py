@@ -175,7 +175,7 @@ def bench_one(case: Case, device: str, frames: int, compare: bool) -> dict[str, 
     row["gflops_per_frame"] = work["flops"] / 1e9
     row["op_gbytes_per_frame"] = work["bytes"] / 1e9
     row["motion_gbytes_per_frame"] = work["motion_bytes"] / 1e9
-    row["ops_per_pass"] = work["ops"]                 # kernels an eager pass launches, any batch
+    row["ops_per_pass"] = work["ops"]                 # kernels an eager pass of one window launches
     row["motion_ops_per_pass"] = work["motion_ops"]
     row["achieved_gflops_s"] = row["gflops_per_frame"] / row["forward_s_per_frame"]
     if dev.type == "cuda":
@@ -251,8 +251,8 @@ FOOTNOTE = ("output_fps: output frames per second through the filter, end to end
             "search and its learned part, each timed alone per made frame (untiled rows); seam: tiled against whole-frame output on "
             "the demo clip resized to the row's size (8-bit levels, PSNR between the two); op_gbytes: what the net's "
             "operations read and write per made frame, counted (a floor of memory traffic), motion_gbytes the block "
-            "search's share; ops_per_pass: operations that run a kernel in one eager pass (at any batch; each a launch "
-            "on a GPU), motion_ops the block search's share; rife4.25_s_per_frame: vs-rife's RIFE "
+            "search's share; ops_per_pass: operations that run a kernel in one eager pass of one window (each a launch "
+            "on a GPU; a larger batch adds a few), motion_ops the block search's share; rife4.25_s_per_frame: vs-rife's RIFE "
             "4.25 network (random weights) per made frame, same input, device and precision")
 
 

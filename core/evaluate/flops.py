@@ -69,8 +69,9 @@ def _motion_counted_apart(net: torch.nn.Module, counter: _WorkCounter) -> Iterat
 def count_forward(net: torch.nn.Module, height: int, width: int, batch: int = 1,
                   device: torch.device | None = None, dtype: torch.dtype = torch.float32) -> dict[str, float]:
     """Per window of one forward on (batch, 4, 3, H, W), padded like the engine pads: "flops"; "bytes" and
-    "ops", in all and per stage ("motion_bytes", "learned_ops", ...). Ops are per pass (a pass of any batch
-    launches the same kernels), bytes and FLOPs per window."""
+    "ops", in all and per stage ("motion_bytes", "learned_ops", ...). Ops are per pass (about the same at
+    any batch: only the motion search's memory-bounded pieces grow in number with batch and area), bytes
+    and FLOPs per window."""
     m = net.pad_multiple
     h, w = height + (-height % m), width + (-width % m)
     x = torch.zeros(batch, 4, 3, h, w, device=device, dtype=dtype)

@@ -30,8 +30,9 @@ class ConvLSTMCell(nn.Module):
         ifo = torch.sigmoid(gates[:, :3 * n])
         i, f, o = ifo[:, :n], ifo[:, n:2 * n], ifo[:, 2 * n:]
         c = i * torch.tanh(gates[:, 3 * n:])
-        if state is not None:
-            c = c.addcmul_(f, state[1])
+        # the cell state keeps the input's precision under autocast (bf16 gates, float32 frames), as a zero
+        # state of the input's dtype did: c accumulates over the steps
+        c = c.to(x.dtype) if state is None else torch.addcmul(c, f, state[1])
         return o * torch.tanh(c), c
 
 

@@ -114,6 +114,10 @@ def sample_each(image: torch.Tensor, v: torch.Tensor, along: float | torch.Tenso
     One grid_sample reads all K (their grids stacked along the rows), and each grid is one fused
     multiply-add from v: on a GPU every call is a kernel launch with its host work and every pass over
     the pixels costs memory bandwidth, and the motion search asks for hundreds."""
+    if v.shape[0] != image.shape[0]:
+        v = v.expand(image.shape[0], *v.shape[1:])     # one set of fields for every image
+    if torch.is_tensor(along) and along.dim() < 2:
+        along = along.reshape(-1, 1)                  # one multiple per image
     b, k, _, h, w = v.shape
     if not v.is_floating_point():
         v = v.to(image.dtype)      # whole px given as integers
