@@ -71,7 +71,25 @@ def seam_error(engine, width: int, height: int) -> dict[str, float]:
     return {"seam_max_levels": float(np.abs(tiled - whole).max()), "seam_psnr_db": psnr(tiled, whole)}
 
 
-def stage_seconds(engine, x, reps: int = 3) -> dict[str, float]:
+def _seconds_per_frame(run, device, frames: int, reps: int = 3) -> tuple[Any, float]:
+    """``run()`` once to warm (and compile, if asked), then timed over ``reps`` runs of ``frames`` made
+    frames each, the device's work included; returns the last result and the seconds per made frame."""
+    import torch
+
+    def settle() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    result = run()
+    settle()
+    start = time.perf_counter()
+    for _ in range(reps):
+        result = run()
+    settle()
+    return result, (time.perf_counter() - start) / (reps * frames)
+
+
+def stage_seconds(engine, x) -> dict[str, float]:
     """Seconds per made frame of the motion search and of the learned part, each run alone on the
     row's windows (whole frames, the full-size pass): which of the two the time goes into."""
     import torch
@@ -80,24 +98,11 @@ def stage_seconds(engine, x, reps: int = 3) -> dict[str, float]:
     h, w = x.shape[-2:]
     xp = engine.prepare(x)
     t = times_on(torch.full((x.shape[0],), 0.5), xp.device)
-    net, out = engine.net, {}
-
-    def timed(name: str, run):
-        result = run()                                         # warm (and compiled, if asked)
-        if xp.is_cuda:
-            torch.cuda.synchronize(xp.device)
-        start = time.perf_counter()
-        for _ in range(reps):
-            result = run()
-        if xp.is_cuda:
-            torch.cuda.synchronize(xp.device)
-        out[name] = (time.perf_counter() - start) / (reps * x.shape[0])
-        return result
-
     with torch.inference_mode():
-        moved = timed("motion_s_per_frame", lambda: net.motion_compensated(xp, t, (h, w)))
-        timed("learned_s_per_frame", lambda: net.correct(moved, t))
-    return out
+        moved, motion_s = _seconds_per_frame(lambda: engine.net.motion_compensated(xp, t, (h, w)), xp.device,
+                                             x.shape[0])
+        _, learned_s = _seconds_per_frame(lambda: engine.net.correct(moved, t), xp.device, x.shape[0])
+    return {"motion_s_per_frame": motion_s, "learned_s_per_frame": learned_s}
 
 
 def bench_one(case: Case, device: str, frames: int, compare: bool) -> dict[str, Any]:
@@ -155,16 +160,7 @@ def bench_one(case: Case, device: str, frames: int, compare: bool) -> dict[str, 
     engine = Engine(net, dev, precision=case.precision, channels_last=case.channels_last, tile=case.tile,
                     compile=case.compile)
     x = torch.rand(case.batch, 4, 3, height, width, device=dev) * 2 - 1
-    engine.predict(x)
-    reps = 3
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
-    t = time.perf_counter()
-    for _ in range(reps):
-        engine.predict(x)
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
-    row["forward_s_per_frame"] = (time.perf_counter() - t) / (reps * case.batch)
+    row["forward_s_per_frame"] = _seconds_per_frame(lambda: engine.predict(x), dev, case.batch)[1]
     if dev.type == "cuda":   # before the seam and the counting below, which run whole frames
         row["peak_cuda_mib"] = torch.cuda.max_memory_allocated(dev) / 2**20
     if case.tile:
