@@ -35,13 +35,14 @@ def vapoursynth_include() -> list[str]:
 setup(
     package_dir={"convlstm": "core"},
     packages=["convlstm", "convlstm.filter", "convlstm.model", "convlstm.data", "convlstm.train", "convlstm.evaluate",
-              "convlstm.cli", "convlstm.adapt", "convlstm.cluster",
+              "convlstm.cli", "convlstm.adapt", "convlstm.cluster", "convlstm.files",
               *[f"convlstm.{d}" for d in DATA_DIRS]],
     package_data={f"convlstm.{d}": ["*.yaml", "*.pt", "*.mp4", "*.vpy"] for d in DATA_DIRS},
     ext_modules=[
         Extension(
             PLUGIN,
             sources=["plugin/convlstm.c"],
+            depends=["plugin/signature.h"],
             include_dirs=vapoursynth_include(),
             define_macros=[("Py_LIMITED_API", "0x030C0000")],
             py_limited_api=True,

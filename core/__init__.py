@@ -9,6 +9,7 @@ their config), ``video``/``colour`` (files and colour descriptions); around them
 from __future__ import annotations
 
 from .api import adapt, interpolate, interpolate_source
+from .options import Options
 
 __version__ = "0.1.0"
-__all__ = ["adapt", "interpolate", "interpolate_source", "__version__"]
+__all__ = ["Options", "adapt", "interpolate", "interpolate_source", "__version__"]

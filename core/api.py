@@ -1,17 +1,20 @@
 """The Python face of ``core.convlstm.Interpolate`` (same filter, same code) and of a file's whole route.
 
 ``interpolate(clip)`` calls the native filter; ``interpolate_source(src)`` also brings clips the filter
-cannot take directly (grey, other layouts) through RGB and back. The CLI and assets/interpolate.vpy
-both use the latter, so `convlstm interpolate` and `vspipe | ffmpeg` give the same frames.
+cannot take directly (grey, other layouts) through RGB and back. The CLI, the cluster's workers and
+assets/interpolate.vpy all use the latter, so `convlstm interpolate` and `vspipe | ffmpeg` give the same frames.
+Both take the options as one ``Options`` or as its fields by name.
 """
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import vapoursynth as vs
 
 from .colour import Colour
-from .filter.arguments import check_factor
+from .errors import InterpolateError
+from .options import NAMES, Options
 from .video import colour_of, from_rgb, to_rgb
 
 
@@ -19,52 +22,43 @@ def plugin_available() -> bool:
     return hasattr(vs.core, "convlstm")
 
 
-def interpolate(clip: vs.VideoNode, weights: str | Path | None = None, device: str = "auto",
-                fp16: bool | None = None, factor: int | None = None, fps_num: int | None = None,
-                fps_den: int | None = None, sc_threshold: float | None = None, scales: int | None = None,
-                factor_num: int | None = None, factor_den: int | None = None, batch: int | None = None,
-                tile: int | None = None, compile: bool | None = None, detail: float | None = None) -> vs.VideoNode:
-    """Raises the frame rate of a clip (2x by default). See README for arguments."""
+def _options(options: Options | None, changes: dict[str, Any]) -> Options:
+    """``options`` with the keyword arguments over it (paths as text, as the filter takes them); a bad value
+    is the error the filter itself gives."""
+    if isinstance(changes.get("weights"), Path):
+        changes["weights"] = str(changes["weights"])
+    try:
+        return (options or Options()).updated(**changes) if changes else (options or Options())
+    except InterpolateError as exc:
+        raise vs.Error(f"convlstm.Interpolate: {exc}") from None
+    except TypeError as exc:   # a name Options does not have
+        raise vs.Error(f"convlstm.Interpolate: {exc}; accepted: {', '.join(NAMES)}") from None
+
+
+def interpolate(clip: vs.VideoNode, options: Options | None = None, **changes: Any) -> vs.VideoNode:
+    """Raises the frame rate of a clip (2x by default); ``changes`` are ``Options`` fields (see
+    ``convlstm.options.Options`` or the README for what each does)."""
     if not plugin_available():
         raise vs.Error("convlstm.interpolate: the native plugin is not loaded; install the package with "
                        "`pip install .` (not editable) so it lands in vapoursynth/plugins/")
-    kwargs: dict = {"device": device}
-    if weights is not None:
-        kwargs["weights"] = str(weights)
-    if fp16 is not None:
-        kwargs["fp16"] = int(bool(fp16))
-    if compile is not None:
-        kwargs["compile"] = int(bool(compile))
-    for key, value in (("factor", factor), ("factor_num", factor_num), ("factor_den", factor_den),
-                       ("fps_num", fps_num), ("fps_den", fps_den), ("sc_threshold", sc_threshold), ("scales", scales),
-                       ("batch", batch), ("tile", tile), ("detail", detail)):
-        if value is not None:
-            kwargs[key] = value
-    return vs.core.convlstm.Interpolate(clip, **kwargs)
+    return vs.core.convlstm.Interpolate(clip, **_options(options, changes).filter_args())
 
 
-def interpolate_source(src: vs.VideoNode, factor: int | None = None, device: str = "auto",
-                       weights: str | None = None, fp16: bool | None = None, scales: int | None = None,
-                       tile: int | None = None, compile: bool | None = None, detail: float | None = None,
-                       **rate: int | float) -> tuple[vs.VideoNode, Colour]:
-    """The rate change (``factor`` 2 by default, or ``factor_num``/``factor_den``, ``fps_num``/``fps_den``, and
-    ``sc_threshold`` in ``rate``) in the source's own format. RGB and 4:2:0/4:2:2/4:4:4 YUV go to the filter
-    directly (it converts on the compute device with the clip's matrix/range props and passes source frames
-    through untouched); grey and other layouts take a detour through RGB and back, source frames included
-    unless the factor is whole."""
+def interpolate_source(src: vs.VideoNode, options: Options | None = None,
+                       **changes: Any) -> tuple[vs.VideoNode, Colour]:
+    """The rate change in the source's own format, and the source's colour description. RGB and
+    4:2:0/4:2:2/4:4:4 YUV go to the filter directly (it converts on the compute device with the clip's
+    matrix/range props and passes source frames through untouched); grey and other layouts take a detour
+    through RGB and back, source frames included unless the factor is whole."""
     from .filter.formats import SUBSAMPLING   # here, not at the top: `import convlstm` stays free of torch
-    if factor is not None:
-        check_factor(factor)
-    elif not rate:
-        factor = 2
+    options = _options(options, changes)
     colour = colour_of(src)
-    kwargs = dict(weights=weights, device=device, fp16=fp16, factor=factor, scales=scales, tile=tile, compile=compile,
-                  detail=detail, **rate)
     f = src.format
     if f.color_family == vs.RGB or (f.color_family == vs.YUV and (f.subsampling_w, f.subsampling_h) in SUBSAMPLING):
-        return interpolate(src, **kwargs), colour
-    converted = from_rgb(interpolate(to_rgb(src, colour), **kwargs), src, colour)
-    if not factor:
+        return interpolate(src, options), colour
+    converted = from_rgb(interpolate(to_rgb(src, colour), options), src, colour)
+    factor = options.whole_factor()
+    if factor is None:
         return converted, colour
     new_frames = [converted.std.SelectEvery(factor, k) for k in range(1, factor)]
     return vs.core.std.Interleave([src, *new_frames], modify_duration=True), colour

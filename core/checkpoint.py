@@ -10,7 +10,6 @@ carry no train_state so they stay small.
 from __future__ import annotations
 
 import hashlib
-import os
 import pickle
 import stat
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 import torch
 
 from .config import ModelConfig
+from .files.atomic import partial_file
 from .errors import InterpolateError
 from .log import info_once
 from .model import Net
@@ -44,9 +44,8 @@ def save_checkpoint(path: str | Path, net: Net, meta: dict[str, Any] | None = No
         data["train_state"] = train_state
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(data, tmp)
-    os.replace(tmp, path)  # never leave a half-written checkpoint under the real name
+    with partial_file(path) as f:   # never a half-written checkpoint under the real name
+        torch.save(data, f)
 
 
 def _not_a_file(path: Path) -> str | None:

@@ -7,3 +7,7 @@ class InterpolateError(ValueError):
 
 class SourceError(RuntimeError):
     """A video file that cannot be opened or decoded."""
+
+
+class UsageError(ValueError):
+    """A bad option or path given to a command, reported as one line."""

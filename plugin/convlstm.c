@@ -15,6 +15,7 @@
 #include <Python.h>
 
 #include "VapourSynth4.h"
+#include "signature.h"   /* CONVLSTM_SIGNATURE: made from convlstm/options.py (tests compare them) */
 
 #ifndef _WIN32
 /* Linux, macOS: an extension module leaves Python's symbols to the host process. Weak, so that a host
@@ -36,7 +37,7 @@ typedef struct {
     int planes;
     int64_t duration_divisor;
     int64_t clears_next;     /* a source frame passed through is followed by a made frame: its _SceneChangeNext is stale */
-    PyObject *instance;      /* convlstm.filter.stages.Interpolator or Retimer */
+    PyObject *instance;      /* a convlstm.filter.stages.Stage */
     PyObject *bridge;        /* convlstm.filter.bridge module */
 } InterpolateData;
 
@@ -180,11 +181,24 @@ static int call_process(InterpolateData *d, int n, const VSFrame **src, int coun
 static void set_output_props(InterpolateData *d, VSFrame *dst, int interpolated, long flags, const VSAPI *vsapi) {
     VSMap *props = vsapi->getFramePropertiesRW(dst);
     int64_t num = 0, den = 0;
+    int too_fine = 0;        /* the split duration has no exact 64-bit fraction */
     if (d->duration_divisor > 1) {
         int e1 = 0, e2 = 0;
         num = vsapi->mapGetInt(props, "_DurationNum", 0, &e1);
-        den = vsapi->mapGetInt(props, "_DurationDen", 0, &e2) * d->duration_divisor;
-        if (e1 || e2 || num <= 0 || den <= 0) num = den = 0;
+        den = vsapi->mapGetInt(props, "_DurationDen", 0, &e2);
+        if (e1 || e2 || num <= 0 || den <= 0) {
+            num = den = 0;
+        } else {
+            int64_t divisor = d->duration_divisor, g = gcd64(num, divisor);
+            num /= g;
+            divisor /= g;
+            if (den > INT64_MAX / divisor) {   /* checked: a signed overflow would be a garbage duration */
+                num = den = 0;
+                too_fine = 1;
+            } else {
+                den *= divisor;
+            }
+        }
     }
     if ((num <= 0 || den <= 0) && d->vi.fpsNum > 0 && d->vi.fpsDen > 0) {
         num = d->vi.fpsDen;
@@ -194,6 +208,9 @@ static void set_output_props(InterpolateData *d, VSFrame *dst, int interpolated,
         int64_t g = gcd64(num, den);
         vsapi->mapSetInt(props, "_DurationNum", num / g, maReplace);
         vsapi->mapSetInt(props, "_DurationDen", den / g, maReplace);
+    } else if (too_fine) {   /* no rate to fall back on: no duration rather than the source frame's whole one */
+        vsapi->mapDeleteKey(props, "_DurationNum");
+        vsapi->mapDeleteKey(props, "_DurationDen");
     }
     /* a frame interpolated by an earlier stage stays marked when a later stage passes it through */
     if (interpolated || vsapi->mapNumElements(props, "ConvLSTMInterpolated") <= 0)
@@ -354,6 +371,10 @@ static void VS_CC interpolateCreate(const VSMap *in, VSMap *out, void *userData,
     Py_ssize_t count = ok ? PyList_Size(stages) : 0;
     for (Py_ssize_t k = 0; ok && k < count; k++) {
         InterpolateData *d = (InterpolateData *)calloc(1, sizeof(InterpolateData));
+        if (!d) {
+            snprintf(err, sizeof err, FILTER ": out of memory creating stage %d", (int)k);
+            break;
+        }
         d->node = node;  /* the stage owns this reference from here on */
         d->source_frames = vsapi->getVideoInfo(node)->numFrames;
         d->planes = vi->format.numPlanes;
@@ -399,8 +420,5 @@ VS_EXTERNAL_API(void) VapourSynthPluginInit2(VSPlugin *plugin, const VSPLUGINAPI
     vspapi->configPlugin("com.github.vapoursynth-convlstm", "convlstm",
                          "Frame interpolation with the ConvLSTM residual network (Suzuki & Ikehara 2020)",
                          VS_MAKE_VERSION(0, 1), VAPOURSYNTH_API_VERSION, 0, plugin);
-    vspapi->registerFunction("Interpolate", "clip:vnode;weights:data:opt;device:data:opt;fp16:int:opt;factor:int:opt;"
-                             "factor_num:int:opt;factor_den:int:opt;fps_num:int:opt;fps_den:int:opt;"
-                             "sc_threshold:float:opt;scales:int:opt;batch:int:opt;tile:int:opt;compile:int:opt;detail:float:opt;",
-                             "clip:vnode;", interpolateCreate, NULL, plugin);
+    vspapi->registerFunction("Interpolate", CONVLSTM_SIGNATURE, "clip:vnode;", interpolateCreate, NULL, plugin);
 }

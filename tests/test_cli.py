@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import vapoursynth as vs
 
-from convlstm.cli.interpolate import partial_files
+from convlstm.files.atomic import partial_files
 from convlstm.video import ffmpeg_exe
 from helpers import VSPIPE
 

@@ -41,12 +41,12 @@ def test_one_wait_for_the_device_per_made_frame(test_weights):
     """Cut and NaN checks are decided on the device and read with the frame: the host waits once per made
     frame, never per plane or per check."""
     import gc
-    from convlstm.filter.stages import Interpolator
+    from convlstm.filter.stages import Stage
     clip = clip_from_frames(moving_frames(64, 48, 6))
     out = core.convlstm.Interpolate(clip, weights=str(test_weights), device="cuda", fp16=0)
     for f in out.frames():
         pass
-    stage = next(o for o in gc.get_objects() if isinstance(o, Interpolator) and o.io.cuda and o.num_source == 6
+    stage = next(o for o in gc.get_objects() if isinstance(o, Stage) and o.io.cuda and o.num_source == 6
                  and (o.width, o.height) == (64, 48))
     made = sum(1 for n in range(out.num_frames) if len(stage.plan(n)) == 4)
     assert stage.io.waits == made

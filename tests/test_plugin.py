@@ -12,8 +12,8 @@ import convlstm
 from convlstm.filter.engine import Engine
 from convlstm.checkpoint import load_net
 from convlstm.filter.formats import PixelFormat
-from convlstm.filter.stages import Interpolator
-from convlstm.filter.schedule import source_window
+from convlstm.filter.stages import Stage
+from convlstm.filter.schedule import Timed
 from helpers import clip_from_frames, moving_frames, planes_of, raw_frames, run_vspipe
 
 core = vs.core
@@ -41,8 +41,8 @@ src = core.std.ModifyFrame(blank, blank, fill)
 def expected_window_output(weights, frames, n):
     """What output frame n must be: the net on the clamped window (independent of the plugin's plumbing)."""
     fmt = PixelFormat("RGB24", 8, False)
-    engine = Engine(load_net(weights)[0], torch.device("cpu"), fp16=False)
-    window = source_window(n, len(frames))
+    engine = Engine(load_net(weights)[0], torch.device("cpu"), precision="fp32")
+    window = Timed(2, len(frames)).plan(n)
     x = fmt.to_unit(torch.from_numpy(np.stack([frames[i] for i in window])))[None]
     return fmt.from_unit(engine.predict(x)[0]).numpy()
 
@@ -81,7 +81,7 @@ def test_even_frames_keep_props_and_odd_frames_use_clamped_windows(test_weights)
     for n in range(out.num_frames):
         f = out.get_frame(n)
         got = planes_of(f)
-        window = source_window(n, 6)
+        window = Timed(2, 6).plan(n)
         assert f.props["SourceIndex"] == window[0 if len(window) == 1 else 1]
         assert (f.props["_DurationNum"], f.props["_DurationDen"]) == (1001, 48000)
         if len(window) == 1:
@@ -171,7 +171,7 @@ def test_refused_formats_name_the_fix():
 
 def test_refused_arguments(tmp_path, test_weights):
     clip = core.std.BlankClip(format=vs.RGB24, length=4, width=16, height=16)
-    refused("unknown device 'gpu'", clip, device="gpu")
+    refused("device 'gpu' is not valid", clip, device="gpu")
     refused("fp16=True needs a CUDA device", clip, device="cpu", fp16=1)
     refused("fp16 must be 0 or 1", clip, device="cpu", fp16=3)
     refused("batch must be 1..16", clip, device="cpu", batch=0)
@@ -259,7 +259,7 @@ def test_node_release_frees_the_python_core(test_weights):
         gc.collect()
         with warnings.catch_warnings():  # isinstance on some torch module objects warns
             warnings.simplefilter("ignore")
-            return sum(isinstance(o, Interpolator) for o in gc.get_objects())
+            return sum(isinstance(o, Stage) for o in gc.get_objects())
     before = live()
     out = core.convlstm.Interpolate(clip_from_frames(moving_frames(16, 16, 3)), weights=str(test_weights))
     out.get_frame(1)

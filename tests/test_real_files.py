@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import vapoursynth as vs
 
-from convlstm.cli.probe import probe
+from convlstm.files.probe import probe
 from convlstm.timing import output_times, read_timecodes, segments, setpts_expression
 from convlstm.video import ffmpeg_exe
 

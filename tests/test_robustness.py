@@ -334,7 +334,7 @@ def test_motion_weights_at_several_times_keep_their_bytes_in_a_batch(tmp_path):
 def test_freeing_the_node_mid_run_releases_everything(weights_files):
     import gc
     import warnings
-    from convlstm.filter.stages import Interpolator
+    from convlstm.filter.stages import Stage
     core = vs.core
     out = core.convlstm.Interpolate(clip_from_frames(moving_frames(64, 48, 12)), weights=str(weights_files["good"]))
     pending = [out.get_frame_async(n) for n in range(out.num_frames)]
@@ -345,7 +345,7 @@ def test_freeing_the_node_mid_run_releases_everything(weights_files):
     gc.collect()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        assert not any(isinstance(o, Interpolator) for o in gc.get_objects())
+        assert not any(isinstance(o, Stage) for o in gc.get_objects())
 
 
 @pytest.mark.slow

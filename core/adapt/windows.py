@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from ..data.video_folder import cut_flags
 from ..data.windows import random_crop, split_window
-from ..filter.arguments import DEFAULT_SC_THRESHOLD
+from ..options import DEFAULT_SC_THRESHOLD
 
 SPAN = 7                 # frames a window covers: inputs 0, 2, 4, 6 and the true frame 3
 BLOCK = (8, 16)          # frames per block (a quarter of a short clip); every HOLD_EVERY-th block is held aside

@@ -9,7 +9,9 @@ import vapoursynth as vs
 from ..api import interpolate
 from ..evaluate.clips import DEMO_CLIP
 from ..video import colour_of, open_source, to_rgb
-from . import interpolate as interpolate_cmd
+from ..errors import UsageError
+from ..files.route import interpolate_file
+from ..options import Options
 
 
 
@@ -43,11 +45,11 @@ def run(out_dir: str | Path = "convlstm-demo", device: str = "auto", weights: st
         progress: bool = True) -> dict:
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
-        raise interpolate_cmd.UsageError(f"--out {str(out)!r} is a file; the demo writes a folder (a video and a "
-                                         "PNG): name a folder")
+        raise UsageError(f"--out {str(out)!r} is a file; the demo writes a folder (a video and a "
+                           "PNG): name a folder")
     out.mkdir(parents=True, exist_ok=True)
     video = out / "demo_2x.mkv"
-    result = interpolate_cmd.run(DEMO_CLIP, video, device=device, weights=weights, force=True, progress=progress)
+    result = interpolate_file(DEMO_CLIP, video, Options(device=device, weights=weights), force=True, progress=progress)
     png = out / "side_by_side.png"
     side_by_side(DEMO_CLIP, png, 20, device, weights)
     return {"video": result.output, "png": png, "frames": result.frames, "fps": result.fps, "seconds": result.seconds}

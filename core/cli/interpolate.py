@@ -1,87 +1,20 @@
-"""`convlstm interpolate IN OUT`: decode, interpolate, encode; keep what the file had (timing, aspect, colour
-tags, HDR10 metadata, audio, subtitles, chapters, title, the codec's family); never a half file.
-
-The encoder writes into a partial file that this process creates itself (an unpredictable name, created
-exclusively: nothing planted in the folder can be written through) and hands to ffmpeg as an open file
-descriptor; only a finished encode is renamed to the output.
-"""
+"""`convlstm interpolate`: the command's flags (the filter's made from ``Options``), one file, a batch with
+-o, or a cluster run. The work itself is the file route's (convlstm/files)."""
 from __future__ import annotations
 
-import logging
-import os
-import tempfile
-import time
-from dataclasses import dataclass
+import argparse
+import sys
+from dataclasses import fields
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-import vapoursynth as vs
-
-from ..api import interpolate_source
-from ..colour import Colour
-from ..errors import InterpolateError, SourceError
-from ..filter.arguments import MAX_FACTOR, check_factor
-from ..timing import is_constant_rate, output_times, rate_range, read_timecodes
-from ..video import open_source
-from .encode import EncodePlan, Progress, encode, preflight
-from .hdr import HdrMetadata
-from .probe import Probe, encoder_for, probe
-
-log = logging.getLogger("convlstm")
-
-# output extension -> ffmpeg muxer (the file is handed over as a descriptor, so ffmpeg cannot guess it)
-CONTAINERS = {".mkv": "matroska", ".mka": "matroska", ".webm": "webm", ".mp4": "mp4", ".m4v": "mp4", ".mov": "mov",
-              ".avi": "avi", ".ts": "mpegts", ".m2ts": "mpegts", ".mts": "mpegts", ".nut": "nut", ".flv": "flv",
-              ".mxf": "mxf", ".ogv": "ogg", ".y4m": "yuv4mpegpipe"}
-PARTIAL = ".convlstm-partial"
-# containers that hold only some video codecs (others hold any this command writes)
-CONTAINER_ENCODERS = {"webm": {"libvpx-vp9", "libvpx", "libsvtav1"},
-                      "mp4": {"libx264", "libx265", "libsvtav1", "libvpx-vp9"},
-                      "mpegts": {"libx264", "libx265"}, "avi": {"libx264", "ffv1"},
-                      "flv": {"libx264"}, "mxf": {"libx264", "prores_ks", "dnxhd"},
-                      "ogg": {"libvpx"}, "mov": {"libx264", "libx265", "prores_ks", "libsvtav1"}}
-
-
-class UsageError(ValueError):
-    """A bad option or path, reported as one line."""
-
-
-@dataclass
-class Result:
-    output: Path
-    frames: int
-    fps: float
-    seconds: float
-
-
-def partial_files(output: Path) -> list[Path]:
-    """Partial files of runs writing ``output`` (left only by a run that was killed outright)."""
-    return sorted(output.parent.glob(f".{output.stem}.*{PARTIAL}{output.suffix}"))
-
-
-def check_output(src_path: Path, out_path: Path, force: bool) -> str:
-    """Refuses what must not be written, before any work; returns the container."""
-    if out_path.is_dir():
-        raise UsageError(f"output {str(out_path)!r} is a folder; name a file in it, e.g. {str(out_path / 'out.mkv')!r}")
-    if not out_path.suffix:
-        raise UsageError(f"output {str(out_path)!r} needs a file extension (.mkv, .mp4, ...) to pick the container")
-    container = CONTAINERS.get(out_path.suffix.lower())
-    if container is None:
-        raise UsageError(f"output extension {out_path.suffix!r} is not a container this command writes; use one of "
-                         f"{', '.join(sorted(CONTAINERS))}")
-    if not out_path.parent.is_dir():
-        raise UsageError(f"output folder {str(out_path.parent)!r} does not exist")
-    if out_path.exists() and src_path.exists() and os.path.samefile(src_path, out_path):
-        raise UsageError(f"output {str(out_path)!r} is the input file; choose another name (--force does not "
-                         "overwrite the input)")
-    if (out_path.exists() or out_path.is_symlink()) and not force:
-        raise UsageError(f"output {str(out_path)!r} exists; pass --force to overwrite")
-    return container
-
+from ..errors import InterpolateError, UsageError
+from ..options import MAX_FACTOR, Options, check_factor
 
 NTSC_RATES = {"23.976": Fraction(24000, 1001), "29.97": Fraction(30000, 1001), "47.952": Fraction(48000, 1001),
               "59.94": Fraction(60000, 1001), "119.88": Fraction(120000, 1001)}
+FLAG_TYPES = {"data": str, "int": int, "float": float}
 
 
 def parse_rate(text: str, what: str) -> Fraction:
@@ -95,138 +28,128 @@ def parse_rate(text: str, what: str) -> Fraction:
     return value
 
 
-def rate_args(factor: str | int | None, fps: str | None) -> tuple[Fraction | None, dict[str, int]]:
-    """--factor N or N/D, or --fps: the filter's own arguments (factor, factor_num/den or fps_num/den)."""
+def rate_fields(factor: str | None, fps: str | None) -> dict[str, int]:
+    """--factor N or N/D, or --fps, as the filter's options (factor, factor_num/den or fps_num/den)."""
     if factor is not None and fps is not None:
         raise UsageError("give --factor or --fps, not both")
     if fps is not None:
         rate = parse_rate(fps, "--fps")
-        return None, {"fps_num": rate.numerator, "fps_den": rate.denominator}
+        return {"fps_num": rate.numerator, "fps_den": rate.denominator}
     ratio = parse_rate(str(factor if factor is not None else 2), "--factor")
     try:
         check_factor(ratio)
     except InterpolateError:
         raise UsageError(f"--factor must be above 1 and at most {MAX_FACTOR}, got {factor}") from None
     if ratio.denominator == 1:
-        return ratio, {"factor": ratio.numerator}
-    return ratio, {"factor_num": ratio.numerator, "factor_den": ratio.denominator}
+        return {"factor": ratio.numerator}
+    return {"factor_num": ratio.numerator, "factor_den": ratio.denominator}
 
 
-def source_timestamps(src: vs.VideoNode, timecodes: Path, ratio: Fraction | None, path: Path) -> list[float] | None:
-    """The output's timestamps when the source's rate varies (None: it is constant, written at its rate).
-    A variable rate can be kept only by a whole factor; a target rate would assume a constant source."""
-    times = read_timecodes(timecodes)
-    if len(times) != src.num_frames or is_constant_rate(times, src.fps):
-        return None
-    low, high = rate_range(times)
-    if ratio is None or ratio.denominator != 1:
-        raise UsageError(f"{str(path)!r} has a variable frame rate ({low:.3f} to {high:.3f} fps): a target rate "
-                         "or a fractional factor would place frames as if it were constant and drift from the "
-                         "sound; use a whole --factor, which keeps every source frame at its own time")
-    log.info("variable frame rate (%.3f to %.3f fps): keeping the source's timestamps", low, high)
-    return output_times(times, ratio.numerator)
+def add_option_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per filter option (``Options`` fields marked for the CLI), its help from the field."""
+    for f in fields(Options):
+        if not f.metadata["cli"]:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if f.metadata["kind"] == "flag":
+            parser.add_argument(flag, action="store_true", default=None, help=f.metadata["help"])
+        else:
+            parser.add_argument(flag, type=FLAG_TYPES[f.metadata["kind"]], default=None, help=f.metadata["help"])
+    rate = parser.add_mutually_exclusive_group()
+    rate.add_argument("--factor", help=f"frames out per frame in: a whole number (2 to {MAX_FACTOR}) or a fraction "
+                      "such as 5/2 (default 2; fractions and factors other than powers of two need weights that "
+                      "take the time position, as the bundled model does)")
+    rate.add_argument("--fps", help="a target rate instead, e.g. 60, 60000/1001 or 59.94 (= 60000/1001)")
 
 
-def check_progressive(props: Mapping[str, Any], path: Path, assume_progressive: bool) -> None:
-    field_based = int(props.get("_FieldBased", 0))
-    if field_based > 0 and not assume_progressive:
-        order = "top" if field_based == 2 else "bottom"
-        raise UsageError(
-            f"{str(path)!r} is interlaced ({order} field first): interpolating its frames would comb the new ones. "
-            f"Deinterlace it first, e.g. ffmpeg -i {str(path)!r} -vf bwdif -c:a copy progressive.mkv, or pass "
-            "--assume-progressive if it is progressive footage flagged as interlaced")
-
-
-def pick_codec(codec: str, streams: Probe, container: str) -> str:
-    """--codec auto: the input's family where the container holds it, else H.264 (VP9 for .webm)."""
-    if codec != "auto":
-        return codec
-    family = encoder_for(streams.video_codec)
-    allowed = CONTAINER_ENCODERS.get(container)
-    if allowed is not None and family not in allowed:
-        fallback = "libvpx-vp9" if container == "webm" else "libx264"
-        log.info("%s video cannot go into %s: encoding %s", streams.video_codec, container, fallback)
-        return fallback
-    return family
-
-
-@dataclass
-class Prepared:
-    """A source opened and checked: the clip, its first frame's props, its output timestamps (variable
-    rate only)."""
-    path: Path
-    clip: vs.VideoNode
-    first: Mapping[str, Any]
-    timestamps: list[float] | None
-
-
-def prepare_source(path: Path, ratio: Fraction | None, assume_progressive: bool = False,
-                   cache_index: bool = False) -> Prepared:
-    """Opens (bestsource) and checks a source: at least 2 frames, progressive, its timing."""
-    with tempfile.TemporaryDirectory(prefix="convlstm-") as scratch:
-        timecodes = Path(scratch) / "timecodes.txt"
-        src = open_source(path, timecodes, cache_index=cache_index)
-        if src.num_frames < 2:
-            raise SourceError(f"{str(path)!r} has {src.num_frames} frame(s); at least 2 are needed")
-        first = src.get_frame(0).props
-        check_progressive(first, path, assume_progressive)
-        if assume_progressive:
-            src = src.std.SetFieldBased(0)
-        return Prepared(path, src, first, source_timestamps(src, timecodes, ratio, path))
-
-
-def encode_plan(prepared: Prepared, streams: Probe | None, container: str, codec: str, crf: int,
-                colour: Colour, with_streams: bool = True) -> EncodePlan:
-    """What the output keeps of the source (see EncodePlan); ``with_streams=False``: the video alone."""
-    first = prepared.first
-    sar = (int(first.get("_SARNum", 1)), int(first.get("_SARDen", 1)))
-    return EncodePlan(container, pick_codec(codec, streams or Probe(), container), crf,
-                      prepared.path if with_streams else None, streams if with_streams else None, colour,
-                      sar if sar[0] > 0 and sar[1] > 0 and sar[0] != sar[1] else None, prepared.timestamps,
-                      HdrMetadata.from_props(first))
-
-
-def run(input: str | Path, output: str | Path, factor: str | int | None = None, device: str = "auto",
-        weights: str | None = None, fp16: bool | None = None, codec: str = "auto", crf: int = 18,
-        force: bool = False, progress: bool = True, scales: int | None = None, fps: str | None = None,
-        assume_progressive: bool = False, tile: int | None = None, compile: bool | None = None,
-        detail: float | None = None) -> Result:
-    src_path, out_path = Path(input), Path(output)
-    container = check_output(src_path, out_path, force)
-    if not 0 <= crf <= 63:
-        raise UsageError(f"--crf must be in 0..63, got {crf}")
-    ratio, rate = rate_args(factor, fps)
-    try:   # the partial file first: a folder we cannot write into fails before any decoding
-        fd, name = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.stem}.", suffix=PARTIAL + out_path.suffix)
-    except OSError as exc:
-        raise UsageError(f"cannot write into {str(out_path.parent)!r}: {exc.strerror}") from None
-    tmp = Path(name)
-    bar = None
+def options_from(args: argparse.Namespace) -> Options:
+    """The filter's options from the parsed flags (rate flags included)."""
+    given: dict[str, Any] = {f.name: getattr(args, f.name) for f in fields(Options)
+                             if f.metadata["cli"] and getattr(args, f.name, None) is not None}
     try:
-        prepared = prepare_source(src_path, ratio, assume_progressive)
-        streams = probe(src_path)
-        factor_arg = rate.pop("factor", None)
-        clip, colour = interpolate_source(prepared.clip, factor_arg, device, weights, fp16, scales, tile, compile,
-                                          detail=detail, **rate)
-        plan = encode_plan(prepared, streams, container, codec, crf, colour)
-        try:
-            preflight(clip, plan)    # before any frame is computed
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
-        bar = Progress(clip.num_frames, progress)
-        start = time.perf_counter()
-        encode(clip, fd, plan, bar)
-        for note in plan.notes:
-            log.warning("%s", note)
-        os.replace(tmp, out_path)   # renames over a planted link, never through it
-    except BaseException:
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:
-            pass                    # a read-only or vanished folder: the error that got us here says more
-        raise
-    finally:
-        os.close(fd)
-        if bar is not None:
-            bar.close()
-    return Result(out_path, clip.num_frames, float(clip.fps), time.perf_counter() - start)
+        return Options(**given, **rate_fields(args.factor, args.fps))
+    except InterpolateError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    i = sub.add_parser("interpolate", parents=[common], help="file in, file out: raise the frame rate of a video")
+    i.add_argument("paths", nargs="+", metavar="INPUT [OUTPUT]",
+                   help="INPUT OUTPUT (the output's extension picks the container), or with -o: several inputs "
+                   "(files or folders)")
+    i.add_argument("-o", "--out-dir", help="write OUT_DIR/<input stem><--ext> for every input")
+    i.add_argument("--ext", default=".mkv", help="extension of the outputs with -o (default .mkv)")
+    i.add_argument("--cluster", nargs="?", const="local", metavar="ADDRESS",
+                   help="run on Ray: no address: a local Ray instance on this machine; auto or ray://host:port: "
+                   "an existing cluster (pip install 'vapoursynth-convlstm[cluster]')")
+    i.add_argument("--workers", type=int, default=None,
+                   help="CPU workers of the local Ray instance with --cluster (default: one per core)")
+    i.add_argument("--chunk-frames", type=int, default=None,
+                   help="source frames per piece with --cluster (default 240; pieces end at scene cuts nearby)")
+    add_option_flags(i)
+    i.add_argument("--adapt", type=float, metavar="MINUTES",
+                   help="first fine-tune the weights on this clip's own frames for MINUTES (kept only if they "
+                   "beat the starting weights on windows held aside); see `convlstm adapt`")
+    i.add_argument("--assume-progressive", action="store_true",
+                   help="treat a source flagged interlaced as progressive (when the flag is wrong)")
+    i.add_argument("--codec", default="auto", help="ffmpeg video encoder (default auto: the input's family, "
+                   "e.g. HEVC in, libx265 out; ProRes in, prores_ks out; else libx264)")
+    i.add_argument("--crf", type=int, default=18, help="quality for x264/x265/vp9/av1 (default 18)")
+    i.add_argument("--force", action="store_true", help="overwrite an existing output")
+    i.add_argument("--quiet", action="store_true", help="no progress bar")
+    i.set_defaults(func=cmd_interpolate)
+
+
+def cmd_interpolate(args: argparse.Namespace) -> int:
+    from ..files.output import Encoding
+    options, encoding = options_from(args), Encoding(args.codec, args.crf)
+    if args.out_dir is None and args.cluster is None:
+        if len(args.paths) != 2:
+            raise UsageError("give INPUT OUTPUT, or several inputs (files or folders) with -o OUT_DIR")
+        return interpolate_one(args, options, encoding, *args.paths)
+    if args.out_dir is None:
+        raise UsageError("--cluster writes into a folder: give -o OUT_DIR")
+    if args.adapt is not None:
+        raise UsageError("--adapt works on one input at a time (without -o): adapt each clip with convlstm adapt")
+    if args.cluster is not None:
+        return interpolate_on_cluster(args, options, encoding)
+    from ..cluster.driver import expand_inputs, outputs_for
+    sources = expand_inputs(args.paths)
+    for src, out in zip(sources, outputs_for(sources, Path(args.out_dir), args.ext if args.ext.startswith(".")
+                                             else f".{args.ext}")):
+        interpolate_one(args, options, encoding, str(src), str(out))
+    return 0
+
+
+def interpolate_one(args: argparse.Namespace, options: Options, encoding, source: str, output: str) -> int:
+    from ..files.route import interpolate_file
+    if args.adapt is not None:
+        from ..adapt.clip import adapt_file
+        from ..adapt.loop import describe
+        result = adapt_file(source, minutes=args.adapt, device=options.device or "auto", weights=options.weights,
+                            progress=not args.quiet)
+        print(f"convlstm: {describe(result)}", file=sys.stderr)
+        if result.adapted:
+            options = options.updated(weights=str(result.path))
+    r = interpolate_file(source, output, options, encoding, force=args.force, progress=not args.quiet,
+                         assume_progressive=args.assume_progressive)
+    print(f"wrote {r.output}: {r.frames} frames at {r.fps:.3f} fps in {r.seconds:.1f} s "
+          f"({r.frames / max(r.seconds, 1e-9):.1f} frames/s)")
+    return 0
+
+
+def interpolate_on_cluster(args: argparse.Namespace, options: Options, encoding) -> int:
+    from ..cluster.driver import run_cluster
+    if args.fps is not None:
+        raise UsageError("--cluster takes a whole --factor, not --fps")
+    s = run_cluster(args.paths, args.out_dir, options, encoding, address=None if args.cluster == "local" else
+                    args.cluster, ext=args.ext, force=args.force, assume_progressive=args.assume_progressive,
+                    chunk_frames=args.chunk_frames, progress=not args.quiet, workers=args.workers)
+    print(f"{'worker':<28}{'frames':>8}{'work s':>9}{'frames/s':>10}")
+    for worker, (frames, seconds) in sorted(s.per_worker.items()):
+        print(f"{worker:<28}{frames:>8}{seconds:>9.1f}{frames / max(seconds, 1e-9):>10.2f}")
+    print(f"{len(s.outputs)} output(s), {s.pieces} pieces ({s.reused} reused from an earlier run), "
+          f"{s.retries} retried; {s.frames} frames in {s.seconds:.1f} s ({s.frames / max(s.seconds, 1e-9):.2f} frames/s)")
+    for out in s.outputs:
+        print(f"wrote {out}")
+    return 0

@@ -8,14 +8,18 @@ otherwise; and if both name different files the script refuses rather than guess
 from __future__ import annotations
 
 import os
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import vapoursynth as vs
 
-ARGUMENTS = {"input": str, "weights": str, "device": str, "factor": int, "factor_num": int, "factor_den": int,
-             "fps_num": int, "fps_den": int, "scales": int, "fp16": int, "sc_threshold": float,
-             "detail": float}
+from ..errors import InterpolateError
+from ..options import Options
+
+# the video, then every filter option by its own name (flags as 0/1, as the filter takes them)
+ARGUMENTS = {"input": str, **{f.name: {"data": str, "int": int, "float": float, "flag": int}[f.metadata["kind"]]
+                              for f in fields(Options)}}
 PATHS = ("input", "weights")
 
 
@@ -38,8 +42,8 @@ def resolve_path(key: str, text: str, pwd: str | None = None) -> str:
     return str(here if here.exists() or shell is None else shell)
 
 
-def parse(arguments: dict[str, Any]) -> dict[str, Any]:
-    """vspipe's -a values (strings) -> typed keyword arguments; unknown names and bad values are errors."""
+def parse(arguments: dict[str, Any]) -> tuple[str, Options]:
+    """vspipe's -a values (strings) -> the input path and the options; unknown names and bad values are errors."""
     unknown = sorted(set(arguments) - set(ARGUMENTS))
     if unknown:
         raise _fail(f"unknown argument(s) {', '.join('-a ' + k for k in unknown)}; accepted: "
@@ -56,7 +60,11 @@ def parse(arguments: dict[str, Any]) -> dict[str, Any]:
             out[key] = kind(text)
         except ValueError:
             raise _fail(f"-a {key} needs {'a whole number' if kind is int else 'a number'}, got {text!r}") from None
-    return out
+    source = out.pop("input")
+    try:
+        return source, Options(**out)
+    except InterpolateError as exc:
+        raise _fail(str(exc)) from None
 
 
 def build(arguments: dict[str, Any]) -> vs.VideoNode:
@@ -64,10 +72,10 @@ def build(arguments: dict[str, Any]) -> vs.VideoNode:
     from ..api import interpolate_source
     from ..errors import SourceError
     from ..video import open_source
-    args = parse(arguments)
+    source, options = parse(arguments)
     try:
-        src = open_source(args.pop("input"))
+        src = open_source(source)
     except SourceError as exc:
         raise _fail(str(exc)) from None
-    clip, _ = interpolate_source(src, **args)
+    clip, _ = interpolate_source(src, options)
     return clip

@@ -13,19 +13,21 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable
 
-from ..cli.encode import join
-from ..cli.interpolate import (PARTIAL, UsageError, check_output, encode_plan, pick_codec, prepare_source,
-                               rate_args)
-from ..cli.probe import probe
-from .chunks import Chunk, plan_chunks
 from ..checkpoint import file_sha256
+from ..errors import UsageError
+from ..files.atomic import partial_file
+from ..files.encode import join
+from ..files.output import Encoding, check_output, encode_plan, pick_codec
+from ..files.probe import probe
+from ..files.source import prepare_source
+from ..options import Options
+from .chunks import Chunk, plan_chunks
 from .worker import Job, PieceResult, render_piece
 
 log = logging.getLogger("convlstm")
@@ -115,20 +117,19 @@ def scene_starts(clip, threshold: float) -> list[int]:
     return starts
 
 
-def plan_input(src: Path, out: Path, ratio: Fraction, device: str, weights: str | None, fp16: bool | None,
-               scales: int | None, codec: str, crf: int, assume_progressive: bool, chunk_frames: int,
-               tile: int | None = None, compile: bool | None = None, detail: float | None = None) -> InputPlan:
-    from ..filter.arguments import DEFAULT_SC_THRESHOLD
-    prepared = prepare_source(src, ratio, assume_progressive, cache_index=True)
+def plan_input(src: Path, out: Path, options: Options, encoding: Encoding, assume_progressive: bool,
+               chunk_frames: int) -> InputPlan:
+    factor = options.whole_factor()
+    prepared = prepare_source(src, Fraction(factor), assume_progressive, cache_index=True)
     if prepared.timestamps is not None:
         raise UsageError(f"{str(src)!r} has a variable frame rate: --cluster joins pieces at a constant rate; "
                          "run it without --cluster, which keeps its timestamps")
     container = check_output(src, out, force=True)
-    job = Job(str(src.resolve()), int(ratio), device, weights, fp16, scales, tile, compile,
-              pick_codec(codec, probe(src), container),
-              crf, assume_progressive, detail)
-    chunks = plan_chunks(prepared.clip.num_frames, scene_starts(prepared.clip, DEFAULT_SC_THRESHOLD), chunk_frames)
+    job = Job(str(src.resolve()), options, Encoding(pick_codec(encoding.codec, probe(src), container), encoding.crf),
+              assume_progressive)
+    chunks = plan_chunks(prepared.clip.num_frames, scene_starts(prepared.clip, options.sc), chunk_frames)
     stat = src.stat()
+    weights = options.weights
     weights_id = file_sha256(Path(weights)) if weights and Path(weights).is_file() else weights
     settings = hashlib.sha256(json.dumps({"source": [str(src.resolve()), stat.st_size, stat.st_mtime_ns],
                                           "job": asdict(job), "weights": weights_id,
@@ -158,10 +159,9 @@ def reusable_pieces(plan: InputPlan) -> dict[int, PieceResult]:
 
 def record(plan: InputPlan) -> None:
     """The manifest, rewritten atomically after every finished piece."""
-    tmp = plan.folder / "manifest.json.tmp"
-    tmp.write_text(json.dumps({"settings": plan.settings, "source": str(plan.source),
-                               "pieces": [asdict(p) for p in plan.done.values()]}, indent=1))
-    os.replace(tmp, plan.folder / "manifest.json")
+    with partial_file(plan.folder / "manifest.json") as f:
+        f.write(json.dumps({"settings": plan.settings, "source": str(plan.source),
+                            "pieces": [asdict(p) for p in plan.done.values()]}, indent=1).encode())
 
 
 def finish(plan: InputPlan) -> None:
@@ -169,53 +169,40 @@ def finish(plan: InputPlan) -> None:
     from ..video import colour_of
     # opened again (bestsource's index is cached): a folder's sources are not all held open during the run
     prepared = prepare_source(plan.source, Fraction(plan.job.factor), plan.job.assume_progressive, cache_index=True)
-    encoded = encode_plan(prepared, probe(plan.source), plan.container, plan.job.codec, plan.job.crf,
-                          colour_of(prepared.clip))
+    encoded = encode_plan(prepared, probe(plan.source), plan.container, plan.job.encoding, colour_of(prepared.clip))
     encoded.copy_video = True
-    fd, name = tempfile.mkstemp(dir=plan.output.parent, prefix=f".{plan.output.stem}.",
-                                suffix=PARTIAL + plan.output.suffix)
-    tmp = Path(name)
-    try:
-        fps = prepared.clip.fps * plan.job.factor
-        join([(Path(plan.done[c.index].path), float(plan.done[c.index].frames / fps)) for c in plan.chunks], fd,
-             encoded)
-        os.replace(tmp, plan.output)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    finally:
-        os.close(fd)
+    fps = prepared.clip.fps * plan.job.factor
+    with partial_file(plan.output) as partial:
+        join([(Path(plan.done[c.index].path), float(plan.done[c.index].frames / fps)) for c in plan.chunks],
+             partial.fileno(), encoded)
     for note in encoded.notes:
         log.warning("%s: %s", plan.output.name, note)
     shutil.rmtree(plan.folder, ignore_errors=True)
 
 
-def run_cluster(inputs: list[str], out_dir: str | Path, *, address: str | None = None, factor: str | None = None,
-                device: str = "auto", weights: str | None = None, fp16: bool | None = None,
-                scales: int | None = None, codec: str = "auto", crf: int = 18, ext: str = ".mkv",
+def run_cluster(inputs: list[str], out_dir: str | Path, options: Options = Options(),
+                encoding: Encoding = Encoding(), *, address: str | None = None, ext: str = ".mkv",
                 force: bool = False, assume_progressive: bool = False, chunk_frames: int | None = None,
                 progress: bool = True, on_progress: Callable[[dict[str, Any]], None] | None = None,
-                workers: int | None = None, tile: int | None = None, compile: bool | None = None,
-                detail: float | None = None) -> Summary:
+                workers: int | None = None) -> Summary:
     """Every input through the cluster at ``address`` (None: a local Ray instance on this machine;
-    "auto" or "ray://host:port": an existing cluster). ``on_progress`` sees the workers' state as it
-    changes (piece -> worker, frames done), for callers that watch the run. ``workers``: CPU workers of a
-    local instance (default: one per core)."""
+    "auto" or "ray://host:port": an existing cluster). ``options`` must ask for a whole factor.
+    ``on_progress`` sees the workers' state as it changes (piece -> worker, frames done), for callers that
+    watch the run. ``workers``: CPU workers of a local instance (default: one per core)."""
     from .chunks import CHUNK_FRAMES
     ray = require_ray()
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
         raise UsageError(f"output folder {str(out_dir)!r} does not exist")
+    if options.whole_factor() is None:
+        raise UsageError("--cluster takes a whole --factor (pieces are joined at a whole multiple of the rate)")
     ext = ext if ext.startswith(".") else f".{ext}"
     sources = expand_inputs(inputs)
     outputs = outputs_for(sources, out_dir, ext)
     for src, out in zip(sources, outputs):
         check_output(src, out, force)
-    ratio, rate = rate_args(factor, None)
-    if "factor" not in rate:
-        raise UsageError("--cluster takes a whole --factor (pieces are joined at a whole multiple of the rate)")
-    plans = [plan_input(s, o, ratio, device, weights, fp16, scales, codec, crf, assume_progressive,
-                        chunk_frames or CHUNK_FRAMES, tile, compile, detail) for s, o in zip(sources, outputs)]
+    plans = [plan_input(s, o, options, encoding, assume_progressive, chunk_frames or CHUNK_FRAMES)
+             for s, o in zip(sources, outputs)]
     started_here = not ray.is_initialized()
     if started_here:
         if address and workers:

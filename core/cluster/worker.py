@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..checkpoint import file_sha256
+from ..files.output import Encoding
+from ..options import Options
 from .chunks import Chunk
 
 
@@ -18,17 +20,13 @@ from .chunks import Chunk
 class Job:
     """Everything a worker needs besides the piece: the same for all pieces of one input."""
     source: str
-    factor: int
-    device: str
-    weights: str | None
-    fp16: bool | None
-    scales: int | None
-    tile: int | None
-    compile: bool | None
-    codec: str
-    crf: int
+    options: Options        # a whole factor (pieces are joined at a whole multiple of the rate)
+    encoding: Encoding
     assume_progressive: bool
-    detail: float | None = None
+
+    @property
+    def factor(self) -> int:
+        return self.options.whole_factor()
 
 
 @dataclass
@@ -47,29 +45,20 @@ def render_piece(job: Job, chunk: Chunk, target: str, report: Callable[[int, int
     from fractions import Fraction
 
     from ..api import interpolate_source
-    from ..cli.encode import encode
-    from ..cli.interpolate import encode_plan, prepare_source
+    from ..files.atomic import partial_file
+    from ..files.encode import encode
+    from ..files.output import encode_plan
+    from ..files.source import prepare_source
 
     start = time.perf_counter()
     prepared = prepare_source(Path(job.source), Fraction(job.factor), job.assume_progressive, cache_index=True)
     piece = prepared.clip.std.Trim(chunk.lo, chunk.hi)
-    clip, colour = interpolate_source(piece, job.factor, job.device, job.weights, job.fp16, job.scales, job.tile,
-                                      job.compile, detail=job.detail)
+    clip, colour = interpolate_source(piece, job.options)
     first, last = chunk.outputs(job.factor)
     clip = clip.std.Trim(first, last)
-    plan = encode_plan(prepared, None, "nut", job.codec, job.crf, colour, with_streams=False)   # exact time base
+    plan = encode_plan(prepared, None, "nut", job.encoding, colour, with_streams=False)   # exact time base
     out = Path(target)
-    partial = out.with_name(f".{out.name}.{os.getpid()}.partial")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        encode(clip, fd, plan, report)
-        os.close(fd)
-        fd = -1
-        os.replace(partial, out)
-    except BaseException:
-        if fd >= 0:
-            os.close(fd)
-        partial.unlink(missing_ok=True)
-        raise
+    with partial_file(out) as partial:
+        encode(clip, partial.fileno(), plan, report)
     return PieceResult(chunk.index, str(out), file_sha256(out), clip.num_frames, time.perf_counter() - start,
                        f"{socket.gethostname()}:{os.getpid()}")

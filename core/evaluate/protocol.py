@@ -11,9 +11,9 @@ import torch
 
 from ..filter.engine import Engine
 from ..filter.formats import PixelFormat
-from ..filter.arguments import DEFAULT_SC_THRESHOLD
-from ..filter.scenes import consecutive_differences, cuts_at, within_scene
-from ..filter.schedule import source_window
+from ..filter.scenes import predict_within_scene
+from ..filter.schedule import clamped_window
+from ..options import DEFAULT_SC_THRESHOLD
 from .metrics import frame_scores, sharpness_ratio, vmaf
 
 RGB24 = PixelFormat(name="RGB24", bits=8, is_float=False)
@@ -40,13 +40,9 @@ def predict_with_engine(engine: Engine, even: np.ndarray,
     stack = RGB24.to_unit(torch.from_numpy(even).permute(0, 3, 1, 2))
     preds = []
     for i in range(n - 1):
-        window = stack[list(source_window(2 * i + 1, n))]
-        cut = cuts_at(consecutive_differences((window + 1) * 0.5), sc_threshold)
-        if cut[1]:
-            preds.append(even[i])
-            continue
-        out = engine.predict(within_scene(window, cut)[None])[0]
-        preds.append(RGB24.from_unit(out).permute(1, 2, 0).cpu().numpy())
+        pred, cuts = predict_within_scene(stack[list(clamped_window(i, n))], 0.5,
+                                          lambda w, t: engine.predict(w[None], t)[0], sc_threshold)
+        preds.append(even[i] if cuts[1] else RGB24.from_unit(pred).permute(1, 2, 0).cpu().numpy())
     return np.stack(preds)
 
 

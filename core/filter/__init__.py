@@ -1,10 +1,9 @@
-"""The filter runtime: what happens to a frame between VapourSynth and the net, in the order it happens.
+"""The filter runtime (its options: convlstm/options.py): what happens to a frame between VapourSynth and the net, in the order it happens.
 
     bridge     the only module C calls: build the stages, process one output frame
     contract   what C and Python agree on (tuple layouts, flag bits, stage facts), checked
-    arguments  the values Interpolate accepts (their types are VapourSynth's signature)
-    stages     one 2x stage (Interpolator) or a final retiming (Retimer) per filter node; thread-safe
-    schedule   which source frames make each output frame (the 2x contract, retiming)
+    stages     one Stage per filter node: its schedule, and the frames it computes; thread-safe
+    schedule   which source frames make each output frame and where it lies (Timed), or retiming (Nearest)
     formats    accepted clip formats; samples <-> the net's [-1, 1]
     planes     frame memory -> numpy view (CPU) or page-locked staging and an async copy (CUDA), and back
                with one wait per frame

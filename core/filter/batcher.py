@@ -18,7 +18,7 @@ from typing import Optional
 
 import torch
 
-from .arguments import MAX_BATCH
+from ..options import MAX_BATCH
 from . import profile
 from .engine import Engine
 from .streams import mark_ready, use_here

@@ -22,12 +22,12 @@ for _module, _install in NEEDED.items():
                                f"install it there: {_install}")
 
 from .contract import check_plugin, check_stage  # noqa: E402
-from .stages import Interpolator, Retimer, build as build_stages  # noqa: E402
+from .stages import Stage, build as build_stages  # noqa: E402
 
 log = logging.getLogger("convlstm")
 
 
-def build(info: dict[str, Any], args: dict[str, Any]) -> list[Interpolator | Retimer]:
+def build(info: dict[str, Any], args: dict[str, Any]) -> list[Stage]:
     check_plugin(info)
     try:
         stages = build_stages(info, args)
@@ -41,7 +41,7 @@ def build(info: dict[str, Any], args: dict[str, Any]) -> list[Interpolator | Ret
         raise InterpolateError(f"could not set up the filter: {type(exc).__name__}: {exc}") from exc
 
 
-def plan(stage: Interpolator | Retimer, n: int) -> tuple[int, ...]:
+def plan(stage: Stage, n: int) -> tuple[int, ...]:
     """The source frames output frame n needs (C requests exactly these)."""
     try:
         return stage.plan(n)
@@ -52,7 +52,7 @@ def plan(stage: Interpolator | Retimer, n: int) -> tuple[int, ...]:
         raise InterpolateError(f"frame {n} could not be planned: {type(exc).__name__}: {exc}") from exc
 
 
-def process(stage: Interpolator, n: int, src_ptrs, src_strides, dst_ptrs, dst_strides, frame_props) -> int:
+def process(stage: Stage, n: int, src_ptrs, src_strides, dst_ptrs, dst_strides, frame_props) -> int:
     try:
         return stage.process(n, src_ptrs, src_strides, dst_ptrs, dst_strides, frame_props)
     except InterpolateError:

@@ -7,6 +7,7 @@ import torch
 
 from ..errors import InterpolateError
 from ..log import info_once
+from ..options import parse_device
 
 
 def cuda_usable() -> bool:
@@ -15,25 +16,19 @@ def cuda_usable() -> bool:
 
 def resolve_device(spec: str | None) -> torch.device:
     """'auto', 'cpu', 'cuda' or 'cuda:N' -> a device that exists here."""
-    spec = (spec or "auto").strip().lower()
-    if spec == "auto":
+    kind, index = parse_device(spec)
+    if kind == "auto":
         if cuda_usable():
             info_once(f"device=auto: using CUDA ({torch.cuda.get_device_name(0)})")
             return torch.device("cuda", 0)
         info_once("device=auto: no usable CUDA GPU (torch.cuda), running on CPU")
         return torch.device("cpu")
-    if spec == "cpu":
+    if kind == "cpu":
         return torch.device("cpu")
-    if spec == "cuda" or spec.startswith("cuda:"):
-        index_text = spec[5:] if spec.startswith("cuda:") else "0"
-        if not index_text.isdigit():
-            raise InterpolateError(f"device {spec!r} is not valid; use 'auto', 'cpu', 'cuda' or 'cuda:N'")
-        if not cuda_usable():
-            raise InterpolateError(f"device {spec!r} was requested but no usable CUDA GPU is available "
-                                   "(torch.cuda must work); use device='cpu' or 'auto'")
-        index = int(index_text)
-        count = torch.cuda.device_count()
-        if index >= count:
-            raise InterpolateError(f"device {spec!r} does not exist: this machine has {count} CUDA device(s)")
-        return torch.device("cuda", index)
-    raise InterpolateError(f"unknown device {spec!r}; use 'auto', 'cpu', 'cuda' or 'cuda:N'")
+    if not cuda_usable():
+        raise InterpolateError(f"device {spec!r} was requested but no usable CUDA GPU is available "
+                               "(torch.cuda must work); use device='cpu' or 'auto'")
+    count = torch.cuda.device_count()
+    if index >= count:
+        raise InterpolateError(f"device {spec!r} does not exist: this machine has {count} CUDA device(s)")
+    return torch.device("cuda", index)

@@ -11,7 +11,7 @@ from ..errors import InterpolateError
 from ..model import Net
 from ..model.detail import PATCH
 from ..model.net import times_on
-from .arguments import MIN_TILE
+from ..options import MIN_TILE
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 

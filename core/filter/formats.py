@@ -89,3 +89,12 @@ def check_format(info: dict) -> PixelFormat:
         raise InterpolateError(f"{name} needs a width and height divisible by its subsampling, got "
                                f"{info['width']}x{info['height']}")
     return PixelFormat(name=name, bits=bits, is_float=st == ST_FLOAT, family=family, ssw=ss[0], ssh=ss[1])
+
+
+def field_order(*field_based: int) -> str | None:
+    """The rule for interlaced frames (_FieldBased 1: bottom field first, 2: top field first; 0 or unset:
+    progressive), for the filter and the file route: None when every frame given is progressive."""
+    interlaced = [f for f in field_based if f > 0]
+    if not interlaced:
+        return None
+    return "bottom field first" if 1 in interlaced else "top field first"

@@ -1,18 +1,18 @@
-"""The stages behind one Interpolate call: frame schedules and per-frame compute (``build`` applies
-``arguments.check_args`` and ``formats.check_format`` first).
+"""The stages behind one Interpolate call: one ``Stage`` per filter node, each following one schedule
+(filter/schedule.py) and, where its schedule makes frames, computing them.
 
-The C filter asks ``build`` for its stages (one exact-time stage for weights that take the time position;
-otherwise a chain of 2x stages, then optionally a retiming to an arbitrary rate), makes one node per
-stage, and calls each stage's ``plan`` (which input frames an output needs) and ``process`` (fill an
-output frame's planes) through the bridge.
+The C filter asks ``build`` for the stages (one exact-time stage for weights that take the time position;
+otherwise 2x stages, then optionally a retiming to a target rate), makes one node per stage, and calls each
+stage's ``plan`` (which input frames an output needs) and ``process`` (fill an output frame's planes)
+through the bridge.
 """
 from __future__ import annotations
 
 import os
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 from fractions import Fraction
-from math import floor
 from typing import Any, Sequence
 
 import numpy as np
@@ -20,17 +20,16 @@ import torch
 
 from ..checkpoint import load_weights
 from ..errors import InterpolateError
-from .arguments import DEFAULT_SC_THRESHOLD, default_batch, MAX_FACTOR, check_args
+from ..options import Options, default_batch
 from .devices import resolve_device
 from .engine import Engine
-from .formats import PixelFormat, check_format
+from .formats import PixelFormat, check_format, field_order
 from .planes import Plane, PlaneIO, host_view
 from . import profile
 from .streams import Slots, mark_ready, use_here
 from .batcher import Batcher
-from .scenes import consecutive_differences, cuts_at, within_scene
-from .schedule import (clamped_window, doubled_rate, doublings_for_rate, retimed_count, retimed_index, source_window,
-                       timed_position)
+from .scenes import predict_within_scene
+from .schedule import Nearest, Timed, doublings_for_rate
 from .yuv import YuvDescription, rgb_to_yuv, yuv_to_rgb
 from .contract import (CHROMA_LOCATION, CUT_AFTER_OUTPUT, CUT_BEFORE_OUTPUT, FIELD_BASED, FLAGS, MATRIX, NO_PROPS,
                        RANGE, SCENE_NEXT, SCENE_PREV)
@@ -51,39 +50,55 @@ def _threads() -> int:
 def check_progressive(n: int, *field_based: int) -> None:
     """Frames made of two fields from different moments cannot be interpolated as pictures: the new frames
     would be combed and flagged progressive. Says how to get progressive frames first."""
-    if any(f > 0 for f in field_based):
-        order = "bottom field first" if 1 in field_based else "top field first"
+    order = field_order(*field_based)
+    if order is not None:
+        tff = order.startswith("top")
         raise InterpolateError(
             f"cannot interpolate output frame {n}: the source is interlaced (_FieldBased={max(field_based)}, "
-            f"{order}); deinterlace it first (e.g. core.bwdif.Bwdif(clip, field={3 if order[0] == 't' else 2}) "
-            "for double rate, or field=" f"{1 if order[0] == 't' else 0} to keep the rate), or if it is "
-            "progressive footage flagged wrongly, clip = core.std.SetFieldBased(clip, 0)")
+            f"{order}); deinterlace it first (e.g. core.bwdif.Bwdif(clip, field={3 if tff else 2}) for double "
+            f"rate, or field={1 if tff else 0} to keep the rate), or if it is progressive footage flagged "
+            "wrongly, clip = core.std.SetFieldBased(clip, 0)")
 
 
-class Interpolator:
-    """One 2x stage: 2N frames at twice the rate, each new frame halfway between two source frames."""
+@dataclass(frozen=True)
+class Compute:
+    """What a stage that makes frames needs besides its schedule."""
+    batcher: Batcher
+    io: PlaneIO
+    format: PixelFormat
+    sc_threshold: float
+
+
+class Stage:
+    """One filter node: its schedule says which input frames each output needs and where it lies; frames
+    that fall between two input frames are computed (``compute``; a schedule that only passes frames
+    through, ``Nearest``, has none). ``process`` is safe from several threads at once (fmParallel)."""
 
     planes = 3
-    duration_divisor = 2
-    clears_next = 1   # every source frame passed through is followed by a made frame
 
-    def __init__(self, info: dict[str, Any], batcher: Batcher, io: PlaneIO, fmt: PixelFormat,
-                 sc_threshold: float) -> None:
-        self.format, self.batcher, self.io, self.sc_threshold = fmt, batcher, io, sc_threshold
-        self.slots = Slots(io.device)
+    def __init__(self, info: dict[str, Any], schedule: Timed | Nearest, compute: Compute | None = None) -> None:
+        self.schedule, self.compute = schedule, compute
         self.num_source = int(info["num_frames"])
         self.width, self.height = int(info["width"]), int(info["height"])
-        self.num_frames = 2 * self.num_source
-        self.fps_num, self.fps_den = doubled_rate(int(info["fps_num"]), int(info["fps_den"]))
-        self._decoded: OrderedDict[int, tuple[torch.Tensor, Any]] = OrderedDict()   # frame, ready event
-        self._decoded_lock = threading.Lock()
-        self.cache_frames = DECODED_CACHE_FRAMES + CACHE_PER_THREAD * min(_threads(), 8)
+        known = int(info["fps_num"]) > 0 and int(info["fps_den"]) > 0
+        self.num_frames = schedule.num_frames
+        self.fps_num, self.fps_den = schedule.output_rate(Fraction(int(info["fps_num"]), int(info["fps_den"]))
+                                                          if known else None)
+        self.duration_divisor = schedule.duration_divisor
+        self.clears_next = schedule.clears_next
+        if compute is not None:
+            self.format, self.batcher, self.io = compute.format, compute.batcher, compute.io
+            self.slots = Slots(compute.io.device)
+            self._decoded: OrderedDict[int, tuple[torch.Tensor, Any]] = OrderedDict()   # frame, ready event
+            self._decoded_lock = threading.Lock()
+            self.cache_frames = DECODED_CACHE_FRAMES + CACHE_PER_THREAD * min(_threads(), 8)
 
     def output_info(self, info: dict[str, Any]) -> dict[str, Any]:
+        """The clip facts the next stage sees."""
         return {**info, "num_frames": self.num_frames, "fps_num": self.fps_num, "fps_den": self.fps_den}
 
     def plan(self, n: int) -> tuple[int, ...]:
-        return source_window(n, self.num_source)
+        return self.schedule.plan(n)
 
     def _plane(self, p: int, ptr: int, stride: int) -> Plane:
         h, w = self.format.plane_shape(p, self.height, self.width)
@@ -117,15 +132,6 @@ class Interpolator:
         return rgb_to_yuv((rgb + 1) * 0.5, self.format.bits, self.format.is_float, self._yuv(props), chroma,
                           self.format.torch_dtype)
 
-    def _cuts(self, differences: torch.Tensor, flags: Sequence[int]) -> torch.Tensor:
-        """(3,) bool on the device: is there a scene cut between window positions a and a + 1? Marked by
-        upstream props (known on the host) or found by the detector (decided on the device)."""
-        cuts = cuts_at(differences, self.sc_threshold)
-        for a in range(3):
-            if flags[a] & SCENE_NEXT or flags[a + 1] & SCENE_PREV:
-                cuts[a] = True           # a fill on the device: no copy from the host, no wait
-        return cuts
-
     def _decoded_frame(self, index: int, f: int, src_ptrs: Sequence[int], src_strides: Sequence[int],
                        props: Sequence[int]) -> torch.Tensor:
         """Source frame ``index`` (window position f) decoded for the net, from the cache when it is there.
@@ -146,23 +152,12 @@ class Interpolator:
                 self._decoded.popitem(last=False)
         return frame
 
-    def time_position(self, n: int) -> float:
-        """Where output n lies between source frames i and i + 1 (the 2x stage: always halfway)."""
-        return 0.5
-
-    def last_before_next_source(self, n: int) -> bool:
-        """Whether output n is the last made frame before source frame i + 1 (it ends the scene at a cut)."""
-        return True
-
-    def first_since_source(self, n: int) -> bool:
-        """Whether output n is the first output after source frame i's timestamp with no output showing frame
-        i itself before it (so it starts the scene when a cut precedes frame i). 2x: frame i always shows."""
-        return False
-
     def process(self, n: int, src_ptrs: Sequence[int], src_strides: Sequence[int], dst_ptrs: Sequence[int],
                 dst_strides: Sequence[int], frame_props: Sequence[Sequence[int]] = (NO_PROPS,) * 4) -> int:
         """Fills output frame n. Safe to call from several threads at once (the filter is fmParallel): each
         works on its own stream, windows meet in the batcher, and each thread waits on the device once."""
+        if self.compute is None:
+            raise InterpolateError("internal error: a retiming stage never computes pixels")
         try:
             with profile.timed("process_s"):
                 result = self._process(n, src_ptrs, src_strides, dst_ptrs, dst_strides, frame_props)
@@ -185,10 +180,11 @@ class Interpolator:
             except InterpolateError as exc:   # e.g. a _Matrix the device conversion does not know
                 raise InterpolateError(f"cannot interpolate output frame {n}: {exc}") from None
             # every decision is made on the device and read with the result: no wait before the net runs
-            cut = self._cuts(consecutive_differences((window + 1) * 0.5), [p[FLAGS] for p in frame_props])
+            marked = [bool(frame_props[a][FLAGS] & SCENE_NEXT or frame_props[a + 1][FLAGS] & SCENE_PREV)
+                      for a in range(3)]
             finite_in = torch.isfinite(window).all()
-            window = within_scene(window, cut)
-            pred = self.batcher.predict(window, self.time_position(n))
+            pred, cut = predict_within_scene(window, self.schedule.time(n), self.batcher.predict,
+                                             self.compute.sc_threshold, marked)
             planes = self.encode(pred, frame_props[1])
             flags = torch.stack([cut[0], cut[1], finite_in, torch.isfinite(pred).all()]).to(torch.int32)
             arrays, (cut_before, cut_here, finite_in, finite_out) = self.io.fetch(planes, self.format.numpy_dtype,
@@ -201,128 +197,84 @@ class Interpolator:
         dst = self._planes(0, dst_ptrs, dst_strides)
         if cut_here:      # no ghosting: frame i again, its very bytes
             self.io.store(self._host_planes(1, src_ptrs, src_strides), dst, self.format.numpy_dtype)
-            return CUT_BEFORE_OUTPUT if self.last_before_next_source(n) else 0
+            return CUT_BEFORE_OUTPUT if self.schedule.last_before_next_source(n) else 0
         if not finite_out:
             raise InterpolateError(f"cannot interpolate output frame {n}: the net produced NaN/Inf "
                                    "(broken weights or fp16 overflow; try fp16=False)")
         self.io.store(arrays, dst, self.format.numpy_dtype)
-        return CUT_AFTER_OUTPUT if cut_before and self.first_since_source(n) else 0
+        return CUT_AFTER_OUTPUT if cut_before and self.schedule.first_since_source(n) else 0
 
 
-class TimedInterpolator(Interpolator):
-    """The whole of a rate change in one stage, for weights that take the time position: every output frame
-    is computed at its exact timestamp from the source frames around it (no power-of-two upsampling and
-    nearest-frame picking, whose uneven steps judder). Source frames on an output timestamp pass through."""
-
-    def __init__(self, info: dict[str, Any], batcher: Batcher, io: PlaneIO, fmt: PixelFormat, sc_threshold: float,
-                 ratio: Fraction) -> None:
-        super().__init__(info, batcher, io, fmt, sc_threshold)
-        self.ratio = ratio
-        self.num_frames = max(1, floor(self.num_source * ratio))
-        rate = Fraction(int(info["fps_num"]), int(info["fps_den"])) * ratio if int(info["fps_num"]) > 0 and \
-            int(info["fps_den"]) > 0 else None
-        self.fps_num, self.fps_den = (rate.numerator, rate.denominator) if rate else (0, 0)
-        # variable-rate clips: durations shrink by the factor, which then has to be whole
-        self.duration_divisor = int(ratio) if ratio.denominator == 1 else 1
-        self.clears_next = int(ratio > 1)   # slower than the source, source frames may follow each other
-
-    def plan(self, n: int) -> tuple[int, ...]:
-        i, t = timed_position(n, self.ratio, self.num_source)
-        return (i,) if t == 0 else clamped_window(i, self.num_source)
-
-    def time_position(self, n: int) -> float:
-        return float(timed_position(n, self.ratio, self.num_source)[1])
-
-    def first_since_source(self, n: int) -> bool:
-        i, _ = timed_position(n, self.ratio, self.num_source)
-        return n == 0 or timed_position(n - 1, self.ratio, self.num_source)[0] < i
-
-    def last_before_next_source(self, n: int) -> bool:
-        return n + 1 >= self.num_frames or \
-            timed_position(n + 1, self.ratio, self.num_source)[0] > timed_position(n, self.ratio, self.num_source)[0]
 
 
-class Retimer:
-    """The last stage for fps_num/fps_den: each output timestamp takes the nearest upsampled frame."""
-
-    duration_divisor = 1
-    clears_next = 0   # passes frames through only, marks as they are
-
-    def __init__(self, info: dict[str, Any], fps_num: int, fps_den: int) -> None:
-        self.upsampled = Fraction(int(info["fps_num"]), int(info["fps_den"]))
-        self.target = Fraction(fps_num, fps_den)
-        self.num_source = int(info["num_frames"])
-        self.num_frames = retimed_count(self.num_source, self.upsampled, self.target)
-        self.fps_num, self.fps_den = self.target.numerator, self.target.denominator
-
-    def plan(self, n: int) -> tuple[int, ...]:
-        return (retimed_index(n, self.upsampled, self.target, self.num_source),)
-
-    def process(self, *_: Any) -> int:
-        raise InterpolateError("internal error: a retiming stage never computes pixels")
-
-
-def build(info: dict[str, Any], args: dict[str, Any]) -> list[Interpolator | Retimer]:
-    """Validates everything, loads the model once, and plans the stages: one exact-time stage for weights
-    that take the time position, else 2x stages (and a final retiming for fps_num/fps_den)."""
-    args = check_args(dict(args))
+def build(info: dict[str, Any], args: dict[str, Any]) -> list[Stage]:
+    """Checks the options and the clip, loads the model once, and plans the stages: one exact-time stage
+    for weights that take the time position, else 2x stages (and a final retiming for fps_num/fps_den)."""
+    options = Options.from_filter_args(args)
     fmt = check_format(info)
-    if int(info["num_frames"]) < 2:
-        raise InterpolateError(f"the clip has {info['num_frames']} frame(s); at least 2 are needed to interpolate")
+    num_source = int(info["num_frames"])
+    if num_source < 2:
+        raise InterpolateError(f"the clip has {num_source} frame(s); at least 2 are needed to interpolate")
     known_rate = int(info["fps_num"]) > 0 and int(info["fps_den"]) > 0
     source_rate = Fraction(int(info["fps_num"]), int(info["fps_den"])) if known_rate else None
-    if "fps_num" in args:
-        if source_rate is None:
-            raise InterpolateError("fps_num/fps_den need a clip with a known constant frame rate; "
-                                   "set one with core.std.AssumeFPS(clip, fpsnum=..., fpsden=...)")
-        ratio = Fraction(args["fps_num"], args["fps_den"]) / source_rate
-    elif "factor_num" in args:
-        ratio = Fraction(args["factor_num"], args["factor_den"])
-    else:
-        ratio = Fraction(args.get("factor", 2))
-    if ratio > MAX_FACTOR:
-        raise InterpolateError(f"fps_num/fps_den ask for {float(ratio):.4g} times the clip's rate; at most "
-                               f"{MAX_FACTOR} times")
-    if int(info["num_frames"]) * ratio >= 2**31:
-        raise InterpolateError(f"the output would have {float(int(info['num_frames']) * ratio):.3g} frames, more "
-                               "than a clip can hold (2^31 - 1); interpolate the clip in parts")
+    ratio = options.ratio(source_rate)
+    if num_source * ratio >= 2**31:
+        raise InterpolateError(f"the output would have {float(num_source * ratio):.3g} frames, more than a clip "
+                               "can hold (2^31 - 1); interpolate the clip in parts")
+    engine, any_time, source = _engine(options, info, fmt)
+    device = engine.device
+    batch = options.batch or default_batch(device.type, int(info["width"]), int(info["height"]))
 
-    device = resolve_device(args.get("device"))
-    batch = int(args.get("batch", default_batch(device.type, int(info["width"]), int(info["height"]))))
-    fp16 = bool(args.get("fp16", device.type == "cuda" and fmt.is_float and fmt.bits == 16))
-    net, source = load_weights(args.get("weights"))
-    if args.get("scales") == 2 and net.fusion is None:
-        raise InterpolateError(f"scales=2 needs weights trained with a scale fusion (model.scales: 2); {source!r} "
-                               "has the full-size pass only: leave scales unset")
-    if args.get("scales") == 1:
-        net.drop_scale_fusion()
-    if "detail" in args:
-        if args["detail"] and not net.any_time:
-            raise InterpolateError(f"detail matches the motion-compensated source frames' sharpness; {source!r} has "
-                                   "no motion model: leave detail unset")
-        net.set_detail(float(args["detail"]))
-    engine = Engine(net, device, fp16, tile=int(args.get("tile", 0)), compile=bool(args.get("compile", 0)))
-    io = PlaneIO(device)
-    sc = float(args.get("sc_threshold", DEFAULT_SC_THRESHOLD))
+    def computing() -> Compute:
+        return Compute(Batcher(engine, batch), PlaneIO(device), fmt, options.sc)
 
-    if net.any_time:
+    if any_time:
         if source_rate is None and ratio.denominator != 1:
             raise InterpolateError(f"factor {ratio} is not whole, so it needs a clip with a known constant frame "
                                    "rate; set one with core.std.AssumeFPS(clip, fpsnum=..., fpsden=...)")
-        return [TimedInterpolator(info, Batcher(engine, batch), io, fmt, sc, ratio)]
-    if "fps_num" in args:
-        doublings = doublings_for_rate(source_rate, Fraction(args["fps_num"], args["fps_den"]))
+        return [Stage(info, Timed(ratio, num_source), computing())]
+    return _halfway_stages(info, options, ratio, source_rate, source, computing)
+
+
+def _engine(options: Options, info: dict[str, Any], fmt: PixelFormat) -> tuple[Engine, bool, str]:
+    """The weights loaded with the options that change the net, on their device: (engine, whether the net
+    takes the time position, the weights' name)."""
+    device = resolve_device(options.device)
+    fp16 = options.fp16 if options.fp16 is not None else (device.type == "cuda" and fmt.is_float and fmt.bits == 16)
+    net, source = load_weights(options.weights)
+    if options.scales == 2 and net.fusion is None:
+        raise InterpolateError(f"scales=2 needs weights trained with a scale fusion (model.scales: 2); {source!r} "
+                               "has the full-size pass only: leave scales unset")
+    if options.scales == 1:
+        net.drop_scale_fusion()
+    if options.detail is not None:
+        if options.detail and not net.any_time:
+            raise InterpolateError(f"detail matches the motion-compensated source frames' sharpness; {source!r} has "
+                                   "no motion model: leave detail unset")
+        net.set_detail(options.detail)
+    engine = Engine(net, device, precision="fp16" if fp16 else "fp32", tile=options.tile or 0,
+                    compile=bool(options.compile))
+    return engine, net.any_time, source
+
+
+def _halfway_stages(info: dict[str, Any], options: Options, ratio: Fraction, source_rate: Fraction | None,
+                    source: str, computing) -> list[Stage]:
+    """Weights that interpolate halfway only: 2x again on the 2x clip keeps every window equally spaced;
+    a target rate then takes the nearest frame of the finest clip."""
+    if options.gives_rate:
+        doublings = doublings_for_rate(source_rate, ratio * source_rate)
     elif ratio.denominator == 1 and ratio.numerator & (ratio.numerator - 1) == 0:
         doublings = ratio.numerator.bit_length() - 1
     else:
         raise InterpolateError(f"factor {ratio} needs weights that interpolate at any time position (motion "
                                f"compensation, model.motion: block); {source!r} interpolates halfway only: use a "
                                "power of two (2, 4, 8, ...) or fps_num/fps_den")
-    stages: list[Interpolator | Retimer] = []
-    for _ in range(doublings):   # 2x again on the 2x clip keeps every window equally spaced
-        stage = Interpolator(info, Batcher(engine, batch), io, fmt, sc)
+    stages: list[Stage] = []
+    for _ in range(doublings):
+        stage = Stage(info, Timed(Fraction(2), int(info["num_frames"])), computing())
         stages.append(stage)
         info = stage.output_info(info)
-    if "fps_num" in args:
-        stages.append(Retimer(info, args["fps_num"], args["fps_den"]))
+    if options.gives_rate:
+        upsampled = Fraction(int(info["fps_num"]), int(info["fps_den"]))
+        stages.append(Stage(info, Nearest(upsampled, ratio * source_rate, int(info["num_frames"]))))
     return stages

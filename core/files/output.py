@@ -1,0 +1,86 @@
+"""What an output file is: its container (from the extension), its video encoder, and what it keeps of the
+source (``encode_plan``); refused before any work when it must not be written."""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..colour import Colour
+from ..errors import UsageError
+from .encode import EncodePlan
+from .hdr import HdrMetadata
+from .probe import Probe, encoder_for
+from .source import Prepared
+
+log = logging.getLogger("convlstm")
+
+# output extension -> ffmpeg muxer (the file is handed over as a descriptor, so ffmpeg cannot guess it)
+CONTAINERS = {".mkv": "matroska", ".mka": "matroska", ".webm": "webm", ".mp4": "mp4", ".m4v": "mp4", ".mov": "mov",
+              ".avi": "avi", ".ts": "mpegts", ".m2ts": "mpegts", ".mts": "mpegts", ".nut": "nut", ".flv": "flv",
+              ".mxf": "mxf", ".ogv": "ogg", ".y4m": "yuv4mpegpipe"}
+# containers that hold only some video codecs (others hold any this command writes)
+CONTAINER_ENCODERS = {"webm": {"libvpx-vp9", "libvpx", "libsvtav1"},
+                      "mp4": {"libx264", "libx265", "libsvtav1", "libvpx-vp9"},
+                      "mpegts": {"libx264", "libx265"}, "avi": {"libx264", "ffv1"},
+                      "flv": {"libx264"}, "mxf": {"libx264", "prores_ks", "dnxhd"},
+                      "ogg": {"libvpx"}, "mov": {"libx264", "libx265", "prores_ks", "libsvtav1"}}
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """How the video is encoded: ``codec`` (an ffmpeg encoder, or auto: the input's family where the
+    container holds it) and ``crf`` (quality, for the encoders that take it)."""
+    codec: str = "auto"
+    crf: int = 18
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.crf, int) or isinstance(self.crf, bool) or not 0 <= self.crf <= 63:
+            raise UsageError(f"--crf must be a whole number in 0..63, got {self.crf!r}")
+        if not self.codec or not isinstance(self.codec, str):
+            raise UsageError(f"--codec needs an ffmpeg encoder name or auto, got {self.codec!r}")
+
+
+def check_output(src_path: Path, out_path: Path, force: bool) -> str:
+    """Refuses what must not be written, before any work; returns the container."""
+    if out_path.is_dir():
+        raise UsageError(f"output {str(out_path)!r} is a folder; name a file in it, e.g. {str(out_path / 'out.mkv')!r}")
+    if not out_path.suffix:
+        raise UsageError(f"output {str(out_path)!r} needs a file extension (.mkv, .mp4, ...) to pick the container")
+    container = CONTAINERS.get(out_path.suffix.lower())
+    if container is None:
+        raise UsageError(f"output extension {out_path.suffix!r} is not a container this command writes; use one of "
+                         f"{', '.join(sorted(CONTAINERS))}")
+    if not out_path.parent.is_dir():
+        raise UsageError(f"output folder {str(out_path.parent)!r} does not exist")
+    if out_path.exists() and src_path.exists() and os.path.samefile(src_path, out_path):
+        raise UsageError(f"output {str(out_path)!r} is the input file; choose another name (--force does not "
+                         "overwrite the input)")
+    if (out_path.exists() or out_path.is_symlink()) and not force:
+        raise UsageError(f"output {str(out_path)!r} exists; pass --force to overwrite")
+    return container
+
+
+def pick_codec(codec: str, streams: Probe, container: str) -> str:
+    """--codec auto: the input's family where the container holds it, else H.264 (VP9 for .webm)."""
+    if codec != "auto":
+        return codec
+    family = encoder_for(streams.video_codec)
+    allowed = CONTAINER_ENCODERS.get(container)
+    if allowed is not None and family not in allowed:
+        fallback = "libvpx-vp9" if container == "webm" else "libx264"
+        log.info("%s video cannot go into %s: encoding %s", streams.video_codec, container, fallback)
+        return fallback
+    return family
+
+
+def encode_plan(prepared: Prepared, streams: Probe | None, container: str, encoding: Encoding,
+                colour: Colour, with_streams: bool = True) -> EncodePlan:
+    """What the output keeps of the source (see EncodePlan); ``with_streams=False``: the video alone."""
+    first = prepared.first
+    sar = (int(first.get("_SARNum", 1)), int(first.get("_SARDen", 1)))
+    return EncodePlan(container, pick_codec(encoding.codec, streams or Probe(), container), encoding.crf,
+                      prepared.path if with_streams else None, streams if with_streams else None, colour,
+                      sar if sar[0] > 0 and sar[1] > 0 and sar[0] != sar[1] else None, prepared.timestamps,
+                      HdrMetadata.from_props(first))

@@ -1,0 +1,59 @@
+"""One file in, one file out: decode, interpolate, encode; keep what the file had (timing, aspect, colour
+tags, HDR10 metadata, audio, subtitles, chapters, title, the codec's family); never a half file (the
+encoder writes into a partial file, files/atomic.py, renamed when complete)."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..api import interpolate_source
+from ..errors import UsageError
+from ..options import Options
+from .atomic import UnwritableFolder, partial_file
+from .encode import Progress, encode, preflight
+from .output import Encoding, check_output, encode_plan
+from .probe import probe
+from .source import prepare_source
+
+log = logging.getLogger("convlstm")
+
+
+@dataclass
+class Result:
+    output: Path
+    frames: int
+    fps: float
+    seconds: float
+
+
+def interpolate_file(input: str | Path, output: str | Path, options: Options = Options(),
+                     encoding: Encoding = Encoding(), *, force: bool = False, progress: bool = True,
+                     assume_progressive: bool = False) -> Result:
+    """``input`` at the rate ``options`` ask for, written to ``output`` (its extension picks the container)."""
+    src_path, out_path = Path(input), Path(output)
+    container = check_output(src_path, out_path, force)
+    ratio = None if options.gives_rate else options.ratio(None)
+    bar = None
+    try:   # the partial file first: a folder we cannot write into fails before any decoding
+        with partial_file(out_path) as partial:
+            prepared = prepare_source(src_path, ratio, assume_progressive)
+            streams = probe(src_path)
+            clip, colour = interpolate_source(prepared.clip, options)
+            plan = encode_plan(prepared, streams, container, encoding, colour)
+            try:
+                preflight(clip, plan)    # before any frame is computed
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+            bar = Progress(clip.num_frames, progress)
+            start = time.perf_counter()
+            encode(clip, partial.fileno(), plan, bar)
+            for note in plan.notes:
+                log.warning("%s", note)
+    except UnwritableFolder as exc:
+        raise UsageError(exc.strerror) from None
+    finally:
+        if bar is not None:
+            bar.close()
+    return Result(out_path, clip.num_frames, float(clip.fps), time.perf_counter() - start)

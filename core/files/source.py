@@ -1,0 +1,70 @@
+"""A source file opened and checked before any frame is computed: at least 2 frames, progressive, and its
+timing (a variable rate keeps its timestamps, which only a whole factor can do)."""
+from __future__ import annotations
+
+import logging
+import tempfile
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Mapping
+
+import vapoursynth as vs
+
+from ..errors import SourceError, UsageError
+from ..filter.formats import field_order
+from ..timing import is_constant_rate, output_times, rate_range, read_timecodes
+from ..video import open_source
+
+log = logging.getLogger("convlstm")
+
+
+@dataclass
+class Prepared:
+    """A source opened and checked: the clip, its first frame's props, its output timestamps (variable
+    rate only)."""
+    path: Path
+    clip: vs.VideoNode
+    first: Mapping[str, Any]
+    timestamps: list[float] | None
+
+
+def source_timestamps(src: vs.VideoNode, timecodes: Path, ratio: Fraction | None, path: Path) -> list[float] | None:
+    """The output's timestamps when the source's rate varies (None: it is constant, written at its rate).
+    A variable rate can be kept only by a whole factor; a target rate would assume a constant source."""
+    times = read_timecodes(timecodes)
+    if len(times) != src.num_frames or is_constant_rate(times, src.fps):
+        return None
+    low, high = rate_range(times)
+    if ratio is None or ratio.denominator != 1:
+        raise UsageError(f"{str(path)!r} has a variable frame rate ({low:.3f} to {high:.3f} fps): a target rate "
+                         "or a fractional factor would place frames as if it were constant and drift from the "
+                         "sound; use a whole --factor, which keeps every source frame at its own time")
+    log.info("variable frame rate (%.3f to %.3f fps): keeping the source's timestamps", low, high)
+    return output_times(times, ratio.numerator)
+
+
+def refuse_interlaced(props: Mapping[str, Any], path: Path) -> None:
+    order = field_order(int(props.get("_FieldBased", 0)))
+    if order is not None:
+        raise UsageError(
+            f"{str(path)!r} is interlaced ({order}): interpolating its frames would comb the new ones. "
+            f"Deinterlace it first, e.g. ffmpeg -i {str(path)!r} -vf bwdif -c:a copy progressive.mkv, or pass "
+            "--assume-progressive if it is progressive footage flagged as interlaced")
+
+
+def prepare_source(path: Path, ratio: Fraction | None, assume_progressive: bool = False,
+                   cache_index: bool = False) -> Prepared:
+    """Opens (bestsource) and checks a source. ``ratio``: the output's frames per source frame (None: a
+    target rate)."""
+    with tempfile.TemporaryDirectory(prefix="convlstm-") as scratch:
+        timecodes = Path(scratch) / "timecodes.txt"
+        src = open_source(path, timecodes, cache_index=cache_index)
+        if src.num_frames < 2:
+            raise SourceError(f"{str(path)!r} has {src.num_frames} frame(s); at least 2 are needed")
+        first = src.get_frame(0).props
+        if assume_progressive:
+            src = src.std.SetFieldBased(0)
+        else:
+            refuse_interlaced(first, path)
+        return Prepared(path, src, first, source_timestamps(src, timecodes, ratio, path))
