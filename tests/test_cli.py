@@ -124,7 +124,7 @@ def test_demo_writes_video_and_side_by_side(tmp_path):
     (["interpolate", "{clip}", "{tmp}/o.mkv", "--detail", "2"], "detail must be in [0, 1]"),
     (["interpolate", "{clip}", "{tmp}/o.mkv", "--weights", "paper", "--detail", "1"], "leave detail unset"),
     (["interpolate", "{clip}", "{tmp}/nodir/o.mkv"], "does not exist"),
-    (["interpolate", "{clip}", "{tmp}/o.mkv", "--device", "tpu"], "unknown device 'tpu'"),
+    (["interpolate", "{clip}", "{tmp}/o.mkv", "--device", "tpu"], "device 'tpu' is not valid"),
     (["interpolate", "{clip}", "{tmp}/o.mkv", "--weights", "{tmp}/garbage.mp4"], "not a readable checkpoint"),
     (["interpolate", "{clip}", "{tmp}/o.mkv", "--codec", "nosuchcodec"], "Unknown encoder 'nosuchcodec'"),
     (["interpolate", "{clip}", "{tmp}/o.webm", "--codec", "libx264"],
@@ -244,7 +244,8 @@ def test_the_vpy_checks_its_arguments_and_resolves_paths_one_way(short_clip, tmp
     r = vpy("input=in.mp4", "weights=w.pt", "fps_num=60", "fps_den=1", cwd=tmp_path)
     assert r.returncode == 0 and "FPS: 60/1" in r.stdout, r.stderr
     for args, message in ((["input=in.mp4", "factr=4"], "unknown argument(s) -a factr"),
-                          (["input=in.mp4", "factor=x"], "-a factor needs a whole number, got 'x'"),
+                          (["input=in.mp4", "factor=x"], "-a factor needs a number, got 'x'"),
+                          (["input=in.mp4", "factor=2.5"], "factor must be a whole number"),
                           (["input=in.mp4", "weights=w.pt", "factor=3"], "interpolates halfway only"),
                           (["factor=2"], "pass the video with -a input=PATH"),
                           (["input=missing.mp4"], "interpolate.vpy: input")):

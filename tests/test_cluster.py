@@ -87,6 +87,8 @@ def ray_processes() -> int:
 def test_a_folder_through_the_cluster_is_the_one_machine_result_even_when_a_worker_dies(clips, weights, single,
                                                                                          tmp_path):
     from convlstm.cluster.driver import run_cluster
+    from convlstm.files.output import Encoding
+    from convlstm.options import Options
     before = ray_processes()
     killed: list[int] = []
 
@@ -98,8 +100,8 @@ def test_a_folder_through_the_cluster_is_the_one_machine_result_even_when_a_work
 
     out = tmp_path / "out"
     out.mkdir()
-    summary = run_cluster([str(clips)], out, factor="2", weights=str(weights), codec="ffv1", chunk_frames=24,
-                          progress=False, on_progress=kill_one_worker)
+    summary = run_cluster([str(clips)], out, Options(factor=2, weights=str(weights)), Encoding(codec="ffv1"),
+                          chunk_frames=24, progress=False, on_progress=kill_one_worker)
     assert killed and summary.retries >= 1, (killed, summary)
     assert sorted(p.name for p in out.iterdir()) == ["cut.mkv", "plain.mkv"]   # pieces folders removed
     for name in ("cut.mkv", "plain.mkv"):

@@ -269,14 +269,20 @@ def test_node_release_frees_the_python_core(test_weights):
 
 
 def test_default_weights_load_and_say_what_they_are(tmp_path):
-    """Whatever is bundled (a trained model, or none yet) must load and produce finite frames."""
+    """The bundled model loads, makes new frames that are not the blend, and its checkpoint says what it is:
+    the model the docs describe (motion-compensated, any time position, detail matching on, the full-size
+    pass only), how long it trained, on what, and how it scored on held-out clips."""
     from convlstm.checkpoint import DEFAULT_WEIGHTS
+    assert DEFAULT_WEIGHTS.is_file() and DEFAULT_WEIGHTS.stat().st_size < 20 * 2**20
+    net, meta = load_net(DEFAULT_WEIGHTS)
+    assert net.any_time and net.config.motion == "block"
+    assert net.config.detail == 1.0 and net.config.scales == 1 and net.fusion is None
+    assert meta["step"] > 0 and meta["elapsed_s"] > 0 and meta["device"] and meta["torch"]
+    assert meta["config"]["model"]["motion"] == "block" and any(k.endswith(":psnr") for k in meta["validation"])
     frames = moving_frames(40, 24, 4)
-    out = core.convlstm.Interpolate(clip_from_frames(frames))
-    assert planes_of(out.get_frame(1)).shape == (3, 24, 40)
-    if DEFAULT_WEIGHTS.is_file():
-        net, meta = load_net(DEFAULT_WEIGHTS)
-        assert meta.get("step", 0) > 0 and DEFAULT_WEIGHTS.stat().st_size < 20 * 2**20
+    made = planes_of(core.convlstm.Interpolate(clip_from_frames(frames), device="cpu").get_frame(1))
+    blend = (frames[0].astype(np.uint16) + frames[1] + 1) // 2
+    assert made.shape == (3, 24, 40) and np.abs(made.astype(int) - blend).max() > 10
 
 
 def test_a_python_without_torch_gets_a_sentence_naming_it_and_the_install_command():

@@ -220,55 +220,20 @@ def _run(ray, plans: list[InputPlan], progress: bool, on_progress, cancel: bool 
     """``cancel``: on an interruption, force-cancel the pending tasks (on someone else's cluster, where they
     would run on). A local instance is shut down instead: force-cancelling a task while its reply arrives
     can trip an internal check of Ray's and end the driver with status 1 instead of the user's Ctrl-C
-    (seen in this project's test under load; ray-project/ray#54798 fixed one such race)."""
+    (ray-project/ray#54798 fixed one such race)."""
     from tqdm import tqdm
 
     from .progress import ProgressBoard
     start = time.perf_counter()
-    gpus = ray.cluster_resources().get("GPU", 0) > 0
     board = ProgressBoard.options(num_cpus=0).remote()
-    task = ray.remote(_task).options(num_gpus=1 if gpus else 0, num_cpus=1,
-                                     max_retries=MAX_RETRIES, retry_exceptions=False)
-    pending: dict[Any, tuple[InputPlan, Chunk]] = {}
-    reused = 0
+    pending, reused = _submit(ray, plans, board)
     total = sum(c.frames for p in plans for c in p.chunks) * (plans[0].job.factor if plans else 1)
-    for plan in plans:
-        plan.folder.mkdir(exist_ok=True)
-        plan.done = reusable_pieces(plan)
-        reused += len(plan.done)
-        record(plan)
-        for chunk in plan.chunks:
-            if chunk.index not in plan.done:
-                target = plan.folder / f"{chunk.index:05d}.nut"
-                pending[task.remote(plan.job, chunk, str(target), board, f"{plan.output.name}#{chunk.index}")] = \
-                    (plan, chunk)
     finished_frames = sum(p.done[c].frames for p in plans for c in p.done)
     bar = tqdm(total=total, initial=finished_frames, unit="frame", desc="cluster", dynamic_ncols=True,
                disable=not progress)
     try:
         while pending:
-            ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
-            state = ray.get(board.snapshot.remote())
-            if on_progress is not None:
-                on_progress(state)
-            running = sum(v["frames"] for k, v in state["pieces"].items() if not v.get("finished"))
-            bar.n = finished_frames + running
-            bar.set_postfix(workers=len({v["worker"] for v in state["pieces"].values() if not v.get("finished")}))
-            bar.refresh()
-            for ref in ready:
-                plan, chunk = pending.pop(ref)
-                try:
-                    piece = ray.get(ref)
-                except Exception as exc:   # every try failed: name the piece
-                    raise ClusterError(f"{plan.source.name}: piece {chunk.index} (source frames {chunk.first}-"
-                                       f"{chunk.last}) failed after {MAX_RETRIES + 1} tries: "
-                                       f"{str(exc).strip().splitlines()[-1]}") from None
-                plan.done[chunk.index] = piece
-                finished_frames += piece.frames
-                ray.get(board.finished.remote(f"{plan.output.name}#{chunk.index}"))
-                record(plan)
-                if len(plan.done) == len(plan.chunks):
-                    finish(plan)
+            finished_frames += _collect(ray, pending, board, bar, finished_frames, on_progress)
         for plan in plans:   # inputs whose pieces were all reused
             if plan.folder.exists() and len(plan.done) == len(plan.chunks):
                 finish(plan)
@@ -280,14 +245,69 @@ def _run(ray, plans: list[InputPlan], progress: bool, on_progress, cancel: bool 
     finally:
         bar.n = finished_frames
         bar.close()
+    return _summary(plans, reused, ray.get(board.snapshot.remote())["retries"], total, time.perf_counter() - start)
+
+
+def _submit(ray, plans: list[InputPlan], board) -> tuple[dict[Any, tuple[InputPlan, Chunk]], int]:
+    """Every piece not reusable from an earlier run, as a Ray task (one GPU each where the cluster has
+    GPUs); returns the pending tasks and how many pieces were reused."""
+    gpus = ray.cluster_resources().get("GPU", 0) > 0
+    task = ray.remote(_task).options(num_gpus=1 if gpus else 0, num_cpus=1,
+                                     max_retries=MAX_RETRIES, retry_exceptions=False)
+    pending: dict[Any, tuple[InputPlan, Chunk]] = {}
+    reused = 0
+    for plan in plans:
+        plan.folder.mkdir(exist_ok=True)
+        plan.done = reusable_pieces(plan)
+        reused += len(plan.done)
+        record(plan)
+        for chunk in plan.chunks:
+            if chunk.index not in plan.done:
+                target = plan.folder / f"{chunk.index:05d}.nut"
+                pending[task.remote(plan.job, chunk, str(target), board, f"{plan.output.name}#{chunk.index}")] = \
+                    (plan, chunk)
+    return pending, reused
+
+
+def _collect(ray, pending: dict[Any, tuple[InputPlan, Chunk]], board, bar, finished_frames: int,
+             on_progress) -> int:
+    """Waits briefly for a piece, shows progress, records what finished (joining an input whose pieces are
+    all done); returns the frames of the pieces that finished."""
+    ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
     state = ray.get(board.snapshot.remote())
+    if on_progress is not None:
+        on_progress(state)
+    running = sum(v["frames"] for v in state["pieces"].values() if not v.get("finished"))
+    bar.n = finished_frames + running
+    bar.set_postfix(workers=len({v["worker"] for v in state["pieces"].values() if not v.get("finished")}),
+                    refresh=False)   # drawn once, by the refresh below
+    bar.refresh()
+    frames = 0
+    for ref in ready:
+        plan, chunk = pending.pop(ref)
+        try:
+            piece = ray.get(ref)
+        except Exception as exc:   # every try failed: name the piece
+            raise ClusterError(f"{plan.source.name}: piece {chunk.index} (source frames {chunk.first}-"
+                               f"{chunk.last}) failed after {MAX_RETRIES + 1} tries: "
+                               f"{str(exc).strip().splitlines()[-1]}") from None
+        plan.done[chunk.index] = piece
+        frames += piece.frames
+        ray.get(board.finished.remote(f"{plan.output.name}#{chunk.index}"))
+        record(plan)
+        if len(plan.done) == len(plan.chunks):
+            finish(plan)
+    return frames
+
+
+def _summary(plans: list[InputPlan], reused: int, retries: int, total: int, seconds: float) -> Summary:
     per_worker: dict[str, tuple[int, float]] = {}
     for plan in plans:
         for piece in plan.done.values():
-            frames, seconds = per_worker.get(piece.worker, (0, 0.0))
-            per_worker[piece.worker] = (frames + piece.frames, seconds + piece.seconds)
-    return Summary([p.output for p in plans], sum(len(p.chunks) for p in plans), reused, state["retries"],
-                   total, time.perf_counter() - start, per_worker)
+            frames, work = per_worker.get(piece.worker, (0, 0.0))
+            per_worker[piece.worker] = (frames + piece.frames, work + piece.seconds)
+    return Summary([p.output for p in plans], sum(len(p.chunks) for p in plans), reused, retries, total, seconds,
+                   per_worker)
 
 
 def _task(job: Job, chunk: Chunk, target: str, board, key: str) -> PieceResult:

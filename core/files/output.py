@@ -37,7 +37,7 @@ class Encoding:
 
     def __post_init__(self) -> None:
         if not isinstance(self.crf, int) or isinstance(self.crf, bool) or not 0 <= self.crf <= 63:
-            raise UsageError(f"--crf must be a whole number in 0..63, got {self.crf!r}")
+            raise UsageError(f"--crf must be in 0..63, got {self.crf!r}")
         if not self.codec or not isinstance(self.codec, str):
             raise UsageError(f"--codec needs an ffmpeg encoder name or auto, got {self.codec!r}")
 
