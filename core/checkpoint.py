@@ -48,7 +48,7 @@ def save_checkpoint(path: str | Path, net: Net, meta: dict[str, Any] | None = No
         torch.save(data, f)
 
 
-def _not_a_file(path: Path) -> str | None:
+def not_a_weights_file(path: Path) -> str | None:
     """Why ``path`` cannot be a weights file, if it cannot (checked before anything opens it)."""
     try:
         mode = path.stat().st_mode
@@ -66,7 +66,7 @@ def _not_a_file(path: Path) -> str | None:
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
-    problem = _not_a_file(path)
+    problem = not_a_weights_file(path)
     if problem:
         raise CheckpointError(problem)
     try:

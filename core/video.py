@@ -20,6 +20,9 @@ def open_source(path: str | Path, timecodes: str | Path | None = None, cache_ind
     (cluster workers) index it once."""
     path = Path(path)
     if not path.is_file():
+        if path.exists():
+            raise SourceError(f"input {str(path)!r} is not a regular file (a folder, pipe, socket or device); "
+                              "bestsource reads files: save the stream to a file first")
         raise SourceError(f"input {str(path)!r} does not exist")
     core = vs.core
     if not hasattr(core, "bs"):

@@ -2,9 +2,10 @@
 when the cluster has GPUs), shows one progress bar, joins each input's pieces with its audio, subtitles and
 tags, and resumes from finished pieces (checked by hash) after an interruption.
 
-Pieces live in OUT_DIR/.<stem>.convlstm-pieces/ with a manifest of their hashes and of the settings they
-were made with; the folder is removed once the output is complete. Workers must see the inputs and
-OUT_DIR at the same paths (one machine, or a shared file system).
+Pieces live in OUT_DIR/.<stem>.convlstm-pieces/ (cluster/pieces.py) with a manifest of their hashes and
+of the settings they were made with (the source's fingerprint and the weights' hash among them); what the
+run wrote there is removed once the output is complete. Workers must see the inputs and OUT_DIR at the
+same paths (one machine, or a shared file system): every path is made absolute before it reaches them.
 """
 from __future__ import annotations
 
@@ -12,14 +13,13 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable
 
-from ..checkpoint import file_sha256
+from ..checkpoint import file_sha256, weights_file
 from ..errors import UsageError
 from ..files.atomic import partial_file
 from ..files.encode import join
@@ -28,12 +28,12 @@ from ..files.probe import probe
 from ..files.source import prepare_source
 from ..options import Options
 from .chunks import Chunk, plan_chunks
+from .pieces import PiecesFolder, source_fingerprint
 from .worker import Job, PieceResult, render_piece
 
 log = logging.getLogger("convlstm")
 
 MAX_RETRIES = 2          # a piece whose worker dies is tried again this many times, elsewhere if possible
-PIECES = ".{stem}.convlstm-pieces"
 
 
 class ClusterError(RuntimeError):
@@ -47,9 +47,11 @@ class InputPlan:
     container: str
     job: Job
     chunks: list[Chunk]
-    folder: Path
-    settings: str                                  # hash of what makes a piece (source, job, plan)
+    pieces: PiecesFolder
+    settings: str                                  # hash of what makes a piece (source, job, weights, plan)
     done: dict[int, PieceResult] = field(default_factory=dict)
+    force: bool = False                            # the output may replace a file that appeared meanwhile
+    finished: bool = False
 
 
 @dataclass
@@ -84,18 +86,25 @@ def outputs_for(inputs: list[Path], out_dir: Path, ext: str) -> list[Path]:
 
 
 def expand_inputs(items: list[str]) -> list[Path]:
-    """Files as given, folders as the video files in them (sorted)."""
+    """Files as given, folders as the video files directly in them (sorted; folders inside them are not
+    entered, and saying so); anything else is named as what it is."""
     from ..data.video_folder import VIDEO_SUFFIXES
     out: list[Path] = []
     for item in items:
         p = Path(item)
         if p.is_dir():
             found = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in VIDEO_SUFFIXES)
+            nested = sorted(f.name for f in p.iterdir() if f.is_dir())
+            if nested:
+                log.warning("%s: the folders inside it are not entered (%s); give them as inputs too",
+                            item, ", ".join(nested[:5]) + (", ..." if len(nested) > 5 else ""))
             if not found:
                 raise UsageError(f"folder {item!r} holds no video files")
             out += found
         elif p.is_file():
             out.append(p)
+        elif p.exists():
+            raise UsageError(f"input {item!r} is not a regular file (a pipe, socket or device); give a video file")
         else:
             raise UsageError(f"input {item!r} does not exist")
     return out
@@ -128,40 +137,33 @@ def plan_input(src: Path, out: Path, options: Options, encoding: Encoding, assum
     job = Job(str(src.resolve()), options, Encoding(pick_codec(encoding.codec, probe(src), container), encoding.crf),
               assume_progressive)
     chunks = plan_chunks(prepared.clip.num_frames, scene_starts(prepared.clip, options.sc), chunk_frames)
-    stat = src.stat()
-    weights = options.weights
-    weights_id = file_sha256(Path(weights)) if weights and Path(weights).is_file() else weights
-    settings = hashlib.sha256(json.dumps({"source": [str(src.resolve()), stat.st_size, stat.st_mtime_ns],
-                                          "job": asdict(job), "weights": weights_id,
+    settings = hashlib.sha256(json.dumps({"source": source_fingerprint(src), "job": asdict(job),
+                                          "weights": weights_id(options.weights),
                                           "chunks": [asdict(c) for c in chunks]}, sort_keys=True).encode()).hexdigest()
-    return InputPlan(src, out, container, job, chunks, out.parent / PIECES.format(stem=out.stem), settings)
+    return InputPlan(src, out, container, job, chunks, PiecesFolder(out), settings)
 
 
-def reusable_pieces(plan: InputPlan) -> dict[int, PieceResult]:
-    """Finished pieces of an interrupted run with the same settings whose files still hash as recorded."""
-    manifest = plan.folder / "manifest.json"
-    if not manifest.is_file():
-        return {}
-    try:
-        data = json.loads(manifest.read_text())
-    except (OSError, ValueError):
-        return {}
-    if data.get("settings") != plan.settings:
-        return {}
-    out = {}
-    for entry in data.get("pieces", []):
-        piece = PieceResult(**entry)
-        path = Path(piece.path)
-        if path.is_file() and file_sha256(path) == piece.sha256:
-            out[piece.chunk] = piece
-    return out
+def weights_id(weights: str | None) -> str:
+    """The weights a piece was made with, by content (the bundled default included)."""
+    path = weights_file(weights)
+    return file_sha256(path) if path is not None else str(weights)
+
+
+def absolute(options: Options) -> Options:
+    """Options whose weights path means the same on a worker with another working folder (checked here,
+    once, rather than on every piece)."""
+    from ..checkpoint import BUNDLED, UNTRAINED, not_a_weights_file
+    if not options.weights or options.weights in BUNDLED or options.weights == UNTRAINED:
+        return options
+    path = weights_file(options.weights)
+    problem = not_a_weights_file(path)
+    if problem:
+        raise UsageError(problem)
+    return options.updated(weights=str(path.resolve()))
 
 
 def record(plan: InputPlan) -> None:
-    """The manifest, rewritten atomically after every finished piece."""
-    with partial_file(plan.folder / "manifest.json") as f:
-        f.write(json.dumps({"settings": plan.settings, "source": str(plan.source),
-                            "pieces": [asdict(p) for p in plan.done.values()]}, indent=1).encode())
+    plan.pieces.record(plan.settings, plan.source, plan.done)
 
 
 def finish(plan: InputPlan) -> None:
@@ -172,12 +174,13 @@ def finish(plan: InputPlan) -> None:
     encoded = encode_plan(prepared, probe(plan.source), plan.container, plan.job.encoding, colour_of(prepared.clip))
     encoded.copy_video = True
     fps = prepared.clip.fps * plan.job.factor
-    with partial_file(plan.output) as partial:
+    with partial_file(plan.output, replace=plan.force) as partial:
         join([(Path(plan.done[c.index].path), float(plan.done[c.index].frames / fps)) for c in plan.chunks],
              partial.fileno(), encoded)
     for note in encoded.notes:
         log.warning("%s: %s", plan.output.name, note)
-    shutil.rmtree(plan.folder, ignore_errors=True)
+    plan.pieces.remove()
+    plan.finished = True
 
 
 def run_cluster(inputs: list[str], out_dir: str | Path, options: Options = Options(),
@@ -191,7 +194,8 @@ def run_cluster(inputs: list[str], out_dir: str | Path, options: Options = Optio
     watch the run. ``workers``: CPU workers of a local instance (default: one per core)."""
     from .chunks import CHUNK_FRAMES
     ray = require_ray()
-    out_dir = Path(out_dir)
+    out_dir = Path(out_dir).resolve()
+    options = absolute(options)
     if not out_dir.is_dir():
         raise UsageError(f"output folder {str(out_dir)!r} does not exist")
     if options.whole_factor() is None:
@@ -203,6 +207,8 @@ def run_cluster(inputs: list[str], out_dir: str | Path, options: Options = Optio
         check_output(src, out, force)
     plans = [plan_input(s, o, options, encoding, assume_progressive, chunk_frames or CHUNK_FRAMES)
              for s, o in zip(sources, outputs)]
+    for plan in plans:
+        plan.force = force
     started_here = not ray.is_initialized()
     if started_here:
         if address and workers:
@@ -210,10 +216,14 @@ def run_cluster(inputs: list[str], out_dir: str | Path, options: Options = Optio
         ray.init(address=address, include_dashboard=False, log_to_driver=False,
                  **({} if address else {"num_cpus": workers or os.cpu_count()}))
     try:
+        for plan in plans:
+            plan.pieces.open()
         return _run(ray, plans, progress, on_progress, cancel=not started_here)
     finally:
         if started_here:
             ray.shutdown()   # stops this instance's workers, their tasks with them
+        for plan in plans:
+            plan.pieces.close()
 
 
 def _run(ray, plans: list[InputPlan], progress: bool, on_progress, cancel: bool = True) -> Summary:
@@ -235,7 +245,7 @@ def _run(ray, plans: list[InputPlan], progress: bool, on_progress, cancel: bool 
         while pending:
             finished_frames += _collect(ray, pending, board, bar, finished_frames, on_progress)
         for plan in plans:   # inputs whose pieces were all reused
-            if plan.folder.exists() and len(plan.done) == len(plan.chunks):
+            if not plan.finished and len(plan.done) == len(plan.chunks):
                 finish(plan)
     except BaseException:
         if cancel:
@@ -257,13 +267,12 @@ def _submit(ray, plans: list[InputPlan], board) -> tuple[dict[Any, tuple[InputPl
     pending: dict[Any, tuple[InputPlan, Chunk]] = {}
     reused = 0
     for plan in plans:
-        plan.folder.mkdir(exist_ok=True)
-        plan.done = reusable_pieces(plan)
+        plan.done = plan.pieces.reusable(plan.settings)
         reused += len(plan.done)
         record(plan)
         for chunk in plan.chunks:
             if chunk.index not in plan.done:
-                target = plan.folder / f"{chunk.index:05d}.nut"
+                target = plan.pieces.piece(chunk.index)
                 pending[task.remote(plan.job, chunk, str(target), board, f"{plan.output.name}#{chunk.index}")] = \
                     (plan, chunk)
     return pending, reused

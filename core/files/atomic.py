@@ -8,13 +8,21 @@ the permissions the umask gives new files once complete.
 """
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
+from ..errors import UsageError
+
 PARTIAL = ".convlstm-partial"
+NO_HARD_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.EMLINK, errno.ENOSYS}
+
+
+class TargetAppeared(UsageError):
+    """Something took the target's name while the file was being written, and replacing was not asked for."""
 
 
 class UnwritableFolder(OSError):
@@ -39,11 +47,34 @@ def _umask() -> int:
     return mask
 
 
+def _publish(partial: Path, target: Path, replace: bool) -> None:
+    """The complete file under the target's name: over whatever is there when ``replace``, else only if
+    the name is still free (a hard link fails if it is taken; no window between the check and the act)."""
+    if replace:
+        os.replace(partial, target)
+        return
+    try:
+        os.link(partial, target)
+    except FileExistsError:
+        raise TargetAppeared(f"{str(target)!r} appeared while this run was writing it (another run, or "
+                             "someone else); nothing was replaced: pass --force to overwrite it") from None
+    except OSError as exc:
+        if exc.errno not in NO_HARD_LINKS:
+            raise
+        if os.path.lexists(target):   # a file system without hard links: check, then rename
+            raise TargetAppeared(f"{str(target)!r} appeared while this run was writing it; nothing was "
+                                 "replaced: pass --force to overwrite it") from None
+        os.replace(partial, target)
+        return
+    partial.unlink()
+
+
 @contextmanager
-def partial_file(target: str | Path) -> Iterator[BinaryIO]:
-    """A new binary file beside ``target``, renamed over it when the block ends without an error and
-    removed when it raises (a child process may write its ``fileno()``). Raises OSError naming the folder
-    when it cannot be created there."""
+def partial_file(target: str | Path, replace: bool = True) -> Iterator[BinaryIO]:
+    """A new binary file beside ``target``, given the target's name when the block ends without an error
+    and removed when it raises (a child process may write its ``fileno()``). ``replace=False``: a target
+    that exists by then is kept and TargetAppeared raised (callers check for it before the work; this
+    catches one that appeared during it). Raises UnwritableFolder when the folder takes no new file."""
     target = Path(target)
     try:
         fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=PARTIAL + target.suffix)
@@ -55,7 +86,7 @@ def partial_file(target: str | Path) -> Iterator[BinaryIO]:
             yield f
             f.flush()
             os.fchmod(f.fileno(), 0o666 & ~_umask())
-        os.replace(partial, target)
+        _publish(partial, target, replace)
     except BaseException:
         try:
             partial.unlink(missing_ok=True)

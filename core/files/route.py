@@ -37,7 +37,7 @@ def interpolate_file(input: str | Path, output: str | Path, options: Options = O
     ratio = None if options.gives_rate else options.ratio(None)
     bar = None
     try:   # the partial file first: a folder we cannot write into fails before any decoding
-        with partial_file(out_path) as partial:
+        with partial_file(out_path, replace=force) as partial:
             prepared = prepare_source(src_path, ratio, assume_progressive)
             streams = probe(src_path)
             clip, colour = interpolate_source(prepared.clip, options)

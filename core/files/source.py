@@ -63,6 +63,11 @@ def prepare_source(path: Path, ratio: Fraction | None, assume_progressive: bool 
         if src.num_frames < 2:
             raise SourceError(f"{str(path)!r} has {src.num_frames} frame(s); at least 2 are needed")
         first = src.get_frame(0).props
+        if "_Alpha" in first:   # attached per frame: written out, it would land in the picture's stream
+            log.warning("%s has an alpha channel (transparency): the output keeps the picture without it",
+                        path.name)
+            src = src.std.RemoveFrameProps("_Alpha")
+            first = src.get_frame(0).props
         if assume_progressive:
             src = src.std.SetFieldBased(0)
         else:

@@ -1,0 +1,132 @@
+"""What a hostile or unlucky user meets: planted or foreign pieces folders, stale pieces, outputs taken
+mid-run, alpha sources, inputs that are not files."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import vapoursynth as vs
+
+from convlstm.cluster.pieces import PiecesFolder, source_fingerprint
+from convlstm.cluster.worker import PieceResult
+from convlstm.errors import UsageError
+from convlstm.files.atomic import TargetAppeared, partial_file, partial_files
+from convlstm.video import ffmpeg_exe
+
+CONVLSTM = str(Path(sys.executable).with_name("convlstm"))
+
+
+def finished_piece(folder: PiecesFolder, index: int, data: bytes = b"piece") -> PieceResult:
+    import hashlib
+    folder.piece(index).write_bytes(data)
+    return PieceResult(index, str(folder.piece(index)), hashlib.sha256(data).hexdigest(), 4, 1.0, "here:1")
+
+
+def test_a_pieces_folder_is_made_by_the_run_locked_and_removed_only_as_far_as_it_wrote_it(tmp_path):
+    folder = PiecesFolder(tmp_path / "out.mkv")
+    folder.open()
+    with pytest.raises(UsageError, match="another run is writing"):   # a second run on the same output
+        PiecesFolder(tmp_path / "out.mkv").open()
+    done = {0: finished_piece(folder, 0)}
+    folder.record("settings-1", tmp_path / "in.mp4", done)
+    (folder.path / "notes.txt").write_text("mine")
+    folder.remove()
+    assert sorted(os.listdir(folder.path)) == ["notes.txt"]          # the user's file and the folder stay
+    (folder.path / "notes.txt").unlink()
+    folder.path.rmdir()
+    folder = PiecesFolder(tmp_path / "out.mkv")                     # gone: made again
+    folder.open()
+    folder.remove()
+    assert not folder.path.exists()
+
+
+def test_a_planted_link_or_a_foreign_folder_is_refused(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".a.convlstm-pieces").symlink_to(elsewhere)
+    with pytest.raises(UsageError, match="is not a folder it made"):
+        PiecesFolder(out / "a.mkv").open()
+    (out / ".b.convlstm-pieces").mkdir()
+    (out / ".b.convlstm-pieces" / "sub").mkdir()
+    with pytest.raises(UsageError, match="was not made by convlstm"):
+        PiecesFolder(out / "b.mkv").open()
+    assert os.listdir(elsewhere) == [] and os.listdir(out / ".b.convlstm-pieces") == ["sub"]
+
+
+def test_manifest_entries_never_leave_the_folder_and_malformed_ones_are_ignored(tmp_path):
+    folder = PiecesFolder(tmp_path / "out.mkv")
+    folder.open()
+    good = finished_piece(folder, 0)
+    foreign = tmp_path / "foreign.nut"
+    foreign.write_bytes(b"not ours")
+    import hashlib
+    escape = PieceResult(1, str(folder.path / ".." / "foreign.nut"), hashlib.sha256(b"not ours").hexdigest(), 4, 1.0,
+                         "x:1")
+    manifest = folder.path / "manifest.json"
+    manifest.write_text(json.dumps({"settings": "s", "pieces": [good.__dict__, escape.__dict__, {"chunk": 2}, 7]}))
+    assert list(folder.reusable("s")) == [0]
+    assert folder.reusable("other settings") == {}
+    for text in ("[]", "{", '{"settings": "s", "pieces": {}}', '{"settings": "s", "pieces": [[]]}'):
+        manifest.write_text(text)
+        assert folder.reusable("s") == {}
+    folder.close()
+
+
+def test_a_source_rewritten_with_its_size_and_time_kept_is_told_apart(tmp_path):
+    src = tmp_path / "in.mp4"
+    src.write_bytes(bytes(range(256)) * 40000)
+    before = source_fingerprint(src)
+    stat = src.stat()
+    data = bytearray(src.read_bytes())
+    data[100] ^= 0xFF                     # another file of the same size: its header differs
+    src.write_bytes(bytes(data))
+    os.utime(src, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    after = source_fingerprint(src)
+    assert before[:3] == after[:3] and before[3] != after[3]
+
+
+def test_an_output_that_appears_mid_run_is_not_replaced_without_force(tmp_path):
+    target = tmp_path / "out.mkv"
+    with pytest.raises(TargetAppeared, match="pass --force"):
+        with partial_file(target, replace=False) as f:
+            f.write(b"ours")
+            target.write_bytes(b"theirs")       # another run finished first
+    assert target.read_bytes() == b"theirs" and not partial_files(target)
+    with partial_file(target, replace=True) as f:
+        f.write(b"ours")
+    assert target.read_bytes() == b"ours"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("make", [
+    ["-f", "lavfi", "-i", "testsrc2=s=64x48:r=10:d=1", "{dir}/anim.gif"],
+    ["-f", "lavfi", "-i", "testsrc2=s=64x48:r=10:d=1", "-pix_fmt", "yuva420p", "-c:v", "ffv1", "{dir}/yuva.mkv"],
+])
+def test_alpha_sources_give_their_picture_and_say_the_alpha_is_dropped(make, tmp_path):
+    subprocess.run([ffmpeg_exe(), "-v", "error", *[a.format(dir=tmp_path) for a in make]], check=True)
+    src = Path(make[-1].format(dir=tmp_path))
+    out = tmp_path / "out.mkv"
+    r = subprocess.run([CONVLSTM, "interpolate", src, out, "--codec", "ffv1", "--quiet", "--device", "cpu"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert "alpha channel (transparency): the output keeps the picture without it" in r.stderr
+    a = vs.core.bs.VideoSource(str(src), cachemode=0)
+    b = vs.core.bs.VideoSource(str(out), cachemode=0)
+    assert b.num_frames == 2 * a.num_frames
+    for i in (0, 4, 9):   # the source frames come back (lossless), not noise
+        fa = np.stack([np.asarray(a.get_frame(i)[p]) for p in range(3)]).astype(int)
+        fb = np.stack([np.asarray(b.get_frame(2 * i)[p]) for p in range(3)]).astype(int)
+        assert np.abs(fa - fb).max() == 0
+
+
+def test_a_fifo_input_is_named_for_what_it_is(tmp_path):
+    os.mkfifo(tmp_path / "pipe.mp4")
+    from convlstm.errors import SourceError
+    from convlstm.video import open_source
+    with pytest.raises(SourceError, match="is not a regular file"):
+        open_source(tmp_path / "pipe.mp4")
