@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import signal
 import sys
@@ -90,6 +91,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_adapt(args: argparse.Namespace) -> int:
     from ..adapt.clip import adapt_file
     from ..adapt.loop import AdaptInterrupted, describe
+    for flag, value in (("--minutes", args.minutes), ("--steps", args.steps)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise UsageError(f"{flag} must be a positive number, got {value}")
     out = Path(args.output) if args.output else None
     if out is not None:
         if out.exists() and Path(args.input).exists() and os.path.samefile(out, args.input):
@@ -280,8 +284,8 @@ def main(argv: list[str] | None = None) -> int:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"convlstm {args.command}: {msg}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt as exc:
-        return _interrupted(exc.signum if isinstance(exc, Terminated) else signal.SIGINT)
+    except KeyboardInterrupt as exc:   # the signal that arrived first, however it surfaced
+        return _interrupted(RECEIVED[0] if RECEIVED else exc.signum if isinstance(exc, Terminated) else signal.SIGINT)
 
 
 if __name__ == "__main__":

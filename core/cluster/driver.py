@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import signal
 import time
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
@@ -213,8 +214,12 @@ def run_cluster(inputs: list[str], out_dir: str | Path, options: Options = Optio
     if started_here:
         if address and workers:
             raise UsageError("--workers sizes a local Ray instance; an existing cluster has its own")
+        handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
         ray.init(address=address, include_dashboard=False, log_to_driver=False,
                  **({} if address else {"num_cpus": workers or os.cpu_count()}))
+        for sig, handler in handlers.items():   # Ray's core installs its own (SIGTERM aborted with a stack dump)
+            if handler is not None:
+                signal.signal(sig, handler)
     try:
         for plan in plans:
             plan.pieces.open()

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..checkpoint import file_sha256
 from ..errors import UsageError
-from ..files.atomic import partial_file
+from ..files.atomic import PARTIAL, partial_file
 from .worker import PieceResult
 
 log = logging.getLogger("convlstm")
@@ -61,6 +61,13 @@ class PiecesFolder:
                              "is in use); wait for it to end, or choose another output folder") from None
         except OSError as exc:
             raise UsageError(f"cannot lock {str(self.path / LOCK)!r}: {exc.strerror}") from None
+        self._drop_partials()
+
+    def _drop_partials(self) -> None:
+        """Partial pieces and manifests of a run that was killed (no run writes here while we hold the lock)."""
+        for entry in os.scandir(self.path):
+            if entry.name.startswith(".") and PARTIAL in entry.name and entry.is_file(follow_symlinks=False):
+                os.unlink(entry.path)
 
     def _check_taken_over(self) -> None:
         info = os.lstat(self.path)
@@ -122,6 +129,7 @@ class PiecesFolder:
 
     def remove(self) -> None:
         """Removes what a run writes here; the folder goes too unless something else is in it (kept, said)."""
+        self._drop_partials()
         for entry in os.scandir(self.path):
             if entry.is_file(follow_symlinks=False) and (PIECE.match(entry.name) or entry.name in (MANIFEST, MARK)):
                 os.unlink(entry.path)

@@ -72,6 +72,10 @@ class EncodePlan:
             notes.append("audio re-encoded to Opus: WebM holds only Opus or Vorbis (use .mkv to copy it)")
         args = ["-i", f"file:{Path(self.source).resolve()}", "-map", "0:v:0", "-map", "1:a?", "-c:a", audio,
                 "-map_metadata", "1", "-map_chapters", "1"]   # file: so that a colon is not a protocol
+        videos = self.streams.of("Video") if self.streams else []
+        if len(videos) > 1:   # bestsource decodes the first; the others (angles, cover art) are not carried
+            notes.append(f"{len(videos) - 1} more video stream(s) in the source left out: only the first is "
+                         "interpolated")
         subtitles = self.streams.of("Subtitle") if self.streams else []
         if subtitles:
             text = [s for s in subtitles if s.codec in TEXT_SUBTITLES]

@@ -40,6 +40,9 @@ class Encoding:
             raise UsageError(f"--crf must be in 0..63, got {self.crf!r}")
         if not self.codec or not isinstance(self.codec, str):
             raise UsageError(f"--codec needs an ffmpeg encoder name or auto, got {self.codec!r}")
+        if self.codec == "copy":
+            raise UsageError("--codec copy cannot be used: the video has new frames, so it is encoded; name an "
+                             "encoder (e.g. libx264, libx265, ffv1) or leave --codec auto")
 
 
 def check_output(src_path: Path, out_path: Path, force: bool) -> str:

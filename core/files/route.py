@@ -11,7 +11,7 @@ from pathlib import Path
 from ..api import interpolate_source
 from ..errors import UsageError
 from ..options import Options
-from .atomic import UnwritableFolder, partial_file
+from .atomic import UnwritableFolder, partial_file, partial_files
 from .encode import Progress, encode, preflight
 from .output import Encoding, check_output, encode_plan
 from .probe import probe
@@ -34,6 +34,10 @@ def interpolate_file(input: str | Path, output: str | Path, options: Options = O
     """``input`` at the rate ``options`` ask for, written to ``output`` (its extension picks the container)."""
     src_path, out_path = Path(input), Path(output)
     container = check_output(src_path, out_path, force)
+    left = partial_files(out_path)
+    if left:
+        log.warning("partial file(s) of an earlier run that was killed are left beside the output and not used: "
+                    "%s; remove them", ", ".join(p.name for p in left))
     ratio = None if options.gives_rate else options.ratio(None)
     bar = None
     try:   # the partial file first: a folder we cannot write into fails before any decoding

@@ -8,6 +8,7 @@ through the bridge.
 """
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections import OrderedDict
@@ -34,6 +35,7 @@ from .yuv import YuvDescription, rgb_to_yuv, yuv_to_rgb
 from .contract import (CHROMA_LOCATION, CUT_AFTER_OUTPUT, CUT_BEFORE_OUTPUT, FIELD_BASED, FLAGS, MATRIX, NO_PROPS,
                        RANGE, SCENE_NEXT, SCENE_PREV)
 
+log = logging.getLogger("convlstm")
 DECODED_CACHE_FRAMES = 6        # consecutive windows share 3 of 4 frames: decode each source frame once
 CACHE_PER_THREAD = 2            # and frames requested by several threads at once span more source frames
 
@@ -166,6 +168,12 @@ class Stage:
                 f"cannot interpolate output frame {n}: the GPU ran out of memory at {self.width}x{self.height} "
                 f"with {self.batcher.size} window(s) per pass; lower batch= (e.g. batch=1), set tile= (e.g. "
                 "tile=1024), or use fp16=True") from None
+        except RuntimeError as exc:
+            if "can't allocate memory" not in str(exc) and "not enough memory" not in str(exc):
+                raise
+            raise InterpolateError(
+                f"cannot interpolate output frame {n}: out of memory at {self.width}x{self.height} on the CPU; "
+                "set tile= (e.g. tile=512) so the net works on parts of the frame, or free memory") from None
         profile.add("made_frames", 1)
         return result
 
@@ -218,6 +226,9 @@ def build(info: dict[str, Any], args: dict[str, Any]) -> list[Stage]:
     known_rate = int(info["fps_num"]) > 0 and int(info["fps_den"]) > 0
     source_rate = Fraction(int(info["fps_num"]), int(info["fps_den"])) if known_rate else None
     ratio = options.ratio(source_rate)
+    if ratio < 1:
+        log.warning("the target rate is below the clip's (%s times): source frames are dropped, none are made",
+                    f"{float(ratio):.4g}")
     if num_source * ratio >= 2**31:
         raise InterpolateError(f"the output would have {float(num_source * ratio):.3g} frames, more than a clip "
                                "can hold (2^31 - 1); interpolate the clip in parts")
