@@ -57,7 +57,7 @@ if [ "$IF_NEEDED" = 1 ] && [ -f "$STAMP" ] && .venv/bin/python -c "" 2>/dev/null
   fi
   echo "setup: setup.sh, setup.py or pyproject.toml changed since the last set-up: running it again"
 elif [ "$IF_NEEDED" = 1 ]; then
-  echo "setup: no finished set-up in .venv: setting up (first use; several minutes)"
+  echo "setup: no record of a finished set-up in .venv: running it (the first time takes several minutes)"
 fi
 
 find_python() {
