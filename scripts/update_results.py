@@ -1,4 +1,4 @@
-"""Regenerates the README "Results" section and MODEL_CARD.md's evaluation table from the files that
+"""Regenerates the tables of docs/results.md and MODEL_CARD.md's evaluation table from the files that
 `convlstm evaluate` and `convlstm bench` wrote (no hand-typed figures).
 
     python scripts/update_results.py [--eval results/evaluation/results.csv] [--bench results/bench/bench.json]
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -144,16 +145,18 @@ def main() -> None:
         block += (f"Evaluation protocol of docs/design.md (first 60 frames, even frames in, odd frames predicted; "
                   f"cells: PSNR dB on RGB / SSIM on luma / VMAF / sharpness of the new frames over the true frames'), "
                   f"measured on {machine}, from `{ev.relative_to(ROOT)}`:\n\n"
-                  f"{table}\n![PSNR, SSIM, VMAF and sharpness per method](results/evaluation/metrics_bars.png)\n\n")
+                  f"{table}\n![PSNR, SSIM, VMAF and sharpness per method]({{bars}})\n\n")
     for be in [Path(args.bench), *sorted((ROOT / "results" / "bench").glob("bench_*.json"))]:
         if be.is_file():
             table, machine = bench_table(be)
             fp16 = " (`--fp16`)" if all(r.get("fp16") for r in json.loads(be.read_text())["rows"]) else ""  # old files
             block += f"`convlstm bench`{fp16} on {machine}, from `{be.relative_to(ROOT)}`:\n\n{table}\n"
-    for name in ("README.md", "MODEL_CARD.md"):
+    bars = ROOT / "results" / "evaluation" / "metrics_bars.png"
+    for name in ("docs/results.md", "MODEL_CARD.md"):
         path = ROOT / name
-        if path.is_file():
-            path.write_text(replace_between(path.read_text(), block))
+        if path.is_file():   # the plot's link relative to the page that shows it
+            here = block.replace("{bars}", os.path.relpath(bars, path.parent))
+            path.write_text(replace_between(path.read_text(), here))
             print(f"updated {path}")
     weights = ROOT / "core" / "weights" / "default.pt"
     card = ROOT / "MODEL_CARD.md"

@@ -1,4 +1,4 @@
-"""`convlstm demo`: the README's first command, on the small clip that ships with the package."""
+"""`convlstm demo`: the README's main job (scripts/demo.sh runs it), on the small clip that ships with the package."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -43,12 +43,15 @@ def side_by_side(src_path: Path, png: Path, index: int, device: str, weights: st
 
 def run(out_dir: str | Path = "convlstm-demo", device: str = "auto", weights: str | None = None,
         progress: bool = True) -> dict:
-    out = Path(out_dir)
+    """Interpolates the demo clip to 2x into ``out_dir`` (made if missing): demo_2x.mkv and side_by_side.png.
+    Says where before it starts: the default is a folder under the current directory, wherever that is."""
+    out = Path(out_dir).absolute()
     if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {str(out)!r} is a file; the demo writes a folder (a video and a "
-                           "PNG): name a folder")
-    out.mkdir(parents=True, exist_ok=True)
+        raise UsageError(f"--out {str(out_dir)!r} is a file; the demo writes a folder (a video and a "
+                         "PNG): name a folder")
     video = out / "demo_2x.mkv"
+    print(f"demo: writing {video.name} and side_by_side.png into {out}/", flush=True)
+    out.mkdir(parents=True, exist_ok=True)
     result = interpolate_file(DEMO_CLIP, video, Options(device=device, weights=weights), force=True, progress=progress)
     png = out / "side_by_side.png"
     side_by_side(DEMO_CLIP, png, 20, device, weights)

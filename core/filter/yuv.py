@@ -1,8 +1,9 @@
 """YUV <-> RGB on the compute device, so YUV clips reach the net without a detour through the CPU.
 
 Follows the clip's props: _Matrix (BT.601 / BT.709 / BT.2020 NCL / FCC / SMPTE 240M), _Range
-(limited or full) and _ChromaLocation (co-sited or centred chroma). Chroma is resampled with bicubic
-(Catmull-Rom) filters at the chroma samples' true positions, as zimg's resize.Bicubic does.
+(limited or full) and _ChromaLocation (co-sited or centred chroma). Chroma is resampled at the chroma
+samples' true positions with bicubic filters: up by grid_sample's bicubic (cubic convolution, a = -0.75),
+down by Catmull-Rom (b=0, c=0.5), the filter of zimg's resize.Bicubic.
 """
 from __future__ import annotations
 
@@ -54,7 +55,8 @@ def _levels(bits: int, is_float: bool, full: bool) -> tuple[float, float, float,
 
 
 def _upsample(c: torch.Tensor, height: int, width: int, offset: tuple[float, float]) -> torch.Tensor:
-    """Chroma plane (h, w) -> (height, width) by bilinear interpolation at the true chroma positions."""
+    """Chroma plane (h, w) -> (height, width) by bicubic interpolation (grid_sample's: cubic convolution with
+    a = -0.75, edges replicated) at the true chroma positions."""
     h, w = c.shape
     if (h, w) == (height, width):
         return c
