@@ -37,7 +37,7 @@ def _options(options: Options | None, changes: dict[str, Any]) -> Options:
 
 def interpolate(clip: vs.VideoNode, options: Options | None = None, **changes: Any) -> vs.VideoNode:
     """Raises the frame rate of a clip (2x by default); ``changes`` are ``Options`` fields (see
-    ``convlstm.options.Options`` or the README for what each does)."""
+    ``convlstm.options.Options`` or docs/usage.md for what each does)."""
     if not plugin_available():
         raise vs.Error("convlstm.interpolate: the native plugin is not loaded; install the package with "
                        "`pip install .` (not editable) so it lands in vapoursynth/plugins/")

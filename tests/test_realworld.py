@@ -167,7 +167,7 @@ def device_vs_resize_round_trip(fmt):
 
 
 def test_yuv_path_matches_a_resize_round_trip_within_stated_bounds():
-    # Stated in the README (measured: 4:2:0 8-bit chroma mean 0.05 / max 1 level, 4:2:2 10-bit mean
+    # Stated in docs/files.md (measured: 4:2:0 8-bit chroma mean 0.05 / max 1 level, 4:2:2 10-bit mean
     # 0.34 / max 2): luma within 1 level; chroma mean under 0.5 levels and max 2 of the format's levels.
     for fmt in (vs.YUV420P8, vs.YUV422P10):
         diffs = device_vs_resize_round_trip(fmt)

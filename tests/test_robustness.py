@@ -403,10 +403,10 @@ def running(pid: int) -> bool:
 
 @pytest.mark.slow
 def test_sigterm_to_the_vspipe_wrapper_alone_leaves_vspipe_running_and_the_group_stops_it(tmp_path, weights_files):
-    """The upstream caveat README "Reliability" documents: the venv's `vspipe` is a Python wrapper around the real
+    """The upstream caveat docs/reliability.md documents: the venv's `vspipe` is a Python wrapper around the real
     binary, and SIGTERM to the wrapper alone leaves the real one running; SIGTERM to the process group (what
     `kill -- -PGID` or a terminal's Ctrl-C reaches) stops all of it. If the first half ever fails, upstream
-    fixed the wrapper: update README."""
+    fixed the wrapper: update docs/reliability.md."""
     script = tmp_path / "long.vpy"
     script.write_text(f"""
 import vapoursynth as vs
@@ -427,7 +427,7 @@ core.convlstm.Interpolate(src, weights={str(weights_files['good'])!r}, sc_thresh
         os.kill(proc.pid, signal.SIGTERM)
         time.sleep(2)
         alive = [p for p in children if running(p)]
-        assert alive, "SIGTERM to the wrapper stopped the real vspipe too: upstream changed, update README"
+        assert alive, "SIGTERM to the wrapper stopped the real vspipe too: upstream changed, update docs/reliability.md"
         os.killpg(proc.pid, signal.SIGTERM)
         deadline = time.time() + 30
         while time.time() < deadline and any(running(p) for p in children):
