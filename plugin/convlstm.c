@@ -221,6 +221,8 @@ static void set_output_props(InterpolateData *d, VSFrame *dst, int interpolated,
     if (interpolated) {
         vsapi->mapDeleteKey(props, "_SceneChangePrev");
         vsapi->mapDeleteKey(props, "_SceneChangeNext");
+        /* an alpha plane is frame i's, not the new picture's: a made frame carries none (docs/usage.md) */
+        vsapi->mapDeleteKey(props, "_Alpha");
     } else if (d->clears_next) {
         vsapi->mapDeleteKey(props, "_SceneChangeNext");
     }

@@ -122,7 +122,7 @@ def test_demo_writes_video_and_side_by_side(tmp_path):
     (["interpolate", "{clip}", "{tmp}/o.mkv", "--factor", "1"], "--factor must be above 1"),
     (["interpolate", "{clip}", "{tmp}/o.mkv", "--crf", "99"], "--crf must be in 0..63"),
     (["interpolate", "{clip}", "{tmp}/o.mkv", "--detail", "2"], "detail must be in [0, 1]"),
-    (["interpolate", "{clip}", "{tmp}/o.mkv", "--weights", "paper", "--detail", "1"], "leave detail unset"),
+    (["interpolate", "{clip}", "{tmp}/o.mkv", "--weights", "paper", "--detail", "1"], "leave --detail unset"),
     (["interpolate", "{clip}", "{tmp}/nodir/o.mkv"], "does not exist"),
     (["interpolate", "{clip}", "{tmp}/o.mkv", "--device", "tpu"], "device 'tpu' is not valid"),
     (["interpolate", "{clip}", "{tmp}/o.mkv", "--weights", "{tmp}/garbage.mp4"], "not a readable checkpoint"),

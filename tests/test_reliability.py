@@ -130,3 +130,13 @@ def test_a_fifo_input_is_named_for_what_it_is(tmp_path):
     from convlstm.video import open_source
     with pytest.raises(SourceError, match="is not a regular file"):
         open_source(tmp_path / "pipe.mp4")
+
+
+def test_made_frames_carry_no_alpha_of_their_source_frame(test_weights):
+    from helpers import clip_from_frames, moving_frames
+    clip = clip_from_frames(moving_frames(24, 16, 4))
+    alpha = vs.core.std.BlankClip(clip, format=vs.GRAY8, color=200)
+    clip = vs.core.std.ClipToProp(clip, alpha, "_Alpha")
+    out = vs.core.convlstm.Interpolate(clip, weights=str(test_weights), device="cpu")
+    assert "_Alpha" in out.get_frame(0).props and "_Alpha" in out.get_frame(2).props
+    assert "_Alpha" not in out.get_frame(1).props and out.get_frame(1).props["ConvLSTMInterpolated"] == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from dataclasses import fields
 from fractions import Fraction
@@ -15,6 +16,7 @@ from ..options import MAX_FACTOR, Options, check_factor
 NTSC_RATES = {"23.976": Fraction(24000, 1001), "29.97": Fraction(30000, 1001), "47.952": Fraction(48000, 1001),
               "59.94": Fraction(60000, 1001), "119.88": Fraction(120000, 1001)}
 FLAG_TYPES = {"data": str, "int": int, "float": float}
+PROSE = {"weights", "device"}   # option names that are also words of the messages
 
 
 def parse_rate(text: str, what: str) -> Fraction:
@@ -43,6 +45,26 @@ def rate_fields(factor: str | None, fps: str | None) -> dict[str, int]:
     if ratio.denominator == 1:
         return {"factor": ratio.numerator}
     return {"factor_num": ratio.numerator, "factor_den": ratio.denominator}
+
+
+def cli_wording(message: str) -> str:
+    """A filter message in the command's own terms: `tile=1024` as `--tile 1024`, `fp16=True` as `--fp16`, a
+    bare option name as its flag (`weights` and `device` only before a quoted value: they are prose too)."""
+    message = re.sub(r"\bfps_num/fps_den\b|\bfps_num\b|\bfps_den\b", "--fps", message)
+    message = re.sub(r"\bfactor_num/factor_den\b", "--factor N/D", message)
+    for f in fields(Options):
+        if not f.metadata["cli"] and f.name != "factor":
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if f.metadata["kind"] == "flag":
+            message = re.sub(rf"(?<![\w.-]){f.name}=(True|1)\b", flag, message)
+            message = re.sub(rf"(?<![\w.-]){f.name}=(False|0)\b", f"without {flag}", message)
+        message = re.sub(rf"(?<![\w.-]){f.name}=(?:'([^']*)'|\"([^\"]*)\"|([\w.:/]+))",
+                         lambda m: f"{flag} {m.group(1) or m.group(2) or m.group(3)}", message)
+        message = re.sub(rf"(?<![\w.-]){f.name}=", flag, message)
+        bare = rf"(?<![\w.-]){f.name}(?= ')" if f.name in PROSE else rf"(?<![\w.-]){f.name}(?![\w(])"
+        message = re.sub(bare, flag, message)
+    return message
 
 
 def add_option_flags(parser: argparse.ArgumentParser) -> None:
@@ -77,7 +99,8 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     i.add_argument("paths", nargs="+", metavar="INPUT [OUTPUT]",
                    help="INPUT OUTPUT (the output's extension picks the container), or with -o: several inputs "
                    "(files or folders)")
-    i.add_argument("-o", "--out-dir", help="write OUT_DIR/<input stem><--ext> for every input")
+    i.add_argument("-o", "--out-dir", help="write OUT_DIR/<input stem><--ext> for every input (OUT_DIR is made if "
+                   "missing)")
     i.add_argument("--ext", default=".mkv", help="extension of the outputs with -o (default .mkv)")
     i.add_argument("--cluster", nargs="?", const="local", metavar="ADDRESS",
                    help="run on Ray: no address: a local Ray instance on this machine; auto or ray://host:port: "
@@ -96,6 +119,10 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
                    "e.g. HEVC in, libx265 out; ProRes in, prores_ks out; else libx264)")
     i.add_argument("--crf", type=int, default=18, help="quality for x264/x265/vp9/av1 (default 18)")
     i.add_argument("--force", action="store_true", help="overwrite an existing output")
+    i.add_argument("--keep-going", action="store_true", help="with -o: go on after an input fails, then name "
+                   "the failures (exit status 1 if any)")
+    i.add_argument("--skip-existing", action="store_true", help="with -o: leave inputs whose output is already "
+                   "there (complete: written whole, never partial) and interpolate the rest")
     i.add_argument("--quiet", action="store_true", help="no progress bar")
     i.set_defaults(func=cmd_interpolate)
 
@@ -113,12 +140,42 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
         raise UsageError("--adapt works on one input at a time (without -o): adapt each clip with convlstm adapt")
     if args.cluster is not None:
         return interpolate_on_cluster(args, options, encoding)
-    from ..cluster.driver import expand_inputs, outputs_for
+    return interpolate_batch(args, options, encoding)
+
+
+def interpolate_batch(args: argparse.Namespace, options: Options, encoding) -> int:
+    """Every input into -o (made if missing): stops at the first failure, or with --keep-going runs every
+    input it can and ends with a summary naming the failures (exit 1 when there were any)."""
+    from ..files.atomic import partial_files
+    from ..files.output import outputs_for
+    from ..files.source import expand_inputs
+    out_dir = Path(args.out_dir)
     sources = expand_inputs(args.paths)
-    for src, out in zip(sources, outputs_for(sources, Path(args.out_dir), args.ext if args.ext.startswith(".")
-                                             else f".{args.ext}")):
-        interpolate_one(args, options, encoding, str(src), str(out))
-    return 0
+    outputs = outputs_for(sources, out_dir, args.ext if args.ext.startswith(".") else f".{args.ext}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    failed: list[tuple[Path, str]] = []
+    skipped = 0
+    for src, out in zip(sources, outputs):
+        if args.skip_existing and out.is_file() and not partial_files(out):
+            print(f"skipped {out}: it exists (--skip-existing)")
+            skipped += 1
+            continue
+        try:
+            interpolate_one(args, options, encoding, str(src), str(out))
+        except (OSError, ValueError, RuntimeError) as exc:
+            if not args.keep_going:
+                raise UsageError(f"{src}: {one_line(exc)}") from None
+            print(f"convlstm interpolate: {src}: {one_line(exc)}", file=sys.stderr)
+            failed.append((src, one_line(exc)))
+    if args.keep_going or skipped:
+        print(f"{len(sources) - len(failed) - skipped} written, {skipped} skipped, {len(failed)} failed"
+              + "".join(f"\n  failed: {src}: {why}" for src, why in failed))
+    return 1 if failed else 0
+
+
+def one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def interpolate_one(args: argparse.Namespace, options: Options, encoding, source: str, output: str) -> int:
@@ -133,8 +190,7 @@ def interpolate_one(args: argparse.Namespace, options: Options, encoding, source
             options = options.updated(weights=str(result.path))
     r = interpolate_file(source, output, options, encoding, force=args.force, progress=not args.quiet,
                          assume_progressive=args.assume_progressive)
-    print(f"wrote {r.output}: {r.frames} frames at {r.fps:.3f} fps in {r.seconds:.1f} s "
-          f"({r.frames / max(r.seconds, 1e-9):.1f} frames/s)")
+    print(r.describe())
     return 0
 
 

@@ -255,6 +255,16 @@ def _terminate(signum: int, _frame) -> None:
     raise Terminated(signum)
 
 
+def error_line(exc: BaseException, command: str) -> str:
+    """One line for the user, in the terms of the command they ran (one prefix, its flags)."""
+    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    msg = msg.removeprefix("convlstm.Interpolate: ")
+    if command == "interpolate":
+        from .interpolate import cli_wording
+        msg = cli_wording(msg)
+    return msg
+
+
 def _interrupted(signum: int) -> int:
     print(f"convlstm: interrupted ({signal.Signals(signum).name}); nothing was written", file=sys.stderr)
     return 128 + signum
@@ -281,8 +291,7 @@ def main(argv: list[str] | None = None) -> int:
             return _interrupted(RECEIVED[0])
         if args.debug:
             traceback.print_exc()
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"convlstm {args.command}: {msg}", file=sys.stderr)
+        print(f"convlstm {args.command}: {error_line(exc, args.command)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:   # the signal that arrived first, however it surfaced
         return _interrupted(RECEIVED[0] if RECEIVED else exc.signum if isinstance(exc, Terminated) else signal.SIGINT)

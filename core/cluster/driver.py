@@ -24,9 +24,9 @@ from ..checkpoint import file_sha256, weights_file
 from ..errors import UsageError
 from ..files.atomic import partial_file
 from ..files.encode import join
-from ..files.output import Encoding, check_output, encode_plan, pick_codec
+from ..files.output import Encoding, check_output, encode_plan, outputs_for, pick_codec
 from ..files.probe import probe
-from ..files.source import prepare_source
+from ..files.source import expand_inputs, prepare_source
 from ..options import Options
 from .chunks import Chunk, plan_chunks
 from .pieces import PiecesFolder, source_fingerprint
@@ -73,42 +73,6 @@ def require_ray():
         raise UsageError("--cluster needs Ray: pip install 'vapoursynth-convlstm[cluster]' (or pip install ray)") \
             from None
     return ray
-
-
-def outputs_for(inputs: list[Path], out_dir: Path, ext: str) -> list[Path]:
-    """OUT_DIR/<stem><ext> for every input; two inputs with one stem are an error, not an overwrite."""
-    outputs = [out_dir / f"{p.stem}{ext}" for p in inputs]
-    seen: dict[Path, Path] = {}
-    for src, out in zip(inputs, outputs):
-        if out in seen:
-            raise UsageError(f"{str(seen[out])!r} and {str(src)!r} would both write {str(out)!r}; rename one")
-        seen[out] = src
-    return outputs
-
-
-def expand_inputs(items: list[str]) -> list[Path]:
-    """Files as given, folders as the video files directly in them (sorted; folders inside them are not
-    entered, and saying so); anything else is named as what it is."""
-    from ..data.video_folder import VIDEO_SUFFIXES
-    out: list[Path] = []
-    for item in items:
-        p = Path(item)
-        if p.is_dir():
-            found = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in VIDEO_SUFFIXES)
-            nested = sorted(f.name for f in p.iterdir() if f.is_dir())
-            if nested:
-                log.warning("%s: the folders inside it are not entered (%s); give them as inputs too",
-                            item, ", ".join(nested[:5]) + (", ..." if len(nested) > 5 else ""))
-            if not found:
-                raise UsageError(f"folder {item!r} holds no video files")
-            out += found
-        elif p.is_file():
-            out.append(p)
-        elif p.exists():
-            raise UsageError(f"input {item!r} is not a regular file (a pipe, socket or device); give a video file")
-        else:
-            raise UsageError(f"input {item!r} does not exist")
-    return out
 
 
 def scene_starts(clip, threshold: float) -> list[int]:
@@ -197,13 +161,12 @@ def run_cluster(inputs: list[str], out_dir: str | Path, options: Options = Optio
     ray = require_ray()
     out_dir = Path(out_dir).resolve()
     options = absolute(options)
-    if not out_dir.is_dir():
-        raise UsageError(f"output folder {str(out_dir)!r} does not exist")
     if options.whole_factor() is None:
         raise UsageError("--cluster takes a whole --factor (pieces are joined at a whole multiple of the rate)")
     ext = ext if ext.startswith(".") else f".{ext}"
     sources = expand_inputs(inputs)
     outputs = outputs_for(sources, out_dir, ext)
+    out_dir.mkdir(parents=True, exist_ok=True)
     for src, out in zip(sources, outputs):
         check_output(src, out, force)
     plans = [plan_input(s, o, options, encoding, assume_progressive, chunk_frames or CHUNK_FRAMES)

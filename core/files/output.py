@@ -45,6 +45,17 @@ class Encoding:
                              "encoder (e.g. libx264, libx265, ffv1) or leave --codec auto")
 
 
+def outputs_for(inputs: list[Path], out_dir: Path, ext: str) -> list[Path]:
+    """OUT_DIR/<stem><ext> for every input; two inputs with one stem are an error, not an overwrite."""
+    outputs = [out_dir / f"{p.stem}{ext}" for p in inputs]
+    seen: dict[Path, Path] = {}
+    for src, out in zip(inputs, outputs):
+        if out in seen:
+            raise UsageError(f"{str(seen[out])!r} and {str(src)!r} would both write {str(out)!r}; rename one")
+        seen[out] = src
+    return outputs
+
+
 def check_output(src_path: Path, out_path: Path, force: bool) -> str:
     """Refuses what must not be written, before any work; returns the container."""
     if out_path.is_dir():

@@ -24,8 +24,14 @@ log = logging.getLogger("convlstm")
 class Result:
     output: Path
     frames: int
-    fps: float
+    fps: float              # the rate, or the average rate of a variable-rate output
     seconds: float
+    variable: bool = False  # the output keeps the source's variable frame rate
+
+    def describe(self) -> str:
+        rate = f"a variable rate (average {self.fps:.3f} fps)" if self.variable else f"{self.fps:.3f} fps"
+        return (f"wrote {self.output}: {self.frames} frames at {rate} in {self.seconds:.1f} s "
+                f"({self.frames / max(self.seconds, 1e-9):.1f} frames/s)")
 
 
 def interpolate_file(input: str | Path, output: str | Path, options: Options = Options(),
@@ -60,4 +66,7 @@ def interpolate_file(input: str | Path, output: str | Path, options: Options = O
     finally:
         if bar is not None:
             bar.close()
-    return Result(out_path, clip.num_frames, float(clip.fps), time.perf_counter() - start)
+    times = prepared.timestamps
+    variable = times is not None and len(times) > 1
+    fps = (len(times) - 1) / (times[-1] - times[0]) if variable and times[-1] > times[0] else float(clip.fps)
+    return Result(out_path, clip.num_frames, fps, time.perf_counter() - start, variable)

@@ -29,9 +29,13 @@ class Prepared:
     timestamps: list[float] | None
 
 
-def source_timestamps(src: vs.VideoNode, timecodes: Path, ratio: Fraction | None, path: Path) -> list[float] | None:
-    """The output's timestamps when the source's rate varies (None: it is constant, written at its rate).
-    A variable rate can be kept only by a whole factor; a target rate would assume a constant source."""
+def source_timestamps(src: vs.VideoNode, timecodes: Path | None, ratio: Fraction | None,
+                      path: Path) -> list[float] | None:
+    """The output's timestamps when the source's rate varies (None: it is constant, or its timestamps are
+    not known, and it is written at its rate). A variable rate can be kept only by a whole factor; a target
+    rate would assume a constant source."""
+    if timecodes is None:
+        return None
     times = read_timecodes(timecodes)
     if len(times) != src.num_frames or is_constant_rate(times, src.fps):
         return None
@@ -59,7 +63,15 @@ def prepare_source(path: Path, ratio: Fraction | None, assume_progressive: bool 
     target rate)."""
     with tempfile.TemporaryDirectory(prefix="convlstm-") as scratch:
         timecodes = Path(scratch) / "timecodes.txt"
-        src = open_source(path, timecodes, cache_index=cache_index)
+        try:
+            src = open_source(path, timecodes, cache_index=cache_index)
+        except SourceError as exc:
+            if "timecode" not in str(exc).lower():
+                raise
+            src = open_source(path, cache_index=cache_index)   # it decodes; only its timestamps are unknown
+            log.warning("%s: its frames' timestamps cannot be read (%s); taking its nominal constant rate, %.3f "
+                        "fps", path.name, str(exc).split(": ")[-1], float(src.fps))
+            timecodes = None
         if src.num_frames < 2:
             raise SourceError(f"{str(path)!r} has {src.num_frames} frame(s); at least 2 are needed")
         first = src.get_frame(0).props
@@ -73,3 +85,28 @@ def prepare_source(path: Path, ratio: Fraction | None, assume_progressive: bool 
         else:
             refuse_interlaced(first, path)
         return Prepared(path, src, first, source_timestamps(src, timecodes, ratio, path))
+
+
+def expand_inputs(items: list[str]) -> list[Path]:
+    """Files as given, folders as the video files directly in them (sorted; folders inside them are not
+    entered, and saying so); anything else is named as what it is."""
+    from ..data.video_folder import VIDEO_SUFFIXES
+    out: list[Path] = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in VIDEO_SUFFIXES)
+            nested = sorted(f.name for f in p.iterdir() if f.is_dir())
+            if nested:
+                log.warning("%s: the folders inside it are not entered (%s); give them as inputs too",
+                            item, ", ".join(nested[:5]) + (", ..." if len(nested) > 5 else ""))
+            if not found:
+                raise UsageError(f"folder {item!r} holds no video files")
+            out += found
+        elif p.is_file():
+            out.append(p)
+        elif p.exists():
+            raise UsageError(f"input {item!r} is not a regular file (a pipe, socket or device); give a video file")
+        else:
+            raise UsageError(f"input {item!r} does not exist")
+    return out
