@@ -41,7 +41,7 @@ src = core.std.ModifyFrame(blank, blank, fill)
 def expected_window_output(weights, frames, n):
     """What output frame n must be: the net on the clamped window (independent of the plugin's plumbing)."""
     fmt = PixelFormat("RGB24", 8, False)
-    engine = Engine(load_net(weights)[0], torch.device("cpu"), fp16=False)
+    engine = Engine(load_net(weights)[0], torch.device("cpu"))
     window = source_window(n, len(frames))
     x = fmt.to_unit(torch.from_numpy(np.stack([frames[i] for i in window])))[None]
     return fmt.from_unit(engine.predict(x)[0]).numpy()

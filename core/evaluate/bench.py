@@ -94,14 +94,13 @@ def stage_seconds(engine, x) -> dict[str, float]:
     row's windows (whole frames, the full-size pass): which of the two the time goes into."""
     import torch
 
-    from ..model.net import times_on
     h, w = x.shape[-2:]
     xp = engine.prepare(x)
-    t = times_on(torch.full((x.shape[0],), 0.5), xp.device)
+    t = torch.full((x.shape[0],), 0.5)
     with torch.inference_mode():
-        moved, motion_s = _seconds_per_frame(lambda: engine.net.motion_compensated(xp, t, (h, w)), xp.device,
+        moved, motion_s = _seconds_per_frame(lambda: engine.net.motion_stage(xp, t, (h, w)), xp.device,
                                              x.shape[0])
-        _, learned_s = _seconds_per_frame(lambda: engine.net.correct(moved, t), xp.device, x.shape[0])
+        _, learned_s = _seconds_per_frame(lambda: engine.net.learned_stage(moved, t), xp.device, x.shape[0])
     return {"motion_s_per_frame": motion_s, "learned_s_per_frame": learned_s}
 
 

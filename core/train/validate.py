@@ -53,7 +53,7 @@ def load_validation_clips(names: list[str], frames: int) -> list[ValidationClip]
 
 def validate(net: Net, clips: list[ValidationClip], device: torch.device) -> dict[str, float]:
     """Mean PSNR/SSIM/sharpness ratio per clip and over clips, plus the gain over blending."""
-    engine = Engine(copy.deepcopy(net), device, fp16=False)
+    engine = Engine(copy.deepcopy(net), device)
     out: dict[str, float] = {}
     for clip in clips:
         s = score(predict_with_engine(engine, clip.even), clip.odd)
