@@ -128,7 +128,7 @@ class Net(nn.Module):
 
         Only the picture is searched (``valid``), and the result padded as the frames were: replicated
         rows of padding are not picture, and searched with it, the coarse levels of the pyramid mix them
-        in (on bikes, 640x272 padded to 288 rows, that cost the compensated frame 0.4 dB)."""
+        in and the vectors near the picture's edge go wrong."""
         height, width = frames.shape[-2:]
         h, w = valid or (height, width)
         with torch.no_grad():

@@ -70,8 +70,8 @@ def validate(net: Net, clips: list[ValidationClip], device: torch.device) -> dic
 def without_refinement(net: Net) -> Net:
     """A copy whose refinement head is back at its zero start, so refined == synthesised.
 
-    Measured on real clips, an under-trained refinement stage can make frames worse than the synthesis
-    stage alone (MODEL_CARD.md, training history); checkpoint selection therefore weighs both variants.
+    An under-trained refinement stage can make frames worse than the synthesis stage alone, so checkpoint
+    selection weighs both variants.
     """
     out = copy.deepcopy(net)
     with torch.no_grad():
