@@ -9,7 +9,6 @@ rate; any other keeps its timestamps, each source frame's span split evenly amon
 """
 from __future__ import annotations
 
-import bisect
 from fractions import Fraction
 from pathlib import Path
 
@@ -82,7 +81,3 @@ def setpts_expression(times: list[float]) -> str:
 
     return f"({tree(0, len(pieces))})/TB"
 
-
-def frame_at(times: list[float], seconds: float) -> int:
-    """The frame shown at ``seconds`` (for tests and reports)."""
-    return max(0, bisect.bisect_right(times, seconds + 1e-9) - 1)

@@ -22,12 +22,13 @@ import numpy as np
 import torch
 
 import convlstm.model.motion as motion
-from convlstm.adapt.loop import BATCH, CROP, fine_tune_step, held_psnr, set_cosine_lr
+from convlstm.adapt.loop import BATCH, CROP, adapt_step, held_psnr
 from convlstm.adapt.windows import ClipWindows
 from convlstm.checkpoint import load_weights
 from convlstm.data.windows import random_crop, split_window
 from convlstm.evaluate.protocol import predict_with_engine, score
 from convlstm.filter.engine import Engine
+from convlstm.train.optim import set_cosine_lr
 from convlstm.train.validate import clip_path
 from convlstm.video import frames_of, to_rgb24
 
@@ -68,7 +69,7 @@ def ceiling(name: str, seconds: float, lr: float, frames: int) -> list[dict]:
         set_cosine_lr(optimizer, lr, spent / seconds)
         batch = [split_window(random_crop(torch.from_numpy(clip[s:s + 7]).permute(0, 3, 1, 2).float() / 255,
                                           CROP, rng), rng) for s in rng.choice(starts, BATCH)]
-        fine_tune_step(net, optimizer, batch, torch.device("cpu"))
+        adapt_step(net, optimizer, batch, torch.device("cpu"))
         step += 1
     return rows
 

@@ -78,10 +78,10 @@ def main() -> None:
     for w in args.weights:
         net, source = load_weights(w)
         name = Path(source).stem if w else "default"
-        models[name] = Engine(net, torch.device("cpu"), fp16=False)
+        models[name] = Engine(net, torch.device("cpu"))
         if args.single_pass and net.fusion is not None:
             single = copy.deepcopy(net).drop_scale_fusion()
-            models[f"{name} (full-size pass only)"] = Engine(single, torch.device("cpu"), fp16=False)
+            models[f"{name} (full-size pass only)"] = Engine(single, torch.device("cpu"))
     motions = [float(m) for m in args.motions.split(",")]
     scores = sweep(models, motions, args.items, args.crop)
     out = Path(args.out)

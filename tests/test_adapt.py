@@ -99,10 +99,17 @@ def test_the_fallback_keeps_the_start_when_the_clip_gives_nothing_to_gain(tmp_pa
     assert r.base_psnr == r.best_psnr and r.base_psnr > 60   # (near) exact on a still clip
 
 
+def test_the_adapted_method_carries_its_budget_to_the_evaluation():
+    from convlstm.adapt.method import ADAPT_MINUTES, adapted_methods, run_convlstm_adapted
+    assert adapted_methods() == {"convlstm-adapted": run_convlstm_adapted}
+    run = adapted_methods(0.5)["convlstm-adapted"]
+    assert run.func is run_convlstm_adapted and run.keywords == {"adapt_minutes": 0.5} and ADAPT_MINUTES == 3.0
+
+
 @pytest.mark.slow
 def test_the_evaluation_never_reads_the_odd_frames(tmp_path):
     """convlstm-adapted on a clip, and on the same clip with every odd frame replaced by noise: identical."""
-    from convlstm.evaluate.methods import run_convlstm_adapted
+    from convlstm.adapt.method import run_convlstm_adapted
     start = random_weights(tmp_path / "start.pt", TINY_MOTION, seed=5)
     frames = [f.transpose(2, 0, 1).copy() for f in texture_clip(56, speed=1.0)]
     noisy = [f if k % 2 == 0 else np.random.default_rng(k).integers(0, 255, f.shape, dtype=np.uint8)

@@ -81,6 +81,33 @@ def test_vmaf_and_sharpness_ratio_tell_a_blurred_frame_from_a_sharp_one():
     assert same[1:].min() > 99 and soft.mean() < same.mean() - 5, (same, soft)
 
 
+def test_extra_methods_run_only_when_named_and_the_evaluation_imports_no_adaptation(tmp_path):
+    """Methods built on other packages (adaptation's convlstm-adapted) are passed in as extra_methods,
+    called as the built-in ones are; nothing under convlstm.evaluate imports convlstm.adapt."""
+    import sys
+    from convlstm.evaluate.methods import run_repeat
+    clip = tmp_path / "square.mkv"
+    write_known_motion(clip, frames=6)
+    calls = []
+
+    def twice(source, even_rgb, **kwargs):
+        calls.append(sorted(kwargs))
+        return run_repeat(source, even_rgb, **kwargs)
+
+    extra = {"twice": twice}
+    evaluate([str(clip)], frames=6, methods=["repeat"], out_dir=tmp_path / "a", extra_methods=extra)
+    assert calls == []
+    r = evaluate([str(clip)], frames=6, methods=["repeat", "twice"], out_dir=tmp_path / "b", extra_methods=extra)[0]
+    assert calls == [["device", "full_source", "weights"]]
+    assert r.scores["twice"].mean_psnr == r.scores["repeat"].mean_psnr
+    with pytest.raises(ValueError, match="choose from .*twice"):
+        evaluate([str(clip)], methods=["magic"], out_dir=tmp_path, extra_methods=extra)
+    code = ("import sys, convlstm.evaluate.report, convlstm.evaluate.bench, convlstm.evaluate.flops; "
+            "print([m for m in sys.modules if m.startswith('convlstm.adapt')])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 def test_evaluate_rejects_unknown_method_and_missing_clip(tmp_path):
     with pytest.raises(ValueError, match="unknown method"):
         evaluate(["bikes"], methods=["magic"], out_dir=tmp_path)

@@ -8,7 +8,7 @@ from convlstm.config import ModelConfig
 from convlstm.filter.engine import Engine
 from convlstm.model import ConvLSTM, Net, NetOutput, halve, interpolation_loss
 from convlstm.train.start import load_init_weights
-from helpers import TINY, TINY2, random_weights
+from helpers import TINY, TINY2, TINY_MOTION, random_weights
 
 
 
@@ -34,7 +34,7 @@ def test_untrained_net_is_exactly_the_blend():
 
 
 def test_engine_pads_any_size_and_crops_back():
-    engine = Engine(Net(TINY), torch.device("cpu"), fp16=False)
+    engine = Engine(Net(TINY), torch.device("cpu"))
     for h, w in [(17, 33), (1, 1), (5, 64)]:
         x = torch.rand(1, 4, 3, h, w) * 2 - 1
         out = engine.predict(x)
@@ -48,6 +48,40 @@ def test_net_rejects_bad_shapes():
         net(torch.zeros(1, 3, 3, 16, 16))
     with pytest.raises(ValueError, match="multiples of 4"):
         net(torch.zeros(1, 4, 3, 18, 16))
+
+
+def test_the_stage_entries_check_their_inputs_as_forward_does_and_make_its_frame():
+    """The engine's tiled route runs motion_stage on the whole frame, then learned_stage on padded pieces:
+    each refuses what forward refuses (motion_stage takes any H and W: the search needs no multiple)."""
+    halfway, motion = Net(TINY).eval(), Net(TINY_MOTION).eval()
+    for route in (halfway, halfway.motion_stage, halfway.learned_stage):
+        with pytest.raises(ValueError, match=r"\(B, 4, 3, H, W\)"):
+            route(torch.zeros(1, 3, 3, 16, 16))
+        with pytest.raises(ValueError, match="one time per sample"):
+            route(torch.zeros(2, 4, 3, 16, 16), torch.full((3,), 0.5))
+        with pytest.raises(ValueError, match="halfway only"):
+            route(torch.zeros(1, 4, 3, 16, 16), 0.25)
+    for route in (halfway, halfway.learned_stage):
+        with pytest.raises(ValueError, match="multiples of 4"):
+            route(torch.zeros(1, 4, 3, 18, 16))
+    assert halfway.motion_stage(torch.zeros(1, 4, 3, 18, 16)).shape == (1, 4, 3, 18, 16)
+    x, t = torch.rand(2, 4, 3, 32, 48) * 2 - 1, torch.tensor([0.25, 0.5])
+    with torch.no_grad():
+        whole = motion(x, t)
+        staged = motion.learned_stage(motion.motion_stage(x, t), t)
+    assert torch.equal(whole.frame, staged.frame) and torch.equal(whole.synthesized, staged.synthesized)
+
+
+def test_every_pass_runs_the_compiled_learned_part_when_there_is_one():
+    """Net.compiled_correct (what compile=1 sets) stands in for Net.correct in forward and learned_stage."""
+    net = Net(TINY_MOTION).eval()
+    calls = []
+    net.compiled_correct = lambda frames, t: calls.append(frames.shape) or net.correct(frames, t)
+    x = torch.rand(1, 4, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        net(x)
+        net.learned_stage(net.motion_stage(x))
+    assert len(calls) == 2
 
 
 def test_convlstm_matches_step_by_step_reference():
@@ -118,7 +152,7 @@ def test_scale_fusion_replaces_low_frequencies_by_the_half_size_pass(tmp_path):
 
 def test_scale_fusion_net_pads_any_size_and_round_trips(tmp_path):
     _, fused = two_scale_net(tmp_path)
-    engine = Engine(fused, torch.device("cpu"), fp16=False)
+    engine = Engine(fused, torch.device("cpu"))
     for h, w in [(17, 33), (1, 1), (9, 64)]:
         assert engine.predict(torch.rand(1, 4, 3, h, w) * 2 - 1).shape == (1, 3, h, w)
     save_checkpoint(tmp_path / "fused.pt", fused)

@@ -27,7 +27,7 @@ def spliced():
 
 
 def net_on(weights, clip, indices):
-    engine = Engine(load_net(weights)[0], torch.device("cpu"), precision="fp32")
+    engine = Engine(load_net(weights)[0], torch.device("cpu"))
     x = torch.from_numpy(np.stack([planes_of(clip.get_frame(i)) for i in indices]))
     return RGB24.from_unit(engine.predict(RGB24.to_unit(x)[None])[0]).numpy()
 

@@ -173,12 +173,18 @@ def test_validation_clips_from_files_and_by_name(tmp_path):
         load_validation_clips(["no_such_clip.mp4"], frames=12)
 
 
-def test_synthetic_motion_is_reproducible_and_fast_enough():
+def test_synthetic_samples_are_a_function_of_seed_and_index_alone_and_motions_reach_12_px():
+    """Item i depends on (seed, i) only: not on the instance, nor on what was drawn before it (resuming a
+    run at any step is exact); motions range from still shots to 12 px per frame."""
     ds = SyntheticMotion(crop=48, codec_probability=0.0)
-    a, b = ds[5], ds[5]
-    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    a = ds[5]
+    _ = ds[6], ds[0]                                                         # other draws in between
+    again = SyntheticMotion(crop=48, codec_probability=0.0)[5]               # a fresh instance
+    for sample in (ds[5], again):
+        assert all(torch.equal(x, y) for x, y in zip(a, sample))            # inputs, target and time
     assert a[0].shape == (4, 3, 48, 48) and a[0].min() >= -1 and a[0].max() <= 1
     assert not torch.equal(ds[6][0], a[0])
+    assert not torch.equal(SyntheticMotion(crop=48, codec_probability=0.0, seed=1)[5][0], a[0])
     rng = np.random.default_rng(0)
     speeds = [np.hypot(*Motion.draw(rng, 12.0, 1.0, 0.02).velocity) for _ in range(2000)]
     assert 11.0 < max(speeds) <= 12.0 and min(speeds) == 0.0  # motions up to 12 px per frame, and still shots

@@ -25,7 +25,7 @@ from ..checkpoint import file_sha256, load_weights, read_checkpoint, save_checkp
 from ..filter.devices import resolve_device
 from ..filter.engine import Engine
 from ..train.config import LossConfig
-from ..train.loss import loss_of
+from ..train.optim import set_cosine_lr, train_step
 from .windows import ClipWindows
 
 log = logging.getLogger("convlstm")
@@ -34,6 +34,7 @@ BATCH = 4
 CROP = 128
 LR = 2e-4
 LOSS = LossConfig(laplacian=0.5)   # the shipped model's loss (configs/motion.yaml)
+GRAD_CLIP = 1.0
 CHECK_SECONDS = 20.0     # held-aside score at most this often under a time budget (it costs a few forwards)
 CHECKS = 5               # under a step budget: this many times, at fixed steps (the run is then reproducible)
 MARGIN_DB = 0.02         # the adapted weights must beat the starting ones by this much to be kept
@@ -96,24 +97,101 @@ def _train_mode(net: torch.nn.Module) -> None:
             m.eval()
 
 
-def set_cosine_lr(optimizer: torch.optim.Optimizer, lr: float, fraction: float) -> None:
-    """``lr`` at the start of the budget, falling along a cosine to nothing at its end."""
-    for group in optimizer.param_groups:
-        group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * min(1.0, fraction)))
-
-
-def fine_tune_step(net: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                   batch: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]], device: torch.device) -> torch.Tensor:
-    """One optimiser step on samples (inputs, target, t), BatchNorm statistics kept; returns the loss
-    (a tensor: reading it would wait for the device)."""
+def adapt_step(net: torch.nn.Module, optimizer: torch.optim.Optimizer,
+               batch: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]], device: torch.device) -> torch.Tensor:
+    """One optimiser step (train/optim.py's, with adaptation's loss) on samples (inputs, target, t),
+    BatchNorm statistics kept: a few crops of one clip would pull them off. Returns the loss (a tensor:
+    reading it would wait for the device)."""
     inputs, target, times = (torch.stack(x).to(device) for x in zip(*batch))
     _train_mode(net)
-    loss = loss_of(net(inputs, times), target, True, LOSS)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]], 1.0)
-    optimizer.step()
-    return loss.detach()
+    return train_step(net, optimizer, inputs, target, times, LOSS, grad_clip=GRAD_CLIP)
+
+
+@dataclass
+class _Budget:
+    """Steps, wall seconds or both, from ``start``: whichever runs out first ends the run."""
+    steps: int | None
+    seconds: float | None
+    start: float
+
+    def spent(self) -> float:
+        return time.perf_counter() - self.start
+
+    def over(self, step: int, spent: float) -> bool:
+        return (self.steps is not None and step >= self.steps) or (self.seconds is not None and spent >= self.seconds)
+
+    def fraction(self, step: int, spent: float) -> float:
+        """How far along the run is, by whichever budget is further spent (the cosine follows it)."""
+        return max(step / self.steps if self.steps else 0.0, spent / self.seconds if self.seconds else 0.0)
+
+    def check_due(self, step: int, last_check: float) -> bool:
+        """Whether to score the held-aside windows now: at CHECKS fixed steps under a step budget (so the
+        run is reproducible), else every CHECK_SECONDS."""
+        if self.steps is not None:
+            return step % max(1, self.steps // CHECKS) == 0 or step >= self.steps
+        return time.perf_counter() - last_check >= CHECK_SECONDS
+
+
+class _Keeper:
+    """The starting weights' held-aside scores and the best weights so far, which only a better score
+    replaces."""
+
+    def __init__(self, engine: Engine, held: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+        self.engine, self.held = engine, held
+        self.base = self.best = held_psnr(engine, held)   # per judged scale
+        self.state = copy.deepcopy(engine.net.state_dict())
+
+    def score(self) -> list[float]:
+        self.engine.net.eval()
+        return held_psnr(self.engine, self.held)
+
+    def offer(self, score: list[float]) -> None:
+        """Keeps the net's weights if ``score`` beats the start at every scale and the best in the mean."""
+        if better(score, self.base) and np.mean(score) > np.mean(self.best):
+            self.best, self.state = score, copy.deepcopy(self.engine.net.state_dict())
+
+
+def _fine_tune(net: torch.nn.Module, keeper: _Keeper, windows: ClipWindows, budget: _Budget, dev: torch.device,
+               lr: float, half_share: float, seed: int, bar: tqdm) -> tuple[int, KeyboardInterrupt | None]:
+    """Steps until the budget is spent, offering the weights to ``keeper`` when a check is due. Returns
+    the steps taken and the Ctrl-C that stopped them, if one did (the best weights so far stay kept)."""
+    optimizer = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=lr, weight_decay=0.0)
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    step, last_check, interrupted = 0, time.perf_counter(), None
+    try:
+        while True:
+            spent = budget.spent()
+            if budget.over(step, spent):
+                break
+            set_cosine_lr(optimizer, lr, budget.fraction(step, spent))
+            adapt_step(net, optimizer, [windows.sample(rng, half_share) for _ in range(BATCH)], dev)
+            step += 1
+            if budget.check_due(step, last_check):
+                score = keeper.score()
+                last_check = time.perf_counter()
+                keeper.offer(score)
+            bar.set_postfix(held=f"{np.mean(keeper.best):.2f} dB", base=f"{np.mean(keeper.base):.2f}")
+            bar.n = step if budget.steps is not None else min(round(budget.spent()), bar.total)
+            bar.refresh()
+    except KeyboardInterrupt as exc:
+        interrupted = exc
+    finally:
+        bar.close()
+    return step, interrupted
+
+
+def _adapted_meta(weights: str | None, name: str, keeper: _Keeper, judge: tuple[str, ...],
+                  record: dict[str, Any], interrupted: bool) -> dict[str, Any]:
+    """The adapted checkpoint's lineage: the weights it started from (and their own lineage), the clip,
+    the run (``record``) and the held-aside scores that kept it."""
+    started = weights_file(weights)
+    init = read_checkpoint(started).get("meta", {}) if started else {}
+    held = {"judged": list(judge), "base": [round(b, 3) for b in keeper.base],
+            "adapted": [round(b, 3) for b in keeper.best]}
+    adapted = {"base": name, "base_sha256": file_sha256(started) if started else None, **record,
+               "held_aside_psnr": held, "interrupted": interrupted}
+    return {"adapted": adapted, "init": {k: init.get(k) for k in ("step", "elapsed_s", "device", "init") if k in init}}
 
 
 def adapt_frames(frames: np.ndarray, out: Path, *, minutes: float | None = 3.0, steps: int | None = None,
@@ -127,7 +205,7 @@ def adapt_frames(frames: np.ndarray, out: Path, *, minutes: float | None = 3.0, 
         raise ValueError("give a budget: minutes, steps or both")
     if (minutes is not None and minutes <= 0) or (steps is not None and steps < 1):
         raise ValueError(f"the budget must be positive, got minutes={minutes}, steps={steps}")
-    start = time.perf_counter()
+    budget = _Budget(steps, None if minutes is None else 60.0 * minutes, time.perf_counter())
     net, name = load_weights(weights)
     if not net.any_time and net.fusion is not None:
         raise ValueError("weights with a scale fusion (scales=2) cannot be adapted; adapt their single pass "
@@ -135,68 +213,28 @@ def adapt_frames(frames: np.ndarray, out: Path, *, minutes: float | None = 3.0, 
     dev = resolve_device(device)
     windows = ClipWindows(frames, CROP, net.pad_multiple)
     held = [batch for scale, batch in zip(("half", "full"), windows.held_batches()) if scale in judge]
-    engine = Engine(net, dev, fp16=False)       # the same net object: scored as it trains
-    base = best = held_psnr(engine, held)   # per judged scale
-    best_state = copy.deepcopy(net.state_dict())
-    optimizer = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=lr, weight_decay=0.0)
-    rng = np.random.default_rng(seed)
-    torch.manual_seed(seed)
-    budget_s = None if minutes is None else 60.0 * minutes
+    keeper = _Keeper(Engine(net, dev), held)   # the engine holds the same net object: scored as it trains
     log.info("adapting %s on %d windows (%d held aside) of %d frames; held-aside PSNR %.2f dB", name,
-             len(windows.split.train), len(windows.split.held), len(frames), np.mean(base))
-    bar = tqdm(total=steps if steps is not None else round(budget_s), unit="step" if steps is not None else "s",
+             len(windows.split.train), len(windows.split.held), len(frames), np.mean(keeper.base))
+    bar = tqdm(total=steps if steps is not None else round(budget.seconds), unit="step" if steps is not None else "s",
                desc="adapt", dynamic_ncols=True, disable=not progress)
-    step, last_check, interrupted = 0, time.perf_counter(), None
-    try:
-        while True:
-            spent = time.perf_counter() - start
-            if (steps is not None and step >= steps) or (budget_s is not None and spent >= budget_s):
-                break
-            set_cosine_lr(optimizer, lr, max(step / steps if steps else 0.0, spent / budget_s if budget_s else 0.0))
-            fine_tune_step(net, optimizer, [windows.sample(rng, half_share) for _ in range(BATCH)], dev)
-            step += 1
-            if steps is not None:
-                due = step % max(1, steps // CHECKS) == 0 or step >= steps
-            else:
-                due = time.perf_counter() - last_check >= CHECK_SECONDS
-            if due:
-                net.eval()
-                score = held_psnr(engine, held)
-                last_check = time.perf_counter()
-                if better(score, base) and np.mean(score) > np.mean(best):
-                    best, best_state = score, copy.deepcopy(net.state_dict())
-            bar.set_postfix(held=f"{np.mean(best):.2f} dB", base=f"{np.mean(base):.2f}")
-            bar.n = step if steps is not None else min(round(time.perf_counter() - start), bar.total)
-            bar.refresh()
-    except KeyboardInterrupt as exc:
-        interrupted = exc
-    finally:
-        bar.close()
+    step, interrupted = _fine_tune(net, keeper, windows, budget, dev, lr, half_share, seed, bar)
     net.eval()
     if interrupted is None and steps is None:   # the last stretch since the previous check competes too
-        score = held_psnr(engine, held)
-        if better(score, base) and np.mean(score) > np.mean(best):
-            best, best_state = score, copy.deepcopy(net.state_dict())
-    seconds = time.perf_counter() - start
-    adapted = better(best, base, MARGIN_DB)
+        keeper.offer(keeper.score())
+    seconds = budget.spent()
+    adapted = better(keeper.best, keeper.base, MARGIN_DB)
     if adapted:
-        net.load_state_dict(best_state)
-        started = weights_file(weights)
-        init = read_checkpoint(started).get("meta", {}) if started else {}
-        meta = {"adapted": {"base": name, "base_sha256": file_sha256(started) if started else None,
-                            "source": source or {}, "frames": int(len(frames)), "steps": step,
-                            "seconds": round(seconds, 1), "device": str(dev),
-                            "held_aside_psnr": {"judged": list(judge), "base": [round(b, 3) for b in base],
-                                                "adapted": [round(b, 3) for b in best]},
-                            "interrupted": interrupted is not None},
-                "init": {k: init.get(k) for k in ("step", "elapsed_s", "device", "init") if k in init}}
+        net.load_state_dict(keeper.state)
+        record = {"source": source or {}, "frames": int(len(frames)), "steps": step, "seconds": round(seconds, 1),
+                  "device": str(dev)}
         out.parent.mkdir(parents=True, exist_ok=True)
-        save_checkpoint(out, net, meta)
+        save_checkpoint(out, net, _adapted_meta(weights, name, keeper, judge, record, interrupted is not None))
         path = out
     else:
         path = weights_file(weights) or Path("untrained")
-    result = AdaptResult(path, adapted, float(np.mean(base)), float(np.mean(best if adapted else base)), step,
-                         seconds, interrupted is not None)
+    result = AdaptResult(path, adapted, float(np.mean(keeper.base)),
+                         float(np.mean(keeper.best if adapted else keeper.base)), step, seconds, interrupted is not None)
     if interrupted is not None:
         raise AdaptInterrupted(result, interrupted)
     return result

@@ -63,10 +63,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from ..adapt.method import adapted_methods
     from ..evaluate.report import evaluate
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     evaluate(args.clips, frames=args.frames, methods=methods, weights=args.weights, device=args.device,
-             out_dir=args.out, adapt_minutes=args.adapt_minutes)
+             out_dir=args.out, extra_methods=adapted_methods(args.adapt_minutes))
     return 0
 
 

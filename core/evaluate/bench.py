@@ -94,98 +94,129 @@ def stage_seconds(engine, x) -> dict[str, float]:
     row's windows (whole frames, the full-size pass): which of the two the time goes into."""
     import torch
 
-    from ..model.net import times_on
     h, w = x.shape[-2:]
     xp = engine.prepare(x)
-    t = times_on(torch.full((x.shape[0],), 0.5), xp.device)
+    t = torch.full((x.shape[0],), 0.5)
     with torch.inference_mode():
-        moved, motion_s = _seconds_per_frame(lambda: engine.net.motion_compensated(xp, t, (h, w)), xp.device,
+        moved, motion_s = _seconds_per_frame(lambda: engine.net.motion_stage(xp, t, (h, w)), xp.device,
                                              x.shape[0])
-        _, learned_s = _seconds_per_frame(lambda: engine.net.correct(moved, t), xp.device, x.shape[0])
+        _, learned_s = _seconds_per_frame(lambda: engine.net.learned_stage(moved, t), xp.device, x.shape[0])
     return {"motion_s_per_frame": motion_s, "learned_s_per_frame": learned_s}
 
 
 def bench_one(case: Case, device: str, frames: int, compare: bool) -> dict[str, Any]:
     """One case, in a fresh process so peak RSS and CUDA memory belong to it alone."""
-    import torch
+    from ..filter.devices import resolve_device
+    from ..filter.engine import Engine
+
+    dev = resolve_device(device)
+    net, row = _case_net(case, dev)
+    if "skipped" in row:
+        return row
+    src = _source(case.width, case.height, frames)
+    if case.precision != "bf16":   # the filter's switch is fp16; bf16 is timed on the bare net only
+        row.update(_filter_timings(case, dev, src))
+    engine = Engine(net, dev, precision=case.precision, channels_last=case.channels_last, tile=case.tile,
+                    compile=case.compile)
+    row.update(_net_timings(case, engine))
+    row.update(_work(case, engine, row["forward_s_per_frame"]))
+    if compare:
+        from .rife import rife_seconds_per_frame
+        row.update(_compare(src, frames))
+        row.update(rife_seconds_per_frame(case.width, case.height, dev, engine.dtype))
+    row["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return row
+
+
+def _case_net(case: Case, dev) -> tuple[Any, dict[str, Any]]:
+    """The bundled net as the case runs it, and the row's description of the case; the row says
+    "skipped", and why, where the case cannot run here."""
     import vapoursynth as vs
 
     from ..checkpoint import load_weights
-    from ..filter import profile
-    from ..filter.devices import resolve_device
-    from ..filter.engine import Engine
-    from .flops import count_forward
-
-    core = vs.core
-    dev = resolve_device(device)
-    width, height = case.width, case.height
-    row: dict[str, Any] = {"size": f"{width}x{height}", "device": str(dev), "precision": case.precision,
+    row: dict[str, Any] = {"size": f"{case.width}x{case.height}", "device": str(dev), "precision": case.precision,
                            "batch": case.batch, "channels_last": case.channels_last, "tile": case.tile,
-                           "compiled": case.compile,
-                           "threads": core.num_threads}
+                           "compiled": case.compile, "threads": vs.core.num_threads}
     net, _ = load_weights(None)
     if case.scales == 1:
         net.drop_scale_fusion()
     elif case.scales == 2 and net.fusion is None:
-        return {**row, "scales": 2, "skipped": "the bundled weights have no half-size pass (scales=2)"}
+        return net, {**row, "scales": 2, "skipped": "the bundled weights have no half-size pass (scales=2)"}
     row["scales"] = 2 if net.fusion is not None else 1   # 2: the half-size pass and fusion run too
     row["motion"] = net.config.motion                     # block: block matching runs before the net
     if case.precision != "fp32" and dev.type != "cuda":
-        return {**row, "skipped": f"{case.precision} needs CUDA"}
+        return net, {**row, "skipped": f"{case.precision} needs CUDA"}
+    return net, row
 
-    src = _source(width, height, frames)
+
+def _filter_timings(case: Case, dev, src) -> dict[str, Any]:
+    """Through the plugin as vspipe runs it: the first made frame (cold) and a later one alone (warm), the
+    output rate with all threads pulling, and from the filter's profile where a made frame's time goes."""
+    import vapoursynth as vs
+
+    from ..filter import profile
+    core = vs.core
     kwargs = {"scales": case.scales} if case.scales else {}
-    if case.precision != "bf16":   # the filter's switch is fp16; bf16 is timed on the bare net only
-        clip = core.convlstm.Interpolate(src, device=str(dev), fp16=int(case.precision == "fp16"),
-                                         batch=case.batch, tile=case.tile, compile=int(case.compile), **kwargs)
-        t = time.perf_counter()
-        clip.get_frame(1)                                    # cold: model on device, first window
-        row["latency_s"] = time.perf_counter() - t
-        t = time.perf_counter()
-        clip.get_frame(3)                                    # warm: one made frame on its own
-        row["warm_latency_s"] = time.perf_counter() - t
-        profile.snapshot(reset=True)
-        t = time.perf_counter()
-        n = 0
-        for _ in clip.frames(prefetch=core.num_threads):     # as vspipe pulls them, all threads
-            n += 1
-        row["filter_fps"] = n / (time.perf_counter() - t)
-        p = profile.snapshot(reset=True)
-        made = max(p.get("made_frames", 0), 1)
-        # time a serving thread is busy on the host: not waiting for the device nor for another's pass
-        # (on the CPU that includes the net itself, which runs synchronously)
-        row["host_s_per_frame"] = (p.get("process_s", 0) - p.get("device_wait_s", 0) - p.get("batch_wait_s", 0)) / made
-        row["windows_per_pass"] = p.get("windows", 0) / max(p.get("passes", 0), 1)
+    clip = core.convlstm.Interpolate(src, device=str(dev), fp16=int(case.precision == "fp16"),
+                                     batch=case.batch, tile=case.tile, compile=int(case.compile), **kwargs)
+    row: dict[str, Any] = {}
+    t = time.perf_counter()
+    clip.get_frame(1)                                    # cold: model on device, first window
+    row["latency_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    clip.get_frame(3)                                    # warm: one made frame on its own
+    row["warm_latency_s"] = time.perf_counter() - t
+    profile.snapshot(reset=True)
+    t = time.perf_counter()
+    n = 0
+    for _ in clip.frames(prefetch=core.num_threads):     # as vspipe pulls them, all threads
+        n += 1
+    row["filter_fps"] = n / (time.perf_counter() - t)
+    p = profile.snapshot(reset=True)
+    made = max(p.get("made_frames", 0), 1)
+    # time a serving thread is busy on the host: not waiting for the device nor for another's pass
+    # (on the CPU that includes the net itself, which runs synchronously)
+    row["host_s_per_frame"] = (p.get("process_s", 0) - p.get("device_wait_s", 0) - p.get("batch_wait_s", 0)) / made
+    row["windows_per_pass"] = p.get("windows", 0) / max(p.get("passes", 0), 1)
+    return row
 
-    engine = Engine(net, dev, precision=case.precision, channels_last=case.channels_last, tile=case.tile,
-                    compile=case.compile)
-    x = torch.rand(case.batch, 4, 3, height, width, device=dev) * 2 - 1
+
+def _net_timings(case: Case, engine) -> dict[str, Any]:
+    """The bare net at the row's batch, its peak CUDA memory, and either the seam tiles leave or the time
+    of its two stages apart."""
+    import torch
+    dev = engine.device
+    row: dict[str, Any] = {}
+    x = torch.rand(case.batch, 4, 3, case.height, case.width, device=dev) * 2 - 1
     row["forward_s_per_frame"] = _seconds_per_frame(lambda: engine.predict(x), dev, case.batch)[1]
     if dev.type == "cuda":   # before the seam and the counting below, which run whole frames
         row["peak_cuda_mib"] = torch.cuda.max_memory_allocated(dev) / 2**20
     if case.tile:
-        row.update(seam_error(engine, width, height))
+        row.update(seam_error(engine, case.width, case.height))
     else:
         row.update(stage_seconds(engine, x))
-    work = count_forward(engine.net, height, width, 1, dev, engine.dtype)
-    row["gflops_per_frame"] = work["flops"] / 1e9
-    row["op_gbytes_per_frame"] = work["bytes"] / 1e9
-    row["motion_gbytes_per_frame"] = work["motion_bytes"] / 1e9
-    row["ops_per_pass"] = work["ops"]                 # kernels an eager pass of one window launches
-    row["motion_ops_per_pass"] = work["motion_ops"]
-    row["achieved_gflops_s"] = row["gflops_per_frame"] / row["forward_s_per_frame"]
+    return row
+
+
+def _work(case: Case, engine, forward_s: float) -> dict[str, Any]:
+    """Counted work per made frame (flops.py) and, on a GPU whose peaks we know, the share of them reached."""
+    import torch
+
+    from .flops import count_forward
+    dev = engine.device
+    work = count_forward(engine.net, case.height, case.width, 1, dev, engine.dtype)
+    row: dict[str, Any] = {"gflops_per_frame": work["flops"] / 1e9, "op_gbytes_per_frame": work["bytes"] / 1e9,
+                           "motion_gbytes_per_frame": work["motion_bytes"] / 1e9,
+                           "ops_per_pass": work["ops"],                 # kernels an eager pass of one window launches
+                           "motion_ops_per_pass": work["motion_ops"]}
+    row["achieved_gflops_s"] = row["gflops_per_frame"] / forward_s
     if dev.type == "cuda":
         name = torch.cuda.get_device_name(dev)
         peaks = next((v for k, v in GPU_PEAKS.items() if k in name), None)
         if peaks:
             row["compute_fraction"] = row["achieved_gflops_s"] * 1e9 / peaks["fp32" if case.precision == "fp32"
                                                                                else "fp16"]
-            row["bandwidth_fraction"] = row["op_gbytes_per_frame"] * 1e9 / row["forward_s_per_frame"] / peaks["bandwidth"]
-    if compare:
-        from .rife import rife_seconds_per_frame
-        row.update(_compare(src, frames))
-        row.update(rife_seconds_per_frame(width, height, dev, engine.dtype))
-    row["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            row["bandwidth_fraction"] = row["op_gbytes_per_frame"] * 1e9 / forward_s / peaks["bandwidth"]
     return row
 
 

@@ -5,13 +5,14 @@ the bytes they read and write (a lower bound of memory traffic: what fusion woul
 reshapes that move no data count for neither."""
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Iterator
+import sys
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 from torch.utils.flop_counter import FlopCounterMode
+
+from ..model.net import Net
 
 STAGES = ("motion", "learned")   # the block search and warp (Net.compensate), everything else
 
@@ -31,38 +32,33 @@ def _moves_data(func, args, out) -> bool:
     return not outs or any(t.untyped_storage().data_ptr() not in inputs for t in outs)
 
 
+def _in_motion_stage() -> bool:
+    """Whether Net.compensate is on the Python stack: the op belongs to the motion stage (in every pass
+    that runs it, the half-size one too)."""
+    code = Net.compensate.__code__
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code is code:
+            return True
+        frame = frame.f_back
+    return False
+
+
 class _WorkCounter(TorchDispatchMode):
+    """Ops that run a kernel and the bytes they touch, by stage (ops inside Net.compensate: motion)."""
+
     def __init__(self) -> None:
         super().__init__()
-        self.stage = "learned"
         self.ops = dict.fromkeys(STAGES, 0)
         self.bytes = dict.fromkeys(STAGES, 0)
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
         if _moves_data(func, (args, kwargs), out):
-            self.ops[self.stage] += 1
-            self.bytes[self.stage] += sum(t.numel() * t.element_size() for t in _tensors((args, kwargs, out)))
+            stage = "motion" if _in_motion_stage() else "learned"
+            self.ops[stage] += 1
+            self.bytes[stage] += sum(t.numel() * t.element_size() for t in _tensors((args, kwargs, out)))
         return out
-
-
-@contextmanager
-def _motion_counted_apart(net: torch.nn.Module, counter: _WorkCounter) -> Iterator[None]:
-    """The net's compensate (every pass that runs it: the half-size one too) counted as the motion stage."""
-    compensate = net.compensate
-
-    def counted(*args, **kwargs):
-        counter.stage = "motion"
-        try:
-            return compensate(*args, **kwargs)
-        finally:
-            counter.stage = "learned"
-
-    net.compensate = counted
-    try:
-        yield
-    finally:
-        del net.compensate    # back to the class's method
 
 
 @torch.inference_mode()
@@ -78,7 +74,7 @@ def count_forward(net: torch.nn.Module, height: int, width: int, batch: int = 1,
     with FlopCounterMode(display=False) as fc:
         net(x)
     counter = _WorkCounter()
-    with _motion_counted_apart(net, counter), counter:
+    with counter:
         net(x)
     work = {"flops": float(fc.get_total_flops()) / batch, "bytes": sum(counter.bytes.values()) / batch,
             "ops": float(sum(counter.ops.values()))}

@@ -1,22 +1,19 @@
 """The interpolators we measure: ours, the trivial baselines and the motion-compensated peers.
 
 Each method turns the even frames of a source clip into predictions of the odd frames, as 8-bit RGB.
+Methods of packages built on this one live with them and are passed in (adapt/method.py: convlstm-adapted).
 mvtools and SVPFlow run on the source's own format (YUV) with the reference parameters (docs/design.md).
 """
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import vapoursynth as vs
 
 from ..video import frames_of, to_rgb24
-
-log = logging.getLogger("convlstm")
 
 
 @dataclass
@@ -29,7 +26,7 @@ class Unavailable(RuntimeError):
     """A method whose plugin is not installed."""
 
 
-def _even(source: vs.VideoNode) -> vs.VideoNode:
+def even_clip(source: vs.VideoNode) -> vs.VideoNode:
     return source.std.SelectEvery(2, 0)
 
 
@@ -51,13 +48,13 @@ def _odd_outputs(doubled: vs.VideoNode, count: int) -> Prediction:
 def run_repeat(source: vs.VideoNode, even_rgb: np.ndarray, **_) -> Prediction:
     """Each even frame shown twice (what a frame-rate change without interpolation does)."""
     t = time.perf_counter()
-    frames = frames_of(to_rgb24(_even(source)), len(even_rgb) - 1)
+    frames = frames_of(to_rgb24(even_clip(source)), len(even_rgb) - 1)
     return Prediction(frames, time.perf_counter() - t)
 
 
 def run_blend(source: vs.VideoNode, even_rgb: np.ndarray, **_) -> Prediction:
     """std.Merge of neighbouring even frames in the source's own format (how the reference was measured)."""
-    even = _even(source)
+    even = even_clip(source)
     merged = vs.core.std.Merge(even[:-1], even[1:], 0.5)
     odd = to_rgb24(merged)
     t = time.perf_counter()
@@ -71,7 +68,7 @@ def run_convlstm(source: vs.VideoNode, even_rgb: np.ndarray, weights: str | None
     kwargs = {"device": device}
     if weights:
         kwargs["weights"] = str(weights)
-    doubled = vs.core.convlstm.Interpolate(to_rgb24(_even(source)), **kwargs)
+    doubled = vs.core.convlstm.Interpolate(to_rgb24(even_clip(source)), **kwargs)
     return _odd_outputs(doubled, len(even_rgb) - 1)
 
 
@@ -100,33 +97,11 @@ def svp_doubled(yuv: vs.VideoNode) -> vs.VideoNode:
 
 
 def run_mvtools(source: vs.VideoNode, even_rgb: np.ndarray, **_) -> Prediction:
-    return _odd_outputs(mvtools_doubled(_as_yuv(_even(source))), len(even_rgb) - 1)
+    return _odd_outputs(mvtools_doubled(_as_yuv(even_clip(source))), len(even_rgb) - 1)
 
 
 def run_svp(source: vs.VideoNode, even_rgb: np.ndarray, **_) -> Prediction:
-    return _odd_outputs(svp_doubled(_as_yuv(_even(source), vs.YUV420P8)), len(even_rgb) - 1)
-
-
-ADAPT_MINUTES = 3.0   # the stated budget of convlstm-adapted (evaluate --adapt-minutes changes it)
-
-
-def run_convlstm_adapted(source: vs.VideoNode, even_rgb: np.ndarray, weights: str | None = None,
-                         device: str = "auto", full_source: vs.VideoNode | None = None,
-                         adapt_minutes: float | None = ADAPT_MINUTES, adapt_steps: int | None = None,
-                         **_) -> Prediction:
-    """convlstm after adapting to the clip the filter gets here: the even frames (of the whole file, where
-    there is more of it than is evaluated). The odd frames, the truth, are never read."""
-    import tempfile
-
-    from ..adapt.loop import adapt_frames
-    even = frames_of(to_rgb24(_even(full_source if full_source is not None else source)))
-    with tempfile.TemporaryDirectory(prefix="convlstm-adapt-") as scratch:
-        result = adapt_frames(even, Path(scratch) / "adapted.pt", minutes=adapt_minutes, steps=adapt_steps,
-                              device=device, weights=weights, progress=False)
-        log.info("convlstm-adapted: held-aside %.2f -> %.2f dB in %d steps (%.1f min)%s", result.base_psnr,
-                 result.best_psnr, result.steps, result.seconds / 60, "" if result.adapted else ": not kept")
-        return run_convlstm(source, even_rgb, weights=str(result.path) if result.adapted else weights,
-                            device=device)
+    return _odd_outputs(svp_doubled(_as_yuv(even_clip(source), vs.YUV420P8)), len(even_rgb) - 1)
 
 
 def run_paper(source: vs.VideoNode, even_rgb: np.ndarray, device: str = "auto", **_) -> Prediction:
@@ -135,5 +110,6 @@ def run_paper(source: vs.VideoNode, even_rgb: np.ndarray, device: str = "auto", 
 
 
 METHODS: dict[str, Callable[..., Prediction]] = {
-    "convlstm": run_convlstm, "convlstm-adapted": run_convlstm_adapted, "paper": run_paper, "blend": run_blend, "repeat": run_repeat, "mvtools": run_mvtools, "svp": run_svp,
+    "convlstm": run_convlstm, "paper": run_paper, "blend": run_blend, "repeat": run_repeat, "mvtools": run_mvtools,
+    "svp": run_svp,
 }

@@ -6,6 +6,7 @@ import logging
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Mapping
 
 import numpy as np
 
@@ -28,7 +29,8 @@ class ClipResult:
 
 
 def evaluate_clip(path: Path, frames: int, methods: list[str], weights: str | None, device: str,
-                  adapt_minutes: float | None = None) -> ClipResult:
+                  registry: Mapping[str, Callable[..., Prediction]] = METHODS) -> ClipResult:
+    """``methods`` (names in ``registry``) on one clip, scored against its odd frames."""
     full = open_source(path)
     if full.num_frames < 3:
         raise ValueError(f"{path} has {full.num_frames} frames; the protocol needs at least 3")
@@ -37,9 +39,7 @@ def evaluate_clip(path: Path, frames: int, methods: list[str], weights: str | No
     result = ClipResult(path.name, truth, even)
     for m in methods:
         try:
-            extra = {"full_source": full} if adapt_minutes is None else {"full_source": full,
-                                                                         "adapt_minutes": adapt_minutes}
-            pred = METHODS[m](source, even, weights=weights, device=device, **extra)
+            pred = registry[m](source, even, weights=weights, device=device, full_source=full)
         except Unavailable as exc:
             result.unavailable[m] = str(exc)
             log.warning("%s: %s", m, exc)
@@ -189,16 +189,21 @@ def worst_frame_crop(r: ClipResult, ours: str, path: Path, crop: int = 192) -> s
 
 
 def evaluate(clips: list[str], frames: int = 60, methods: list[str] | None = None, weights: str | None = None,
-             device: str = "auto", out_dir: str | Path = "eval", adapt_minutes: float | None = None) -> list[ClipResult]:
-    methods = methods or [m for m in METHODS if m != "convlstm-adapted"]   # adapting costs minutes: on request
-    unknown = [m for m in methods if m not in METHODS]
+             device: str = "auto", out_dir: str | Path = "eval",
+             extra_methods: Mapping[str, Callable[..., Prediction]] | None = None) -> list[ClipResult]:
+    """``methods`` (default: all of METHODS) on every clip. ``extra_methods`` adds methods from packages
+    built on this one (name -> run, called as METHODS' are), run only when named: adaptation's
+    convlstm-adapted (adapt/method.py adapted_methods) costs minutes per clip."""
+    registry = {**METHODS, **(extra_methods or {})}
+    methods = methods or list(METHODS)
+    unknown = [m for m in methods if m not in registry]
     if unknown:
-        raise ValueError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
+        raise ValueError(f"unknown method(s) {unknown}; choose from {', '.join(registry)}")
     if frames < 3:
         raise ValueError("--frames must be at least 3")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    results = [evaluate_clip(resolve_clip(c), frames, methods, weights, device, adapt_minutes) for c in clips]
+    results = [evaluate_clip(resolve_clip(c), frames, methods, weights, device, registry) for c in clips]
     text = table(results, methods)
     print(text)
     print(f"machine: {machine_description()}")

@@ -10,7 +10,6 @@ from ..cache import cache_root
 from ..errors import InterpolateError
 from ..model import Net
 from ..model.detail import PATCH
-from ..model.net import times_on
 from ..options import MIN_TILE
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -18,40 +17,40 @@ PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat
 
 def compile_learned_part(net: Net) -> None:
     """torch.compile (inductor) of the net's learned part, the one the time goes into; the motion search's
-    unrolled loops would make a graph that takes minutes to compile for little. The first frame of each
-    frame size pays the compile (about 30 s on a CPU for the bundled net), kept for later runs in the
-    package's cache folder (inductor's graph cache). Measured on the CPU at 640x352: the learned part
-    0.35 -> 0.25 s per window."""
+    unrolled loops would make a graph that takes long to compile for little. The first frame of each
+    frame size pays the compile, kept for later runs in the package's cache folder (inductor's graph
+    cache). The net's passes run it in place of ``Net.correct`` (``Net.compiled_correct``)."""
     os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache_root() / "inductor"))
     # one eager run first makes the device constants the learned part reads (model/motion.py _constant):
-    # made during the trace, they broke it into 9 graphs (fusion stops at each break)
+    # made during the trace, they would break it into several graphs (fusion stops at each break)
     p = next(net.parameters())
     with torch.inference_mode():
         net.correct(torch.zeros(1, 4, 3, net.pad_multiple, net.pad_multiple, device=p.device, dtype=p.dtype))
-    net.correct = torch.compile(net.correct, dynamic=False)   # single_pass calls it through the instance
+    net.compiled_correct = torch.compile(net.correct, dynamic=False)
+
+
 TILE_OVERLAP = 64   # px of context around each tile for the learned part (the motion search sees it whole)
 
 
 class Engine:
     """Owns the net on its device in one precision; pads to the U-Net's multiple and crops back.
 
-    ``fp16`` is the filter's old switch and means ``precision="fp16"``. Half precisions need CUDA (on the
-    CPU they are emulated, slower than fp32). ``channels_last`` stores activations NHWC, which tensor-core
-    convolutions read without a transpose. ``tile`` bounds memory: the motion search runs on the whole frame
-    (a few frames' worth of memory), then the learned part, which holds the memory, runs on tiles of at most
-    ``tile`` px with TILE_OVERLAP px of context computed and dropped (what is left of a seam, bench measures).
+    ``precision`` is one of PRECISIONS; the half precisions need CUDA (on the CPU they are emulated, slower
+    than fp32). ``channels_last`` stores activations NHWC, which tensor-core convolutions read without a
+    transpose. ``tile`` bounds memory: the motion search runs on the whole frame (a few frames' worth of
+    memory), then the learned part, which holds the memory, runs on tiles of at most ``tile`` px with
+    TILE_OVERLAP px of context computed and dropped (what is left of a seam, bench measures).
     """
 
-    def __init__(self, net: Net, device: torch.device, fp16: bool = False, precision: str | None = None,
-                 channels_last: bool = False, tile: int = 0, compile: bool = False) -> None:
+    def __init__(self, net: Net, device: torch.device, precision: str = "fp32", *, channels_last: bool = False,
+                 tile: int = 0, compile: bool = False) -> None:
         if tile and tile < MIN_TILE:
             raise InterpolateError(f"tile must be 0 (whole frames) or at least {MIN_TILE} px, got {tile}")
         self.tile = tile
-        precision = precision or ("fp16" if fp16 else "fp32")
         if precision not in PRECISIONS:
             raise InterpolateError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         if precision != "fp32" and device.type != "cuda":
-            switch = "fp16=True" if precision == "fp16" else precision
+            switch = "fp16=True" if precision == "fp16" else precision   # fp16 in the filter's words
             raise InterpolateError(f"{switch} needs a CUDA device; use fp32 (fp16=False) on CPU")
         self.device, self.precision = device, precision
         self.dtype = PRECISIONS[precision]
@@ -77,9 +76,8 @@ class Engine:
             return self._tiled(frames, lambda part: self._whole(part, t))
         # motion is searched on the whole frame (its reach and pyramid must not depend on the tiles; its
         # memory is a few frames' worth), the learned part, which holds the memory, runs in tiles
-        tt = times_on(t, self.device)
-        x = self.net.motion_compensated(frames.to(device=self.device, dtype=self.dtype), tt)
-        return self._tiled(x, lambda part: self._padded(part, lambda p: self.net.correct(p, tt)))
+        x = self.net.motion_stage(frames.to(device=self.device, dtype=self.dtype), t)
+        return self._tiled(x, lambda part: self._padded(part, lambda p: self.net.learned_stage(p, t)))
 
     def _tiled(self, frames: torch.Tensor, run) -> torch.Tensor:
         """``run`` over tiles of at most ``tile`` px with TILE_OVERLAP px of context, kept from their cores."""

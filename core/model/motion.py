@@ -24,7 +24,7 @@ import threading
 import torch
 import torch.nn.functional as F
 
-LUMA = (0.299, 0.587, 0.114)
+LUMA = (0.299, 0.587, 0.114)   # BT.601 luma weights of R, G, B; the one copy, imported wherever luma is taken
 COARSE_SIDE = 48       # the full search runs on the first pyramid level at most this many px on its short side
 MAX_MOTION = 64        # px between I2 and I3 the full search reaches at least (up to half the frame), any size
 COARSE_RADIUS = 4      # and at least +-4 px on the coarse level (further on large frames)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -36,6 +36,9 @@ class Net(nn.Module):
 
     With ``scales=2`` the paper's net also runs at half resolution and ``ScaleFusion`` merges the passes
     (the paper's stages then train frozen: only the fusion learns).
+
+    ``compiled_correct``, when set, is a compiled ``correct`` (filter/engine.py compile_learned_part) that
+    every pass runs in its place.
     """
 
     def __init__(self, cfg: ModelConfig | None = None) -> None:
@@ -44,6 +47,7 @@ class Net(nn.Module):
         self.synthesis = SynthesisNet(self.config)
         self.refinement = RefinementNet(self.config)
         self.fusion = ScaleFusion(self.config.fusion_channels) if self.config.scales == 2 else None
+        self.compiled_correct: Callable[[torch.Tensor, Time], NetOutput] | None = None
 
     @property
     def pad_multiple(self) -> int:
@@ -79,15 +83,7 @@ class Net(nn.Module):
         batch, or a (B,) tensor, one per sample (training on targets at several times). ``valid``: the
         picture's own (H, W) when the frames were padded to the net's multiple (motion is searched there
         only: padding is not picture)."""
-        if frames.dim() != 5 or frames.shape[1] != 4 or frames.shape[2] != 3:
-            raise ValueError(f"Net expects (B, 4, 3, H, W) frames, got {tuple(frames.shape)}")
-        m = self.pad_multiple
-        if frames.shape[-1] % m or frames.shape[-2] % m:
-            raise ValueError(f"Net expects H and W to be multiples of {m}, got {tuple(frames.shape[-2:])}")
-        if torch.is_tensor(t) and t.shape != (frames.shape[0],):
-            raise ValueError(f"Net expects one time per sample, shape ({frames.shape[0]},), got {tuple(t.shape)}")
-        if not self.any_time and bool(torch.as_tensor(t != 0.5).any()):   # checked before t moves to the device
-            raise ValueError(f"this net interpolates halfway only (t=0.5), not at t={t}: it has no motion model")
+        self._check(frames, t)
         t = times_on(t, frames.device)
         full = self.single_pass(frames, t, valid)
         if self.fusion is None:
@@ -97,6 +93,34 @@ class Net(nn.Module):
         half = halve(frames)
         return NetOutput(self.fusion(half, full.frame, self.single_pass(half).frame), full.synthesized)
 
+    def motion_stage(self, frames: torch.Tensor, t: float | torch.Tensor = 0.5,
+                     valid: tuple[int, int] | None = None) -> torch.Tensor:
+        """The first half of forward's full-size pass, for callers that run the second half in pieces (the
+        engine's tiles: motion is searched on the whole frame). The inputs are checked as forward checks
+        them, except that H and W may be any size (the motion search needs no multiple)."""
+        self._check(frames, t, any_size=True)
+        return self.motion_compensated(frames, times_on(t, frames.device), valid)
+
+    def learned_stage(self, frames: torch.Tensor, t: float | torch.Tensor = 0.5) -> NetOutput:
+        """The second half on motion_stage's frames, or a piece of them padded to the net's multiple,
+        checked as forward checks its inputs. The full-size pass only: a scale fusion runs in forward."""
+        self._check(frames, t)
+        return self._learned(frames, times_on(t, frames.device))
+
+    def _check(self, frames: torch.Tensor, t: float | torch.Tensor, any_size: bool = False) -> None:
+        """Refuses what no pass can take, before t moves to the device: frames not (B, 4, 3, H, W) or (unless
+        ``any_size``) not a multiple of pad_multiple, times not one per sample, or t off halfway for a net
+        without a motion model."""
+        if frames.dim() != 5 or frames.shape[1] != 4 or frames.shape[2] != 3:
+            raise ValueError(f"Net expects (B, 4, 3, H, W) frames, got {tuple(frames.shape)}")
+        m = self.pad_multiple
+        if not any_size and (frames.shape[-1] % m or frames.shape[-2] % m):
+            raise ValueError(f"Net expects H and W to be multiples of {m}, got {tuple(frames.shape[-2:])}")
+        if torch.is_tensor(t) and t.shape != (frames.shape[0],):
+            raise ValueError(f"Net expects one time per sample, shape ({frames.shape[0]},), got {tuple(t.shape)}")
+        if not self.any_time and bool(torch.as_tensor(t != 0.5).any()):
+            raise ValueError(f"this net interpolates halfway only (t=0.5), not at t={t}: it has no motion model")
+
     def compensate(self, frames: torch.Tensor, t: Time = 0.5, valid: tuple[int, int] | None = None) -> torch.Tensor:
         """The four frames brought to time t along block-matched vectors, where the vectors are trusted
         (elsewhere the frames as they are). Found in float32 whatever the net's dtype: sub-pixel positions
@@ -104,7 +128,7 @@ class Net(nn.Module):
 
         Only the picture is searched (``valid``), and the result padded as the frames were: replicated
         rows of padding are not picture, and searched with it, the coarse levels of the pyramid mix them
-        in (on bikes, 640x272 padded to 288 rows, that cost the compensated frame 0.4 dB)."""
+        in and the vectors near the picture's edge go wrong."""
         height, width = frames.shape[-2:]
         h, w = valid or (height, width)
         with torch.no_grad():
@@ -120,12 +144,16 @@ class Net(nn.Module):
     def single_pass(self, frames: torch.Tensor, t: Time = 0.5, valid: tuple[int, int] | None = None) -> NetOutput:
         """The paper's network: ConvLSTM U-Net synthesis, then attention refinement (over the
         motion-compensated frames with model.motion="block")."""
-        return self.correct(self.motion_compensated(frames, t, valid), t)
+        return self._learned(self.motion_compensated(frames, t, valid), t)
 
     def motion_compensated(self, frames: torch.Tensor, t: Time = 0.5,
                            valid: tuple[int, int] | None = None) -> torch.Tensor:
         """What the learned part reads: the compensated frames with model.motion="block", else the frames."""
         return self.compensate(frames, t, valid) if self.config.motion == "block" else frames
+
+    def _learned(self, frames: torch.Tensor, t: Time) -> NetOutput:
+        """``correct``, compiled when ``compiled_correct`` is set."""
+        return (self.correct if self.compiled_correct is None else self.compiled_correct)(frames, t)
 
     def correct(self, frames: torch.Tensor, t: Time = 0.5) -> NetOutput:
         """The learned part over (compensated) frames: synthesis, then refinement (then, with

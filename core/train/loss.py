@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from ..model import NetOutput, interpolation_loss
 from ..model.detail import patch_detail
+from ..model.motion import LUMA
 from .config import LossConfig
 
 GAUSS = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0]) / 16
@@ -41,7 +42,6 @@ def laplacian_pyramid_l1(pred: torch.Tensor, target: torch.Tensor, levels: int =
 
 
 CENSUS_PATCH = 7
-LUMA = (0.299, 0.587, 0.114)
 
 
 def _census(x: torch.Tensor) -> torch.Tensor:

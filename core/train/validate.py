@@ -53,7 +53,7 @@ def load_validation_clips(names: list[str], frames: int) -> list[ValidationClip]
 
 def validate(net: Net, clips: list[ValidationClip], device: torch.device) -> dict[str, float]:
     """Mean PSNR/SSIM/sharpness ratio per clip and over clips, plus the gain over blending."""
-    engine = Engine(copy.deepcopy(net), device, fp16=False)
+    engine = Engine(copy.deepcopy(net), device)
     out: dict[str, float] = {}
     for clip in clips:
         s = score(predict_with_engine(engine, clip.even), clip.odd)
@@ -70,8 +70,8 @@ def validate(net: Net, clips: list[ValidationClip], device: torch.device) -> dic
 def without_refinement(net: Net) -> Net:
     """A copy whose refinement head is back at its zero start, so refined == synthesised.
 
-    Measured on real clips, an under-trained refinement stage can make frames worse than the synthesis
-    stage alone (MODEL_CARD.md, training history); checkpoint selection therefore weighs both variants.
+    An under-trained refinement stage can make frames worse than the synthesis stage alone, so checkpoint
+    selection weighs both variants.
     """
     out = copy.deepcopy(net)
     with torch.no_grad():
