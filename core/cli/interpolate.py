@@ -118,6 +118,10 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     i.add_argument("--codec", default="auto", help="ffmpeg video encoder (default auto: the input's family, "
                    "e.g. HEVC in, libx265 out; ProRes in, prores_ks out; else libx264)")
     i.add_argument("--crf", type=int, default=18, help="quality for x264/x265/vp9/av1 (default 18)")
+    i.add_argument("--preset", help="the encoder's preset, e.g. slow or veryfast for x264/x265 (default medium)")
+    i.add_argument("--pix-fmt", help="ffmpeg's pixel format of the encoded video, e.g. yuv420p10le (default: the "
+                   "source's own; 8-bit 4:2:0 where H.264 stands in for a codec .mp4/.mov cannot hold)")
+    i.add_argument("--audio-codec", help="ffmpeg's audio encoder, e.g. aac or libopus (default: copied as it is)")
     i.add_argument("--force", action="store_true", help="overwrite an existing output")
     i.add_argument("--keep-going", action="store_true", help="with -o: go on after an input fails, then name "
                    "the failures (exit status 1 if any)")
@@ -129,7 +133,8 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def cmd_interpolate(args: argparse.Namespace) -> int:
     from ..files.output import Encoding
-    options, encoding = options_from(args), Encoding(args.codec, args.crf)
+    options = options_from(args)
+    encoding = Encoding(args.codec, args.crf, args.preset, args.pix_fmt, args.audio_codec)
     if args.out_dir is None and args.cluster is None:
         if len(args.paths) != 2:
             raise UsageError("give INPUT OUTPUT, or several inputs (files or folders) with -o OUT_DIR")

@@ -15,7 +15,7 @@ import logging
 import os
 import signal
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable
@@ -99,7 +99,7 @@ def plan_input(src: Path, out: Path, options: Options, encoding: Encoding, assum
         raise UsageError(f"{str(src)!r} has a variable frame rate: --cluster joins pieces at a constant rate; "
                          "run it without --cluster, which keeps its timestamps")
     container = check_output(src, out, force=True)
-    job = Job(str(src.resolve()), options, Encoding(pick_codec(encoding.codec, probe(src), container), encoding.crf),
+    job = Job(str(src.resolve()), options, replace(encoding, codec=pick_codec(encoding.codec, probe(src), container)),
               assume_progressive)
     chunks = plan_chunks(prepared.clip.num_frames, scene_starts(prepared.clip, options.sc), chunk_frames)
     settings = hashlib.sha256(json.dumps({"source": source_fingerprint(src), "job": asdict(job),

@@ -48,6 +48,10 @@ class EncodePlan:
     timestamps: list[float] | None = None   # per output frame (s), for variable-rate sources
     hdr: HdrMetadata | None = None
     copy_video: bool = False                # joining encoded pieces: the video is copied, not encoded
+    preset: str | None = None               # the encoder's speed/size preset (x264/x265: medium)
+    pix_fmt: str | None = None              # the encoded pixel format (default: the frames' own)
+    audio_codec: str | None = None          # default: copied (Opus where WebM must)
+    profile: str | None = None              # the encoder's profile (ProRes keeps the source's)
 
     @property
     def notes(self) -> list[str]:
@@ -65,9 +69,9 @@ class EncodePlan:
         notes: list[str] = []
         if self.source is None or self.container == "yuv4mpegpipe":   # y4m holds video only
             return [], notes
-        audio = "copy"
+        audio = self.audio_codec or "copy"
         audios = self.streams.of("Audio") if self.streams else []
-        if self.container == "webm" and any(a.codec not in WEBM_AUDIO for a in audios):
+        if self.audio_codec is None and self.container == "webm" and any(a.codec not in WEBM_AUDIO for a in audios):
             audio = "libopus"   # WebM takes Opus and Vorbis only
             notes.append("audio re-encoded to Opus: WebM holds only Opus or Vorbis (use .mkv to copy it)")
         args = ["-i", f"file:{Path(self.source).resolve()}", "-map", "0:v:0", "-map", "1:a?", "-c:a", audio,
@@ -130,8 +134,14 @@ class EncodePlan:
         args = ["-c:v", codec]
         if codec in CRF_CODECS:
             args += ["-crf", str(self.crf)]
-        if codec in ("libx264", "libx265"):
+        if self.preset is not None:
+            args += ["-preset", self.preset]
+        elif codec in ("libx264", "libx265"):
             args += ["-preset", "medium"]
+        if self.pix_fmt is not None:
+            args += ["-pix_fmt", self.pix_fmt]
+        if self.profile is not None:
+            args += ["-profile:v", self.profile]
         x265 = ["log-level=error"]
         if self.hdr is not None:
             if codec == "libx265":
@@ -147,6 +157,8 @@ class EncodePlan:
             args += ["-fps_mode", "passthrough", "-enc_time_base", f"1/{TIMEBASE}"]
         if self.colour is not None:
             args += self.colour.ffmpeg_tags()
+            if self.container in ("mp4", "mov") and "range" in self.colour.tagged:
+                args += ["-movflags", "+write_colr"]   # else a range given alone is not written in the file
         return args, notes
 
 

@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import vapoursynth as vs
+
 from ..colour import Colour
 from ..errors import UsageError
 from .encode import EncodePlan
@@ -30,10 +32,14 @@ CONTAINER_ENCODERS = {"webm": {"libvpx-vp9", "libvpx", "libsvtav1"},
 
 @dataclass(frozen=True)
 class Encoding:
-    """How the video is encoded: ``codec`` (an ffmpeg encoder, or auto: the input's family where the
-    container holds it) and ``crf`` (quality, for the encoders that take it)."""
+    """How the output is encoded: ``codec`` (an ffmpeg encoder, or auto: the input's family where the
+    container holds it), ``crf`` (quality, for the encoders that take it), and ffmpeg's own names for the
+    rest (checked by ffmpeg itself in the preflight, before any frame is computed)."""
     codec: str = "auto"
     crf: int = 18
+    preset: str | None = None         # e.g. slow (x264/x265), 6 (SVT-AV1); default: the encoder's medium
+    pix_fmt: str | None = None        # e.g. yuv420p10le; default: the frames' own (see encode_plan)
+    audio_codec: str | None = None    # e.g. aac, libopus; default: copied
 
     def __post_init__(self) -> None:
         if not isinstance(self.crf, int) or isinstance(self.crf, bool) or not 0 <= self.crf <= 63:
@@ -94,7 +100,28 @@ def encode_plan(prepared: Prepared, streams: Probe | None, container: str, encod
     """What the output keeps of the source (see EncodePlan); ``with_streams=False``: the video alone."""
     first = prepared.first
     sar = (int(first.get("_SARNum", 1)), int(first.get("_SARDen", 1)))
-    return EncodePlan(container, pick_codec(encoding.codec, streams or Probe(), container), encoding.crf,
-                      prepared.path if with_streams else None, streams if with_streams else None, colour,
+    streams = streams or Probe()
+    codec = pick_codec(encoding.codec, streams, container)
+    return EncodePlan(container, codec, encoding.crf, prepared.path if with_streams else None,
+                      streams if with_streams else None, colour,
                       sar if sar[0] > 0 and sar[1] > 0 and sar[0] != sar[1] else None, prepared.timestamps,
-                      HdrMetadata.from_props(first))
+                      HdrMetadata.from_props(first), preset=encoding.preset,
+                      pix_fmt=encoding.pix_fmt or playable_pix_fmt(prepared, encoding, codec, container),
+                      audio_codec=encoding.audio_codec,
+                      profile=streams.video_profile if codec == "prores_ks" and encoding.codec == "auto" else None)
+
+
+PLAYERS = {"mp4", "mov"}   # containers people hand to browsers, TVs and phones
+
+
+def playable_pix_fmt(prepared: Prepared, encoding: Encoding, codec: str, container: str) -> str | None:
+    """H.264 chosen for a .mp4/.mov because the source's own codec cannot go there (e.g. ProRes 4:2:2
+    10-bit) is written 8-bit 4:2:0, which players decode (High 4:2:2 10-bit they mostly do not); said."""
+    fmt = prepared.clip.format
+    if encoding.codec != "auto" or codec != "libx264" or container not in PLAYERS or fmt.color_family != vs.YUV:
+        return None
+    if (fmt.subsampling_w, fmt.subsampling_h) == (1, 1) and fmt.bits_per_sample == 8:
+        return None
+    log.warning("the output's H.264 is 8-bit 4:2:0 so that players take it (the source is %s); for its own depth "
+                "and chroma pass --pix-fmt, or write .mkv", fmt.name)
+    return "yuv420p"

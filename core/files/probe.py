@@ -20,6 +20,8 @@ STREAM = re.compile(r"^\s*Stream #0:(\d+)(?:\[[^\]]*\])?(?:\(([^)]*)\))?: (Video
 ENCODER_FOR = {"h264": "libx264", "hevc": "libx265", "vp9": "libvpx-vp9", "vp8": "libvpx", "av1": "libsvtav1",
                "prores": "prores_ks", "mpeg2video": "libx264", "mpeg4": "libx264", "ffv1": "ffv1",
                "dnxhd": "dnxhd"}
+# ffmpeg's names of ProRes profiles -> prores_ks' -profile:v numbers
+PRORES_PROFILES = {"proxy": "0", "lt": "1", "standard": "2", "hq": "3", "4444": "4", "4444xq": "5", "xq": "5"}
 TEXT_SUBTITLES = {"subrip", "srt", "ass", "ssa", "mov_text", "webvtt", "text"}
 
 
@@ -29,6 +31,7 @@ class Stream:
     kind: str          # Video, Audio, Subtitle, Attachment, Data
     codec: str
     language: str = ""
+    profile: str = ""  # as ffmpeg names it, e.g. "HQ" for ProRes
 
 
 @dataclass
@@ -44,6 +47,14 @@ class Probe:
         videos = self.of("Video")
         return videos[0].codec if videos else None
 
+    @property
+    def video_profile(self) -> str | None:
+        """The first video stream's profile as prores_ks takes it (its number), for ProRes only."""
+        videos = self.of("Video")
+        if not videos or videos[0].codec != "prores":
+            return None
+        return PRORES_PROFILES.get(videos[0].profile.lower().replace(" ", ""))
+
 
 def probe(path: str | Path) -> Probe:
     """The streams of ``path`` as ffmpeg lists them (an unreadable file: no streams)."""
@@ -53,7 +64,9 @@ def probe(path: str | Path) -> Probe:
     for line in run.stderr.splitlines():
         m = STREAM.match(line)
         if m:
-            out.streams.append(Stream(int(m.group(1)), m.group(3), m.group(4), m.group(2) or ""))
+            profile = re.match(r"\s*\(([^)]*)\)", line[m.end():])
+            out.streams.append(Stream(int(m.group(1)), m.group(3), m.group(4), m.group(2) or "",
+                                      profile.group(1) if profile else ""))
         elif re.match(r"^\s*Chapter #0:\d+", line):
             out.chapters += 1
     return out
