@@ -94,7 +94,7 @@ class Options:
         if self.batch is not None and not 1 <= self.batch <= MAX_BATCH:
             raise InterpolateError(f"batch must be 1..{MAX_BATCH} (windows per forward pass), got {self.batch}")
         if self.tile and not MIN_TILE <= self.tile <= MAX_TILE:
-            raise InterpolateError(f"tile must be 0 (whole frames) or a tile side of {MIN_TILE}..{MAX_TILE} px, "
+            raise InterpolateError(f"tile must be 0 (whole frames) or a side of {MIN_TILE}..{MAX_TILE} px, "
                                    f"got {self.tile}")
         if self.detail is not None and not 0.0 <= self.detail <= 1.0:
             raise InterpolateError(f"detail must be in [0, 1] (0: the net's own frame, 1: as sharp as the source "

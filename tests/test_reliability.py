@@ -139,3 +139,32 @@ def test_made_frames_carry_no_alpha_of_their_source_frame(test_weights):
     out = vs.core.convlstm.Interpolate(clip, weights=str(test_weights), device="cpu")
     assert "_Alpha" in out.get_frame(0).props and "_Alpha" in out.get_frame(2).props
     assert "_Alpha" not in out.get_frame(1).props and out.get_frame(1).props["ConvLSTMInterpolated"] == 1
+
+
+@pytest.mark.slow
+def test_a_bench_whose_worker_dies_ends_with_its_error(tmp_path):
+    """The row runs in a process of its own; killing it (as the kernel's OOM killer would) must end the bench
+    with the row named, not leave the parent waiting forever."""
+    import signal
+    import time
+    proc = subprocess.Popen([CONVLSTM, "bench", "--sizes", "320x192", "--frames", "400", "--device", "cpu", "--json",
+                             str(tmp_path / "b.json")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline, worker = time.time() + 120, None
+    while worker is None and time.time() < deadline:
+        time.sleep(0.5)
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        for pid in children:   # the spawned row process (not the resource tracker)
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+            if b"spawn_main" in cmd and b"resource_tracker" not in cmd:
+                worker = int(pid)
+    assert worker is not None, "no bench worker appeared"
+    time.sleep(3)
+    os.kill(worker, signal.SIGKILL)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2 and "the bench process for 320x192 fp32 batch 1 died" in err, err[-1000:]
+
+
+def test_bench_refuses_sizes_no_frame_can_have():
+    from convlstm.evaluate.bench import parse_sizes
+    with pytest.raises(ValueError, match="must be 1..16384"):
+        parse_sizes("99999999x99999999")

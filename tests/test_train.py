@@ -257,6 +257,12 @@ def test_resume_continues_exactly(tmp_path):
         assert torch.equal(a["state_dict"][k], b["state_dict"][k]), k
     with pytest.raises(ValueError, match="no train_state"):
         train(tiny_config(tmp_path / "x", 6), resume=str(straight / "best.pt"))
+    data = torch.load(straight / "last.pt", weights_only=True)
+    for broken, message in (({}, "incomplete train_state"), ([], "incomplete train_state"),
+                            ({**data["train_state"], "optimizer": {"state": 3}}, "does not fit this run")):
+        torch.save({**data, "train_state": broken}, tmp_path / "broken.pt")
+        with pytest.raises(ValueError, match=message):
+            train(tiny_config(tmp_path / "y", 6), resume=str(tmp_path / "broken.pt"))
 
 
 def test_resume_takes_a_new_peak_lr_and_total_from_the_config(tmp_path):

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InterpolateError, UsageError
-from ..options import MAX_FACTOR, Options, check_factor
+from ..options import MAX_FACTOR, MAX_RATE_TERM, Options, check_factor
 
 NTSC_RATES = {"23.976": Fraction(24000, 1001), "29.97": Fraction(30000, 1001), "47.952": Fraction(48000, 1001),
               "59.94": Fraction(60000, 1001), "119.88": Fraction(120000, 1001)}
@@ -27,6 +27,8 @@ def parse_rate(text: str, what: str) -> Fraction:
         raise UsageError(f"{what} must be a number or a fraction such as 60000/1001, got {text!r}") from None
     if value <= 0:
         raise UsageError(f"{what} must be positive, got {text!r}")
+    if value.numerator > MAX_RATE_TERM or value.denominator > MAX_RATE_TERM:
+        raise UsageError(f"{what} {text!r} is no rate a video has (numerator and denominator at most 2^40)")
     return value
 
 

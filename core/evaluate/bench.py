@@ -16,6 +16,9 @@ GPU_PEAKS = {
 }
 
 
+MAX_SIDE = 16384
+
+
 def parse_sizes(text: str) -> list[tuple[int, int]]:
     sizes = []
     for item in text.split(","):
@@ -23,8 +26,8 @@ def parse_sizes(text: str) -> list[tuple[int, int]]:
             w, h = (int(v) for v in item.lower().split("x"))
         except ValueError:
             raise ValueError(f"bad size {item!r}; use WxH, e.g. 640x360") from None
-        if w < 1 or h < 1:
-            raise ValueError(f"bad size {item!r}: width and height must be positive")
+        if not (1 <= w <= MAX_SIDE and 1 <= h <= MAX_SIDE):
+            raise ValueError(f"bad size {item!r}: width and height must be 1..{MAX_SIDE} (16K)")
         sizes.append((w, h))
     return sizes
 
@@ -245,6 +248,19 @@ def _worker(args: tuple) -> dict[str, Any]:
     return bench_one(*args)
 
 
+def _in_fresh_process(case: Case, device: str, frames: int, compare: bool) -> dict[str, Any]:
+    """One row in a new process (each row's memory and compile caches start empty); a process that dies
+    (out of memory, a native abort) ends the bench with its row named, never a wait on it forever."""
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+    with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
+        try:
+            return pool.submit(_worker, (case, device, frames, compare)).result()
+        except BrokenProcessPool:
+            raise RuntimeError(f"the bench process for {case.width}x{case.height} {case.precision} batch "
+                               f"{case.batch} died (out of memory, or killed); try a smaller size or batch") from None
+
+
 def cases(sizes: list[tuple[int, int]], precisions: list[str], batches: list[int], scales: list[int | None],
           channels_last: bool = False, tiles: list[int] | None = None, compile: bool = False) -> list[Case]:
     """Every combination, sizes outermost (the order of the table)."""
@@ -340,11 +356,8 @@ def bench(sizes: list[tuple[int, int]], device: str = "auto", precisions: list[s
     if unknown:
         raise ValueError(f"unknown precision {unknown[0]!r}; use {', '.join(PRECISIONS)}")
     from .report import machine_description
-    ctx = mp.get_context("spawn")
-    rows = []
-    for case in cases(sizes, precisions, batches, scales, channels_last, tiles, compile):
-        with ctx.Pool(1) as pool:
-            rows.append(pool.apply(_worker, ((case, device, frames, compare),)))
+    rows = [_in_fresh_process(case, device, frames, compare)
+            for case in cases(sizes, precisions, batches, scales, channels_last, tiles, compile)]
     print(format_table(rows))
     machine = machine_description()
     print(f"machine: {machine}")

@@ -35,6 +35,7 @@ def lineage(path: str | Path, meta: dict[str, Any]) -> dict[str, Any]:
             "motion": config.get("model", {}).get("motion", "none")}
 
 
+RESUME_KEYS = ("optimizer", "scheduler", "step", "best", "torch_rng")   # what a train_state must hold
 FRESH_PARTS = ("fusion.", "synthesis.mask.")   # parts a net may add that start fresh on --init
 
 
@@ -84,9 +85,17 @@ def resume_run(path: str, net: Net, params: list[torch.nn.Parameter], optimizer:
     ts = data.get("train_state")
     if ts is None:
         raise ValueError(f"{path} has no train_state (shipped weights cannot be resumed; use a last.pt)")
+    missing = [k for k in RESUME_KEYS if k not in ts] if isinstance(ts, dict) else list(RESUME_KEYS)
+    if missing:
+        raise ValueError(f"{path} has an incomplete train_state (no {', '.join(missing)}): it cannot be resumed; "
+                         "use a last.pt the trainer wrote, or start a new run from its weights with --init")
     net.load_state_dict(data["state_dict"])
-    load_optimizer_state(optimizer, params, ts["optimizer"])
-    scheduler.load_state_dict(ts["scheduler"])
+    try:
+        load_optimizer_state(optimizer, params, ts["optimizer"])
+        scheduler.load_state_dict(ts["scheduler"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise ValueError(f"{path}: its optimiser or schedule state does not fit this run ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else ''}); start a new run with --init") from None
     if set(scheduler.base_lrs) != {cfg.optim.lr}:
         log.info("peak learning rate %.2e from the config replaces the checkpoint's %.2e", cfg.optim.lr,
                  scheduler.base_lrs[0])
