@@ -106,6 +106,10 @@ def check_shapes(cfg: ModelConfig, state: Any) -> None:
         if not isinstance(state[k], torch.Tensor) or tuple(state[k].shape) != shape:
             got = tuple(state[k].shape) if isinstance(state[k], torch.Tensor) else type(state[k]).__name__
             raise ValueError(f"weight {k} is {got}, the config needs {shape}")
+        needed = state[k].numel() * state[k].element_size()
+        if state[k].untyped_storage().nbytes() < needed:   # e.g. one value expanded to a huge shape
+            raise ValueError(f"weight {k} holds {state[k].untyped_storage().nbytes()} bytes for a shape of "
+                             f"{needed}: not weights a training run wrote")
 
 
 def load_net(path: str | Path) -> tuple[Net, dict[str, Any]]:

@@ -145,8 +145,12 @@ def weights_files(tmp_path_factory):
     data["model_config"]["channels"] = [3000]
     torch.save(data, d / "huge_config.pt")
     torch.save({"format": "vapoursynth-convlstm-checkpoint", "code": Exploit()}, d / "pickle.pt")
+    data = torch.load(good, weights_only=True)   # every weight one value expanded: a tiny file, a big net
+    data["state_dict"] = {k: v.reshape(-1)[:1].clone().expand(v.shape) if v.dim() else v
+                          for k, v in data["state_dict"].items()}
+    torch.save(data, d / "expanded.pt")
     names = ["missing", "truncated", "corrupt", "wrong_config", "empty", "fifo", "loop", "dangling", "version_text",
-             "no_state", "huge_config", "pickle"]
+             "no_state", "huge_config", "pickle", "expanded"]
     return {"good": good, "dir": d, "dev_zero": Path("/dev/zero"), **{n: d / f"{n}.pt" for n in names}}
 
 
@@ -221,7 +225,8 @@ BROKEN_WEIGHTS = {"missing": "does not exist", "truncated": "not a readable chec
                   "empty": "not a readable checkpoint", "dir": "is a folder", "fifo": "not a regular file",
                   "dev_zero": "not a regular file", "loop": "loop of symbolic links", "dangling": "link to nothing",
                   "version_text": "version '1', this build reads 1", "no_state": "incomplete checkpoint: no state_dict",
-                  "huge_config": "above the largest this build accepts", "pickle": "never loads"}
+                  "huge_config": "above the largest this build accepts", "pickle": "never loads",
+                  "expanded": "not weights a training run wrote"}
 
 
 @pytest.mark.parametrize("kind", sorted(BROKEN_WEIGHTS))
