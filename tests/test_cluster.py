@@ -134,3 +134,23 @@ def test_ctrl_c_leaves_no_output_and_the_rerun_reuses_finished_pieces(sig, clips
     assert reused >= 1, r.stdout
     assert_same(single / "cut.mkv", out / "cut.mkv", tmp_path)
     assert not (out / ".cut.convlstm-pieces").exists() and sorted(os.listdir(out)) == ["cut.mkv"]
+
+
+def test_relative_paths_and_a_missing_out_folder_work_and_foreign_pieces_folders_stop_the_run(clips, weights, single,
+                                                                                             tmp_path):
+    """Workers run elsewhere than the command (another folder, maybe another machine): the command hands them
+    absolute paths. A pieces folder the run did not make is refused before any work, nothing in it touched."""
+    import shutil
+    shutil.copy(clips / "plain.mkv", tmp_path / "plain.mkv")
+    shutil.copy(weights, tmp_path / "w.pt")
+    blocked = tmp_path / "blocked"
+    (blocked / ".plain.convlstm-pieces").mkdir(parents=True)
+    (blocked / ".plain.convlstm-pieces" / "notes.txt").write_text("mine")
+    cmd = [CONVLSTM, "interpolate", "plain.mkv", "--cluster", "--workers", "2", "--codec", "ffv1", "--weights", "w.pt",
+           "--chunk-frames", "16", "--quiet", "-o"]
+    r = subprocess.run(cmd + ["blocked"], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert r.returncode == 2 and "exists but was not made by convlstm" in r.stderr, r.stderr[-2000:]
+    assert os.listdir(blocked / ".plain.convlstm-pieces") == ["notes.txt"]
+    r = subprocess.run(cmd + ["new/out"], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert_same(single / "plain.mkv", tmp_path / "new" / "out" / "plain.mkv", tmp_path)

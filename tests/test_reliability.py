@@ -168,3 +168,41 @@ def test_bench_refuses_sizes_no_frame_can_have():
     from convlstm.evaluate.bench import parse_sizes
     with pytest.raises(ValueError, match="must be 1..16384"):
         parse_sizes("99999999x99999999")
+
+
+def test_adapt_refuses_a_budget_that_is_no_number_before_decoding(tmp_path):
+    r = subprocess.run([CONVLSTM, "adapt", str(tmp_path / "missing.mp4"), "--minutes", "nan"], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 2 and "--minutes must be a positive number, got nan" in r.stderr, r.stderr
+
+
+def test_out_of_memory_on_the_cpu_names_tile(tmp_path):
+    """A frame too big for the memory the process may use: the allocator's error becomes a sentence with the
+    fix (the address space is limited so that the test needs no big machine)."""
+    code = ("import resource, vapoursynth as vs\n"
+            "resource.setrlimit(resource.RLIMIT_AS, (5 << 30, 5 << 30))\n"
+            "clip = vs.core.std.BlankClip(format=vs.RGB24, width=8192, height=8192, length=3)\n"
+            "try:\n    vs.core.convlstm.Interpolate(clip, device='cpu').get_frame(1)\n"
+            "except vs.Error as e:\n    print(e)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert "out of memory at 8192x8192 on the CPU; set tile=" in r.stdout, (r.stdout, r.stderr[-1000:])
+
+
+@pytest.mark.slow
+def test_what_is_left_out_or_dropped_is_said(tmp_path, test_weights):
+    ins = tmp_path / "in"
+    (ins / "nested").mkdir(parents=True)
+    src = ins / "two.mkv"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=64x48:r=25:d=0.4", "-f", "lavfi",
+                    "-i", "testsrc=s=32x24:r=25:d=0.4", "-map", "0", "-map", "1", "-c:v", "libx264", str(src)],
+                   check=True)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".two.x1y2z3.convlstm-partial.mkv").write_bytes(b"left by a killed run")
+    r = subprocess.run([CONVLSTM, "interpolate", str(ins), "-o", str(out), "--weights", str(test_weights), "--quiet",
+                        "--fps", "10"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "the folders inside it are not entered (nested)" in r.stderr
+    assert "1 more video stream(s) in the source left out" in r.stderr
+    assert "partial file(s) of an earlier run that was killed" in r.stderr and ".two.x1y2z3" in r.stderr
+    assert "the target rate is below the clip's" in r.stderr

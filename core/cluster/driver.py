@@ -173,6 +173,18 @@ def run_cluster(inputs: list[str], out_dir: str | Path, options: Options = Optio
              for s, o in zip(sources, outputs)]
     for plan in plans:
         plan.force = force
+    try:
+        for plan in plans:   # before Ray starts: a folder in the way stops the run at once
+            plan.pieces.open()
+        return _on_ray(ray, plans, address, workers, progress, on_progress)
+    finally:
+        for plan in plans:
+            plan.pieces.close()
+
+
+def _on_ray(ray, plans: list[InputPlan], address: str | None, workers: int | None, progress: bool,
+            on_progress) -> Summary:
+    """The run on the cluster at ``address`` (None: a local instance started here, and stopped after)."""
     started_here = not ray.is_initialized()
     if started_here:
         if address and workers:
@@ -184,14 +196,10 @@ def run_cluster(inputs: list[str], out_dir: str | Path, options: Options = Optio
             if handler is not None:
                 signal.signal(sig, handler)
     try:
-        for plan in plans:
-            plan.pieces.open()
         return _run(ray, plans, progress, on_progress, cancel=not started_here)
     finally:
         if started_here:
             ray.shutdown()   # stops this instance's workers, their tasks with them
-        for plan in plans:
-            plan.pieces.close()
 
 
 def _run(ray, plans: list[InputPlan], progress: bool, on_progress, cancel: bool = True) -> Summary:
