@@ -108,3 +108,32 @@ def test_messages_speak_the_command_with_one_prefix(args, message, tmp_path):
     assert r.returncode == 2
     lines = [line for line in r.stderr.splitlines() if line.startswith("convlstm interpolate:")]
     assert len(lines) == 1 and message in lines[0] and "convlstm.Interpolate" not in lines[0], r.stderr
+
+
+def first_time(path, kind: str) -> float:
+    """When the first decoded frame of the first ``kind`` ('v' or 'a') stream starts, s (ffmpeg's framemd5)."""
+    out = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", f"0:{kind}:0", f"-frames:{kind}", "1",
+                          "-f", "framemd5", "-"], capture_output=True, text=True).stdout.splitlines()
+    num, den = next(line for line in out if line.startswith("#tb 0:")).split(":")[1].strip().split("/")
+    pts = int(next(line for line in out if not line.startswith("#")).split(",")[1])
+    return pts * int(num) / int(den)
+
+
+@pytest.mark.parametrize("ext, vcodec, acodec", [("mkv", "libx264", "aac"), ("mp4", "libx264", "aac"),
+                                                  ("mov", "libx264", "aac"), ("webm", "libvpx-vp9", "libopus"),
+                                                  ("ogv", "libtheora", "libvorbis")])
+@pytest.mark.parametrize("late", ["video", "audio"])
+def test_sound_stays_in_sync_after_a_start_offset(ext, vcodec, acodec, late, tmp_path, weights):
+    src = tmp_path / f"in.{ext}"
+    video = ["-f", "lavfi", "-i", "testsrc2=s=96x64:r=24:d=1.5"]
+    audio = ["-f", "lavfi", "-i", "sine=d=1.5"]
+    first, second = (audio, video) if late == "video" else (video, audio)
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", *first, "-itsoffset", "0.083", *second, "-map",
+                    "1:v" if late == "video" else "0:v", "-map", "0:a" if late == "video" else "1:a", "-c:v", vcodec,
+                    "-c:a", acodec, src], check=True)
+    offset = first_time(src, "v") - first_time(src, "a")
+    out = tmp_path / f"out.{ext}"
+    r = cli("interpolate", src, out, "--weights", weights, "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert abs((first_time(out, "v") - first_time(out, "a")) - offset) <= 0.0011, (offset, first_time(out, "v"),
+                                                                                 first_time(out, "a"))

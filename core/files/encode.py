@@ -52,6 +52,7 @@ class EncodePlan:
     pix_fmt: str | None = None              # the encoded pixel format (default: the frames' own)
     audio_codec: str | None = None          # default: copied (Opus where WebM must)
     profile: str | None = None              # the encoder's profile (ProRes keeps the source's)
+    video_delay: float = 0.0                # s from the file's start to its video's (kept: sound in sync)
 
     @property
     def notes(self) -> list[str]:
@@ -134,6 +135,8 @@ class EncodePlan:
         args = ["-c:v", codec]
         if codec in CRF_CODECS:
             args += ["-crf", str(self.crf)]
+        elif codec == "libtheora":   # no crf; its default is a fixed low bitrate
+            args += ["-q:v", "8"]
         if self.preset is not None:
             args += ["-preset", self.preset]
         elif codec in ("libx264", "libx265"):
@@ -215,7 +218,8 @@ def encode(clip: vs.VideoNode, output_fd: int, plan: EncodePlan,
     in the folder can redirect the write); raises RuntimeError with ffmpeg's message on failure."""
     in_args, clip, y4m = video_input_args(clip)
     with tempfile.TemporaryDirectory(prefix="convlstm-") as scratch:
-        cmd = [ffmpeg_exe(), "-v", "error", "-nostdin", *in_args, "-i", "-", *plan.output_args(Path(scratch)),
+        delay = ["-itsoffset", f"{plan.video_delay:.6f}"] if plan.video_delay and plan.timestamps is None else []
+        cmd = [ffmpeg_exe(), "-v", "error", "-nostdin", *in_args, *delay, "-i", "-", *plan.output_args(Path(scratch)),
                "-f", plan.container, "-fd", str(output_fd), "fd:"]
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(output_fd,))
         try:

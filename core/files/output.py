@@ -27,7 +27,7 @@ CONTAINER_ENCODERS = {"webm": {"libvpx-vp9", "libvpx", "libsvtav1"},
                       "mp4": {"libx264", "libx265", "libsvtav1", "libvpx-vp9"},
                       "mpegts": {"libx264", "libx265"}, "avi": {"libx264", "ffv1"},
                       "flv": {"libx264"}, "mxf": {"libx264", "prores_ks", "dnxhd"},
-                      "ogg": {"libvpx"}, "mov": {"libx264", "libx265", "prores_ks", "libsvtav1"}}
+                      "ogg": {"libtheora", "libvpx"}, "mov": {"libx264", "libx265", "prores_ks", "libsvtav1"}}
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,10 @@ def outputs_for(inputs: list[Path], out_dir: Path, ext: str) -> list[Path]:
     return outputs
 
 
+# the encoder for a container that cannot hold the input's family (H.264 elsewhere)
+FALLBACK = {"webm": "libvpx-vp9", "ogg": "libtheora"}
+
+
 def check_output(src_path: Path, out_path: Path, force: bool) -> str:
     """Refuses what must not be written, before any work; returns the container."""
     if out_path.is_dir():
@@ -83,13 +87,13 @@ def check_output(src_path: Path, out_path: Path, force: bool) -> str:
 
 
 def pick_codec(codec: str, streams: Probe, container: str) -> str:
-    """--codec auto: the input's family where the container holds it, else H.264 (VP9 for .webm)."""
+    """--codec auto: the input's family where the container holds it, else FALLBACK's (H.264 elsewhere)."""
     if codec != "auto":
         return codec
     family = encoder_for(streams.video_codec)
     allowed = CONTAINER_ENCODERS.get(container)
     if allowed is not None and family not in allowed:
-        fallback = "libvpx-vp9" if container == "webm" else "libx264"
+        fallback = FALLBACK.get(container, "libx264")
         log.info("%s video cannot go into %s: encoding %s", streams.video_codec, container, fallback)
         return fallback
     return family
@@ -102,13 +106,18 @@ def encode_plan(prepared: Prepared, streams: Probe | None, container: str, encod
     sar = (int(first.get("_SARNum", 1)), int(first.get("_SARDen", 1)))
     streams = streams or Probe()
     codec = pick_codec(encoding.codec, streams, container)
+    # a variable rate's timestamps are the source's own (from its start): the same clock as its sound
+    times = prepared.timestamps
+    if times is not None and with_streams and streams.start:
+        times = [t - streams.start for t in times]
     return EncodePlan(container, codec, encoding.crf, prepared.path if with_streams else None,
                       streams if with_streams else None, colour,
-                      sar if sar[0] > 0 and sar[1] > 0 and sar[0] != sar[1] else None, prepared.timestamps,
+                      sar if sar[0] > 0 and sar[1] > 0 and sar[0] != sar[1] else None, times,
                       HdrMetadata.from_props(first), preset=encoding.preset,
                       pix_fmt=encoding.pix_fmt or playable_pix_fmt(prepared, encoding, codec, container),
                       audio_codec=encoding.audio_codec,
-                      profile=streams.video_profile if codec == "prores_ks" and encoding.codec == "auto" else None)
+                      profile=streams.video_profile if codec == "prores_ks" and encoding.codec == "auto" else None,
+                      video_delay=streams.video_delay if with_streams else 0.0)
 
 
 PLAYERS = {"mp4", "mov"}   # containers people hand to browsers, TVs and phones

@@ -19,7 +19,7 @@ STREAM = re.compile(r"^\s*Stream #0:(\d+)(?:\[[^\]]*\])?(?:\(([^)]*)\))?: (Video
 # input codec -> the encoder of its family (the video keeps its kind: HEVC stays HEVC, ProRes stays ProRes)
 ENCODER_FOR = {"h264": "libx264", "hevc": "libx265", "vp9": "libvpx-vp9", "vp8": "libvpx", "av1": "libsvtav1",
                "prores": "prores_ks", "mpeg2video": "libx264", "mpeg4": "libx264", "ffv1": "ffv1",
-               "dnxhd": "dnxhd"}
+               "dnxhd": "dnxhd", "theora": "libtheora"}
 # ffmpeg's names of ProRes profiles -> prores_ks' -profile:v numbers
 PRORES_PROFILES = {"proxy": "0", "lt": "1", "standard": "2", "hq": "3", "4444": "4", "4444xq": "5", "xq": "5"}
 TEXT_SUBTITLES = {"subrip", "srt", "ass", "ssa", "mov_text", "webvtt", "text"}
@@ -32,12 +32,21 @@ class Stream:
     codec: str
     language: str = ""
     profile: str = ""  # as ffmpeg names it, e.g. "HQ" for ProRes
+    start: float = 0.0  # its first timestamp, s (ffmpeg lists it where it is not 0)
 
 
 @dataclass
 class Probe:
     streams: list[Stream] = field(default_factory=list)
     chapters: int = 0
+    start: float = 0.0    # the file's start: its earliest stream's first timestamp, s
+
+    @property
+    def video_delay(self) -> float:
+        """How long after the file's start its (first) video stream starts, s: the offset that keeps the
+        sound in sync when the video is written again from 0."""
+        videos = self.of("Video")
+        return max(0.0, videos[0].start - self.start) if videos else 0.0
 
     def of(self, kind: str) -> list[Stream]:
         return [s for s in self.streams if s.kind == kind]
@@ -65,8 +74,11 @@ def probe(path: str | Path) -> Probe:
         m = STREAM.match(line)
         if m:
             profile = re.match(r"\s*\(([^)]*)\)", line[m.end():])
+            start = re.search(r", start (-?[\d.]+)", line)
             out.streams.append(Stream(int(m.group(1)), m.group(3), m.group(4), m.group(2) or "",
-                                      profile.group(1) if profile else ""))
+                                      profile.group(1) if profile else "", float(start.group(1)) if start else 0.0))
+        elif line.strip().startswith("Duration:") and ", start: " in line:
+            out.start = float(re.search(r", start: (-?[\d.]+)", line).group(1))
         elif re.match(r"^\s*Chapter #0:\d+", line):
             out.chapters += 1
     return out
