@@ -137,3 +137,28 @@ def test_sound_stays_in_sync_after_a_start_offset(ext, vcodec, acodec, late, tmp
     assert r.returncode == 0, r.stderr
     assert abs((first_time(out, "v") - first_time(out, "a")) - offset) <= 0.0011, (offset, first_time(out, "v"),
                                                                                  first_time(out, "a"))
+
+
+def test_a_span_keeps_its_frames_and_its_sound(tmp_path, weights):
+    """--start 0.5 --duration 0.5 of a 24 fps file whose video starts 83 ms after its sound: source frames
+    12..23 are the output's even frames, and the sound is cut at the same moment (stream copy cuts at a
+    packet: within one audio frame)."""
+    import numpy as np
+    import vapoursynth as vs
+    src = tmp_path / "in.mp4"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", "sine=d=2", "-itsoffset", "0.083", "-f",
+                    "lavfi", "-i", "testsrc2=s=96x64:r=24:d=1.5", "-map", "1:v", "-map", "0:a", "-c:v", "libx264",
+                    "-crf", "0", "-c:a", "aac", src], check=True)
+    out = tmp_path / "out.mkv"
+    r = cli("interpolate", src, out, "--weights", weights, "--quiet", "--start", "0.5", "--duration", "0:00.5",
+            "--codec", "ffv1")
+    assert r.returncode == 0 and "24 frames at 48.000 fps" in r.stdout, r.stdout + r.stderr
+    a, b = vs.core.bs.VideoSource(str(src), cachemode=0), vs.core.bs.VideoSource(str(out), cachemode=0)
+    for i in range(12):
+        for p in range(3):
+            assert np.array_equal(np.asarray(a.get_frame(12 + i)[p]), np.asarray(b.get_frame(2 * i)[p])), i
+    assert abs(first_time(out, "v")) < 0.001 and 0 <= first_time(out, "a") < 0.05
+    for args, message in ((["--start", "9"], "has 0 frame(s) from 9 s"), (["--start", "x"], "--start takes seconds"),
+                          (["--duration", "-1"], "--duration takes seconds")):
+        r = cli("interpolate", src, tmp_path / "bad.mkv", "--weights", weights, "--quiet", *args)
+        assert r.returncode == 2 and message in r.stderr, (args, r.stderr)

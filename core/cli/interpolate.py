@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
 from dataclasses import fields
@@ -47,6 +48,29 @@ def rate_fields(factor: str | None, fps: str | None) -> dict[str, int]:
     if ratio.denominator == 1:
         return {"factor": ratio.numerator}
     return {"factor_num": ratio.numerator, "factor_den": ratio.denominator}
+
+
+def parse_time(text: str, what: str) -> float:
+    """'12.5', '1:02.5' or '01:01:02.5' -> seconds."""
+    try:
+        parts = [float(p) for p in text.strip().split(":")]
+    except ValueError:
+        parts = []
+    if not 1 <= len(parts) <= 3 or any(p < 0 or not math.isfinite(p) for p in parts):
+        raise UsageError(f"{what} takes seconds (12.5) or [HH:]MM:SS[.ms] (1:02.5), got {text!r}")
+    seconds = 0.0
+    for p in parts:
+        seconds = seconds * 60 + p
+    return seconds
+
+
+def span_from(args: argparse.Namespace):
+    """--start/--duration as the part of the source to keep (None: all of it)."""
+    from ..files.source import Span
+    if args.start is None and args.duration is None:
+        return None
+    return Span(parse_time(args.start, "--start") if args.start is not None else 0.0,
+                parse_time(args.duration, "--duration") if args.duration is not None else None)
 
 
 def cli_wording(message: str) -> str:
@@ -124,6 +148,9 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     i.add_argument("--pix-fmt", help="ffmpeg's pixel format of the encoded video, e.g. yuv420p10le (default: the "
                    "source's own; 8-bit 4:2:0 where H.264 stands in for a codec .mp4/.mov cannot hold)")
     i.add_argument("--audio-codec", help="ffmpeg's audio encoder, e.g. aac or libopus (default: copied as it is)")
+    i.add_argument("--start", help="interpolate from this time of the video on: seconds (12.5) or [HH:]MM:SS[.ms] "
+                   "(default: its start); sound and subtitles are cut alike")
+    i.add_argument("--duration", help="interpolate this long a part (same forms as --start; default: to the end)")
     i.add_argument("--force", action="store_true", help="overwrite an existing output")
     i.add_argument("--keep-going", action="store_true", help="with -o: go on after an input fails, then name "
                    "the failures (exit status 1 if any)")
@@ -196,7 +223,7 @@ def interpolate_one(args: argparse.Namespace, options: Options, encoding, source
         if result.adapted:
             options = options.updated(weights=str(result.path))
     r = interpolate_file(source, output, options, encoding, force=args.force, progress=not args.quiet,
-                         assume_progressive=args.assume_progressive)
+                         assume_progressive=args.assume_progressive, span=span_from(args))
     print(r.describe())
     return 0
 
@@ -205,6 +232,8 @@ def interpolate_on_cluster(args: argparse.Namespace, options: Options, encoding)
     from ..cluster.driver import run_cluster
     if args.fps is not None:
         raise UsageError("--cluster takes a whole --factor, not --fps")
+    if args.start is not None or args.duration is not None:
+        raise UsageError("--start/--duration work without --cluster (a cluster run takes whole files)")
     s = run_cluster(args.paths, args.out_dir, options, encoding, address=None if args.cluster == "local" else
                     args.cluster, ext=args.ext, force=args.force, assume_progressive=args.assume_progressive,
                     chunk_frames=args.chunk_frames, progress=not args.quiet, workers=args.workers)

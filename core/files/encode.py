@@ -53,6 +53,8 @@ class EncodePlan:
     audio_codec: str | None = None          # default: copied (Opus where WebM must)
     profile: str | None = None              # the encoder's profile (ProRes keeps the source's)
     video_delay: float = 0.0                # s from the file's start to its video's (kept: sound in sync)
+    source_span: tuple[float, float] | None = None   # (from the file's start, length) s: the part kept
+    # (the video is placed at its time on the file's clock, video_delay, and every stream cut there)
 
     @property
     def notes(self) -> list[str]:
@@ -107,6 +109,8 @@ class EncodePlan:
         """Everything after the video input: the source's streams, the filter chain (from a file in
         ``scratch``: a variable rate's expression can be long), the codecs."""
         args = self.stream_args()
+        if self.source_span is not None:   # every stream cut at the span (the video starts there already)
+            args += ["-ss", f"{self.source_span[0]:.6f}", "-t", f"{self.source_span[1]:.6f}"]
         chain = self.filters()
         if chain is not None:
             script = Path(scratch) / "filters.txt"

@@ -106,10 +106,14 @@ def encode_plan(prepared: Prepared, streams: Probe | None, container: str, encod
     sar = (int(first.get("_SARNum", 1)), int(first.get("_SARDen", 1)))
     streams = streams or Probe()
     codec = pick_codec(encoding.codec, streams, container)
-    # a variable rate's timestamps are the source's own (from its start): the same clock as its sound
-    times = prepared.timestamps
+    # a variable rate's timestamps are the source's own: put on the file's clock (from its start), which its
+    # sound keeps
+    times, span, delay = prepared.timestamps, None, streams.video_delay if with_streams else 0.0
     if times is not None and with_streams and streams.start:
         times = [t - streams.start for t in times]
+    if prepared.cut is not None:   # the span's video at its time in the file, then every stream cut there
+        delay += prepared.cut[0]
+        span = (delay, prepared.cut[1])
     return EncodePlan(container, codec, encoding.crf, prepared.path if with_streams else None,
                       streams if with_streams else None, colour,
                       sar if sar[0] > 0 and sar[1] > 0 and sar[0] != sar[1] else None, times,
@@ -117,7 +121,7 @@ def encode_plan(prepared: Prepared, streams: Probe | None, container: str, encod
                       pix_fmt=encoding.pix_fmt or playable_pix_fmt(prepared, encoding, codec, container),
                       audio_codec=encoding.audio_codec,
                       profile=streams.video_profile if codec == "prores_ks" and encoding.codec == "auto" else None,
-                      video_delay=streams.video_delay if with_streams else 0.0)
+                      video_delay=delay, source_span=span if with_streams else None)
 
 
 PLAYERS = {"mp4", "mov"}   # containers people hand to browsers, TVs and phones

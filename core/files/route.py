@@ -15,7 +15,7 @@ from .atomic import UnwritableFolder, partial_file, partial_files
 from .encode import Progress, encode, preflight
 from .output import Encoding, check_output, encode_plan
 from .probe import probe
-from .source import prepare_source
+from .source import Span, prepare_source
 
 log = logging.getLogger("convlstm")
 
@@ -36,8 +36,9 @@ class Result:
 
 def interpolate_file(input: str | Path, output: str | Path, options: Options = Options(),
                      encoding: Encoding = Encoding(), *, force: bool = False, progress: bool = True,
-                     assume_progressive: bool = False) -> Result:
-    """``input`` at the rate ``options`` ask for, written to ``output`` (its extension picks the container)."""
+                     assume_progressive: bool = False, span: Span | None = None) -> Result:
+    """``input`` at the rate ``options`` ask for, written to ``output`` (its extension picks the container);
+    ``span``: only that part of it (its sound and subtitles cut alike)."""
     src_path, out_path = Path(input), Path(output)
     container = check_output(src_path, out_path, force)
     left = partial_files(out_path)
@@ -48,7 +49,7 @@ def interpolate_file(input: str | Path, output: str | Path, options: Options = O
     bar = None
     try:   # the partial file first: a folder we cannot write into fails before any decoding
         with partial_file(out_path, replace=force) as partial:
-            prepared = prepare_source(src_path, ratio, assume_progressive)
+            prepared = prepare_source(src_path, ratio, assume_progressive, span=span)
             streams = probe(src_path)
             clip, colour = interpolate_source(prepared.clip, options)
             plan = encode_plan(prepared, streams, container, encoding, colour)

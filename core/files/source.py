@@ -3,6 +3,7 @@ timing (a variable rate keeps its timestamps, which only a whole factor can do).
 from __future__ import annotations
 
 import logging
+import math
 import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
@@ -19,25 +20,50 @@ from ..video import open_source
 log = logging.getLogger("convlstm")
 
 
+@dataclass(frozen=True)
+class Span:
+    """The part of a source to interpolate: from ``start`` s for ``duration`` s (None: to the end), both on
+    the video's own clock (0 = its first frame)."""
+    start: float = 0.0
+    duration: float | None = None
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.start) and self.start >= 0):
+            raise UsageError(f"--start must be a time at or after 0, got {self.start}")
+        if self.duration is not None and not (math.isfinite(self.duration) and self.duration > 0):
+            raise UsageError(f"--duration must be a positive time, got {self.duration}")
+
+
 @dataclass
 class Prepared:
-    """A source opened and checked: the clip, its first frame's props, its output timestamps (variable
-    rate only)."""
+    """A source opened and checked: the clip (its span only, when one was asked for), its first frame's
+    props, its output timestamps (variable rate only: on the source's clock), and where the span lies:
+    (seconds from the video's first frame to the span's, the span's length)."""
     path: Path
     clip: vs.VideoNode
     first: Mapping[str, Any]
     timestamps: list[float] | None
+    cut: tuple[float, float] | None = None
 
 
-def source_timestamps(src: vs.VideoNode, timecodes: Path | None, ratio: Fraction | None,
+def span_frames(times: list[float], span: Span, path: Path) -> tuple[int, int]:
+    """The first and last source frame whose start lies in the span (times from the video's first frame)."""
+    end = math.inf if span.duration is None else span.start + span.duration
+    eps = 1e-6
+    inside = [i for i, t in enumerate(times) if span.start - eps <= t < end - eps]
+    if len(inside) < 2:
+        raise UsageError(f"{str(path)!r} has {len(inside)} frame(s) from {span.start:g} s"
+                         + ("" if span.duration is None else f" for {span.duration:g} s")
+                         + f" (it lasts {times[-1]:.3f} s to its last frame); at least 2 are needed")
+    return inside[0], inside[-1]
+
+
+def source_timestamps(src: vs.VideoNode, times: list[float] | None, ratio: Fraction | None,
                       path: Path) -> list[float] | None:
     """The output's timestamps when the source's rate varies (None: it is constant, or its timestamps are
     not known, and it is written at its rate). A variable rate can be kept only by a whole factor; a target
     rate would assume a constant source."""
-    if timecodes is None:
-        return None
-    times = read_timecodes(timecodes)
-    if len(times) != src.num_frames or is_constant_rate(times, src.fps):
+    if times is None or len(times) != src.num_frames or is_constant_rate(times, src.fps):
         return None
     low, high = rate_range(times)
     if ratio is None or ratio.denominator != 1:
@@ -58,9 +84,9 @@ def refuse_interlaced(props: Mapping[str, Any], path: Path) -> None:
 
 
 def prepare_source(path: Path, ratio: Fraction | None, assume_progressive: bool = False,
-                   cache_index: bool = False) -> Prepared:
-    """Opens (bestsource) and checks a source. ``ratio``: the output's frames per source frame (None: a
-    target rate)."""
+                   cache_index: bool = False, span: Span | None = None) -> Prepared:
+    """Opens (bestsource) and checks a source, keeping ``span`` of it. ``ratio``: the output's frames per
+    source frame (None: a target rate)."""
     with tempfile.TemporaryDirectory(prefix="convlstm-") as scratch:
         timecodes = Path(scratch) / "timecodes.txt"
         try:
@@ -84,7 +110,21 @@ def prepare_source(path: Path, ratio: Fraction | None, assume_progressive: bool 
             src = src.std.SetFieldBased(0)
         else:
             refuse_interlaced(first, path)
-        return Prepared(path, src, first, source_timestamps(src, timecodes, ratio, path))
+        times = read_timecodes(timecodes) if timecodes is not None else None
+        if times is None or len(times) != src.num_frames:
+            times = [i / float(src.fps) for i in range(src.num_frames)] if src.fps > 0 else None
+        cut = None
+        if span is not None and times is not None:
+            lo, hi = span_frames([t - times[0] for t in times], span, path)
+            src, cut = src.std.Trim(lo, hi), (times[lo] - times[0], times[hi] - times[lo] + (
+                times[hi] - times[hi - 1]))
+            times = times[lo:hi + 1]
+            first = src.get_frame(0).props
+        elif span is not None:
+            raise UsageError(f"{str(path)!r} has neither timestamps nor a frame rate: --start/--duration cannot "
+                             "place the span")
+        return Prepared(path, src, first, source_timestamps(src, times if timecodes is not None else None, ratio,
+                                                            path), cut)
 
 
 def expand_inputs(items: list[str]) -> list[Path]:
