@@ -64,6 +64,8 @@ def test_variable_rate_source_keeps_every_source_frame_at_its_time(tmp_path, wei
         out = tmp_path / f"out.{ext}"
         r = cli("interpolate", src, out, "--weights", weights, "--quiet")
         assert r.returncode == 0, r.stderr
+        assert "48 frames at a variable rate (average" in r.stdout, r.stdout
+        assert "keeping the source's timestamps" in r.stderr, r.stderr
         after = timestamps(out, tmp_path)
         assert len(after) == 2 * len(before)
         for i, t in enumerate(before):   # source frame i is output 2i, at its own time (containers keep ms)
