@@ -316,3 +316,20 @@ def test_a_plugin_and_package_from_different_versions_are_told_apart():
         num_frames, fps_num, fps_den, duration_divisor, clears_next = 8, 48, 1, 2, 1.0
     with pytest.raises(InterpolateError, match="clears_next is 1.0, not an int"):
         check_stage(Broken())
+
+
+def test_a_still_window_gives_its_picture_without_running_the_net(test_weights):
+    """Four equal frames (a still shot, a title card, a paused screen): the new frame is that picture, bit
+    for bit (the random test weights' own residual would change it), and the net does not run for it."""
+    from convlstm.filter import profile
+    frames = moving_frames(40, 24, 8)
+    still = [frames[0]] * 5 + frames[5:]
+    out = core.convlstm.Interpolate(clip_from_frames(still), weights=str(test_weights), device="cpu")
+    profile.snapshot(reset=True)
+    for n in (1, 3, 5):          # windows (0,0,1,2), (0,1,2,3), (1,2,3,4): all the one picture
+        f = out.get_frame(n)
+        assert np.array_equal(planes_of(f), frames[0]) and f.props["ConvLSTMInterpolated"] == 1
+    assert profile.snapshot().get("still_frames") == 3
+    moving = planes_of(out.get_frame(9))     # (3,4,5,6): moving, the net's frame
+    assert not np.array_equal(moving, still[4]) and not np.array_equal(moving, still[5])
+    assert np.array_equal(moving, expected_window_output(test_weights, still, 9))

@@ -30,7 +30,8 @@ def timed(key: str) -> Iterator[None]:
 
 def snapshot(reset: bool = False) -> dict[str, float]:
     """made_frames, process_s (inside process()), device_wait_s (waiting for results on the device),
-    batch_wait_s (waiting for another thread's forward pass), passes and windows (forward passes run)."""
+    batch_wait_s (waiting for another thread's forward pass), passes and windows (forward passes run),
+    still_frames (made frames whose window was one picture four times: copied, the net not run)."""
     with _lock:
         out = dict(_totals)
         if reset:

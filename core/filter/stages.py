@@ -38,6 +38,7 @@ from .contract import (CHROMA_LOCATION, CUT_AFTER_OUTPUT, CUT_BEFORE_OUTPUT, FIE
 log = logging.getLogger("convlstm")
 DECODED_CACHE_FRAMES = 6        # consecutive windows share 3 of 4 frames: decode each source frame once
 CACHE_PER_THREAD = 2            # and frames requested by several threads at once span more source frames
+STILL_PROBE = 8                 # every 8th row and column compared first: a moving picture differs there
 
 
 def _threads() -> int:
@@ -181,6 +182,13 @@ class Stage:
                  dst_strides: Sequence[int], frame_props: Sequence[Sequence[int]]) -> int:
         indices = self.plan(n)
         check_progressive(n, frame_props[1][FIELD_BASED], frame_props[2][FIELD_BASED])
+        marked = [bool(frame_props[a][FLAGS] & SCENE_NEXT or frame_props[a + 1][FLAGS] & SCENE_PREV)
+                  for a in range(3)]
+        if self._still(indices, src_ptrs, src_strides):   # one picture four times: it is the new frame too
+            self.io.store(self._host_planes(1, src_ptrs, src_strides), self._planes(0, dst_ptrs, dst_strides),
+                          self.format.numpy_dtype)
+            profile.add("still_frames", 1)
+            return self._marks(n, marked[0], marked[1])
         with self.slots.slot():
             try:
                 window = torch.stack([self._decoded_frame(indices[f], f, src_ptrs, src_strides, frame_props[f])
@@ -188,8 +196,6 @@ class Stage:
             except InterpolateError as exc:   # e.g. a _Matrix the device conversion does not know
                 raise InterpolateError(f"cannot interpolate output frame {n}: {exc}") from None
             # every decision is made on the device and read with the result: no wait before the net runs
-            marked = [bool(frame_props[a][FLAGS] & SCENE_NEXT or frame_props[a + 1][FLAGS] & SCENE_PREV)
-                      for a in range(3)]
             finite_in = torch.isfinite(window).all()
             pred, cut = predict_within_scene(window, self.schedule.time(n), self.batcher.predict,
                                              self.compute.sc_threshold, marked)
@@ -205,12 +211,31 @@ class Stage:
         dst = self._planes(0, dst_ptrs, dst_strides)
         if cut_here:      # no ghosting: frame i again, its very bytes
             self.io.store(self._host_planes(1, src_ptrs, src_strides), dst, self.format.numpy_dtype)
-            return CUT_BEFORE_OUTPUT if self.schedule.last_before_next_source(n) else 0
+            return self._marks(n, bool(cut_before), True)
         if not finite_out:
             raise InterpolateError(f"cannot interpolate output frame {n}: the net produced NaN/Inf "
                                    "(broken weights or fp16 overflow; try fp16=False)")
         self.io.store(arrays, dst, self.format.numpy_dtype)
+        return self._marks(n, bool(cut_before), False)
+
+    def _marks(self, n: int, cut_before: bool, cut_here: bool) -> int:
+        """The scene marks C sets on output n: the last output before a cut ends the scene; the first after
+        source frame i's timestamp starts one when a cut precedes frame i."""
+        if cut_here:
+            return CUT_BEFORE_OUTPUT if self.schedule.last_before_next_source(n) else 0
         return CUT_AFTER_OUTPUT if cut_before and self.schedule.first_since_source(n) else 0
+
+    def _still(self, indices: Sequence[int], src_ptrs: Sequence[int], src_strides: Sequence[int]) -> bool:
+        """Whether the window is one picture four times (a still shot, a title card, a paused screen): every
+        sample equal, and finite. Decided on the host from VapourSynth's own memory (no device work, no
+        wait); a sparse look first, so that moving pictures cost a few comparisons, not a frame's."""
+        ref = self._host_planes(1, src_ptrs, src_strides)
+        others = [self._host_planes(f, src_ptrs, src_strides) for f in (0, 2, 3) if indices[f] != indices[1]]
+        for step in (STILL_PROBE, 1):
+            if not all(np.array_equal(a[::step, ::step], b[::step, ::step]) for planes in others
+                       for a, b in zip(ref, planes)):
+                return False
+        return not self.format.is_float or all(np.isfinite(p).all() for p in ref)
 
 
 
