@@ -142,6 +142,9 @@ def test_bench_tiny_cpu(tmp_path):
         assert r["size"] == "48x32" and r["filter_fps"] > 0 and r["gflops_per_frame"] > 0 and r["peak_rss_mib"] > 0
         assert r["host_s_per_frame"] > 0 and r["warm_latency_s"] > 0 and 1 <= r["windows_per_pass"] <= r["batch"]
         assert r["motion_s_per_frame"] > 0 and r["learned_s_per_frame"] > 0     # the bundled net has both
+        assert r["peak_fp32_conv_gflops_s"] > 0 and r["peak_bf16_matmul_gflops_s"] > 0   # measured here
+        assert r["learned_of_peak"] == pytest.approx(r["gflops_per_frame"] / r["learned_s_per_frame"]
+                                                     / r["peak_fp32_conv_gflops_s"])
     assert all(r["skipped"] == "bf16 needs CUDA" for r in rows[2:])
     saved = json.loads(out.read_text())
     assert saved["rows"][0]["size"] == "48x32" and "CPU" in saved["machine"]

@@ -123,6 +123,7 @@ def bench_one(case: Case, device: str, frames: int, compare: bool) -> dict[str, 
                     compile=case.compile)
     row.update(_net_timings(case, engine))
     row.update(_work(case, engine, row["forward_s_per_frame"]))
+    row.update(_against_peaks(row, measure_peaks(dev), case.precision))
     if compare:
         from .rife import rife_seconds_per_frame
         row.update(_compare(src, frames))
@@ -223,6 +224,50 @@ def _work(case: Case, engine, forward_s: float) -> dict[str, Any]:
     return row
 
 
+def measure_peaks(dev) -> dict[str, float]:
+    """This machine's dense compute in GFLOP/s, measured: a 2048-square matmul and a 3x3 convolution of 64
+    channels on 128x128 (the net's kind of work), in fp32 and bf16, every core (or the GPU), best of five."""
+    import torch
+    out: dict[str, float] = {}
+    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        a = torch.randn(2048, 2048, device=dev, dtype=dtype)
+        x = torch.randn(4, 64, 128, 128, device=dev, dtype=dtype)
+        w = torch.randn(64, 64, 3, 3, device=dev, dtype=dtype)
+        with torch.inference_mode():
+            mm, _ = _best_seconds(lambda: a @ a, dev)
+            conv, _ = _best_seconds(lambda: torch.nn.functional.conv2d(x, w, padding=1), dev)
+        out[f"peak_{name}_matmul_gflops_s"] = 2 * 2048**3 / mm / 1e9
+        out[f"peak_{name}_conv_gflops_s"] = 2 * 4 * 64 * 64 * 9 * 128 * 128 / conv / 1e9
+    return out
+
+
+def _best_seconds(run, dev, repeats: int = 5) -> tuple[float, Any]:
+    import torch
+    result = run()                       # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        start = time.perf_counter()
+        result = run()
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def _against_peaks(row: dict[str, Any], peaks: dict[str, float], precision: str) -> dict[str, Any]:
+    """The peaks, and the share of the row's precision's conv peak its learned part reaches (its FLOPs are
+    the net's convolutions; the motion search's resampling adds few) and the whole net."""
+    key = "bf16" if precision == "bf16" else "fp32"
+    conv = peaks[f"peak_{key}_conv_gflops_s"]
+    out: dict[str, Any] = dict(peaks)
+    if row.get("learned_s_per_frame"):
+        out["learned_of_peak"] = row["gflops_per_frame"] / row["learned_s_per_frame"] / conv
+    out["net_of_peak"] = row["achieved_gflops_s"] / conv
+    return out
+
+
 def _compare(src, frames: int) -> dict[str, Any]:
     import vapoursynth as vs
 
@@ -273,6 +318,8 @@ COLUMNS = [("size", "{}"), ("device", "{}"), ("precision", "{}"), ("batch", "{}"
            ("warm_latency_s", "{:.3f}"), ("windows_per_pass", "{:.2f}"), ("host_s_per_frame", "{:.4f}"),
            ("forward_s_per_frame", "{:.4f}"), ("motion_s_per_frame", "{:.4f}"), ("learned_s_per_frame", "{:.4f}"),
            ("gflops_per_frame", "{:.1f}"), ("achieved_gflops_s", "{:.1f}"),
+           ("peak_fp32_conv_gflops_s", "{:.0f}"), ("peak_bf16_conv_gflops_s", "{:.0f}"),
+           ("learned_of_peak", "{:.0%}"), ("net_of_peak", "{:.0%}"),
            ("op_gbytes_per_frame", "{:.2f}"), ("motion_gbytes_per_frame", "{:.2f}"), ("ops_per_pass", "{:.0f}"),
            ("motion_ops_per_pass", "{:.0f}"),
            ("compute_fraction", "{:.1%}"), ("bandwidth_fraction", "{:.1%}"), ("peak_rss_mib", "{:.0f}"),
@@ -296,7 +343,9 @@ FOOTNOTE = ("output_fps: output frames per second through the filter, end to end
             "operations read and write per made frame, counted (a floor of memory traffic), motion_gbytes the block "
             "search's share; ops_per_pass: operations that run a kernel in one eager pass of one window (each a launch "
             "on a GPU; a larger batch adds a few), motion_ops the block search's share; rife4.25_s_per_frame: vs-rife's RIFE "
-            "4.25 network (random weights) per made frame, same input, device and precision")
+            "4.25 network (random weights) per made frame, same input, device and precision; peak_*_conv: this machine's "
+            "3x3 convolution rate (64 channels, 128x128, all cores), measured in the row's process; learned_of_peak and "
+            "net_of_peak: the learned part's and the whole net's GFLOP/s over the row's precision's conv peak")
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
