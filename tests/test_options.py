@@ -131,6 +131,7 @@ def test_whole_files_or_none_with_the_umask(tmp_path):
         os.umask(old)
 
 
+@pytest.mark.slow
 def test_python_m_convlstm_options_writes_the_header():
     r = subprocess.run([sys.executable, "-m", "convlstm.options"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and r.stdout == c_header()

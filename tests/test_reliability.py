@@ -170,12 +170,14 @@ def test_bench_refuses_sizes_no_frame_can_have():
         parse_sizes("99999999x99999999")
 
 
+@pytest.mark.slow
 def test_adapt_refuses_a_budget_that_is_no_number_before_decoding(tmp_path):
     r = subprocess.run([CONVLSTM, "adapt", str(tmp_path / "missing.mp4"), "--minutes", "nan"], capture_output=True,
                        text=True, timeout=120)
     assert r.returncode == 2 and "--minutes must be a positive number, got nan" in r.stderr, r.stderr
 
 
+@pytest.mark.slow
 def test_out_of_memory_on_the_cpu_names_tile(tmp_path):
     """A frame too big for the memory the process may use: the allocator's error becomes a sentence with the
     fix (the address space is limited so that the test needs no big machine)."""
