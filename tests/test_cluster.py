@@ -43,7 +43,12 @@ def clips(tmp_path_factory):
     subprocess.run([ff, "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=96x64:rate=24:duration=1",
                     "-f", "lavfi", "-i", "mandelbrot=size=96x64:rate=24", "-f", "lavfi", "-i", "sine=duration=2",
                     "-filter_complex", "[0:v][1:v]concat=n=2:v=1[v]", "-map", "[v]", "-map", "2:a", "-t", "2",
-                    "-c:v", "libx264", "-c:a", "aac", str(folder / "cut.mp4")], check=True)
+                    "-c:v", "libx264", "-c:a", "aac", str(folder / "cut0.mp4")], check=True)
+    # its video starts 0.3 s after its sound (as after an edit): the joined pieces must keep that, as one machine does
+    subprocess.run([ff, "-v", "error", "-i", str(folder / "cut0.mp4"), "-itsoffset", "0.3", "-i",
+                    str(folder / "cut0.mp4"), "-map", "1:v", "-map", "0:a", "-c", "copy", str(folder / "cut.mp4")],
+                   check=True)
+    (folder / "cut0.mp4").unlink()
     subprocess.run([ff, "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=96x64:rate=25:duration=1.6",
                     "-c:v", "libx264", str(folder / "plain.mkv")], check=True)
     return folder
@@ -108,7 +113,7 @@ def test_a_folder_through_the_cluster_is_the_one_machine_result_even_when_a_work
         assert_same(single / name, out / name, tmp_path)
     streams = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(out / "cut.mkv")], capture_output=True,
                              text=True).stderr
-    assert "Audio: aac" in streams
+    assert "Audio: aac" in streams and "start 0.300000" in streams, streams
     assert ray_processes() <= before   # the local instance is stopped again
 
 

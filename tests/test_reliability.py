@@ -208,3 +208,42 @@ def test_what_is_left_out_or_dropped_is_said(tmp_path, test_weights):
     assert "1 more video stream(s) in the source left out" in r.stderr
     assert "partial file(s) of an earlier run that was killed" in r.stderr and ".two.x1y2z3" in r.stderr
     assert "the target rate is below the clip's" in r.stderr
+
+
+def test_a_pieces_folder_of_another_user_or_open_to_others_is_refused(tmp_path):
+    folder = PiecesFolder(tmp_path / "movie.mkv")
+    folder.open()
+    folder.close()
+    os.chmod(folder.path, 0o777)
+    with pytest.raises(UsageError, match="belongs to another user or others may write into it"):
+        PiecesFolder(tmp_path / "movie.mkv").open()
+    os.chmod(folder.path, 0o700)
+    if os.geteuid() == 0:
+        os.chown(folder.path / "mark", 65534, 65534)
+        with pytest.raises(UsageError, match="belongs to another user"):
+            PiecesFolder(tmp_path / "movie.mkv").open()
+
+
+def test_partial_files_are_found_for_names_with_glob_characters(tmp_path):
+    target = tmp_path / "Movie [1080p].mkv"
+    with pytest.raises(RuntimeError):
+        with partial_file(target):
+            assert [p.name.startswith(".Movie [1080p].") for p in partial_files(target)] == [True]
+            (tmp_path / ".Movie 1.abc.convlstm-partial.mkv").write_bytes(b"another output's")
+            assert len(partial_files(target)) == 1
+            raise RuntimeError("stop")
+
+
+def test_cli_messages_name_flags_but_leave_paths_and_values_alone():
+    from convlstm.cli.interpolate import cli_wording
+    assert cli_wording("input 'tile/x.mkv' does not exist") == "input 'tile/x.mkv' does not exist"
+    assert cli_wording("set tile= (e.g. tile=1024), or use fp16=True") == "set --tile (e.g. --tile 1024), or use --fp16"
+    assert cli_wording("device 'tpu' is not valid") == "--device 'tpu' is not valid"
+    assert cli_wording("needs weights that interpolate at any time position") == \
+        "needs weights that interpolate at any time position"
+
+
+def test_the_vpy_takes_named_weights_as_names():
+    from convlstm.cli.script import parse
+    source, options = parse({"input": "/x/in.mp4", "weights": "paper"})
+    assert source == "/x/in.mp4" and options.weights == "paper"

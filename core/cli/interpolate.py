@@ -75,7 +75,13 @@ def span_from(args: argparse.Namespace):
 
 def cli_wording(message: str) -> str:
     """A filter message in the command's own terms: `tile=1024` as `--tile 1024`, `fp16=True` as `--fp16`, a
-    bare option name as its flag (`weights` and `device` only before a quoted value: they are prose too)."""
+    bare option name as its flag (`weights` and `device` only before a quoted value: they are prose too).
+    Quoted parts (paths, values) are left as they are."""
+    parts = re.split(r"('[^']*'|\"[^\"]*\")", message)
+    return "".join(p if i % 2 else _flag_terms(p) for i, p in enumerate(parts))
+
+
+def _flag_terms(message: str) -> str:
     message = re.sub(r"\bfps_num/fps_den\b|\bfps_num\b|\bfps_den\b", "--fps", message)
     message = re.sub(r"\bfactor_num/factor_den\b", "--factor N/D", message)
     for f in fields(Options):
@@ -83,12 +89,11 @@ def cli_wording(message: str) -> str:
             continue
         flag = "--" + f.name.replace("_", "-")
         if f.metadata["kind"] == "flag":
-            message = re.sub(rf"(?<![\w.-]){f.name}=(True|1)\b", flag, message)
-            message = re.sub(rf"(?<![\w.-]){f.name}=(False|0)\b", f"without {flag}", message)
-        message = re.sub(rf"(?<![\w.-]){f.name}=(?:'([^']*)'|\"([^\"]*)\"|([\w.:/]+))",
-                         lambda m: f"{flag} {m.group(1) or m.group(2) or m.group(3)}", message)
-        message = re.sub(rf"(?<![\w.-]){f.name}=", flag, message)
-        bare = rf"(?<![\w.-]){f.name}(?= ')" if f.name in PROSE else rf"(?<![\w.-]){f.name}(?![\w(])"
+            message = re.sub(rf"(?<![\w./-]){f.name}=(True|1)\b", flag, message)
+            message = re.sub(rf"(?<![\w./-]){f.name}=(False|0)\b", f"without {flag}", message)
+        message = re.sub(rf"(?<![\w./-]){f.name}=([\w.:/]+)", lambda m: f"{flag} {m.group(1)}", message)
+        message = re.sub(rf"(?<![\w./-]){f.name}= ?", flag + " ", message)
+        bare = rf"(?<![\w./-]){f.name}(?= *$)" if f.name in PROSE else rf"(?<![\w./-]){f.name}(?![\w(/])"
         message = re.sub(bare, flag, message)
     return message
 
@@ -180,8 +185,10 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
 def interpolate_batch(args: argparse.Namespace, options: Options, encoding) -> int:
     """Every input into -o (made if missing): stops at the first failure, or with --keep-going runs every
     input it can and ends with a summary naming the failures (exit 1 when there were any)."""
-    from ..files.atomic import partial_files
+    import vapoursynth as vs
+
     from ..files.output import outputs_for
+    from .main import RECEIVED
     from ..files.source import expand_inputs
     out_dir = Path(args.out_dir)
     sources = expand_inputs(args.paths)
@@ -190,14 +197,16 @@ def interpolate_batch(args: argparse.Namespace, options: Options, encoding) -> i
     failed: list[tuple[Path, str]] = []
     skipped = 0
     for src, out in zip(sources, outputs):
-        if args.skip_existing and out.is_file() and not partial_files(out):
+        if args.skip_existing and out.is_file():   # outputs are published whole: one that exists is complete
             print(f"skipped {out}: it exists (--skip-existing)")
             skipped += 1
             continue
         try:
             interpolate_one(args, options, encoding, str(src), str(out))
-        except (OSError, ValueError, RuntimeError) as exc:
-            if not args.keep_going:
+        except (OSError, ValueError, RuntimeError, vs.Error) as exc:
+            if not args.keep_going or RECEIVED:   # a signal surfaces as the filter's error: it stops the batch
+                if isinstance(exc, vs.Error) and RECEIVED:
+                    raise
                 raise UsageError(f"{src}: {one_line(exc)}") from None
             print(f"convlstm interpolate: {src}: {one_line(exc)}", file=sys.stderr)
             failed.append((src, one_line(exc)))

@@ -21,6 +21,7 @@ from ..options import Options
 ARGUMENTS = {"input": str, **{f.name: {"data": str, "int": int, "float": float, "flag": int}[f.metadata["kind"]]
                               for f in fields(Options)}}
 PATHS = ("input", "weights")
+NAMED_WEIGHTS = ("paper", "untrained")   # weights= names of models, not files (checkpoint.BUNDLED, UNTRAINED)
 
 
 def _fail(message: str) -> vs.Error:
@@ -53,7 +54,7 @@ def parse(arguments: dict[str, Any]) -> tuple[str, Options]:
     out: dict[str, Any] = {}
     for key, text in arguments.items():
         kind = ARGUMENTS[key]
-        if key in PATHS:
+        if key in PATHS and not (key == "weights" and str(text) in NAMED_WEIGHTS):
             out[key] = resolve_path(key, str(text), os.environ.get("PWD"))
             continue
         try:

@@ -24,7 +24,7 @@ from ..checkpoint import file_sha256, weights_file
 from ..errors import UsageError
 from ..files.atomic import partial_file
 from ..files.encode import join
-from ..files.output import Encoding, check_output, encode_plan, outputs_for, pick_codec
+from ..files.output import Encoding, check_output, encode_plan, outputs_for
 from ..files.probe import probe
 from ..files.source import expand_inputs, prepare_source
 from ..options import Options
@@ -99,8 +99,11 @@ def plan_input(src: Path, out: Path, options: Options, encoding: Encoding, assum
         raise UsageError(f"{str(src)!r} has a variable frame rate: --cluster joins pieces at a constant rate; "
                          "run it without --cluster, which keeps its timestamps")
     container = check_output(src, out, force=True)
-    job = Job(str(src.resolve()), options, replace(encoding, codec=pick_codec(encoding.codec, probe(src), container)),
-              assume_progressive)
+    # what the one-machine route decides from the source and the container (the pieces are NUT), decided here
+    from ..video import colour_of
+    whole = encode_plan(prepared, probe(src), container, encoding, colour_of(prepared.clip))
+    job = Job(str(src.resolve()), options, replace(encoding, codec=whole.codec, pix_fmt=whole.pix_fmt,
+                                                   profile=whole.profile), assume_progressive)
     chunks = plan_chunks(prepared.clip.num_frames, scene_starts(prepared.clip, options.sc), chunk_frames)
     settings = hashlib.sha256(json.dumps({"source": source_fingerprint(src), "job": asdict(job),
                                           "weights": weights_id(options.weights),

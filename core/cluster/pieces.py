@@ -70,6 +70,7 @@ class PiecesFolder:
                 os.unlink(entry.path)
 
     def _check_taken_over(self) -> None:
+        """An earlier run's folder: a real folder of this user's that no one else may write into, marked."""
         info = os.lstat(self.path)
         if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
             raise UsageError(f"{str(self.path)!r} is in the way of this run's pieces folder and is not a folder it "
@@ -81,6 +82,9 @@ class PiecesFolder:
         if mark is None or not stat.S_ISREG(mark.st_mode):
             raise UsageError(f"{str(self.path)!r} exists but was not made by convlstm; move it away (nothing in it "
                              "was touched)")
+        if info.st_uid != os.geteuid() or mark.st_uid != os.geteuid() or info.st_mode & 0o022:
+            raise UsageError(f"{str(self.path)!r} belongs to another user or others may write into it, so its "
+                             "pieces cannot be trusted; move it away")
 
     def close(self) -> None:
         if self._lock is not None:
@@ -129,17 +133,18 @@ class PiecesFolder:
 
     def remove(self) -> None:
         """Removes what a run writes here; the folder goes too unless something else is in it (kept, said)."""
+        os.unlink(self.path / MARK)    # first: a run arriving now is refused, not let in half-way
         self._drop_partials()
         for entry in os.scandir(self.path):
-            if entry.is_file(follow_symlinks=False) and (PIECE.match(entry.name) or entry.name in (MANIFEST, MARK)):
+            if entry.is_file(follow_symlinks=False) and (PIECE.match(entry.name) or entry.name == MANIFEST):
                 os.unlink(entry.path)
-        os.unlink(self.path / LOCK)
-        self.close()
+        os.unlink(self.path / LOCK)    # still held until the folder is gone
         left = sorted(os.listdir(self.path))
         if left:
             log.warning("%s: kept, it holds files that are not pieces (%s)", self.path, ", ".join(left[:5]))
         else:
             os.rmdir(self.path)
+        self.close()
 
 
 def source_fingerprint(path: Path) -> list:

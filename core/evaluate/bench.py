@@ -123,7 +123,7 @@ def bench_one(case: Case, device: str, frames: int, compare: bool) -> dict[str, 
                     compile=case.compile)
     row.update(_net_timings(case, engine))
     row.update(_work(case, engine, row["forward_s_per_frame"]))
-    row.update(_against_peaks(row, measure_peaks(dev), case.precision))
+    row.update(_against_peaks(row, measure_peaks(dev, case.precision), case.precision))
     if compare:
         from .rife import rife_seconds_per_frame
         row.update(_compare(src, frames))
@@ -224,12 +224,16 @@ def _work(case: Case, engine, forward_s: float) -> dict[str, Any]:
     return row
 
 
-def measure_peaks(dev) -> dict[str, float]:
+def measure_peaks(dev, precision: str = "fp32") -> dict[str, float]:
     """This machine's dense compute in GFLOP/s, measured: a 2048-square matmul and a 3x3 convolution of 64
-    channels on 128x128 (the net's kind of work), in fp32 and bf16, every core (or the GPU), best of five."""
+    channels on 128x128 (the net's kind of work), in fp32 and the row's half precision if it has one (bf16 as
+    well on a CPU, where it tells what a bf16 path could gain), every core (or the GPU), best of five."""
     import torch
     out: dict[str, float] = {}
-    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+    names = {"fp32"} | ({"bf16"} if dev.type == "cpu" else set()) | ({precision} - {"fp32"})
+    for name, dtype in (("fp32", torch.float32), ("fp16", torch.float16), ("bf16", torch.bfloat16)):
+        if name not in names:
+            continue
         a = torch.randn(2048, 2048, device=dev, dtype=dtype)
         x = torch.randn(4, 64, 128, 128, device=dev, dtype=dtype)
         w = torch.randn(64, 64, 3, 3, device=dev, dtype=dtype)
@@ -259,8 +263,7 @@ def _best_seconds(run, dev, repeats: int = 5) -> tuple[float, Any]:
 def _against_peaks(row: dict[str, Any], peaks: dict[str, float], precision: str) -> dict[str, Any]:
     """The peaks, and the share of the row's precision's conv peak its learned part reaches (its FLOPs are
     the net's convolutions; the motion search's resampling adds few) and the whole net."""
-    key = "bf16" if precision == "bf16" else "fp32"
-    conv = peaks[f"peak_{key}_conv_gflops_s"]
+    conv = peaks[f"peak_{precision}_conv_gflops_s"]
     out: dict[str, Any] = dict(peaks)
     if row.get("learned_s_per_frame"):
         out["learned_of_peak"] = row["gflops_per_frame"] / row["learned_s_per_frame"] / conv
@@ -318,7 +321,8 @@ COLUMNS = [("size", "{}"), ("device", "{}"), ("precision", "{}"), ("batch", "{}"
            ("warm_latency_s", "{:.3f}"), ("windows_per_pass", "{:.2f}"), ("host_s_per_frame", "{:.4f}"),
            ("forward_s_per_frame", "{:.4f}"), ("motion_s_per_frame", "{:.4f}"), ("learned_s_per_frame", "{:.4f}"),
            ("gflops_per_frame", "{:.1f}"), ("achieved_gflops_s", "{:.1f}"),
-           ("peak_fp32_conv_gflops_s", "{:.0f}"), ("peak_bf16_conv_gflops_s", "{:.0f}"),
+           ("peak_fp32_conv_gflops_s", "{:.0f}"), ("peak_fp16_conv_gflops_s", "{:.0f}"),
+           ("peak_bf16_conv_gflops_s", "{:.0f}"),
            ("learned_of_peak", "{:.0%}"), ("net_of_peak", "{:.0%}"),
            ("op_gbytes_per_frame", "{:.2f}"), ("motion_gbytes_per_frame", "{:.2f}"), ("ops_per_pass", "{:.0f}"),
            ("motion_ops_per_pass", "{:.0f}"),

@@ -9,6 +9,7 @@ the permissions the umask gives new files once complete.
 from __future__ import annotations
 
 import errno
+import glob
 import os
 import tempfile
 from contextlib import contextmanager
@@ -31,7 +32,7 @@ class UnwritableFolder(OSError):
 
 def partial_files(target: Path) -> list[Path]:
     """Partial files of runs writing ``target`` (left only by a run that was killed outright)."""
-    return sorted(target.parent.glob(f".{target.stem}.*{PARTIAL}{target.suffix}"))
+    return sorted(target.parent.glob(f".{glob.escape(target.stem)}.*{PARTIAL}{glob.escape(target.suffix)}"))
 
 
 def _umask() -> int:

@@ -52,9 +52,19 @@ class EncodePlan:
     pix_fmt: str | None = None              # the encoded pixel format (default: the frames' own)
     audio_codec: str | None = None          # default: copied (Opus where WebM must)
     profile: str | None = None              # the encoder's profile (ProRes keeps the source's)
-    video_delay: float = 0.0                # s from the file's start to its video's (kept: sound in sync)
+    video_delay: float = 0.0                # s from the file's start to its video's (kept: sound in sync;
+                                            # place() turns it into timestamps for an encode)
     source_span: tuple[float, float] | None = None   # (from the file's start, length) s: the part kept
     # (the video is placed at its time on the file's clock, video_delay, and every stream cut there)
+
+    def place(self, frames: int, fps: float) -> None:
+        """Puts an encoded video that starts after the file's start (``video_delay``) at its exact time: as
+        timestamps of its own (a constant rate from there), since an input offset would be rounded to the
+        frame grid. A variable rate's timestamps are on the file's clock already."""
+        if self.video_delay and self.timestamps is None and not self.copy_video and fps > 0:
+            self.timestamps = [self.video_delay + k / fps for k in range(frames)]
+        if self.timestamps is not None:
+            self.video_delay = 0.0
 
     @property
     def notes(self) -> list[str]:
@@ -209,7 +219,8 @@ def join(pieces: list[tuple[Path, float]], output_fd: int, plan: EncodePlan) -> 
         listing = Path(scratch) / "pieces.ffconcat"
         listing.write_text("ffconcat version 1.0\n" + "".join(f"file {_concat_quoted(p)}\nduration {d:.9f}\n"
                                                                for p, d in pieces))
-        cmd = [ffmpeg_exe(), "-v", "error", "-nostdin", "-f", "concat", "-safe", "0", "-i", str(listing),
+        delay = ["-itsoffset", f"{plan.video_delay:.6f}"] if plan.video_delay else []   # copied: exact
+        cmd = [ffmpeg_exe(), "-v", "error", "-nostdin", *delay, "-f", "concat", "-safe", "0", "-i", str(listing),
                *plan.output_args(Path(scratch)), "-f", plan.container, "-fd", str(output_fd), "fd:"]
         run = subprocess.run(cmd, capture_output=True, text=True, errors="replace", pass_fds=(output_fd,))
     if run.returncode != 0:
@@ -222,8 +233,7 @@ def encode(clip: vs.VideoNode, output_fd: int, plan: EncodePlan,
     in the folder can redirect the write); raises RuntimeError with ffmpeg's message on failure."""
     in_args, clip, y4m = video_input_args(clip)
     with tempfile.TemporaryDirectory(prefix="convlstm-") as scratch:
-        delay = ["-itsoffset", f"{plan.video_delay:.6f}"] if plan.video_delay and plan.timestamps is None else []
-        cmd = [ffmpeg_exe(), "-v", "error", "-nostdin", *in_args, *delay, "-i", "-", *plan.output_args(Path(scratch)),
+        cmd = [ffmpeg_exe(), "-v", "error", "-nostdin", *in_args, "-i", "-", *plan.output_args(Path(scratch)),
                "-f", plan.container, "-fd", str(output_fd), "fd:"]
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(output_fd,))
         try:

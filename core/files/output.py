@@ -40,6 +40,7 @@ class Encoding:
     preset: str | None = None         # e.g. slow (x264/x265), 6 (SVT-AV1); default: the encoder's medium
     pix_fmt: str | None = None        # e.g. yuv420p10le; default: the frames' own (see encode_plan)
     audio_codec: str | None = None    # e.g. aac, libopus; default: copied
+    profile: str | None = None        # the encoder's profile (not a flag: the ProRes source's, carried to pieces)
 
     def __post_init__(self) -> None:
         if not isinstance(self.crf, int) or isinstance(self.crf, bool) or not 0 <= self.crf <= 63:
@@ -120,7 +121,8 @@ def encode_plan(prepared: Prepared, streams: Probe | None, container: str, encod
                       HdrMetadata.from_props(first), preset=encoding.preset,
                       pix_fmt=encoding.pix_fmt or playable_pix_fmt(prepared, encoding, codec, container),
                       audio_codec=encoding.audio_codec,
-                      profile=streams.video_profile if codec == "prores_ks" and encoding.codec == "auto" else None,
+                      profile=encoding.profile or (streams.video_profile if codec == "prores_ks" and
+                                                   encoding.codec == "auto" else None),
                       video_delay=delay, source_span=span if with_streams else None)
 
 

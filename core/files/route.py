@@ -53,6 +53,7 @@ def interpolate_file(input: str | Path, output: str | Path, options: Options = O
             streams = probe(src_path)
             clip, colour = interpolate_source(prepared.clip, options)
             plan = encode_plan(prepared, streams, container, encoding, colour)
+            plan.place(clip.num_frames, float(clip.fps))
             try:
                 preflight(clip, plan)    # before any frame is computed
             except ValueError as exc:

@@ -251,9 +251,6 @@ def build(info: dict[str, Any], args: dict[str, Any]) -> list[Stage]:
     known_rate = int(info["fps_num"]) > 0 and int(info["fps_den"]) > 0
     source_rate = Fraction(int(info["fps_num"]), int(info["fps_den"])) if known_rate else None
     ratio = options.ratio(source_rate)
-    if ratio < 1:
-        log.warning("the target rate is below the clip's (%s times): source frames are dropped, none are made",
-                    f"{float(ratio):.4g}")
     if num_source * ratio >= 2**31:
         raise InterpolateError(f"the output would have {float(num_source * ratio):.3g} frames, more than a clip "
                                "can hold (2^31 - 1); interpolate the clip in parts")
@@ -264,6 +261,10 @@ def build(info: dict[str, Any], args: dict[str, Any]) -> list[Stage]:
     def computing() -> Compute:
         return Compute(Batcher(engine, batch), PlaneIO(device), fmt, options.sc)
 
+    if ratio < 1:
+        log.warning("the target rate is below the clip's (%s times): the output has fewer frames than the clip; "
+                    "%s", f"{float(ratio):.4g}", "new frames are made at the output's times" if any_time else
+                    "each output time shows the nearest source frame (the others are dropped)")
     if any_time:
         if source_rate is None and ratio.denominator != 1:
             raise InterpolateError(f"factor {ratio} is not whole, so it needs a clip with a known constant frame "
