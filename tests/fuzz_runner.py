@@ -19,6 +19,12 @@ def make_clip(case):
     fmt = getattr(vs, case["format"])
     w, h, n = case["width"], case["height"], case["length"]
     clip = core.std.BlankClip(width=w, height=h, format=fmt, length=n, color=None, keep=False)
+    if case.get("moving"):   # frames that differ (a still window would be copied, never converted)
+        f = clip.format
+        peak = 1.0 if f.sample_type == vs.FLOAT else (1 << f.bits_per_sample) - 1
+        clip = core.std.Splice([core.std.BlankClip(clip, length=1, color=[peak * (k + 1) / (n + 2)] +
+                                                   [peak / 2 if f.color_family == vs.YUV and f.sample_type == vs.INTEGER
+                                                    else 0.0] * (f.num_planes - 1)) for k in range(n)])
     if clip.format.sample_type == vs.INTEGER:
         clip = core.std.Expr(clip, "X Y + 7 * " + str((1 << clip.format.bits_per_sample) - 1) + " %") \
             if case.get("texture") else clip

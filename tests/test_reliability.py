@@ -183,7 +183,8 @@ def test_out_of_memory_on_the_cpu_names_tile(tmp_path):
     fix (the address space is limited so that the test needs no big machine)."""
     code = ("import resource, vapoursynth as vs\n"
             "resource.setrlimit(resource.RLIMIT_AS, (5 << 30, 5 << 30))\n"
-            "clip = vs.core.std.BlankClip(format=vs.RGB24, width=8192, height=8192, length=3)\n"
+            "clip = vs.core.std.Splice([vs.core.std.BlankClip(format=vs.RGB24, width=8192, height=8192, length=1, "
+            "color=[c, c, c]) for c in (0, 80, 160)])\n"
             "try:\n    vs.core.convlstm.Interpolate(clip, device='cpu').get_frame(1)\n"
             "except vs.Error as e:\n    print(e)\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)

@@ -113,7 +113,7 @@ def test_a_worker_that_dies_is_reported_and_replaced():
 
 
 def base(**kw):
-    case = {"format": "RGB24", "width": 24, "height": 16, "length": 3, "args": {"device": "cpu"}}
+    case = {"format": "RGB24", "width": 24, "height": 16, "length": 3, "args": {"device": "cpu"}, "moving": True}
     case.update(kw)
     return case
 
@@ -196,7 +196,9 @@ EDGE_CASES = [
     (base(args={**CPU, "scales": 2}), "scales=2 needs weights trained with a scale fusion"),
     (base(args={**CPU, "batch": 0}), "batch must be 1..16"), (base(args={**CPU, "tile": 8}), "tile must be 0"),
     (base(args={**CPU, "detail": 1.5}), "detail must be in [0, 1]"),
-    *[(base(format=f, props={"_Matrix": m}), BAD_MATRIX) for f in ("YUV420P8", "YUV444PS") for m in (99, 0, -5, 2**40, 3)],
+    *[(base(format=f, props={"_Matrix": m}), BAD_MATRIX) for f in ("YUV420P8", "YUV444PS")
+      for m in (99, 0, -5, 2**40, 3)],
+    (base(format="YUV420P8", moving=False, props={"_Matrix": 99}), 6),   # a still window is copied: no conversion
     *[(base(format="YUV420P10", props={key: value}), 6) for key in ("_Range", "_ChromaLocation")
       for value in (-1, 7, 2**40)],   # unknown values: taken as unset
     (base(props={"_SceneChangeNext": 2**40, "_SceneChangePrev": -3}), 6),
@@ -253,7 +255,7 @@ def test_fuzzed_arguments(fmt, width, height, length, factor, rate, sc, device, 
         args["fps_num"], args["fps_den"] = rate
     if sc is not None:
         args["sc_threshold"] = sc
-    run_case({"format": fmt, "width": width, "height": height, "length": length, "args": args})
+    run_case({"format": fmt, "width": width, "height": height, "length": length, "args": args, "moving": True})
 
 
 def descendants(pid: int) -> list[int]:

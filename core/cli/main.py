@@ -279,8 +279,8 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _terminate)
     args.debug = getattr(args, "debug", False)
+    from ..log import logger   # its handler before anything logs (a notice logged earlier would be lost)
     if args.debug:
-        from ..log import logger   # its handler first: importing it later would reset the level
         logger.setLevel(logging.DEBUG)
     import vapoursynth as vs
 
