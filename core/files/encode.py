@@ -21,6 +21,7 @@ CRF_CODECS = {"libx264", "libx265", "libvpx-vp9", "libsvtav1", "libaom-av1"}
 WEBM_AUDIO = {"opus", "vorbis"}
 SUBTITLE_CODEC = {"mp4": "mov_text", "mov": "mov_text", "webm": "webvtt"}   # text subtitles these containers take
 TIMEBASE = 90000   # ticks per second for kept timestamps (Matroska rounds to ms, MP4 keeps these)
+SPAN_MARGIN = 0.001   # s: a span's streams are cut this much before its first frame (twice the timestamps' fit)
 
 
 def video_input_args(clip: vs.VideoNode) -> tuple[list[str], vs.VideoNode, bool]:
@@ -119,8 +120,10 @@ class EncodePlan:
         """Everything after the video input: the source's streams, the filter chain (from a file in
         ``scratch``: a variable rate's expression can be long), the codecs."""
         args = self.stream_args()
-        if self.source_span is not None:   # every stream cut at the span (the video starts there already)
-            args += ["-ss", f"{self.source_span[0]:.6f}", "-t", f"{self.source_span[1]:.6f}"]
+        if self.source_span is not None:   # every stream cut at the span (the video starts there already): a
+            # millisecond early, so that the span's first frame, placed within the timestamps' fit, stays in
+            start, length = self.source_span
+            args += ["-ss", f"{max(0.0, start - SPAN_MARGIN):.6f}", "-t", f"{length + SPAN_MARGIN:.6f}"]
         chain = self.filters()
         if chain is not None:
             script = Path(scratch) / "filters.txt"
