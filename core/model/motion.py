@@ -267,7 +267,7 @@ def _camera(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, best: torch.Tenso
             floor: torch.Tensor, radius: int) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
     """Reach beyond the full search: v where a camera motion clearly matches better. Returns v, which
     camera motion each vector took (B, 1, h, w: 0 none, k the k-th; None where none took any, which on
-    the CPU is known at no cost) and the camera motions (B, P, 2).
+    the CPU is known at no cost) and the camera motions (B, P, 2), NaN where not tried.
 
     The full search covers +-radius px of the coarse level; the camera may move further (a fast pan). Of
     the frames' CAMERA_PEAKS strongest translations (``_camera_peaks``), those outside that square and
@@ -301,6 +301,7 @@ def _camera(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, best: torch.Tenso
     if not taken.is_cuda and not taken.any():
         return v, None, camera
     ident = torch.where(taken, torch.div(index, len(box), rounding_mode="floor") + 1, torch.zeros_like(index))
+    camera = torch.where(far[..., None], camera, torch.full_like(camera, math.nan))     # NaN: not a motion
     return torch.where(taken, chosen.permute(0, 3, 1, 2), v), ident, camera
 
 
@@ -345,8 +346,8 @@ def _neighbour(v: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
 
 
 def _propagate(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, scale: int, floor: torch.Tensor,
-               origin: torch.Tensor | None = None, ident: torch.Tensor | None = None
-               ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+               origin: torch.Tensor | None = None, ident: torch.Tensor | None = None,
+               camera: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
     """A pixel takes a neighbour's vector (PROPAGATION px away, four directions) where that one at most
     halves the mismatch. Upsampled from a coarser level, vectors at a moving object's edge mix its motion
     with the background's, and +-1 px per level cannot walk back 20 px: on bikes a box moving 23 px per
@@ -355,7 +356,11 @@ def _propagate(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, scale
     of bigbuckbunny, -0.5 dB there): only a clear win is a failed vector's fix (MODEL_CARD.md).
 
     A vector travels with its ``origin`` and ``ident`` (what counts as no motion for it and which camera
-    motion that is, ``_camera``; both None where no vector took one): returns all three."""
+    motion that is, ``_camera``; both None where no vector took one): returns all three. Where vectors
+    took the camera's motions (``camera``, (B, P, 2), NaN where not tried), every pixel also tries each
+    itself, on the same terms: near the frame's edge, where one of the reads of a coarse level's block
+    leaves the frame, the camera failed there, and the neighbours' vectors cross a band 1 or 2 px a
+    level (a 1080p diagonal pan of 360 px kept a sixth of its vectors wrong)."""
     best = _cost(a, b, v[:, None], t, scale, floor, None if origin is None else origin[:, None])
     for step in PROPAGATION:
         for dx, dy in ((step, 0), (-step, 0), (0, step), (0, -step)):
@@ -367,6 +372,17 @@ def _propagate(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, scale
             if origin is not None:
                 origin = torch.where(better, from_, origin)
                 ident = torch.where(better, _neighbour(ident, dx, dy), ident)
+    if camera is None or origin is None:
+        return v, origin, ident
+    h, w = v.shape[-2:]
+    for k in range(camera.shape[1]):
+        absent = torch.isnan(camera[:, k]).any(-1)                                   # (B,): not a motion
+        motion = torch.where(absent[:, None], torch.zeros_like(camera[:, k]), camera[:, k])
+        candidate = motion[:, :, None, None].expand(-1, -1, h, w)
+        cost = _cost(a, b, candidate[:, None], t, scale, floor, candidate[:, None])
+        better = (cost < PROPAGATION_GAIN * best) & ~absent.view(-1, 1, 1, 1)
+        best, v = torch.where(better, cost, best), torch.where(better, candidate, v)
+        origin, ident = torch.where(better, candidate, origin), torch.where(better, k + 1, ident)
     return v, origin, ident
 
 
@@ -456,7 +472,7 @@ def estimate_motion(i2: torch.Tensor, i3: torch.Tensor, t: Time = 0.5) -> torch.
             camera = 2 * camera
             origin = _origin(camera, ident)
         floor = _floor(la, lb, t, origin)
-        v, origin, ident = _propagate(la, lb, v, t, 2 ** level, floor, origin, ident)
+        v, origin, ident = _propagate(la, lb, v, t, 2 ** level, floor, origin, ident, camera)
         v = _search(la, lb, v, t, 2 ** level, floor, origin)
         if level:
             v = _smooth(v)
