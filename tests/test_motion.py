@@ -350,7 +350,8 @@ def test_motion_the_full_search_reaches_is_left_as_it_was(monkeypatch):
 
 def test_camera_candidates_are_per_window_and_bounded_in_memory(monkeypatch):
     """Each window of a batch finds its own camera motion (here one pans left, one right, at their own
-    times), as it would alone; cut into CANDIDATE_PIXELS pieces, no vector moves."""
+    times), as it would alone; cut into CANDIDATE_PIXELS pieces, no vector moves. Windows of a pass must
+    not depend on their companions (docs/design.md, determinism)."""
     from convlstm.model import motion
     frames, _ = photo_pan(320, 180, 80, 0)
     batch = torch.cat([frames, frames.flip(-1)])
@@ -363,3 +364,11 @@ def test_camera_candidates_are_per_window_and_bounded_in_memory(monkeypatch):
                                    rtol=0, atol=1e-3)
     monkeypatch.setattr(motion, "CANDIDATE_PIXELS", 5000)
     assert torch.equal(estimate_motion(batch[:, 1], batch[:, 2], times), together)
+    # a window whose camera stays within the full search's reach, batched with one that moves beyond it,
+    # is searched as alone, bit for bit (no camera motion of the other window's reaches it)
+    slow, _ = photo_pan(320, 180, 6, 2)
+    mixed = torch.cat([frames, slow])
+    monkeypatch.setattr(motion, "CANDIDATE_PIXELS", 1 << 25)
+    together = estimate_motion(mixed[:, 1], mixed[:, 2])
+    for k in range(2):
+        assert torch.equal(together[k:k + 1], estimate_motion(mixed[k:k + 1, 1], mixed[k:k + 1, 2]))

@@ -267,7 +267,7 @@ def _camera(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, best: torch.Tenso
             floor: torch.Tensor, radius: int) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
     """Reach beyond the full search: v where a camera motion clearly matches better. Returns v, which
     camera motion each vector took (B, 1, h, w: 0 none, k the k-th; None where none took any, which on
-    the CPU is known at no cost) and the camera motions (B, P, 2), NaN where not tried.
+    the CPU is known at no cost) and the camera motions (B, P, 2), NaN where no pixel took one.
 
     The full search covers +-radius px of the coarse level; the camera may move further (a fast pan). Of
     the frames' CAMERA_PEAKS strongest translations (``_camera_peaks``), those outside that square and
@@ -301,7 +301,9 @@ def _camera(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, best: torch.Tenso
     if not taken.is_cuda and not taken.any():
         return v, None, camera
     ident = torch.where(taken, torch.div(index, len(box), rounding_mode="floor") + 1, torch.zeros_like(index))
-    camera = torch.where(far[..., None], camera, torch.full_like(camera, math.nan))     # NaN: not a motion
+    # a motion no pixel took is none: each window's vectors are what they are alone, whatever its batch
+    used = (ident.flatten(1)[:, None] == torch.arange(1, len(height[0]) + 1, device=ident.device)[:, None]).any(-1)
+    camera = torch.where(used[..., None], camera, torch.full_like(camera, math.nan))    # NaN: not a motion
     return torch.where(taken, chosen.permute(0, 3, 1, 2), v), ident, camera
 
 
@@ -357,7 +359,7 @@ def _propagate(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, scale
 
     A vector travels with its ``origin`` and ``ident`` (what counts as no motion for it and which camera
     motion that is, ``_camera``; both None where no vector took one): returns all three. Where vectors
-    took the camera's motions (``camera``, (B, P, 2), NaN where not tried), every pixel also tries each
+    took the camera's motions (``camera``, (B, P, 2), NaN where none did), every pixel also tries each
     itself, on the same terms: near the frame's edge, where one of the reads of a coarse level's block
     leaves the frame, the camera failed there, and the neighbours' vectors cross a band 1 or 2 px a
     level (a 1080p diagonal pan of 360 px kept a sixth of its vectors wrong)."""
