@@ -379,6 +379,8 @@ def _propagate(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, scale
     h, w = v.shape[-2:]
     for k in range(camera.shape[1]):
         absent = torch.isnan(camera[:, k]).any(-1)                                   # (B,): not a motion
+        if not absent.is_cuda and absent.all():
+            continue
         motion = torch.where(absent[:, None], torch.zeros_like(camera[:, k]), camera[:, k])
         candidate = motion[:, :, None, None].expand(-1, -1, h, w)
         cost = _cost(a, b, candidate[:, None], t, scale, floor, candidate[:, None])
