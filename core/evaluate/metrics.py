@@ -85,7 +85,7 @@ def share_off(pred: np.ndarray, truth: np.ndarray, levels: int = OFF_LEVELS) -> 
     other bit depths or floats are compared as they are, so give 8-bit frames (the protocol's)."""
     if pred.shape != truth.shape or pred.ndim != 3:
         raise ValueError(f"share_off needs two (H, W, C) frames of one shape, got {pred.shape} and {truth.shape}")
-    off = np.abs(pred.astype(np.int32) - truth.astype(np.int32)) > levels
+    off = np.abs(pred.astype(np.float64) - truth.astype(np.float64)) > levels     # no uint8 wrap-around
     return float(off.any(-1).mean())
 
 
