@@ -362,7 +362,7 @@ def test_camera_candidates_are_per_window_and_bounded_in_memory(monkeypatch):
     for k, t in enumerate((0.5, 0.3)):     # a batch's arithmetic differs in the last bits: 6 sub-px fits
         torch.testing.assert_close(together[k:k + 1], estimate_motion(batch[k:k + 1, 1], batch[k:k + 1, 2], t),
                                    rtol=0, atol=1e-3)
-    monkeypatch.setattr(motion, "CANDIDATE_PIXELS", 5000)
+    monkeypatch.setattr(motion, "CANDIDATE_PIXELS", 20_000)     # the camera's candidates two at a time
     assert torch.equal(estimate_motion(batch[:, 1], batch[:, 2], times), together)
     # a window whose camera stays within the full search's reach, batched with one that moves beyond it,
     # is searched as alone, bit for bit (no camera motion of the other window's reaches it)
