@@ -215,8 +215,10 @@ def plot_per_frame(results: list[ClipResult], methods: list[str], path: Path) ->
             for m in methods:
                 if m in r.scores and getattr(r.scores[m], attr) is not None:
                     values = getattr(r.scores[m], attr)
-                    ax.plot(2 * np.arange(len(values)) + 1, values, label=m, lw=1)
-            ax.set_title(f"{r.clip}: {label}", fontsize=9)
+                    line, = ax.plot(2 * np.arange(len(values)) + 1, values, label=m, lw=1)
+                    if attr == "psnr" and np.isfinite(r.scores[m].p5_psnr):   # its 5th percentile, dashed
+                        ax.axhline(r.scores[m].p5_psnr, color=line.get_color(), lw=0.8, ls="--")
+            ax.set_title(f"{r.clip}: {label}" + (" (dashed: 5th percentile)" if attr == "psnr" else ""), fontsize=9)
             ax.set_ylabel(label)
     for ax in axes[-1]:
         ax.set_xlabel("source frame index (odd = predicted)")
