@@ -1,4 +1,5 @@
 """Metrics against an independent implementation; evaluate and bench on tiny real inputs."""
+import csv
 import json
 import math
 import subprocess
@@ -33,6 +34,44 @@ def test_identical_images():
     assert ssim(luma(a), luma(a)) == pytest.approx(1.0)
 
 
+def test_share_off_counts_pixels_more_than_10_levels_off_in_any_channel():
+    from convlstm.evaluate.metrics import share_off
+    rng = np.random.default_rng(1)
+    truth = rng.integers(20, 236, (30, 40, 3), dtype=np.uint8)
+    pred = truth.copy()
+    pred[0, :7, 1] += 11                        # 7 pixels 11 levels off in green: off
+    pred[1, :5] -= 11                           # 5 pixels off in all three channels: each counted once
+    pred[2, :9] += 10                           # 9 pixels exactly 10 levels off everywhere: not off
+    pred[3, :2] = np.where(truth[3, :2] < 128, 250, 5)   # far off either way (no uint8 wrap-around)
+    assert share_off(pred, truth) == (7 + 5 + 2) / (30 * 40)
+    assert share_off(pred, truth, levels=9) == (7 + 5 + 9 + 2) / (30 * 40)
+    assert share_off(truth, truth) == 0.0
+    with pytest.raises(ValueError, match="one shape"):
+        share_off(pred[:, :, 0], truth[:, :, 0])
+
+
+def test_worst_case_figures_of_frames_with_known_errors():
+    """Frames off by a known constant have a known PSNR; the 5th percentile of 21 frames is the 2nd lowest,
+    of 29 frames 0.4 of the way from the 2nd lowest to the 3rd (numpy's linear rule)."""
+    from convlstm.evaluate.metrics import low_percentile
+    from convlstm.evaluate.protocol import score
+    rng = np.random.default_rng(2)
+    offsets = [1, 2, 3, 4, 6, 8, 12, 16, 3, 2, 1, 5, 7, 9, 2, 4, 1, 3, 2, 11, 1]      # 21 frames
+    truth = rng.integers(40, 200, (len(offsets), 16, 24, 3), dtype=np.uint8)
+    preds = np.stack([t + d for t, d in zip(truth, offsets)]).astype(np.uint8)        # no clipping: 200 + 16 < 256
+    s = score(preds, truth)
+    frame_psnr = [10 * math.log10(255 ** 2 / d ** 2) for d in offsets]
+    assert s.psnr == pytest.approx(frame_psnr, abs=1e-9)
+    assert s.p5_psnr == pytest.approx(sorted(frame_psnr)[1], abs=1e-9)          # rank 20 * 0.05 = 1
+    assert s.p5_psnr == pytest.approx(10 * math.log10(255 ** 2 / 12 ** 2), abs=1e-9)
+    assert s.share_off == pytest.approx(np.mean([d > 10 for d in offsets]), abs=1e-12)   # 12, 16, 11 px: every pixel
+    assert s.share_off == pytest.approx(3 / 21, abs=1e-12)
+    values = list(range(29))[::-1]
+    assert low_percentile(np.array(values, float)) == pytest.approx(1.4, abs=1e-12)
+    assert low_percentile(np.array([30.0, 31.0, math.inf])) == 30.1               # identical frames: no NaN
+    assert low_percentile(np.array([math.inf, math.inf])) == math.inf
+
+
 def write_known_motion(path, frames=12, w=64, h=48, speed=2):
     """A lossless (FFV1) clip of a square moving ``speed`` px per frame; returns the true RGB frames."""
     truth = []
@@ -61,10 +100,24 @@ def test_evaluate_on_a_clip_with_known_motion(tmp_path):
     for name in ("results.csv", "metrics_bars.png", "per_frame.png", "worst_square.png", "table.txt"):
         assert (tmp_path / "eval" / name).stat().st_size > 0
     rows = (tmp_path / "eval" / "results.csv").read_text().splitlines()
-    assert rows[0].startswith("clip,method,psnr,ssim,vmaf,sharpness") and len(rows) == 5
+    assert rows[0].startswith("clip,method,psnr,ssim,vmaf,sharpness,psnr_p5,off10,") and len(rows) == 5
+    # repeat shows frame 2i for 2i + 1: the square's 2 px leading and trailing strips (16 rows each) are
+    # off, everything else exact, on every frame. Of 5 frames the 5th percentile is at rank 0.2: a fifth
+    # of the way from the lowest frame PSNR to the next
+    assert r.scores["repeat"].share_off == pytest.approx(2 * 2 * 16 / (64 * 48), abs=1e-12)
+    low = sorted(psnr(truth[2 * i], truth[2 * i + 1]) for i in range(5))
+    expected_p5 = low[0] + 0.2 * (low[1] - low[0])
+    assert low[0] < expected_p5 < low[1] and expected_p5 < expected_repeat
+    assert r.scores["repeat"].p5_psnr == pytest.approx(expected_p5, abs=1e-9)
+    saved = {d["method"]: d for d in csv.DictReader(open(tmp_path / "eval" / "results.csv"))}
+    assert float(saved["repeat"]["off10"]) == pytest.approx(64 / 3072, abs=1e-6)
+    assert float(saved["repeat"]["psnr_p5"]) == pytest.approx(expected_p5, abs=1e-4)
+    assert (tmp_path / "eval" / "worst_case.png").stat().st_size > 5_000
     assert r.scores["mvtools"].mean_vmaf > r.scores["blend"].mean_vmaf > 0   # what users see agrees here
     assert all(len(s.vmaf) == len(s.sharpness) == 5 for s in r.scores.values())
-    assert "VMAF" in (tmp_path / "eval" / "table.txt").read_text()
+    table = (tmp_path / "eval" / "table.txt").read_text()
+    assert "VMAF" in table and "PSNR p5" in table and "off>10" in table
+    assert f"{64 / 3072:.2%}" in table                      # repeat's share, as printed
 
 
 def test_vmaf_and_sharpness_ratio_tell_a_blurred_frame_from_a_sharp_one():

@@ -2,7 +2,9 @@
 
 PSNR on 8-bit RGB, SSIM on luma (Gaussian window 11, sigma 1.5), VMAF (the libvmaf filter of the ffmpeg
 binary with its built-in model) and a sharpness ratio: PSNR rewards a soft guess between two sharp frames,
-VMAF and sharpness show it. SSIM follows Wang et al. 2004 with the conventions of scikit-image's structural_similarity
+VMAF and sharpness show it. Means hide the frames that fail, so two worst-case figures stand beside them:
+the 5th-percentile frame PSNR (``low_percentile``) and the share of pixels off by more than 10 levels
+(``share_off``). SSIM follows Wang et al. 2004 with the conventions of scikit-image's structural_similarity
 (gaussian_weights=True, sample covariance, symmetric borders, 5-pixel border excluded from the mean),
 so figures are comparable with that reference implementation.
 """
@@ -70,6 +72,38 @@ def ssim(a: np.ndarray, b: np.ndarray, data_range: float = 255.0, sigma: float =
 def frame_scores(pred: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
     """(PSNR on RGB, SSIM on BT.601 luma) of two (H, W, 3) uint8 frames."""
     return psnr(pred, truth), ssim(luma(pred), luma(truth))
+
+
+OFF_LEVELS = 10   # a pixel is "off" when a channel misses the truth by more than this many 8-bit levels
+WORST_PERCENT = 5  # the worst-case frame PSNR is this percentile of a clip's per-frame PSNRs
+
+
+def share_off(pred: np.ndarray, truth: np.ndarray, levels: int = OFF_LEVELS) -> float:
+    """The share (0 to 1) of pixels of an (H, W, 3) 8-bit RGB frame whose R, G or B value differs from the
+    truth's by more than ``levels`` (strictly: 11 levels off counts at the default 10, 10 does not).
+    A pixel counts once however many of its channels are off; the share is of H x W pixels. Values of
+    other bit depths or floats are compared as they are, so give 8-bit frames (the protocol's)."""
+    if pred.shape != truth.shape or pred.ndim != 3:
+        raise ValueError(f"share_off needs two (H, W, C) frames of one shape, got {pred.shape} and {truth.shape}")
+    off = np.abs(pred.astype(np.float64) - truth.astype(np.float64)) > levels     # no uint8 wrap-around
+    return float(off.any(-1).mean())
+
+
+def low_percentile(values: np.ndarray, percent: float = WORST_PERCENT) -> float:
+    """The ``percent``-th percentile of per-frame figures, as numpy's default (linear) method: rank
+    (n - 1) * percent / 100 counted from the lowest, between two ranks linearly (of 29 frames, the 5th
+    percentile lies 0.4 of the way from the 2nd lowest to the 3rd lowest). Written out so that an
+    identical frame's +inf PSNR is handled: it stays +inf between ranks and never makes a NaN."""
+    v = np.sort(np.asarray(values, dtype=np.float64).ravel())
+    if v.size == 0:
+        return float("nan")
+    rank = (v.size - 1) * percent / 100
+    lo = int(math.floor(rank))
+    hi = min(lo + 1, v.size - 1)
+    frac = rank - lo
+    if frac == 0 or v[hi] == v[lo]:
+        return float(v[lo])
+    return float(v[lo] + (v[hi] - v[lo]) * frac)
 
 
 LAPLACIAN = torch.tensor(DETAIL_LAPLACIAN, dtype=torch.float64)   # the detail matching's measure, whole-frame

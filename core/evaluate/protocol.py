@@ -14,7 +14,7 @@ from ..filter.formats import PixelFormat
 from ..filter.scenes import predict_within_scene
 from ..filter.schedule import clamped_window
 from ..options import DEFAULT_SC_THRESHOLD
-from .metrics import frame_scores, sharpness_ratio, vmaf
+from .metrics import WORST_PERCENT, frame_scores, low_percentile, share_off, sharpness_ratio, vmaf
 
 RGB24 = PixelFormat(name="RGB24", bits=8, is_float=False)
 
@@ -48,11 +48,17 @@ def predict_with_engine(engine: Engine, even: np.ndarray,
 
 @dataclass
 class Scores:
-    """Per predicted frame; VMAF only where asked for (it runs ffmpeg: the report, not validation)."""
+    """Per predicted frame; VMAF only where asked for (it runs ffmpeg: the report, not validation).
+
+    Beside the means, the worst case: ``p5_psnr`` is the 5th percentile of the frames' PSNR (metrics.
+    low_percentile: linear between ranks), ``share_off`` the share of all pixels of the clip's predicted
+    frames with any RGB channel more than 10 levels (8-bit) from the truth (metrics.share_off; the mean of
+    the frames' shares, which all have one size)."""
     psnr: np.ndarray
     ssim: np.ndarray
     sharpness: np.ndarray            # predicted frame's sharpness over the true frame's
     vmaf: np.ndarray | None = None
+    off: np.ndarray | None = None    # per frame: share of pixels off by more than OFF_LEVELS
 
     @property
     def mean_psnr(self) -> float:
@@ -70,8 +76,16 @@ class Scores:
     def mean_vmaf(self) -> float:
         return float(np.mean(self.vmaf)) if self.vmaf is not None else float("nan")
 
+    @property
+    def p5_psnr(self) -> float:
+        return low_percentile(self.psnr, WORST_PERCENT)
+
+    @property
+    def share_off(self) -> float:
+        return float(np.mean(self.off)) if self.off is not None else float("nan")
+
 
 def score(preds: np.ndarray, truth: np.ndarray, with_vmaf: bool = False) -> Scores:
-    rows = np.array([(*frame_scores(p, t), sharpness_ratio(p, t)) for p, t in zip(preds, truth)])
+    rows = np.array([(*frame_scores(p, t), sharpness_ratio(p, t), share_off(p, t)) for p, t in zip(preds, truth)])
     return Scores(psnr=rows[:, 0], ssim=rows[:, 1], sharpness=rows[:, 2],
-                  vmaf=vmaf(preds, truth) if with_vmaf else None)
+                  vmaf=vmaf(preds, truth) if with_vmaf else None, off=rows[:, 3])

@@ -1,4 +1,6 @@
-"""`convlstm evaluate`: every method on every clip, then a table, a CSV and the plots (PSNR, SSIM, VMAF, sharpness)."""
+"""`convlstm evaluate`: every method on every clip, then a table, a CSV and the plots (PSNR, SSIM, VMAF,
+sharpness, and the worst case beside the means: 5th-percentile frame PSNR and the share of pixels off by
+more than 10 levels)."""
 from __future__ import annotations
 
 import csv
@@ -60,7 +62,10 @@ def machine_description() -> str:
 
 METRICS = (("PSNR", "mean_psnr", "{:.2f}", "PSNR (dB), RGB"), ("SSIM", "mean_ssim", "{:.4f}", "SSIM, luma"),
            ("VMAF", "mean_vmaf", "{:.2f}", "VMAF"), ("sharp", "mean_sharpness", "{:.3f}",
-                                                   "sharpness / truth's (1 = as sharp)"))
+                                                   "sharpness / truth's (1 = as sharp)"),
+           ("PSNR p5", "p5_psnr", "{:.2f}", "5th-percentile frame PSNR (dB)"),
+           ("off>10", "share_off", "{:.2%}", "pixels off by > 10 levels"))
+WORST = METRICS[-2:]   # the worst-case figures, also drawn on their own (plot_worst_case)
 
 
 def _fps(p: Prediction) -> float:
@@ -92,38 +97,109 @@ def table(results: list[ClipResult], methods: list[str]) -> str:
 def write_csv(results: list[ClipResult], methods: list[str], path: Path) -> None:
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["clip", "method", "psnr", "ssim", "vmaf", "sharpness", "fps", "frames", "machine"])
+        # psnr_p5: 5th-percentile frame PSNR; off10: share (0-1) of pixels with an RGB channel > 10 levels off
+        w.writerow(["clip", "method", "psnr", "ssim", "vmaf", "sharpness", "psnr_p5", "off10", "fps", "frames",
+                    "machine"])
         machine = machine_description()
         for r in results:
             for m in methods:
                 if m in r.scores:
                     s, p = r.scores[m], r.predictions[m]
                     w.writerow([r.clip, m, f"{s.mean_psnr:.4f}", f"{s.mean_ssim:.5f}", f"{s.mean_vmaf:.3f}",
-                                f"{s.mean_sharpness:.4f}", f"{_fps(p):.2f}", len(p.frames), machine])
+                                f"{s.mean_sharpness:.4f}", f"{s.p5_psnr:.4f}", f"{s.share_off:.6f}",
+                                f"{_fps(p):.2f}", len(p.frames), machine])
                 else:
-                    w.writerow([r.clip, m, "", "", "", "", "", 0, machine])
+                    w.writerow([r.clip, m, "", "", "", "", "", "", "", 0, machine])
 
 
 def plot_bars(results: list[ClipResult], methods: list[str], path: Path) -> None:
-    """Four panels (PSNR, SSIM, VMAF, sharpness), axes from 0, each bar labelled with its value."""
+    """One panel per figure of METRICS (PSNR, SSIM, VMAF, sharpness, 5th-percentile frame PSNR, share of
+    pixels off by more than 10 levels), axes from 0, each bar labelled with its value."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import PercentFormatter
     fig, axes = plt.subplots(len(METRICS), 1, figsize=(max(7, 2.4 * len(results)), 3.0 * len(METRICS)))
     width = 0.8 / len(methods)
     x = np.arange(len(results))
     for ax, (name, attr, fmt, label) in zip(axes, METRICS):
         for k, m in enumerate(methods):
-            vals = [getattr(r.scores[m], attr) if m in r.scores else 0.0 for r in results]
-            bars = ax.bar(x + k * width, vals, width, label=m)
-            ax.bar_label(bars, [fmt.format(v) if v else "" for v in vals], fontsize=6, rotation=90, padding=2)
-        ax.set_ylim(0, max(getattr(s, attr) for r in results for s in r.scores.values()) * 1.18)
+            vals = [getattr(r.scores[m], attr) if m in r.scores else None for r in results]
+            bars = ax.bar(x + k * width, [v if v is not None and np.isfinite(v) else 0.0 for v in vals], width, label=m)
+            ax.bar_label(bars, [fmt.format(v) if v is not None else "" for v in vals], fontsize=6, rotation=90,
+                         padding=2)
+        ax.set_ylim(0, _top(results, attr) * 1.18)
+        if attr == "share_off":
+            ax.yaxis.set_major_formatter(PercentFormatter(1.0))
         if name == "sharp":
             ax.axhline(1.0, color="grey", lw=0.8, ls="--")
         ax.set_xticks(x + 0.4 - width / 2, [r.clip for r in results], fontsize=8)
         ax.set_ylabel(label, fontsize=8)
     axes[0].set_title("Interpolated odd frames vs truth (even frames in)")
     axes[0].legend(fontsize=7, ncol=len(methods), loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _top(results: list[ClipResult], attr: str) -> float:
+    """The largest finite value of a figure over every clip and method (1 where there is none)."""
+    vals = [getattr(s, attr) for r in results for s in r.scores.values()]
+    finite = [v for v in vals if np.isfinite(v)]
+    return max(finite) if finite and max(finite) > 0 else 1.0
+
+
+def plot_worst_case(results: list[ClipResult], methods: list[str], path: Path) -> None:
+    """Where a clip's frames fail, per clip and method. Left: each method's frame PSNRs as a dot per frame
+    over a box of the middle half, the mean as a black bar and the 5th percentile as a red one, on a
+    shared dB axis that starts at the lowest frame's PSNR rounded down (a spread, not an amount: bars from
+    0 would hide it). Right: the share of pixels off by more than 10 levels, bars from 0 %."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+    from matplotlib.ticker import PercentFormatter
+    fig, (left, right) = plt.subplots(1, 2, figsize=(max(10, 2.6 * len(results) * 2), 4.2))
+    width = 0.8 / len(methods)
+    x = np.arange(len(results))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    finite = []
+    for k, m in enumerate(methods):
+        colour = colours[k % len(colours)]
+        pos = x + k * width
+        for i, r in enumerate(results):
+            if m not in r.scores:
+                continue
+            s = r.scores[m]
+            p = s.psnr[np.isfinite(s.psnr)]
+            if p.size:
+                finite.append(p)
+                q1, q3 = np.percentile(p, [25, 75])
+                left.add_patch(Rectangle((pos[i] - 0.4 * width, q1), 0.8 * width, q3 - q1,
+                                         color=colour, alpha=0.25, lw=0))
+                left.plot(np.full(p.size, pos[i]), p, ".", color=colour, ms=2.5, alpha=0.7)
+            for value, c in ((s.mean_psnr, "black"), (s.p5_psnr, "red")):
+                if np.isfinite(value):
+                    left.plot([pos[i] - 0.45 * width, pos[i] + 0.45 * width], [value, value], color=c, lw=1.6)
+            left.annotate(f"{s.p5_psnr:.1f}", (pos[i], s.p5_psnr if np.isfinite(s.p5_psnr) else 0), fontsize=6,
+                          color="red", ha="center", va="top", xytext=(0, -3), textcoords="offset points")
+        vals = [r.scores[m].share_off if m in r.scores else None for r in results]
+        bars = right.bar(x + k * width, [v if v is not None else 0.0 for v in vals], width, label=m, color=colour)
+        right.bar_label(bars, [f"{v:.1%}" if v is not None else "" for v in vals], fontsize=6, rotation=90, padding=2)
+    if finite:
+        every = np.concatenate(finite)
+        left.set_ylim(np.floor(every.min()) - 1, np.ceil(every.max()) + 1)
+    left.set_ylabel("frame PSNR (dB), RGB")
+    left.set_title("each frame; black: mean, red: 5th percentile (labelled)", fontsize=9)
+    right.set_ylim(0, _top(results, "share_off") * 1.2)
+    right.yaxis.set_major_formatter(PercentFormatter(1.0))
+    right.set_ylabel("pixels off by > 10 levels (any of R, G, B)")
+    right.set_title("share of pixels off by more than 10 of 255 levels", fontsize=9)
+    for ax in (left, right):
+        ax.set_xticks(x + 0.4 - width / 2, [r.clip for r in results], fontsize=8)
+        ax.set_xlim(-0.3, len(results) - 0.1)
+    right.legend(fontsize=7, ncol=len(methods), loc="upper right")
+    fig.suptitle("Worst case: interpolated odd frames vs truth (even frames in)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -139,8 +215,10 @@ def plot_per_frame(results: list[ClipResult], methods: list[str], path: Path) ->
             for m in methods:
                 if m in r.scores and getattr(r.scores[m], attr) is not None:
                     values = getattr(r.scores[m], attr)
-                    ax.plot(2 * np.arange(len(values)) + 1, values, label=m, lw=1)
-            ax.set_title(f"{r.clip}: {label}", fontsize=9)
+                    line, = ax.plot(2 * np.arange(len(values)) + 1, values, label=m, lw=1)
+                    if attr == "psnr" and np.isfinite(r.scores[m].p5_psnr):   # its 5th percentile, dashed
+                        ax.axhline(r.scores[m].p5_psnr, color=line.get_color(), lw=0.8, ls="--")
+            ax.set_title(f"{r.clip}: {label}" + (" (dashed: 5th percentile)" if attr == "psnr" else ""), fontsize=9)
             ax.set_ylabel(label)
     for ax in axes[-1]:
         ax.set_xlabel("source frame index (odd = predicted)")
@@ -211,7 +289,9 @@ def evaluate(clips: list[str], frames: int = 60, methods: list[str] | None = Non
     write_csv(results, methods, out / "results.csv")
     plot_bars(results, methods, out / "metrics_bars.png")
     plot_per_frame(results, methods, out / "per_frame.png")
+    plot_worst_case(results, methods, out / "worst_case.png")
     for r in results:
         worst_frame_crop(r, "convlstm", out / f"worst_{Path(r.clip).stem}.png")
-    print(f"wrote {out / 'results.csv'}, {out / 'metrics_bars.png'}, {out / 'per_frame.png'} and worst-frame crops")
+    print(f"wrote {out / 'results.csv'}, {out / 'metrics_bars.png'}, {out / 'per_frame.png'}, "
+          f"{out / 'worst_case.png'} and worst-frame crops")
     return results

@@ -7,9 +7,12 @@ p + (1 - t) v, and the right v makes those two samples agree over a block around
 time leaves no holes (nothing is splatted forward). Coarse to fine: a full search on the first pyramid level
 at most 48 px on its short side, reaching 64 px of motion at least; at every finer level a pixel whose
 upsampled vector clearly fails takes a neighbour's (1 or 2 px away), then every vector is refined by +-1 px;
-the finest level gets a sub-pixel fit. Where the vectors are not borne out by
-the frames the search did not use (noise, flicker, a mistaken pattern), ``confidence`` says so and the model
-keeps the plain frames there. Every step is plain tensor arithmetic, so CPU and CUDA run the same code.
+the finest level gets a sub-pixel fit. Motion beyond the full search's reach (a fast pan, up to half the
+frame along each axis) comes from the camera: the strongest translations between the two frames by phase
+correlation on the coarse level are tried around every pixel too, and taken where the full search clearly
+failed; such vectors are then refined with the prior for small motion centred on the camera's motion
+(``_camera``). Where the vectors are not borne out by the frames the search did not use (noise, flicker, a
+mistaken pattern), ``confidence`` says so and the model keeps the plain frames there. Every step is plain tensor arithmetic, so CPU and CUDA run the same code.
 
 The target time t is a float, or in training one per sample as a (B, 1, 1, 1) tensor (``Time``).
 
@@ -37,6 +40,11 @@ FLAT_MISMATCH = 1e-3   # a no-motion mismatch counted at least this (mean |luma 
 CONFIDENCE_BLOCK = 9   # window comparing the match with no motion
 CONFIDENT_RATIO = 0.5  # a match at half the no-motion mismatch (or better) is trusted fully
 SEARCHED_RATIOS = (0.25, 0.5)   # the searched pair: fully trusted at a quarter, not at all from a half
+CAMERA_PEAKS = 3       # camera motions (phase-correlation peaks) tried beyond the full search's reach
+CAMERA_STEP = 2        # each with every vector within +-2 px of it on the coarse level
+CAMERA_SHARE = 1 / 3   # a peak at most this share of the strongest one's height is not a motion
+CAMERA_HEIGHT = 0.2    # nor one this low (phase correlation: 1 for a whole frame moving as one)
+CAMERA_GAIN = PROPAGATION_GAIN   # and taken only where it at most halves the full search's cost
 
 Time = float | torch.Tensor      # one t for the batch, or (B, 1, 1, 1): one per sample
 CANDIDATE_PIXELS = 1 << 25      # candidate vectors x pixels whose costs are found in one pass (memory bound)
@@ -142,17 +150,23 @@ def _mismatch(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time) -> tor
     return _block_mean((sample_each(a, v, -t)[:, :, 0] - sample_each(b, v, 1 - t)[:, :, 0]).abs_())
 
 
-def _floor(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+def _floor(a: torch.Tensor, b: torch.Tensor, t: Time = 0.5, origin: torch.Tensor | None = None) -> torch.Tensor:
     """The cost per px of motion that ``_cost`` adds, (B, 1, h, w): MOTION_FLOOR of the block's mismatch
     with no motion. A share, not an amount of luma, so a dark or low-contrast picture is searched as a
     bright one is (an absolute floor snapped 40 px of motion in a texture at a tenth of the contrast to
-    zero)."""
+    zero). Where ``origin`` (B, 2, h, w) is not zero (the camera's motion, ``_camera``), "no motion" is
+    moving with it: 80 px from where it was, even a smooth picture differs a lot, and a floor that large
+    pulled the vectors of an 80 px pan 1 px toward zero at each finer level (6 % of them wrong)."""
     still = _block_mean((a - b).abs())   # ``_mismatch`` at v = 0, where t plays no part
-    return MOTION_FLOOR * still.clamp_min(FLAT_MISMATCH)
+    floor = MOTION_FLOOR * still.clamp_min(FLAT_MISMATCH)
+    if origin is None:
+        return floor
+    moved = MOTION_FLOOR * _mismatch(a, b, origin[:, None], t).clamp_min(FLAT_MISMATCH)
+    return torch.where((origin != 0).any(1, keepdim=True), moved, floor)
 
 
 def _cost(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, scale: int,
-          floor: torch.Tensor | None) -> torch.Tensor:
+          floor: torch.Tensor | None, origin: torch.Tensor | None = None) -> torch.Tensor:
     """The cost (B, K, h, w) of K candidate fields v (B, K, 2, h, w), found together, at most
     CANDIDATE_PIXELS at a time.
 
@@ -164,12 +178,15 @@ def _cost(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, scale: int
     (-33, -33) px, and beside a box on the smooth roof of bikes a far vector that fit the roof's gradient
     (mismatch 0.006 against 0.027 with no motion) bit the box's corner off (5 dB on the frame). The floor
     decides between whole-px candidates; the sub-pixel fit leaves it out (None), as its slope would pull
-    every fraction toward zero."""
+    every fraction toward zero. ``origin`` (B, K or 1, 2, h or 1, w or 1), where given, is what counts as
+    no motion (the camera's motion, ``_camera``) instead of zero."""
     n, k, _, h, w = v.shape
     step = max(1, CANDIDATE_PIXELS // (n * h * w))
     if k > step:
-        return torch.cat([_cost(a, b, v[:, i:i + step], t, scale, floor) for i in range(0, k, step)], 1)
-    motion = v.abs().sum(2)          # px of this level
+        def part(i: int) -> torch.Tensor | None:
+            return origin[:, i:i + step] if origin is not None and origin.shape[1] == k else origin
+        return torch.cat([_cost(a, b, v[:, i:i + step], t, scale, floor, part(i)) for i in range(0, k, step)], 1)
+    motion = (v if origin is None else v - origin).abs().sum(2)          # px of this level
     cost = _mismatch(a, b, v, t).mul_(torch.add(1, motion, alpha=SMALL_MOTION * scale))
     return cost if floor is None else cost.addcmul_(floor, motion, value=scale)
 
@@ -177,7 +194,8 @@ def _cost(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, scale: int
 def _full_search(a: torch.Tensor, b: torch.Tensor, t: Time, radius: int, scale: int,
                  floor: torch.Tensor) -> torch.Tensor:
     """Exhaustive search over every whole-pixel v within radius, as many rows of candidates at a time as
-    CANDIDATE_PIXELS allows, keeping the running best (ties go to the candidate searched first)."""
+    CANDIDATE_PIXELS allows, keeping the running best (ties go to the candidate searched first).
+    Returns the vectors (n, 2, h, w) and their cost (n, 1, h, w)."""
     n, _, h, w = a.shape
     side = 2 * radius + 1
     table = _constant(tuple((dx, dy) for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1)), a)
@@ -193,17 +211,132 @@ def _full_search(a: torch.Tensor, b: torch.Tensor, t: Time, radius: int, scale: 
         else:
             better = cost < best_cost
             best_cost, best_v = torch.where(better, cost, best_cost), torch.where(better, chosen, best_v)
-    return best_v
+    return best_v, best_cost
+
+
+def _hann(h: int, w: int, like: torch.Tensor) -> torch.Tensor:
+    """(H, W) Hann window, made once per size and device: the frame's edges fade out of the correlation."""
+    def make() -> torch.Tensor:
+        wy = torch.hann_window(h, periodic=False, device=like.device, dtype=like.dtype) if h > 1 else torch.ones(1, device=like.device, dtype=like.dtype)
+        wx = torch.hann_window(w, periodic=False, device=like.device, dtype=like.dtype) if w > 1 else torch.ones(1, device=like.device, dtype=like.dtype)
+        return wy[:, None] * wx[None]
+    return _cached(_GRIDS, ("hann", h, w, like.device, like.dtype), make)
+
+
+def _camera_peaks(a: torch.Tensor, b: torch.Tensor, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``count`` strongest translations (B, count, 2) (x then y, px of this level) that carry a to b,
+    and their peaks' heights (B, count),
+    by phase correlation: the peaks of the inverse transform of the whitened cross spectrum. The frames
+    are windowed and zero-padded to twice their size, so any shift of less than the frame along each axis
+    has one place and none wraps onto another. Peaks are local maxima (3x3), strongest first, each placed
+    to a fraction of a px by a parabola through it and its neighbours in x and in y: a coarse level's
+    whole px is 8 px of a 640x360 frame, and the camera's motion is the prior's centre at every finer
+    level (``_camera``). No host sync: the peaks stay on the device.
+
+    Heights, on an 80x45 coarse level: a pan of a photo 0.27 (diagonal, 117 px) to 0.88; a second motion
+    in the evaluation clips (demo, bikes) 0.17-0.29 where the first was 0.35-0.43; the strongest peaks of
+    no motion at all 0.03-0.07."""
+    n, _, h, w = a.shape
+    window = _hann(h, w, a)
+    fa = torch.fft.rfft2((a - a.mean((-2, -1), keepdim=True)) * window, s=(2 * h, 2 * w))
+    fb = torch.fft.rfft2((b - b.mean((-2, -1), keepdim=True)) * window, s=(2 * h, 2 * w))
+    cross = fa.conj() * fb
+    surface = torch.fft.irfft2(cross / cross.abs().clamp_min(1e-12), s=(2 * h, 2 * w))[:, 0]     # (B, 2h, 2w)
+    wrapped = F.pad(surface[:, None], (1, 1, 1, 1), mode="circular")   # the surface is periodic
+    peak = surface == F.max_pool2d(wrapped, 3, stride=1)[:, 0]
+    score = torch.where(peak, surface, torch.full_like(surface, -math.inf)).flatten(1)
+    height, index = score.topk(min(count, score.shape[1]), 1)                                 # (B, count)
+    iy, ix = index // (2 * w), index % (2 * w)
+    flat = wrapped[:, 0].flatten(1)                  # (B, (2h + 2)(2w + 2)): neighbours without wrapping
+    row = 2 * w + 2
+
+    def at(dx: int, dy: int) -> torch.Tensor:
+        return flat.gather(1, (iy + 1 + dy) * row + ix + 1 + dx)
+    centre = at(0, 0)
+    fraction = []
+    for lo, hi in ((at(-1, 0), at(1, 0)), (at(0, -1), at(0, 1))):
+        curve = lo - 2 * centre + hi                 # < 0 at a peak
+        fraction.append(torch.where(curve < 0, 0.5 * (lo - hi) / curve.clamp_max(-1e-12),
+                                    torch.zeros_like(curve)).clamp(-0.5, 0.5))
+    dx = torch.where(ix >= w, ix - 2 * w, ix).to(a.dtype) + fraction[0]
+    dy = torch.where(iy >= h, iy - 2 * h, iy).to(a.dtype) + fraction[1]
+    return torch.stack([dx, dy], -1), height
+
+
+def _camera(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, best: torch.Tensor, t: Time, scale: int,
+            floor: torch.Tensor, radius: int) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    """Reach beyond the full search: v where a camera motion clearly matches better. Returns v, which
+    camera motion each vector took (B, 1, h, w: 0 none, k the k-th; None where none took any, which on
+    the CPU is known at no cost) and the camera motions (B, P, 2), NaN where no pixel took one.
+
+    The full search covers +-radius px of the coarse level; the camera may move further (a fast pan). Of
+    the frames' CAMERA_PEAKS strongest translations (``_camera_peaks``), those outside that square and
+    within half the frame along each axis, at least CAMERA_HEIGHT high and CAMERA_SHARE of the strongest
+    one's height, are tried at every pixel with each vector within +-CAMERA_STEP px of them. Their cost
+    counts motion from the camera's (the prior for small motion then means: as the camera), and a pixel
+    takes one only where it is at most CAMERA_GAIN of the full search's cost (``best``): where the full
+    search matched well nothing changes, and a spurious peak must win clearly.
+
+    Each rule was a loss without it. A peak of 0.24 of the strongest one put 117 px of a photo's diagonal
+    pan 100 px wrong in a sixtieth of the frame. On bikes, peaks whose +-2 px reached out of the square
+    (a second motion at (-8, -8) on the square's corner, 0.18 high) or lay beyond it at 0.09-0.15 were
+    taken on 2-30 % of five windows and cost 0.65 dB (32.13 -> 31.48): the vectors the full search had
+    declined under its prior for small motion, taken without it. Peaks inside the square change nothing."""
+    n, _, h, w = a.shape
+    camera, height = _camera_peaks(a, b, CAMERA_PEAKS)                                  # (n, P, 2), (n, P)
+    peaks = torch.round(camera)
+    far = ((peaks.abs().amax(-1) > radius) & (peaks[..., 0].abs() < w / 2) & (peaks[..., 1].abs() < h / 2)
+           & (height > CAMERA_SHARE * height[:, :1]) & (height > CAMERA_HEIGHT))        # (n, P)
+    if not far.is_cuda and not far.any():     # nothing to try (asked on a GPU, it would wait for the GPU)
+        return v, None, camera
+    box = _constant(tuple((dx, dy) for dy in range(-CAMERA_STEP, CAMERA_STEP + 1)
+                          for dx in range(-CAMERA_STEP, CAMERA_STEP + 1)), a)           # (S, 2)
+    fields = (peaks[:, :, None] + box).flatten(1, 2)                                   # (n, P*S, 2)
+    origin = camera.repeat_interleave(len(box), 1)                                     # (n, P*S, 2)
+    cost = _cost(a, b, fields[..., None, None].expand(-1, -1, -1, h, w), t, scale, floor, origin[..., None, None])
+    cost = cost.masked_fill(~far.repeat_interleave(len(box), 1)[..., None, None], math.inf)
+    cost, index = cost.min(1, keepdim=True)                                            # first of equals
+    chosen = torch.gather(fields, 1, index.flatten(1)[..., None].expand(-1, -1, 2)).view(n, h, w, 2)
+    taken = cost < CAMERA_GAIN * best
+    if not taken.is_cuda and not taken.any():
+        return v, None, camera
+    ident = torch.where(taken, torch.div(index, len(box), rounding_mode="floor") + 1, torch.zeros_like(index))
+    # a motion no pixel took is none: each window's vectors are what they are alone, whatever its batch
+    used = (ident.flatten(1)[:, None] == torch.arange(1, len(height[0]) + 1, device=ident.device)[:, None]).any(-1)
+    camera = torch.where(used[..., None], camera, torch.full_like(camera, math.nan))    # NaN: not a motion
+    return torch.where(taken, chosen.permute(0, 3, 1, 2), v), ident, camera
+
+
+def _origin(camera: torch.Tensor, ident: torch.Tensor) -> torch.Tensor:
+    """(B, 2, h, w): the camera motion each vector took (``_camera``), zero where it took none."""
+    n, _, h, w = ident.shape
+    table = torch.cat([torch.zeros_like(camera[:, :1]), camera], 1)                      # (B, 1 + P, 2)
+    found = torch.gather(table, 1, ident.flatten(1)[..., None].expand(-1, -1, 2))       # (B, h*w, 2)
+    return found.view(n, h, w, 2).permute(0, 3, 1, 2)
+
+
+def _remeasure(v: torch.Tensor, ident: torch.Tensor, camera: torch.Tensor) -> torch.Tensor:
+    """The camera motions (B, P, 2) as the vectors that took them now say: the median of each one's
+    vectors (kept as it was where none took it). Phase correlation on the coarse level places a motion
+    to a fifth of its px or so, 1 to 2 px of the frame; the prior's centre is re-measured at every finer
+    level, so that it is no further off than the level's own px."""
+    out = []
+    for k in range(camera.shape[1]):
+        mine = torch.where(ident == k + 1, v, torch.full_like(v, math.nan)).flatten(2)    # (B, 2, h*w)
+        median = mine.nanmedian(-1).values
+        out.append(torch.where(torch.isnan(median), camera[:, k], median))
+    return torch.stack(out, 1)
 
 
 STEPS = tuple((dx, dy) for dy in (-1, 0, 1) for dx in (-1, 0, 1))
 
 
 def _search(a: torch.Tensor, b: torch.Tensor, start: torch.Tensor, t: Time, scale: int,
-            floor: torch.Tensor) -> torch.Tensor:
-    """Best v among start + every offset in {-1, 0, 1}^2 px."""
+            floor: torch.Tensor, origin: torch.Tensor | None = None) -> torch.Tensor:
+    """Best v among start + every offset in {-1, 0, 1}^2 px (motion counted from ``origin``, (B, 2, h, w))."""
     steps = _constant(STEPS, start)
-    costs = _cost(a, b, start[:, None] + steps.view(1, -1, 2, 1, 1), t, scale, floor)
+    costs = _cost(a, b, start[:, None] + steps.view(1, -1, 2, 1, 1), t, scale, floor,
+                  None if origin is None else origin[:, None])
     return start + steps[costs.argmin(1)].permute(0, 3, 1, 2)
 
 
@@ -214,29 +347,56 @@ def _neighbour(v: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
     return padded[..., max(dy, 0):max(dy, 0) + h, max(dx, 0):max(dx, 0) + w]
 
 
-def _propagate(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, scale: int,
-               floor: torch.Tensor) -> torch.Tensor:
+def _propagate(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, scale: int, floor: torch.Tensor,
+               origin: torch.Tensor | None = None, ident: torch.Tensor | None = None,
+               camera: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
     """A pixel takes a neighbour's vector (PROPAGATION px away, four directions) where that one at most
     halves the mismatch. Upsampled from a coarser level, vectors at a moving object's edge mix its motion
     with the background's, and +-1 px per level cannot walk back 20 px: on bikes a box moving 23 px per
     frame had its corners bitten off (6 dB lost on a frame). Taken wherever it matched merely better, a
     foreground vector also leaked into blurred background beside it (a ghost of the object over the grass
-    of bigbuckbunny, -0.5 dB there): only a clear win is a failed vector's fix (MODEL_CARD.md)."""
-    best = _cost(a, b, v[:, None], t, scale, floor)
+    of bigbuckbunny, -0.5 dB there): only a clear win is a failed vector's fix (MODEL_CARD.md).
+
+    A vector travels with its ``origin`` and ``ident`` (what counts as no motion for it and which camera
+    motion that is, ``_camera``; both None where no vector took one): returns all three. Where vectors
+    took the camera's motions (``camera``, (B, P, 2), NaN where none did), every pixel also tries each
+    itself, on the same terms: near the frame's edge, where one of the reads of a coarse level's block
+    leaves the frame, the camera failed there, and the neighbours' vectors cross a band 1 or 2 px a
+    level (a 1080p diagonal pan of 360 px kept a sixth of its vectors wrong)."""
+    best = _cost(a, b, v[:, None], t, scale, floor, None if origin is None else origin[:, None])
     for step in PROPAGATION:
         for dx, dy in ((step, 0), (-step, 0), (0, step), (0, -step)):
             candidate = _neighbour(v, dx, dy)    # of v as taken so far: a vector may travel further
-            cost = _cost(a, b, candidate[:, None], t, scale, floor)
+            from_ = None if origin is None else _neighbour(origin, dx, dy)
+            cost = _cost(a, b, candidate[:, None], t, scale, floor, None if from_ is None else from_[:, None])
             better = cost < PROPAGATION_GAIN * best
             best, v = torch.where(better, cost, best), torch.where(better, candidate, v)
-    return v
+            if origin is not None:
+                origin = torch.where(better, from_, origin)
+                ident = torch.where(better, _neighbour(ident, dx, dy), ident)
+    if camera is None or origin is None:
+        return v, origin, ident
+    h, w = v.shape[-2:]
+    for k in range(camera.shape[1]):
+        absent = torch.isnan(camera[:, k]).any(-1)                                   # (B,): not a motion
+        if not absent.is_cuda and absent.all():
+            continue
+        motion = torch.where(absent[:, None], torch.zeros_like(camera[:, k]), camera[:, k])
+        candidate = motion[:, :, None, None].expand(-1, -1, h, w)
+        cost = _cost(a, b, candidate[:, None], t, scale, floor, candidate[:, None])
+        better = (cost < PROPAGATION_GAIN * best) & ~absent.view(-1, 1, 1, 1)
+        best, v = torch.where(better, cost, best), torch.where(better, candidate, v)
+        origin, ident = torch.where(better, candidate, origin), torch.where(better, k + 1, ident)
+    return v, origin, ident
 
 
-def _subpixel(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time) -> torch.Tensor:
+def _subpixel(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time,
+              origin: torch.Tensor | None = None) -> torch.Tensor:
     """Two lines of equal slope through the cost at v and one px either side, in x and in y (at most half
     a px): the cost is a sum of absolute differences, V-shaped around a match, not parabolic."""
     steps = _constant(((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1)), v)
-    costs = _cost(a, b, v[:, None] + steps.view(1, -1, 2, 1, 1), t, 1, floor=None)
+    costs = _cost(a, b, v[:, None] + steps.view(1, -1, 2, 1, 1), t, 1, floor=None,
+                  origin=None if origin is None else origin[:, None])
     c0 = costs[:, 0]
     out = v.clone()
     for axis, (lo, hi) in enumerate(((costs[:, 1], costs[:, 2]), (costs[:, 3], costs[:, 4]))):
@@ -302,13 +462,28 @@ def estimate_motion(i2: torch.Tensor, i3: torch.Tensor, t: Time = 0.5) -> torch.
     ca, cb = pyramid[-1]
     scale = 2 ** (len(pyramid) - 1)
     reach = min(MAX_MOTION, min(i2.shape[-2:]) // 2)         # no further than half the frame
-    v = _smooth(_full_search(ca, cb, t, max(COARSE_RADIUS, math.ceil(reach / scale)), scale, _floor(ca, cb)))
+    radius = max(COARSE_RADIUS, math.ceil(reach / scale))
+    floor = _floor(ca, cb)
+    v, best = _full_search(ca, cb, t, radius, scale, floor)
+    v, ident, camera = _camera(ca, cb, v, best, t, scale, floor, radius)
+    v = _smooth(v)
     for level in range(len(pyramid) - 2, -1, -1):
         la, lb = pyramid[level]
         v = 2 * F.interpolate(v, size=la.shape[-2:], mode="bilinear", align_corners=False)
-        floor = _floor(la, lb)
-        v = _search(la, lb, _propagate(la, lb, v, t, 2 ** level, floor), t, 2 ** level, floor)
-        v = _smooth(v) if level else _subpixel(la, lb, v, t)
+        origin = None
+        if ident is not None:        # some vectors move with the camera: their prior is centred on it
+            ident = F.interpolate(ident.float(), size=la.shape[-2:], mode="nearest").long()
+            camera = 2 * camera
+            origin = _origin(camera, ident)
+        floor = _floor(la, lb, t, origin)
+        v, origin, ident = _propagate(la, lb, v, t, 2 ** level, floor, origin, ident, camera)
+        v = _search(la, lb, v, t, 2 ** level, floor, origin)
+        if level:
+            v = _smooth(v)
+            if ident is not None:
+                camera = _remeasure(v, ident, camera)
+        else:
+            v = _subpixel(la, lb, v, t, origin)
     return v
 
 
