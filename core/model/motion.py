@@ -12,7 +12,8 @@ frame along each axis) comes from the camera: the strongest translations between
 correlation on the coarse level are tried around every pixel too, and taken where the full search clearly
 failed; such vectors are then refined with the prior for small motion centred on the camera's motion
 (``_camera``). Where the vectors are not borne out by the frames the search did not use (noise, flicker, a
-mistaken pattern), ``confidence`` says so and the model keeps the plain frames there. Every step is plain tensor arithmetic, so CPU and CUDA run the same code.
+mistaken pattern), ``confidence`` says so and the model keeps the plain frames there. Every step is plain
+tensor arithmetic, so CPU and CUDA run the same code.
 
 The target time t is a float, or in training one per sample as a (B, 1, 1, 1) tensor (``Time``).
 
@@ -153,10 +154,10 @@ def _mismatch(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time) -> tor
 def _floor(a: torch.Tensor, b: torch.Tensor, t: Time = 0.5, origin: torch.Tensor | None = None) -> torch.Tensor:
     """The cost per px of motion that ``_cost`` adds, (B, 1, h, w): MOTION_FLOOR of the block's mismatch
     with no motion. A share, not an amount of luma, so a dark or low-contrast picture is searched as a
-    bright one is (an absolute floor snapped 40 px of motion in a texture at a tenth of the contrast to
-    zero). Where ``origin`` (B, 2, h, w) is not zero (the camera's motion, ``_camera``), "no motion" is
-    moving with it: 80 px from where it was, even a smooth picture differs a lot, and a floor that large
-    pulled the vectors of an 80 px pan 1 px toward zero at each finer level (6 % of them wrong)."""
+    bright one is (an absolute floor would pull motion in low contrast to zero). Where ``origin``
+    (B, 2, h, w) is not zero (the camera's motion, ``_camera``), "no motion" is moving with it: far from
+    where it was, even a smooth picture differs a lot, and a floor that large would pull a fast pan's
+    vectors toward zero at each finer level."""
     still = _block_mean((a - b).abs())   # ``_mismatch`` at v = 0, where t plays no part
     floor = MOTION_FLOOR * still.clamp_min(FLAT_MISMATCH)
     if origin is None:
@@ -174,10 +175,9 @@ def _cost(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, scale: int
     px of a level ``scale`` times smaller): a good match costs nearly nothing however far it moved, while
     among the equally poor matches of noise or flicker the smallest motion wins. Plus ``floor`` per px
     (``_floor``): where the picture is smooth or flat, many vectors match almost perfectly, and a product
-    of nearly nothing decides nothing. A flat frame's ties went to the first candidate searched, a vector of
-    (-33, -33) px, and beside a box on the smooth roof of bikes a far vector that fit the roof's gradient
-    (mismatch 0.006 against 0.027 with no motion) bit the box's corner off (5 dB on the frame). The floor
-    decides between whole-px candidates; the sub-pixel fit leaves it out (None), as its slope would pull
+    of nearly nothing decides nothing: a flat frame's ties would go to whichever candidate came first, and a
+    far vector that fits a smooth gradient would beat the true one beside an edge. The floor decides between
+    whole-px candidates; the sub-pixel fit leaves it out (None), as its slope would pull
     every fraction toward zero. ``origin`` (B, K or 1, 2, h or 1, w or 1), where given, is what counts as
     no motion (the camera's motion, ``_camera``) instead of zero."""
     n, k, _, h, w = v.shape
@@ -231,11 +231,8 @@ def _camera_peaks(a: torch.Tensor, b: torch.Tensor, count: int) -> tuple[torch.T
     has one place and none wraps onto another. Peaks are local maxima (3x3), strongest first, each placed
     to a fraction of a px by a parabola through it and its neighbours in x and in y: a coarse level's
     whole px is 8 px of a 640x360 frame, and the camera's motion is the prior's centre at every finer
-    level (``_camera``). No host sync: the peaks stay on the device.
-
-    Heights, on an 80x45 coarse level: a pan of a photo 0.27 (diagonal, 117 px) to 0.88; a second motion
-    in the evaluation clips (demo, bikes) 0.17-0.29 where the first was 0.35-0.43; the strongest peaks of
-    no motion at all 0.03-0.07."""
+    level (``_camera``). No host sync: the peaks stay on the device. A whole frame moving as one gives a
+    peak near 1; no motion at all, only low peaks (the thresholds on them: CAMERA_HEIGHT, CAMERA_SHARE)."""
     n, _, h, w = a.shape
     window = _hann(h, w, a)
     fa = torch.fft.rfft2((a - a.mean((-2, -1), keepdim=True)) * window, s=(2 * h, 2 * w))
@@ -275,13 +272,10 @@ def _camera(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, best: torch.Tenso
     one's height, are tried at every pixel with each vector within +-CAMERA_STEP px of them. Their cost
     counts motion from the camera's (the prior for small motion then means: as the camera), and a pixel
     takes one only where it is at most CAMERA_GAIN of the full search's cost (``best``): where the full
-    search matched well nothing changes, and a spurious peak must win clearly.
-
-    Each rule was a loss without it. A peak of 0.24 of the strongest one put 117 px of a photo's diagonal
-    pan 100 px wrong in a sixtieth of the frame. On bikes, peaks whose +-2 px reached out of the square
-    (a second motion at (-8, -8) on the square's corner, 0.18 high) or lay beyond it at 0.09-0.15 were
-    taken on 2-30 % of five windows and cost 0.65 dB (32.13 -> 31.48): the vectors the full search had
-    declined under its prior for small motion, taken without it. Peaks inside the square change nothing."""
+    search matched well nothing changes, and a spurious peak must win clearly. Each rule guards against a
+    loss seen without it (weak peaks placing part of a pan wrongly; peaks at the square's edge retaking
+    vectors the full search had declined under its prior for small motion). Peaks inside the square change
+    nothing."""
     n, _, h, w = a.shape
     camera, height = _camera_peaks(a, b, CAMERA_PEAKS)                                  # (n, P, 2), (n, P)
     peaks = torch.round(camera)
@@ -317,9 +311,9 @@ def _origin(camera: torch.Tensor, ident: torch.Tensor) -> torch.Tensor:
 
 def _remeasure(v: torch.Tensor, ident: torch.Tensor, camera: torch.Tensor) -> torch.Tensor:
     """The camera motions (B, P, 2) as the vectors that took them now say: the median of each one's
-    vectors (kept as it was where none took it). Phase correlation on the coarse level places a motion
-    to a fifth of its px or so, 1 to 2 px of the frame; the prior's centre is re-measured at every finer
-    level, so that it is no further off than the level's own px."""
+    vectors (kept as it was where none took it). Phase correlation places a motion to a fraction of a
+    coarse px, which is several px of the frame; the prior's centre is re-measured at every finer level, so
+    that it is no further off than the level's own px."""
     out = []
     for k in range(camera.shape[1]):
         mine = torch.where(ident == k + 1, v, torch.full_like(v, math.nan)).flatten(2)    # (B, 2, h*w)
@@ -352,10 +346,9 @@ def _propagate(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, scale
                camera: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
     """A pixel takes a neighbour's vector (PROPAGATION px away, four directions) where that one at most
     halves the mismatch. Upsampled from a coarser level, vectors at a moving object's edge mix its motion
-    with the background's, and +-1 px per level cannot walk back 20 px: on bikes a box moving 23 px per
-    frame had its corners bitten off (6 dB lost on a frame). Taken wherever it matched merely better, a
-    foreground vector also leaked into blurred background beside it (a ghost of the object over the grass
-    of bigbuckbunny, -0.5 dB there): only a clear win is a failed vector's fix (MODEL_CARD.md).
+    with the background's, and +-1 px per level cannot walk back far: a fast object's corners would be
+    bitten off. Taken wherever it matched merely better, a foreground vector would also leak into blurred
+    background beside it (a ghost of the object): only a clear win is a failed vector's fix (MODEL_CARD.md).
 
     A vector travels with its ``origin`` and ``ident`` (what counts as no motion for it and which camera
     motion that is, ``_camera``; both None where no vector took one): returns all three. Where vectors
