@@ -85,6 +85,7 @@ def test_a_short_adaptation_beats_the_start_where_it_did_not_train_and_records_i
     assert vs.core.convlstm.Interpolate(clip, weights=str(out)).get_frame(1).props["ConvLSTMInterpolated"] == 1
 
 
+@pytest.mark.slow   # a whole evaluation or several nets: the full suite, not the daily loop
 def test_the_fallback_keeps_the_start_when_the_clip_gives_nothing_to_gain(tmp_path):
     """Untrained motion weights on a still clip: their frames are already what the clip holds at the
     held-aside windows (to a level here and there), so no adaptation is kept and nothing is written."""

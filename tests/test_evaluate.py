@@ -86,6 +86,7 @@ def write_known_motion(path, frames=12, w=64, h=48, speed=2):
     return np.stack(truth)
 
 
+@pytest.mark.slow   # a whole evaluation or several nets: the full suite, not the daily loop
 def test_evaluate_on_a_clip_with_known_motion(tmp_path):
     clip = tmp_path / "square.mkv"
     truth = write_known_motion(clip)
@@ -134,6 +135,7 @@ def test_vmaf_and_sharpness_ratio_tell_a_blurred_frame_from_a_sharp_one():
     assert same[1:].min() > 99 and soft.mean() < same.mean() - 5, (same, soft)
 
 
+@pytest.mark.slow   # a whole evaluation or several nets: the full suite, not the daily loop
 def test_extra_methods_run_only_when_named_and_the_evaluation_imports_no_adaptation(tmp_path):
     """Methods built on other packages (adaptation's convlstm-adapted) are passed in as extra_methods,
     called as the built-in ones are; nothing under convlstm.evaluate imports convlstm.adapt."""
@@ -206,6 +208,7 @@ def test_bench_tiny_cpu(tmp_path):
         parse_sizes("640by360")
 
 
+@pytest.mark.slow   # a whole evaluation or several nets: the full suite, not the daily loop
 def test_reproduces_the_reference_figures_on_carphone(tmp_path):
     """The reference table of docs/design.md (measured independently): blend 32.71, repeat 30.69, mvtools 31.34 dB."""
     r = evaluate(["carphone"], frames=60, methods=["blend", "repeat", "mvtools"], out_dir=tmp_path)[0]
@@ -233,6 +236,7 @@ def test_worst_frame_figure_shows_each_method_once_and_says_when_ours_leads(tmp_
     assert "where convlstm trails blend most" in worst_frame_crop(r, "convlstm", tmp_path / "w.png")
 
 
+@pytest.mark.slow   # a whole evaluation or several nets: the full suite, not the daily loop
 def test_validation_makes_the_frames_the_filter_makes_across_a_scene_cut(tmp_path):
     """The trainer's validation (predict_with_engine) and the plugin agree frame for frame, cuts included:
     checkpoints are picked on what users get."""

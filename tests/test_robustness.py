@@ -345,6 +345,7 @@ def test_same_bytes_for_any_thread_count_and_request_order(weights_files, batch)
         assert outputs(weights_files["good"], threads, order, frames, batch=batch) == reference, threads
 
 
+@pytest.mark.slow   # a whole evaluation or several nets: the full suite, not the daily loop
 def test_motion_weights_at_several_times_keep_their_bytes_in_a_batch(tmp_path):
     """factor 3: windows at t = 1/3 and 2/3 share passes; each must come out as it does alone."""
     from helpers import TINY_MOTION, random_weights
