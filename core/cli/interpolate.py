@@ -188,11 +188,11 @@ def interpolate_batch(args: argparse.Namespace, options: Options, encoding) -> i
     import vapoursynth as vs
 
     from ..files.output import outputs_for
-    from .main import RECEIVED
+    from .main import RECEIVED, error_line
     from ..files.source import expand_inputs
     out_dir = Path(args.out_dir)
     sources = expand_inputs(args.paths)
-    outputs = outputs_for(sources, out_dir, args.ext if args.ext.startswith(".") else f".{args.ext}")
+    outputs = outputs_for(sources, out_dir, args.ext)
     out_dir.mkdir(parents=True, exist_ok=True)
     failed: list[tuple[Path, str]] = []
     skipped = 0
@@ -207,18 +207,13 @@ def interpolate_batch(args: argparse.Namespace, options: Options, encoding) -> i
             if not args.keep_going or RECEIVED:   # a signal surfaces as the filter's error: it stops the batch
                 if isinstance(exc, vs.Error) and RECEIVED:
                     raise
-                raise UsageError(f"{src}: {one_line(exc)}") from None
-            print(f"convlstm interpolate: {src}: {one_line(exc)}", file=sys.stderr)
-            failed.append((src, one_line(exc)))
+                raise UsageError(f"{src}: {error_line(exc, 'interpolate')}") from None
+            print(f"convlstm interpolate: {src}: {error_line(exc, 'interpolate')}", file=sys.stderr)
+            failed.append((src, error_line(exc, "interpolate")))
     if args.keep_going or skipped:
         print(f"{len(sources) - len(failed) - skipped} written, {skipped} skipped, {len(failed)} failed"
               + "".join(f"\n  failed: {src}: {why}" for src, why in failed))
     return 1 if failed else 0
-
-
-def one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def interpolate_one(args: argparse.Namespace, options: Options, encoding, source: str, output: str) -> int:

@@ -166,7 +166,6 @@ def run_cluster(inputs: list[str], out_dir: str | Path, options: Options = Optio
     options = absolute(options)
     if options.whole_factor() is None:
         raise UsageError("--cluster takes a whole --factor (pieces are joined at a whole multiple of the rate)")
-    ext = ext if ext.startswith(".") else f".{ext}"
     sources = expand_inputs(inputs)
     outputs = outputs_for(sources, out_dir, ext)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -227,7 +227,7 @@ def _work(case: Case, engine, forward_s: float) -> dict[str, Any]:
 def measure_peaks(dev, precision: str = "fp32") -> dict[str, float]:
     """This machine's dense compute in GFLOP/s, measured: a 2048-square matmul and a 3x3 convolution of 64
     channels on 128x128 (the net's kind of work), in fp32 and the row's half precision if it has one (bf16 as
-    well on a CPU, where it tells what a bf16 path could gain), every core (or the GPU), best of five."""
+    well on a CPU, where it tells what a bf16 path could gain), every core (or the GPU), over five runs."""
     import torch
     out: dict[str, float] = {}
     names = {"fp32"} | ({"bf16"} if dev.type == "cpu" else set()) | ({precision} - {"fp32"})
@@ -238,26 +238,11 @@ def measure_peaks(dev, precision: str = "fp32") -> dict[str, float]:
         x = torch.randn(4, 64, 128, 128, device=dev, dtype=dtype)
         w = torch.randn(64, 64, 3, 3, device=dev, dtype=dtype)
         with torch.inference_mode():
-            mm, _ = _best_seconds(lambda: a @ a, dev)
-            conv, _ = _best_seconds(lambda: torch.nn.functional.conv2d(x, w, padding=1), dev)
+            mm = _seconds_per_frame(lambda: a @ a, dev, 1, reps=5)[1]
+            conv = _seconds_per_frame(lambda: torch.nn.functional.conv2d(x, w, padding=1), dev, 1, reps=5)[1]
         out[f"peak_{name}_matmul_gflops_s"] = 2 * 2048**3 / mm / 1e9
         out[f"peak_{name}_conv_gflops_s"] = 2 * 4 * 64 * 64 * 9 * 128 * 128 / conv / 1e9
     return out
-
-
-def _best_seconds(run, dev, repeats: int = 5) -> tuple[float, Any]:
-    import torch
-    result = run()                       # warm-up
-    best = float("inf")
-    for _ in range(repeats):
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-        start = time.perf_counter()
-        result = run()
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-        best = min(best, time.perf_counter() - start)
-    return best, result
 
 
 def _against_peaks(row: dict[str, Any], peaks: dict[str, float], precision: str) -> dict[str, Any]:

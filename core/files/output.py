@@ -53,7 +53,9 @@ class Encoding:
 
 
 def outputs_for(inputs: list[Path], out_dir: Path, ext: str) -> list[Path]:
-    """OUT_DIR/<stem><ext> for every input; two inputs with one stem are an error, not an overwrite."""
+    """OUT_DIR/<stem><ext> for every input (``ext`` with or without its dot); two inputs with one stem are
+    an error, not an overwrite."""
+    ext = ext if ext.startswith(".") else f".{ext}"
     outputs = [out_dir / f"{p.stem}{ext}" for p in inputs]
     seen: dict[Path, Path] = {}
     for src, out in zip(inputs, outputs):

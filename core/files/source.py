@@ -111,20 +111,25 @@ def prepare_source(path: Path, ratio: Fraction | None, assume_progressive: bool 
         else:
             refuse_interlaced(first, path)
         times = read_timecodes(timecodes) if timecodes is not None else None
-        if times is None or len(times) != src.num_frames:
-            times = [i / float(src.fps) for i in range(src.num_frames)] if src.fps > 0 else None
         cut = None
-        if span is not None and times is not None:
-            lo, hi = span_frames([t - times[0] for t in times], span, path)
-            src, cut = src.std.Trim(lo, hi), (times[lo] - times[0], times[hi] - times[lo] + (
-                times[hi] - times[hi - 1]))
-            times = times[lo:hi + 1]
+        if span is not None:
+            src, times, cut = keep_span(src, times, span, path)
             first = src.get_frame(0).props
-        elif span is not None:
-            raise UsageError(f"{str(path)!r} has neither timestamps nor a frame rate: --start/--duration cannot "
-                             "place the span")
-        return Prepared(path, src, first, source_timestamps(src, times if timecodes is not None else None, ratio,
-                                                            path), cut)
+        return Prepared(path, src, first, source_timestamps(src, times, ratio, path), cut)
+
+
+def keep_span(src: vs.VideoNode, times: list[float] | None, span: Span,
+              path: Path) -> tuple[vs.VideoNode, list[float] | None, tuple[float, float]]:
+    """The span's frames, their timestamps (None where the file gave none) and where it lies: (seconds
+    from the video's first frame to the span's, its length). Placed by the timestamps, else by the rate."""
+    clock = times if times is not None and len(times) == src.num_frames else \
+        [i / float(src.fps) for i in range(src.num_frames)] if src.fps > 0 else None
+    if clock is None:
+        raise UsageError(f"{str(path)!r} has neither timestamps nor a frame rate: --start/--duration cannot "
+                         "place the span")
+    lo, hi = span_frames([t - clock[0] for t in clock], span, path)
+    cut = (clock[lo] - clock[0], clock[hi] - clock[lo] + (clock[hi] - clock[hi - 1]))
+    return src.std.Trim(lo, hi), None if times is None else clock[lo:hi + 1], cut
 
 
 def expand_inputs(items: list[str]) -> list[Path]:

@@ -63,6 +63,12 @@ def check_progressive(n: int, *field_based: int) -> None:
             "wrongly, clip = core.std.SetFieldBased(clip, 0)")
 
 
+def rate_of(info: dict[str, Any]) -> Fraction | None:
+    """A clip's frame rate, None where it is not constant (VapourSynth's 0/0)."""
+    num, den = int(info["fps_num"]), int(info["fps_den"])
+    return Fraction(num, den) if num > 0 and den > 0 else None
+
+
 @dataclass(frozen=True)
 class Compute:
     """What a stage that makes frames needs besides its schedule."""
@@ -83,10 +89,8 @@ class Stage:
         self.schedule, self.compute = schedule, compute
         self.num_source = int(info["num_frames"])
         self.width, self.height = int(info["width"]), int(info["height"])
-        known = int(info["fps_num"]) > 0 and int(info["fps_den"]) > 0
         self.num_frames = schedule.num_frames
-        self.fps_num, self.fps_den = schedule.output_rate(Fraction(int(info["fps_num"]), int(info["fps_den"]))
-                                                          if known else None)
+        self.fps_num, self.fps_den = schedule.output_rate(rate_of(info))
         self.duration_divisor = schedule.duration_divisor
         self.clears_next = schedule.clears_next
         if compute is not None:
@@ -248,8 +252,7 @@ def build(info: dict[str, Any], args: dict[str, Any]) -> list[Stage]:
     num_source = int(info["num_frames"])
     if num_source < 2:
         raise InterpolateError(f"the clip has {num_source} frame(s); at least 2 are needed to interpolate")
-    known_rate = int(info["fps_num"]) > 0 and int(info["fps_den"]) > 0
-    source_rate = Fraction(int(info["fps_num"]), int(info["fps_den"])) if known_rate else None
+    source_rate = rate_of(info)
     ratio = options.ratio(source_rate)
     if num_source * ratio >= 2**31:
         raise InterpolateError(f"the output would have {float(num_source * ratio):.3g} frames, more than a clip "
@@ -312,6 +315,6 @@ def _halfway_stages(info: dict[str, Any], options: Options, ratio: Fraction, sou
         stages.append(stage)
         info = stage.output_info(info)
     if options.gives_rate:
-        upsampled = Fraction(int(info["fps_num"]), int(info["fps_den"]))
+        upsampled = rate_of(info)   # known: a target rate needs the source's, and doubling keeps it
         stages.append(Stage(info, Nearest(upsampled, ratio * source_rate, int(info["num_frames"]))))
     return stages
