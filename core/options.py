@@ -19,6 +19,7 @@ from typing import Any, Mapping
 from .errors import InterpolateError
 
 DEFAULT_SC_THRESHOLD = 0.15
+DEFAULT_DEDUP_THRESHOLD = 0.03    # filter/repeats.py explains the measure
 MAX_FACTOR = 64
 MAX_BATCH = 16
 MIN_TILE = 64        # px: smaller tiles would be mostly overlap
@@ -64,6 +65,13 @@ class Options:
                                    "size (cached for later runs), then faster frames")
     detail: float | None = _option("float", "0..1: how much of the source frames' sharpness the new frames get "
                                    "back (default: the weights' own, 1 for the bundled model)")
+    dedup: bool | None = _option("flag", "treat frames that repeat the one before (animation on twos, stalled "
+                                 "captures) as no motion sample: new frames are made at their place between "
+                                 "the unique frames around them (default off; docs/usage.md, \"Repeated frames\")")
+    dedup_threshold: float | None = _option("float", "0..1: a frame repeats the one before when no 16x16 block "
+                                            "differs by more than this fraction of full range on average "
+                                            f"(default {DEFAULT_DEDUP_THRESHOLD}: about 7.7 levels of 8-bit; raise "
+                                            "it for heavily compressed sources)")
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -103,6 +111,13 @@ class Options:
             raise InterpolateError(f"sc_threshold must be in [0, 1] (0 turns detection off), got {self.sc_threshold}")
         if self.device is not None:
             parse_device(self.device)
+        if self.dedup_threshold is not None:
+            if not self.dedup:
+                raise InterpolateError("dedup_threshold only applies with dedup=1 (it says which frames count as "
+                                       "repeats); add dedup=1 or leave dedup_threshold out")
+            if not 0.0 <= self.dedup_threshold <= 1.0:
+                raise InterpolateError(f"dedup_threshold must be in [0, 1] (a fraction of full range; default "
+                                       f"{DEFAULT_DEDUP_THRESHOLD}), got {self.dedup_threshold}")
 
     @classmethod
     def from_filter_args(cls, args: Mapping[str, Any]) -> "Options":
@@ -123,6 +138,10 @@ class Options:
     @property
     def sc(self) -> float:
         return DEFAULT_SC_THRESHOLD if self.sc_threshold is None else self.sc_threshold
+
+    @property
+    def repeat_threshold(self) -> float:
+        return DEFAULT_DEDUP_THRESHOLD if self.dedup_threshold is None else self.dedup_threshold
 
     @property
     def gives_rate(self) -> bool:

@@ -26,9 +26,10 @@
 #define FILTER "convlstm.Interpolate"
 /* The contract with the Python core: convlstm/filter/contract.py (CONTRACT, PROP_FIELDS, the flag bits,
  * STAGE_FACTS). Raise both together; the bridge refuses a plugin that speaks another. */
-#define CONVLSTM_CONTRACT 3
-#define MAX_WINDOW 4
+#define CONVLSTM_CONTRACT 4
+#define MAX_WINDOW 5           /* contract.py's MAX_PLAN: the net's 4 frames and the one giving the props */
 #define MAX_PLANES 3
+#define MAX_PROBE_ROUNDS 3     /* contract.py's MAX_PROBE_ROUNDS */
 
 typedef struct {
     VSNode *node;
@@ -37,6 +38,7 @@ typedef struct {
     int planes;
     int64_t duration_divisor;
     int64_t clears_next;     /* a source frame passed through is followed by a made frame: its _SceneChangeNext is stale */
+    int64_t probes;          /* frames are analysed (bridge.probe/analyse) before an output is planned: dedup */
     PyObject *instance;      /* a convlstm.filter.stages.Stage */
     PyObject *bridge;        /* convlstm.filter.bridge module */
 } InterpolateData;
@@ -44,6 +46,11 @@ typedef struct {
 typedef struct {
     int count;
     int index[MAX_WINDOW];
+    long repeat_mark;        /* ConvLSTMRepeat, -1: not set */
+    int probing;             /* the frames requested are a probe's (probe_index), not the plan's */
+    int rounds;
+    int probe_count;
+    int *probe_index;
 } Plan;
 
 /* Python may be absent (a host that never loaded libpython: the weak symbol is then null) or not
@@ -84,7 +91,8 @@ static int call_plan(InterpolateData *d, int n, Plan *plan, char *err, size_t er
     int ok = 0;
     PyGILState_STATE gil = PyGILState_Ensure();
     PyObject *result = PyObject_CallMethod(d->bridge, "plan", "Oi", d->instance, n);
-    if (result && PyTuple_Check(result) && PyTuple_Size(result) >= 1 && PyTuple_Size(result) <= MAX_WINDOW) {
+    Py_ssize_t size = result && PyTuple_Check(result) ? PyTuple_Size(result) : 0;
+    if (size == 1 || (size >= 4 && size <= MAX_WINDOW)) {  /* pass through, or the window (+ props frame) */
         plan->count = (int)PyTuple_Size(result);
         ok = 1;
         for (int i = 0; i < plan->count; i++) {
@@ -100,6 +108,49 @@ static int call_plan(InterpolateData *d, int n, Plan *plan, char *err, size_t er
         else
             snprintf(err, errsize, FILTER ": internal error: bad frame plan for frame %d", n);
     }
+    Py_XDECREF(result);
+    PyGILState_Release(gil);
+    return ok;
+}
+
+/* The frames bridge.probe names for output n (a fresh array in plan->probe_index; none: count 0). */
+static int call_probe(InterpolateData *d, int n, Plan *plan, char *err, size_t errsize) {
+    int ok = 0;
+    free(plan->probe_index);
+    plan->probe_index = NULL;
+    plan->probe_count = 0;
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *result = PyObject_CallMethod(d->bridge, "probe", "Oi", d->instance, n);
+    if (result && PyTuple_Check(result)) {
+        Py_ssize_t count = PyTuple_Size(result);
+        plan->probe_index = count ? (int *)malloc(sizeof(int) * (size_t)count) : NULL;
+        ok = count == 0 || plan->probe_index != NULL;
+        for (Py_ssize_t i = 0; ok && i < count; i++) {
+            long v = PyLong_AsLong(PyTuple_GetItem(result, i));
+            if (v < 0 || v >= d->source_frames) ok = 0;
+            plan->probe_index[i] = (int)v;
+        }
+        if (PyErr_Occurred()) ok = 0;
+        if (ok) plan->probe_count = (int)count;
+    }
+    if (!ok) {
+        if (PyErr_Occurred())
+            take_python_error(err, errsize);
+        else
+            snprintf(err, errsize, FILTER ": internal error: bad probe for frame %d", n);
+    }
+    Py_XDECREF(result);
+    PyGILState_Release(gil);
+    return ok;
+}
+
+/* ConvLSTMRepeat of output n from bridge.repeat_mark (-1: none). */
+static int call_repeat_mark(InterpolateData *d, int n, Plan *plan, char *err, size_t errsize) {
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *result = PyObject_CallMethod(d->bridge, "repeat_mark", "Oi", d->instance, n);
+    plan->repeat_mark = result ? PyLong_AsLong(result) : -1;
+    int ok = result != NULL && !PyErr_Occurred();
+    if (!ok) take_python_error(err, errsize);
     Py_XDECREF(result);
     PyGILState_Release(gil);
     return ok;
@@ -175,10 +226,49 @@ static int call_process(InterpolateData *d, int n, const VSFrame **src, int coun
     return ok;
 }
 
+/* Hands the probe's frames to bridge.analyse (their planes, as process gets them). */
+static int call_analyse(InterpolateData *d, int n, const VSFrame **src, const int *index, int count,
+                        const VSAPI *vsapi, char *err, size_t errsize) {
+    int total = count * d->planes;
+    const void **ptrs = (const void **)malloc(sizeof(void *) * (size_t)total);
+    ptrdiff_t *strides = (ptrdiff_t *)malloc(sizeof(ptrdiff_t) * (size_t)total);
+    if (!ptrs || !strides) {
+        free(ptrs);
+        free(strides);
+        snprintf(err, errsize, FILTER ": out of memory");
+        return 0;
+    }
+    for (int f = 0; f < count; f++)
+        for (int p = 0; p < d->planes; p++) {
+            ptrs[f * d->planes + p] = vsapi->getReadPtr(src[f], p);
+            strides[f * d->planes + p] = vsapi->getStride(src[f], p);
+        }
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *indices = PyTuple_New(count);
+    for (int f = 0; indices && f < count; f++)
+        PyTuple_SetItem(indices, f, PyLong_FromLong(index[f]));
+    PyObject *sp = pointer_tuple(ptrs, strides, total, 0);
+    PyObject *ss = pointer_tuple(ptrs, strides, total, 1);
+    PyObject *result = NULL;
+    if (indices && sp && ss)
+        result = PyObject_CallMethod(d->bridge, "analyse", "OiOOO", d->instance, n, indices, sp, ss);
+    int ok = result != NULL && !PyErr_Occurred();
+    if (!ok) take_python_error(err, errsize);
+    Py_XDECREF(result);
+    Py_XDECREF(indices);
+    Py_XDECREF(sp);
+    Py_XDECREF(ss);
+    PyGILState_Release(gil);
+    free(ptrs);
+    free(strides);
+    return ok;
+}
+
 /* Durations: a stage that splits every source frame into equal parts (duration_divisor > 1) splits the
  * source frame's own duration, so variable-rate clips keep their timing (halved durations out); otherwise, or
  * when the frame has none, they follow the output rate. Interpolated frames are marked. */
-static void set_output_props(InterpolateData *d, VSFrame *dst, int interpolated, long flags, const VSAPI *vsapi) {
+static void set_output_props(InterpolateData *d, VSFrame *dst, int interpolated, long flags, long repeat_mark,
+                             const VSAPI *vsapi) {
     VSMap *props = vsapi->getFramePropertiesRW(dst);
     int64_t num = 0, den = 0;
     int too_fine = 0;        /* the split duration has no exact 64-bit fraction */
@@ -228,53 +318,119 @@ static void set_output_props(InterpolateData *d, VSFrame *dst, int interpolated,
     }
     if (flags & 1) vsapi->mapSetInt(props, "_SceneChangeNext", 1, maReplace);
     if (flags & 2) vsapi->mapSetInt(props, "_SceneChangePrev", 1, maReplace);
+    /* dedup: whether the source frame at this output's time repeats the one before (docs/usage.md) */
+    if (repeat_mark >= 0) vsapi->mapSetInt(props, "ConvLSTMRepeat", repeat_mark, maReplace);
+}
+
+static void free_plan(Plan *plan) {
+    if (plan) free(plan->probe_index);
+    free(plan);
+}
+
+/* After any probe: asks for the next probe (dedup), or plans the output and requests its frames.
+ * Returns 0 with err set on failure. */
+static int request_next(InterpolateData *d, int n, Plan *plan, VSFrameContext *frameCtx, const VSAPI *vsapi,
+                        char *err, size_t errsize) {
+    if (d->probes) {
+        if (!call_probe(d, n, plan, err, errsize)) return 0;
+        if (plan->probe_count > 0) {
+            if (++plan->rounds > MAX_PROBE_ROUNDS) {
+                snprintf(err, errsize, FILTER ": internal error: frame %d still needs frames after %d probes", n,
+                         MAX_PROBE_ROUNDS);
+                return 0;
+            }
+            plan->probing = 1;
+            for (int i = 0; i < plan->probe_count; i++)
+                vsapi->requestFrameFilter(plan->probe_index[i], d->node, frameCtx);
+            return 1;
+        }
+    }
+    plan->probing = 0;
+    if (!call_plan(d, n, plan, err, errsize)) return 0;
+    if (d->probes && !call_repeat_mark(d, n, plan, err, errsize)) return 0;
+    for (int i = 0; i < plan->count; i++)
+        vsapi->requestFrameFilter(plan->index[i], d->node, frameCtx);
+    return 1;
+}
+
+/* The probe's frames are ready: hand them to Python, then go on to the next probe or the plan. */
+static int analyse_probe(InterpolateData *d, int n, Plan *plan, VSFrameContext *frameCtx, const VSAPI *vsapi,
+                         char *err, size_t errsize) {
+    int count = plan->probe_count;
+    const VSFrame **src = (const VSFrame **)malloc(sizeof(VSFrame *) * (size_t)count);
+    if (!src) {
+        snprintf(err, errsize, FILTER ": out of memory");
+        return 0;
+    }
+    for (int i = 0; i < count; i++)
+        src[i] = vsapi->getFrameFilter(plan->probe_index[i], d->node, frameCtx);
+    int ok = call_analyse(d, n, src, plan->probe_index, count, vsapi, err, errsize);
+    for (int i = 0; i < count; i++)
+        vsapi->freeFrame(src[i]);
+    free(src);
+    return ok && request_next(d, n, plan, frameCtx, vsapi, err, errsize);
+}
+
+/* The plan's frames are ready: the output frame (a source frame passed through, or a made one). */
+static const VSFrame *make_output(InterpolateData *d, int n, Plan *plan, VSFrameContext *frameCtx, VSCore *core,
+                                  const VSAPI *vsapi, char *err, size_t errsize) {
+    const VSFrame *src[MAX_WINDOW];
+    for (int i = 0; i < plan->count; i++)
+        src[i] = vsapi->getFrameFilter(plan->index[i], d->node, frameCtx);
+    VSFrame *dst;
+    int ok = 1;
+    long flags = 0;
+    if (plan->count == 1) {
+        dst = vsapi->copyFrame(src[0], core);  /* same pixels, copy-on-write */
+        set_output_props(d, dst, 0, 0, plan->repeat_mark, vsapi);
+    } else {
+        /* the props of the source frame at the output's time: frame i of the window, or a fifth named one */
+        dst = vsapi->newVideoFrame(&d->vi.format, d->vi.width, d->vi.height, src[plan->count == 5 ? 4 : 1], core);
+        ok = call_process(d, n, src, plan->count, dst, vsapi, &flags, err, errsize);
+        if (ok) set_output_props(d, dst, 1, flags, plan->repeat_mark, vsapi);
+    }
+    for (int i = 0; i < plan->count; i++)
+        vsapi->freeFrame(src[i]);
+    if (!ok) {
+        vsapi->freeFrame(dst);
+        return NULL;
+    }
+    return dst;
 }
 
 static const VSFrame *VS_CC interpolateGetFrame(int n, int activationReason, void *instanceData, void **frameData,
                                                VSFrameContext *frameCtx, VSCore *core, const VSAPI *vsapi) {
     InterpolateData *d = (InterpolateData *)instanceData;
-    char err[1024];
+    char err[1024] = "";
+    Plan *plan = (Plan *)*frameData;
+    const VSFrame *result = NULL;
+    int ok = 1;
     if (activationReason == arInitial) {
-        Plan *plan = (Plan *)malloc(sizeof(Plan));
-        if (!plan || !call_plan(d, n, plan, err, sizeof err)) {
-            free(plan);
-            vsapi->setFilterError(plan ? err : FILTER ": out of memory", frameCtx);
+        plan = (Plan *)calloc(1, sizeof(Plan));
+        if (!plan) {
+            vsapi->setFilterError(FILTER ": out of memory", frameCtx);
             return NULL;
         }
+        plan->repeat_mark = -1;
         *frameData = plan;
-        for (int i = 0; i < plan->count; i++)
-            vsapi->requestFrameFilter(plan->index[i], d->node, frameCtx);
+        ok = request_next(d, n, plan, frameCtx, vsapi, err, sizeof err);
+    } else if (activationReason == arAllFramesReady && plan->probing) {
+        ok = analyse_probe(d, n, plan, frameCtx, vsapi, err, sizeof err);
     } else if (activationReason == arAllFramesReady) {
-        Plan *plan = (Plan *)*frameData;
-        const VSFrame *src[MAX_WINDOW];
-        for (int i = 0; i < plan->count; i++)
-            src[i] = vsapi->getFrameFilter(plan->index[i], d->node, frameCtx);
-        VSFrame *dst;
-        int ok = 1;
-        long flags = 0;
-        if (plan->count == 1) {
-            dst = vsapi->copyFrame(src[0], core);  /* same pixels, copy-on-write */
-            set_output_props(d, dst, 0, 0, vsapi);
-        } else {
-            dst = vsapi->newVideoFrame(&d->vi.format, d->vi.width, d->vi.height, src[1], core);
-            ok = call_process(d, n, src, plan->count, dst, vsapi, &flags, err, sizeof err);
-            if (ok) set_output_props(d, dst, 1, flags, vsapi);
-        }
-        for (int i = 0; i < plan->count; i++)
-            vsapi->freeFrame(src[i]);
-        free(plan);
+        result = make_output(d, n, plan, frameCtx, core, vsapi, err, sizeof err);
+        ok = result != NULL;
+        free_plan(plan);
         *frameData = NULL;
-        if (!ok) {
-            vsapi->freeFrame(dst);
-            vsapi->setFilterError(err, frameCtx);
-            return NULL;
-        }
-        return dst;
     } else if (activationReason == arError) {
-        free(*frameData);
+        free_plan(plan);
         *frameData = NULL;
     }
-    return NULL;
+    if (!ok) {
+        free_plan((Plan *)*frameData);
+        *frameData = NULL;
+        vsapi->setFilterError(err, frameCtx);
+    }
+    return result;
 }
 
 static void VS_CC interpolateFree(void *instanceData, VSCore *core, const VSAPI *vsapi) {
@@ -325,11 +481,11 @@ static int get_int_attr(PyObject *obj, const char *name, int64_t *out) {
 /* The output clip of one stage, described by its Python instance (contract.py's STAGE_FACTS, checked there
  * before C reads them). Caller holds the GIL. */
 static int stage_video_info(PyObject *stage, const VSVideoInfo *in, VSVideoInfo *vi, int64_t *divisor,
-                            int64_t *clears_next) {
+                            int64_t *clears_next, int64_t *probes) {
     int64_t num_frames = 0, fps_num = 0, fps_den = 0;
     if (!get_int_attr(stage, "num_frames", &num_frames) || !get_int_attr(stage, "fps_num", &fps_num) ||
         !get_int_attr(stage, "fps_den", &fps_den) || !get_int_attr(stage, "duration_divisor", divisor) ||
-        !get_int_attr(stage, "clears_next", clears_next))
+        !get_int_attr(stage, "clears_next", clears_next) || !get_int_attr(stage, "probes", probes))
         return 0;
     *vi = *in;
     vi->numFrames = (int)num_frames;
@@ -384,7 +540,8 @@ static void VS_CC interpolateCreate(const VSMap *in, VSMap *out, void *userData,
         Py_INCREF(d->instance);
         d->bridge = bridge;
         Py_INCREF(bridge);
-        if (!stage_video_info(d->instance, vsapi->getVideoInfo(node), &d->vi, &d->duration_divisor, &d->clears_next)) {
+        if (!stage_video_info(d->instance, vsapi->getVideoInfo(node), &d->vi, &d->duration_divisor, &d->clears_next,
+                              &d->probes)) {
             ok = 0;
             Py_DECREF(d->instance);
             Py_DECREF(d->bridge);

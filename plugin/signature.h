@@ -15,4 +15,6 @@
     "batch:int:opt;" \
     "tile:int:opt;" \
     "compile:int:opt;" \
-    "detail:float:opt;"
+    "detail:float:opt;" \
+    "dedup:int:opt;" \
+    "dedup_threshold:float:opt;"

@@ -67,7 +67,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from ..evaluate.report import evaluate
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     evaluate(args.clips, frames=args.frames, methods=methods, weights=args.weights, device=args.device,
-             out_dir=args.out, extra_methods=adapted_methods(args.adapt_minutes))
+             out_dir=args.out, extra_methods=adapted_methods(args.adapt_minutes), repeats=args.repeats)
     return 0
 
 
@@ -189,12 +189,18 @@ def add_tools(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def add_measure(sub: Any, common: argparse.ArgumentParser) -> None:
     """evaluate and bench: what the weights are worth, and how fast they run."""
+    from ..evaluate import DEFAULT_METHODS
+    from ..evaluate.held import PATTERNS
     e = sub.add_parser("evaluate", parents=[common], help="PSNR, SSIM, VMAF and sharpness of odd frames predicted "
                        "from even frames, against the peers (docs/design.md)")
     e.add_argument("clips", nargs="+", help="video files, or bikes / bigbuckbunny / carphone")
     e.add_argument("--frames", type=int, default=60, help="first N frames of each clip (default 60)")
-    e.add_argument("--methods", default="convlstm,paper,blend,repeat,mvtools,svp",
-                   help="comma-separated; also convlstm-adapted (adapts on the even frames only, then interpolates)")
+    e.add_argument("--methods", default=",".join(DEFAULT_METHODS),
+                   help="comma-separated; also convlstm-adapted (adapts on the even frames only, then interpolates), "
+                   "convlstm-dedup (dedup=1) and convlstm-full-rate (ours on the clip before --repeats held it)")
+    e.add_argument("--repeats", choices=PATTERNS, help="hold the even frames first: twos, threes (each picture "
+                   "shown 2 or 3 times) or drops (a random tenth replaced by the frame before), to measure dedup "
+                   "(docs/results.md)")
     e.add_argument("--adapt-minutes", type=float, default=None,
                    help="budget of convlstm-adapted per clip (default 3)")
     e.add_argument("--weights", help=WEIGHTS_HELP)

@@ -11,7 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..filter.repeats import MAX_RUN
+from ..filter.schedule import dedup_reach
+
 CONTEXT = 4           # source frames each side: the 4-frame window needs 1 before and 2 after, chains more
+DEDUP_CONTEXT = CONTEXT + dedup_reach(MAX_RUN)   # dedup: plus the frames whose repeat decisions a plan reads
 CHUNK_FRAMES = 240    # planned source frames per piece
 SNAP = 0.25           # a cut within this fraction of a piece's length from its planned end moves the end there
 
@@ -33,8 +37,10 @@ class Chunk:
         return (self.first - self.lo) * factor, (self.last - self.lo) * factor + factor - 1
 
 
-def plan_chunks(num_frames: int, cuts: list[int] | None = None, length: int = CHUNK_FRAMES) -> list[Chunk]:
-    """Pieces covering frames 0..num_frames-1; ``cuts``: source frames that start a new scene."""
+def plan_chunks(num_frames: int, cuts: list[int] | None = None, length: int = CHUNK_FRAMES,
+                context: int = CONTEXT) -> list[Chunk]:
+    """Pieces covering frames 0..num_frames-1; ``cuts``: source frames that start a new scene; ``context``:
+    source frames decoded beyond each end (DEDUP_CONTEXT with dedup)."""
     if num_frames < 1 or length < 1:
         raise ValueError("plan_chunks needs at least one frame and a positive length")
     starts, first = [0], 0
@@ -45,5 +51,5 @@ def plan_chunks(num_frames: int, cuts: list[int] | None = None, length: int = CH
         first = min(near, key=lambda c: abs(c - planned)) if near else planned
         starts.append(first)
     ends = [s - 1 for s in starts[1:]] + [num_frames - 1]
-    return [Chunk(k, a, b, max(0, a - CONTEXT), min(num_frames - 1, b + CONTEXT))
+    return [Chunk(k, a, b, max(0, a - context), min(num_frames - 1, b + context))
             for k, (a, b) in enumerate(zip(starts, ends))]

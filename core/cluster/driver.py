@@ -28,7 +28,7 @@ from ..files.output import Encoding, check_output, encode_plan, outputs_for
 from ..files.probe import probe
 from ..files.source import expand_inputs, prepare_source
 from ..options import Options
-from .chunks import Chunk, plan_chunks
+from .chunks import CONTEXT, DEDUP_CONTEXT, Chunk, plan_chunks
 from .pieces import PiecesFolder, source_fingerprint
 from .worker import Job, PieceResult, render_piece
 
@@ -104,7 +104,8 @@ def plan_input(src: Path, out: Path, options: Options, encoding: Encoding, assum
     whole = encode_plan(prepared, probe(src), container, encoding, colour_of(prepared.clip))
     job = Job(str(src.resolve()), options, replace(encoding, codec=whole.codec, pix_fmt=whole.pix_fmt,
                                                    profile=whole.profile), assume_progressive)
-    chunks = plan_chunks(prepared.clip.num_frames, scene_starts(prepared.clip, options.sc), chunk_frames)
+    chunks = plan_chunks(prepared.clip.num_frames, scene_starts(prepared.clip, options.sc), chunk_frames,
+                         DEDUP_CONTEXT if options.dedup else CONTEXT)
     settings = hashlib.sha256(json.dumps({"source": source_fingerprint(src), "job": asdict(job),
                                           "weights": weights_id(options.weights),
                                           "chunks": [asdict(c) for c in chunks]}, sort_keys=True).encode()).hexdigest()

@@ -63,13 +63,26 @@ def run_blend(source: vs.VideoNode, even_rgb: np.ndarray, **_) -> Prediction:
 
 
 def run_convlstm(source: vs.VideoNode, even_rgb: np.ndarray, weights: str | None = None,
-                 device: str = "auto", **_) -> Prediction:
+                 device: str = "auto", dedup: bool = False, **_) -> Prediction:
     """Through the real plugin, as a user runs it."""
     kwargs = {"device": device}
     if weights:
         kwargs["weights"] = str(weights)
+    if dedup:
+        kwargs["dedup"] = 1
     doubled = vs.core.convlstm.Interpolate(to_rgb24(even_clip(source)), **kwargs)
     return _odd_outputs(doubled, len(even_rgb) - 1)
+
+
+def run_dedup(source: vs.VideoNode, even_rgb: np.ndarray, **kwargs) -> Prediction:
+    """With dedup=1: repeated frames are no motion samples (evaluate --repeats holds pictures to test it)."""
+    return run_convlstm(source, even_rgb, **{**kwargs, "dedup": True})
+
+
+def run_full_rate(source: vs.VideoNode, even_rgb: np.ndarray, unheld: vs.VideoNode | None = None,
+                  **kwargs) -> Prediction:
+    """Ours on the clip before its pictures were held (evaluate --repeats): what dedup aims at."""
+    return run_convlstm(source if unheld is None else unheld, even_rgb, **kwargs)
 
 
 def mvtools_doubled(yuv: vs.VideoNode) -> vs.VideoNode:
@@ -111,5 +124,5 @@ def run_paper(source: vs.VideoNode, even_rgb: np.ndarray, device: str = "auto", 
 
 METHODS: dict[str, Callable[..., Prediction]] = {
     "convlstm": run_convlstm, "paper": run_paper, "blend": run_blend, "repeat": run_repeat, "mvtools": run_mvtools,
-    "svp": run_svp,
+    "svp": run_svp, "convlstm-dedup": run_dedup, "convlstm-full-rate": run_full_rate,
 }

@@ -14,6 +14,8 @@ import numpy as np
 
 from ..video import frames_of, open_source, to_rgb24
 from .clips import resolve_clip
+from .held import hold
+from . import DEFAULT_METHODS
 from .methods import METHODS, Prediction, Unavailable
 from .protocol import Scores, score, split_even_odd
 
@@ -31,17 +33,21 @@ class ClipResult:
 
 
 def evaluate_clip(path: Path, frames: int, methods: list[str], weights: str | None, device: str,
-                  registry: Mapping[str, Callable[..., Prediction]] = METHODS) -> ClipResult:
-    """``methods`` (names in ``registry``) on one clip, scored against its odd frames."""
+                  registry: Mapping[str, Callable[..., Prediction]] = METHODS, repeats: str | None = None
+                  ) -> ClipResult:
+    """``methods`` (names in ``registry``) on one clip, scored against its odd frames; with ``repeats``
+    (held.PATTERNS) the methods get the even frames held that way, the truth staying the true odd frames."""
     full = open_source(path)
     if full.num_frames < 3:
         raise ValueError(f"{path} has {full.num_frames} frames; the protocol needs at least 3")
-    source = full.std.Trim(0, min(frames, full.num_frames) - 1)
-    even, truth = split_even_odd(frames_of(to_rgb24(source)))
+    unheld = full.std.Trim(0, min(frames, full.num_frames) - 1)
+    source = hold(unheld, repeats) if repeats else unheld
+    even, _ = split_even_odd(frames_of(to_rgb24(source)))
+    _, truth = split_even_odd(frames_of(to_rgb24(unheld)))
     result = ClipResult(path.name, truth, even)
     for m in methods:
         try:
-            pred = registry[m](source, even, weights=weights, device=device, full_source=full)
+            pred = registry[m](source, even, weights=weights, device=device, full_source=full, unheld=unheld)
         except Unavailable as exc:
             result.unavailable[m] = str(exc)
             log.warning("%s: %s", m, exc)
@@ -268,12 +274,14 @@ def worst_frame_crop(r: ClipResult, ours: str, path: Path, crop: int = 192) -> s
 
 def evaluate(clips: list[str], frames: int = 60, methods: list[str] | None = None, weights: str | None = None,
              device: str = "auto", out_dir: str | Path = "eval",
-             extra_methods: Mapping[str, Callable[..., Prediction]] | None = None) -> list[ClipResult]:
-    """``methods`` (default: all of METHODS) on every clip. ``extra_methods`` adds methods from packages
+             extra_methods: Mapping[str, Callable[..., Prediction]] | None = None,
+             repeats: str | None = None) -> list[ClipResult]:
+    """``methods`` (default: DEFAULT_METHODS) on every clip. ``extra_methods`` adds methods from packages
     built on this one (name -> run, called as METHODS' are), run only when named: adaptation's
-    convlstm-adapted (adapt/method.py adapted_methods) costs minutes per clip."""
+    convlstm-adapted (adapt/method.py adapted_methods) costs minutes per clip. ``repeats``: the methods
+    get the even frames held by that pattern (evaluate/held.py), to measure dedup."""
     registry = {**METHODS, **(extra_methods or {})}
-    methods = methods or list(METHODS)
+    methods = methods or list(DEFAULT_METHODS)
     unknown = [m for m in methods if m not in registry]
     if unknown:
         raise ValueError(f"unknown method(s) {unknown}; choose from {', '.join(registry)}")
@@ -281,7 +289,7 @@ def evaluate(clips: list[str], frames: int = 60, methods: list[str] | None = Non
         raise ValueError("--frames must be at least 3")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    results = [evaluate_clip(resolve_clip(c), frames, methods, weights, device, registry) for c in clips]
+    results = [evaluate_clip(resolve_clip(c), frames, methods, weights, device, registry, repeats) for c in clips]
     text = table(results, methods)
     print(text)
     print(f"machine: {machine_description()}")

@@ -1,6 +1,8 @@
 """The only module the C filter calls (plugin/convlstm.c imports convlstm.filter.bridge).
 
-``build`` plans the chain of stages for one Interpolate call; ``process`` fills one output frame.
+``build`` plans the chain of stages for one Interpolate call; ``plan`` says which source frames an output
+needs and ``process`` fills it. A stage with ``probes`` (``dedup``) first has C hand it the frames ``probe``
+names, through ``analyse``, before ``plan``; ``repeat_mark`` gives its ConvLSTMRepeat prop.
 Errors leave here as InterpolateError with a readable message, never as a bare exception.
 """
 from __future__ import annotations
@@ -42,21 +44,34 @@ def build(info: dict[str, Any], args: dict[str, Any]) -> list[Stage]:
 
 
 def plan(stage: Stage, n: int) -> tuple[int, ...]:
-    """The source frames output frame n needs (C requests exactly these)."""
-    try:
-        return stage.plan(n)
-    except InterpolateError:
-        raise
-    except Exception as exc:
-        log.debug("planning frame %d failed", n, exc_info=True)
-        raise InterpolateError(f"frame {n} could not be planned: {type(exc).__name__}: {exc}") from exc
+    """The source frames output frame n needs (C requests exactly these; a fifth gives the output its props)."""
+    return _guarded(n, "could not be planned", stage.plan, n)
+
+
+def probe(stage: Stage, n: int) -> tuple[int, ...]:
+    """Source frames to hand to ``analyse`` before output n is planned (stages with ``probes`` only)."""
+    return _guarded(n, "could not be planned", stage.probe, n)
+
+
+def analyse(stage: Stage, n: int, indices, src_ptrs, src_strides) -> None:
+    return _guarded(n, "could not be planned", stage.analyse, indices, src_ptrs, src_strides)
+
+
+def repeat_mark(stage: Stage, n: int) -> int:
+    """The ConvLSTMRepeat prop of output n, -1 for none (stages with ``probes`` only)."""
+    return _guarded(n, "could not be planned", stage.repeat_mark, n)
 
 
 def process(stage: Stage, n: int, src_ptrs, src_strides, dst_ptrs, dst_strides, frame_props) -> int:
+    return _guarded(n, "failed", stage.process, n, src_ptrs, src_strides, dst_ptrs, dst_strides, frame_props)
+
+
+def _guarded(n: int, failed: str, call, *args):
+    """``call(*args)`` with any error but InterpolateError worded for the user, naming output frame n."""
     try:
-        return stage.process(n, src_ptrs, src_strides, dst_ptrs, dst_strides, frame_props)
+        return call(*args)
     except InterpolateError:
         raise
     except Exception as exc:
-        log.debug("frame %d failed", n, exc_info=True)
-        raise InterpolateError(f"frame {n} failed: {type(exc).__name__}: {exc}") from exc
+        log.debug("frame %d %s", n, failed, exc_info=True)
+        raise InterpolateError(f"frame {n} {failed}: {type(exc).__name__}: {exc}") from exc

@@ -11,7 +11,14 @@ from typing import Any
 
 from ..errors import InterpolateError
 
-CONTRACT = 3    # raise on any change below (and in plugin/convlstm.c, CONVLSTM_CONTRACT)
+CONTRACT = 4    # raise on any change below (and in plugin/convlstm.c, CONVLSTM_CONTRACT)
+
+# plan() returns 1 frame (pass it through), 4 (the net's window; the output takes frame 1's props) or 5 (the
+# window, and the frame whose props the output takes). Stages with ``probes`` (contract 4): before plan(), C
+# requests the frames probe() names and hands them to analyse(), until probe() names none, and sets
+# ConvLSTMRepeat from repeat_mark() where it is not -1
+MAX_PLAN = 5
+MAX_PROBE_ROUNDS = 3
 
 # C calls process() from several threads at once (fmParallel, since contract 3): stages must be thread-safe
 
@@ -26,7 +33,7 @@ CUT_BEFORE_OUTPUT = 1                    # -> _SceneChangeNext: the output sits 
 CUT_AFTER_OUTPUT = 2                     # -> _SceneChangePrev: the output is the first after a cut
 
 # integer attributes C reads from every stage (stage_video_info)
-STAGE_FACTS = ("num_frames", "fps_num", "fps_den", "duration_divisor", "clears_next")
+STAGE_FACTS = ("num_frames", "fps_num", "fps_den", "duration_divisor", "clears_next", "probes")
 
 
 def check_plugin(info: dict[str, Any]) -> None:
@@ -45,6 +52,6 @@ def check_stage(stage: Any) -> None:
         if not isinstance(value, int) or isinstance(value, bool):
             raise InterpolateError(f"internal error: stage {type(stage).__name__}.{name} is {value!r}, not an int")
     if not 1 <= stage.num_frames < 2 ** 31 or stage.fps_num < 0 or stage.fps_den < 0 or stage.duration_divisor < 1 \
-            or stage.clears_next not in (0, 1):
+            or stage.clears_next not in (0, 1) or stage.probes not in (0, 1):
         raise InterpolateError(f"internal error: stage {type(stage).__name__} has facts out of range: "
                                + ", ".join(f"{n}={getattr(stage, n)}" for n in STAGE_FACTS))

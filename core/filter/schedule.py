@@ -8,12 +8,18 @@ A stage follows one schedule:
   (i - 1, i, i + 1, i + 2) clamped, the last output repeats the last source frame.
 - ``Nearest``: a retiming that makes nothing: each output timestamp shows the nearest frame of its input
   (the last stage for a target rate with weights that interpolate halfway only).
+- ``Deduped``: ``Timed`` over the clip's unique pictures (``dedup``): a frame that repeats the one before
+  it is no sample of the motion, so outputs between two unique frames a and b are made at their exact
+  place between them, (position - a) / (b - a), from the unique frames around (filter/repeats.py says
+  which frames repeat). A picture held for more than ``MAX_RUN`` frames (a still, a paused screen), or
+  to the clip's end, is kept as it is, each of its frames a sample.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
 from math import floor
+from typing import Protocol
 
 
 def clamped_window(i: int, num_source: int) -> tuple[int, int, int, int]:
@@ -108,3 +114,122 @@ def doublings_for_rate(source: Fraction, target: Fraction) -> int:
     while source * 2 ** k < target:
         k += 1
     return k
+
+
+def dedup_reach(max_run: int) -> int:
+    """Source frames either side of an output's whose repeat decisions its plan reads: runs of up to
+    max_run (its own, the one before and the one after) and its neighbours' (for the scene marks)."""
+    return 2 * max_run + 4
+
+
+class Repeats(Protocol):
+    """What ``Deduped`` asks of the repeat measurements (filter/repeats.RepeatLog)."""
+
+    def is_repeat(self, j: int) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Deduped:
+    """``Timed`` with every run of repeated frames replaced by motion (see the module's docstring).
+
+    Frame count, rate and durations are ``timed``'s: only which frames make an output, and where between
+    them it lies, change. A plan reads the repeat decisions of the frames within ``REACH`` of its outputs'
+    source frames; ``probe`` lists them, so that they are measured before ``plan`` runs.
+    """
+
+    timed: Timed
+    repeats: Repeats
+    max_run: int
+
+    @property
+    def num_frames(self) -> int:
+        return self.timed.num_frames
+
+    @property
+    def num_source(self) -> int:
+        return self.timed.num_source
+
+    def output_rate(self, source_rate: Fraction | None) -> tuple[int, int]:
+        return self.timed.output_rate(source_rate)
+
+    @property
+    def duration_divisor(self) -> int:
+        return self.timed.duration_divisor
+
+    @property
+    def clears_next(self) -> int:
+        return self.timed.clears_next
+
+    def frames_read(self, m: int) -> tuple[int, int]:
+        """The first and last source frame whose decision (does it repeat the one before?) output m's plan,
+        time and scene marks read."""
+        lo = self.timed.position(max(m - 1, 0))[0]
+        hi = self.timed.position(min(m + 1, self.num_frames - 1))[0]
+        reach = dedup_reach(self.max_run)
+        return lo - reach, hi + reach
+
+    def run(self, j: int) -> tuple[int, int, bool]:
+        """The run of frames showing frame j's picture: (first, first after it, whether it is held: longer
+        than max_run or reaching the clip's end). Looks no further than max_run + 1 frames each way."""
+        a = j
+        while a > 0 and j - a <= self.max_run and self.repeats.is_repeat(a):
+            a -= 1
+        b = j + 1
+        while b < self.num_source and b - j <= self.max_run + 1 and self.repeats.is_repeat(b):
+            b += 1
+        return a, b, b - a > self.max_run or b >= self.num_source
+
+    def key_at_or_before(self, j: int) -> int:
+        """The sample frame that shows frame j's picture at its own time: j itself in a held run, else the
+        run's first frame."""
+        a, _, held = self.run(j)
+        return j if held else a
+
+    def key_after(self, k: int) -> int | None:
+        """The next sample after sample k (None at the clip's end)."""
+        _, b, held = self.run(k)
+        after = k + 1 if held else b
+        return after if after < self.num_source else None
+
+    def keys(self, m: int) -> tuple[tuple[int, ...], Fraction]:
+        """Output m's plan and its place between the middle samples: ((k,), 0) to pass sample k through,
+        else the four samples around it and t in (0, 1)."""
+        i, t = self.timed.position(m)
+        k1 = self.key_at_or_before(i)
+        if k1 == i and t == 0:
+            return (i,), Fraction(0)
+        k2 = self.key_after(k1)
+        if k2 is None:               # only when i is the last frame, which a held run ends: passed above
+            return (k1,), Fraction(0)
+        k0 = self.key_at_or_before(k1 - 1) if k1 > 0 else k1
+        k3 = self.key_after(k2)
+        return (k0, k1, k2, k2 if k3 is None else k3), (i + t - k1) / (k2 - k1)
+
+    def plan(self, m: int) -> tuple[int, ...]:
+        """Like ``Timed.plan``; a made frame's plan has a fifth frame, the source frame at its time, whose
+        props (durations, metadata) it takes, as it would without dedup."""
+        frames, _ = self.keys(m)
+        return frames if len(frames) == 1 else (*frames, self.timed.position(m)[0])
+
+    def time(self, m: int) -> float:
+        return float(self.keys(m)[1])
+
+    def repeat_mark(self, m: int) -> int:
+        """ConvLSTMRepeat for output m: 0 where its source frame is a new picture, 1 where it repeats the one
+        before and was replaced by motion, 2 where it repeats it within a hold (kept as it is)."""
+        i, _ = self.timed.position(m)
+        if i == 0 or not self.repeats.is_repeat(i):
+            return 0
+        return 2 if self.run(i)[2] else 1
+
+    def first_since_source(self, m: int) -> bool:
+        """Whether output m is the first at or after its sample's time (see ``Timed``)."""
+        return m == 0 or self._sample(m - 1) < self._sample(m)
+
+    def last_before_next_source(self, m: int) -> bool:
+        return m + 1 >= self.num_frames or self._sample(m + 1) > self._sample(m)
+
+    def _sample(self, m: int) -> int:
+        """The sample at or before output m's time."""
+        frames, _ = self.keys(m)
+        return frames[0] if len(frames) == 1 else frames[1]

@@ -30,7 +30,8 @@ from . import profile
 from .streams import Slots, mark_ready, use_here
 from .batcher import Batcher
 from .scenes import predict_within_scene
-from .schedule import Nearest, Timed, doublings_for_rate
+from .repeats import RepeatLog, frame_difference, MAX_RUN
+from .schedule import Deduped, Nearest, Timed, doublings_for_rate
 from .yuv import YuvDescription, rgb_to_yuv, yuv_to_rgb
 from .contract import (CHROMA_LOCATION, CUT_AFTER_OUTPUT, CUT_BEFORE_OUTPUT, FIELD_BASED, FLAGS, MATRIX, NO_PROPS,
                        RANGE, SCENE_NEXT, SCENE_PREV)
@@ -85,7 +86,8 @@ class Stage:
 
     planes = 3
 
-    def __init__(self, info: dict[str, Any], schedule: Timed | Nearest, compute: Compute | None = None) -> None:
+    def __init__(self, info: dict[str, Any], schedule: Timed | Nearest | Deduped,
+                 compute: Compute | None = None) -> None:
         self.schedule, self.compute = schedule, compute
         self.num_source = int(info["num_frames"])
         self.width, self.height = int(info["width"]), int(info["height"])
@@ -93,6 +95,7 @@ class Stage:
         self.fps_num, self.fps_den = schedule.output_rate(rate_of(info))
         self.duration_divisor = schedule.duration_divisor
         self.clears_next = schedule.clears_next
+        self.probes = int(isinstance(schedule, Deduped))
         if compute is not None:
             self.format, self.batcher, self.io = compute.format, compute.batcher, compute.io
             self.slots = Slots(compute.io.device)
@@ -106,6 +109,28 @@ class Stage:
 
     def plan(self, n: int) -> tuple[int, ...]:
         return self.schedule.plan(n)
+
+    def probe(self, n: int) -> tuple[int, ...]:
+        """The source frames to look at before output n can be planned (``dedup``: pairs of consecutive
+        frames whose difference is not measured yet); empty when none."""
+        if not self.probes:
+            return ()
+        lo, hi = self.schedule.frames_read(n)
+        return tuple(sorted({f for j in self.schedule.repeats.unknown(lo, hi) for f in (j - 1, j)}))
+
+    def analyse(self, indices: Sequence[int], src_ptrs: Sequence[int], src_strides: Sequence[int]) -> None:
+        """Measures the differences of the consecutive frames among a probe's (filter/repeats.py)."""
+        where = {index: f for f, index in enumerate(indices)}
+        full_range = 1.0 if self.format.is_float else float((1 << self.format.bits) - 1)
+        for j, f in where.items():
+            if j - 1 in where:
+                before = self._host_planes(where[j - 1], src_ptrs, src_strides)
+                self.schedule.repeats.record(j, frame_difference(before, self._host_planes(f, src_ptrs, src_strides),
+                                                                 full_range))
+
+    def repeat_mark(self, n: int) -> int:
+        """ConvLSTMRepeat of output n (schedule.Deduped.repeat_mark); -1: no such prop (no dedup)."""
+        return self.schedule.repeat_mark(n) if self.probes else -1
 
     def _plane(self, p: int, ptr: int, stride: int) -> Plane:
         h, w = self.format.plane_shape(p, self.height, self.width)
@@ -272,7 +297,14 @@ def build(info: dict[str, Any], args: dict[str, Any]) -> list[Stage]:
         if source_rate is None and ratio.denominator != 1:
             raise InterpolateError(f"factor {ratio} is not whole, so it needs a clip with a known constant frame "
                                    "rate; set one with core.std.AssumeFPS(clip, fpsnum=..., fpsden=...)")
-        return [Stage(info, Timed(ratio, num_source), computing())]
+        schedule = Timed(ratio, num_source)
+        if options.dedup:
+            schedule = Deduped(schedule, RepeatLog(num_source, options.repeat_threshold), MAX_RUN)
+        return [Stage(info, schedule, computing())]
+    if options.dedup:
+        raise InterpolateError(f"dedup makes frames at any place between two unique frames, which needs weights "
+                               f"that interpolate at any time position (motion compensation); {source!r} "
+                               "interpolates halfway only: use the bundled model (leave weights unset)")
     return _halfway_stages(info, options, ratio, source_rate, source, computing)
 
 
