@@ -246,10 +246,13 @@ def test_the_vpy_checks_its_arguments_and_resolves_paths_one_way(short_clip, tmp
     assert r.returncode == 0 and "Frames: 40" in r.stdout, r.stderr
     r = vpy("input=in.mp4", "weights=w.pt", "fps_num=60", "fps_den=1", cwd=tmp_path)
     assert r.returncode == 0 and "FPS: 60/1" in r.stdout, r.stderr
+    r = vpy("input=in.mp4", "dedup=1", "dedup_threshold=0.05", cwd=tmp_path)       # the bundled model: any time
+    assert r.returncode == 0 and "Frames: 20" in r.stdout, r.stderr
     for args, message in ((["input=in.mp4", "factr=4"], "unknown argument(s) -a factr"),
                           (["input=in.mp4", "factor=x"], "-a factor needs a number, got 'x'"),
                           (["input=in.mp4", "factor=2.5"], "factor must be a whole number"),
                           (["input=in.mp4", "weights=w.pt", "factor=3"], "interpolates halfway only"),
+                          (["input=in.mp4", "dedup_threshold=0.05"], "only applies with dedup=1"),
                           (["factor=2"], "pass the video with -a input=PATH"),
                           (["input=missing.mp4"], "interpolate.vpy: input")):
         r = vpy(*args, cwd=tmp_path)

@@ -159,3 +159,26 @@ def test_relative_paths_and_a_missing_out_folder_work_and_foreign_pieces_folders
     r = subprocess.run(cmd + ["new/out"], capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     assert_same(single / "plain.mkv", tmp_path / "new" / "out" / "plain.mkv", tmp_path)
+
+
+def test_dedup_through_the_cluster_is_the_one_machine_result(weights, tmp_path):
+    """Pieces carry DEDUP_CONTEXT: repeat decisions near a piece's ends are those of the whole clip."""
+    from convlstm.cluster.chunks import DEDUP_CONTEXT
+    from convlstm.cluster.driver import run_cluster
+    from convlstm.files.output import Encoding
+    from convlstm.options import Options
+    src = tmp_path / "in"
+    src.mkdir()
+    # on threes (a plan then reads decisions 5 frames away), with a still of 9 frames in the middle (a hold)
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=96x64:rate=24:duration=3",
+                    "-vf", "fps=8,fps=24,loop=loop=8:size=1:start=31,setpts=N/24/TB", "-t", "2.5",
+                    "-c:v", "ffv1", str(src / "twos.mkv")], check=True)
+    single = tmp_path / "single"
+    r = subprocess.run([CONVLSTM, "interpolate", src / "twos.mkv", "-o", single, "--codec", "ffv1", "--weights",
+                        weights, "--dedup", "--quiet"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "out"
+    out.mkdir()
+    run_cluster([str(src)], out, Options(factor=2, weights=str(weights), dedup=True), Encoding(codec="ffv1"),
+                chunk_frames=DEDUP_CONTEXT, progress=False)
+    assert_same(single / "twos.mkv", out / "twos.mkv", tmp_path)
