@@ -257,3 +257,23 @@ def test_validation_makes_the_frames_the_filter_makes_across_a_scene_cut(tmp_pat
     assert ours.shape == plugin.shape
     assert np.array_equal(ours[4], even[4])          # frames 8 | 10: the cut, frame 8 again
     assert np.array_equal(ours, plugin)
+
+
+@pytest.mark.slow   # a whole evaluation or several nets: the full suite, not the daily loop
+def test_held_pictures_are_scored_against_the_true_frames_and_dedup_recovers_them(tmp_path):
+    """--repeats twos: every method gets the even frames on twos, the truth stays the true odd frames;
+    repeat then shows a frame two steps old, and dedup puts the square back where it is."""
+    clip = tmp_path / "square.mkv"
+    truth = write_known_motion(clip, frames=16)
+    results = evaluate([str(clip)], frames=16, methods=["repeat", "convlstm", "convlstm-dedup", "convlstm-full-rate"],
+                       out_dir=tmp_path / "eval", repeats="twos")
+    r = results[0]
+    assert np.array_equal(r.truth, truth[1::2][:7])
+    held = [truth[2 * (k - k % 2)] for k in range(8)]                 # the even frames, on twos
+    assert np.array_equal(r.even, np.stack(held))
+    expected_repeat = np.mean([psnr(held[i], truth[2 * i + 1]) for i in range(7)])
+    assert r.scores["repeat"].mean_psnr == pytest.approx(expected_repeat, abs=1e-6)
+    s = {m: r.scores[m].mean_psnr for m in r.scores}
+    # on this 64x48 toy the made frames place the square right (tests/test_dedup.py measures where) and the
+    # loss is at its edges, 8 px of motion between samples instead of 4 at full rate
+    assert s["convlstm-dedup"] > s["convlstm"] + 1.5 and s["convlstm-full-rate"] > s["convlstm-dedup"], s
