@@ -232,3 +232,17 @@ def test_held_patterns_for_the_evaluation():
     drops = held_index(101, "drops")
     assert drops == held_index(101, "drops") and sum(d != k for k, d in enumerate(drops)) == 10
     assert all(d == k or d == drops[k - 1] for k, d in enumerate(drops))
+
+
+def test_at_a_repeat_the_made_frame_is_the_one_the_full_rate_clip_would_give():
+    """A clip on twos made from a full-rate one: where it repeats a frame, dedup makes exactly (bit for bit)
+    the frame that interpolating the full-rate clip's other frames gives there: the evaluation protocol's
+    prediction of the frame that was lost."""
+    full = moving_frames(W, H, 15, speed=3)
+    held = [full[k - k % 2] for k in range(15)]
+    out = core.convlstm.Interpolate(clip_from_frames(held), dedup=1, device="cpu")
+    protocol = core.convlstm.Interpolate(clip_from_frames(full[0::2]), device="cpu")   # even in, odd made
+    for i in range(1, 13, 2):
+        made = out.get_frame(2 * i)
+        assert made.props["ConvLSTMRepeat"] == 1
+        assert np.array_equal(planes_of(made), planes_of(protocol.get_frame(i))), i
