@@ -150,11 +150,28 @@ def test_a_tensor_time_keeps_half_precision_nets_in_their_dtype():
 
 
 def test_the_device_cut_rule_is_the_host_rule():
+    """A difference standing alone in its window is a cut exactly where the host rule says (compared in
+    double: 0.15 as a float32 is above 0.15)."""
     from convlstm.filter.scenes import cut_at, cuts_at
-    values = torch.tensor([0.1, 0.15, 0.2, 0.0], dtype=torch.float32)   # 0.15 as float32 is above 0.15
-    for threshold in (0.15, 0.0, 0.1):
-        expected = [cut_at(float(v), threshold) for v in values]
-        assert cuts_at(values, threshold).tolist() == expected, threshold
+    for v in (0.1, 0.15, 0.2, 0.0, 0.35):
+        window = torch.tensor([0.0, v, 0.0], dtype=torch.float32)
+        for threshold in (0.15, 0.0, 0.1):
+            assert cuts_at(window, threshold).tolist() == [False, cut_at(float(window[1]), threshold), False]
+
+
+def test_fast_motion_over_texture_is_no_cut_but_a_cut_that_stands_out_is():
+    """Every frame of a fast hand-held sweep over high-contrast texture differs from the next by about as
+    much as a cut would (0.16-0.17 of full range on a held-out clip): only a difference that stands out of
+    its window (1.5x the others), or one above twice the threshold, is a cut."""
+    from convlstm.filter.scenes import cuts_at
+    def cuts(*d):
+        return cuts_at(torch.tensor(d, dtype=torch.float32), 0.15).tolist()
+    assert cuts(0.116, 0.171, 0.165) == [False, False, False]       # the sweep
+    assert cuts(0.171, 0.165, 0.16) == [False, False, False]
+    assert cuts(0.02, 0.2, 0.03) == [False, True, False]            # a cut between quiet shots
+    assert cuts(0.16, 0.31, 0.16) == [False, True, False]           # between two fast ones: above 0.30
+    assert cuts(0.16, 0.2, 0.16) == [False, False, False]           # does not stand out: motion
+    assert cuts(0.0, 0.0, 0.4) == [False, False, True]
 
 
 @pytest.mark.slow
