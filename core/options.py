@@ -28,6 +28,23 @@ MAX_RATE_TERM = 1 << 40   # fps_num/fps_den and factor_num/factor_den beyond thi
 
 # VapourSynth's argument kinds -> the Python type a value must have after conversion
 KINDS = {"data": str, "int": int, "float": float, "flag": bool}
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+
+
+@dataclass(frozen=True)
+class Retired:
+    """An option that was replaced: it stays in the filter's signature (as ``kind``) and among the CLI's
+    flags (hidden) only so that an old call reaches us and is told what replaced it (``filter`` in the
+    filter's words, ``cli`` in the command's), rather than "argument not used" or "unrecognized arguments"."""
+    kind: str
+    filter: str
+    cli: str
+
+
+RETIRED = {"fp16": Retired("int", "fp16 was replaced by precision (auto, fp32, fp16 or bf16): fp16=1 is now "
+                           "precision=fp16, fp16=0 is precision=fp32; leave it unset for the default (auto)",
+                           "--fp16 was replaced by --precision (auto, fp32, fp16 or bf16): use --precision fp16, "
+                           "or leave it out for the default (auto)")}
 
 
 def _option(kind: str, help: str, cli: bool = True) -> Any:
@@ -44,7 +61,10 @@ class Options:
                                   "(default: the bundled model)")
     device: str | None = _option("data", "auto, cpu, cuda or cuda:N (default auto: the first CUDA GPU, else "
                                  "the CPU)")
-    fp16: bool | None = _option("flag", "half precision on CUDA (default: on for 16-bit float clips on CUDA)")
+    precision: str | None = _option("data", "auto, fp32, fp16 or bf16: the arithmetic of the net's learned part "
+                                    "(the motion search is always fp32). Default auto: bf16 on a CPU with native "
+                                    "bf16 (AVX-512 BF16 or AMX), fp16 on CUDA for 16-bit float clips, else fp32. "
+                                    "fp16 needs CUDA; bf16 needs CUDA or such a CPU")
     factor: int | None = _option("float", f"frames out per frame in, a whole number 2..{MAX_FACTOR} (default 2; "
                                  "for a fraction use factor_num/factor_den)", cli=False)
     factor_num: int | None = _option("int", "numerator of a fractional factor, e.g. 5 for 5/2", cli=False)
@@ -111,6 +131,11 @@ class Options:
             raise InterpolateError(f"sc_threshold must be in [0, 1] (0 turns detection off), got {self.sc_threshold}")
         if self.device is not None:
             parse_device(self.device)
+        if self.precision is not None:
+            text = self.precision.strip().lower()
+            if text not in PRECISIONS:
+                raise InterpolateError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+            object.__setattr__(self, "precision", text)
         if self.dedup_threshold is not None:
             if not self.dedup:
                 raise InterpolateError("dedup_threshold only applies with dedup=1 (it says which frames count as "
@@ -121,7 +146,9 @@ class Options:
 
     @classmethod
     def from_filter_args(cls, args: Mapping[str, Any]) -> "Options":
-        """What C passes (or any mapping of option names): unknown names are refused, naming the known ones."""
+        """What C passes (or any mapping of option names): retired names are refused naming what replaced
+        them, unknown names naming the known ones."""
+        check_retired(args)
         unknown = sorted(set(args) - set(NAMES))
         if unknown:
             raise InterpolateError(f"unknown argument(s) {', '.join(unknown)}; accepted: {', '.join(NAMES)}")
@@ -133,6 +160,7 @@ class Options:
 
     def updated(self, **changes: Any) -> "Options":
         """A copy with some options changed (checked again)."""
+        check_retired(changes)
         return replace(self, **changes)
 
     @property
@@ -171,6 +199,13 @@ class Options:
 
 
 NAMES = tuple(f.name for f in fields(Options))
+
+
+def check_retired(names) -> None:
+    """A retired option among ``names`` is an error saying what replaced it."""
+    for name in names:
+        if name in RETIRED:
+            raise InterpolateError(RETIRED[name].filter)
 
 
 def check_factor(factor: int | Fraction) -> Fraction:
@@ -223,7 +258,8 @@ def _typed(name: str, kind: str, value: Any) -> Any:
 def signature() -> str:
     """The filter's VapourSynth signature (plugin/signature.h holds this string; tests compare them)."""
     kind = {"data": "data", "int": "int", "float": "float", "flag": "int"}
-    return "clip:vnode;" + "".join(f"{f.name}:{kind[f.metadata['kind']]}:opt;" for f in fields(Options))
+    return ("clip:vnode;" + "".join(f"{f.name}:{kind[f.metadata['kind']]}:opt;" for f in fields(Options))
+            + "".join(f"{name}:{kind[r.kind]}:opt;" for name, r in RETIRED.items()))
 
 
 def default_batch(device_type: str, width: int, height: int) -> int:

@@ -4,7 +4,7 @@
     "clip:vnode;" \
     "weights:data:opt;" \
     "device:data:opt;" \
-    "fp16:int:opt;" \
+    "precision:data:opt;" \
     "factor:float:opt;" \
     "factor_num:int:opt;" \
     "factor_den:int:opt;" \
@@ -17,4 +17,5 @@
     "compile:int:opt;" \
     "detail:float:opt;" \
     "dedup:int:opt;" \
-    "dedup_threshold:float:opt;"
+    "dedup_threshold:float:opt;" \
+    "fp16:int:opt;"

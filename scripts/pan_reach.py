@@ -59,7 +59,7 @@ def main() -> None:
     ap.add_argument("cases", nargs="+", help="WIDTHxHEIGHT:STEP, e.g. 640x360:80 (px of pan between frames)")
     ap.add_argument("--json", help="write the figures here")
     args = ap.parse_args()
-    engine = Engine(load_weights(None)[0], torch.device("cpu"), fp16=False)
+    engine = Engine(load_weights(None)[0], torch.device("cpu"), precision="fp32")
     out = {}
     for case in args.cases:
         size, step = case.split(":")

@@ -93,3 +93,12 @@ def raw_frames(data: bytes, width: int, height: int, dtype, planes: int = 3) -> 
     if arr.size % per_frame:
         raise AssertionError(f"raw output of {arr.size} samples is not a whole number of {width}x{height} frames")
     return arr.reshape(-1, planes, height, width)
+
+
+def filter_precision(fmt: str = "RGB24") -> str:
+    """The precision the filter's precision=auto takes on this CPU for a clip of ``fmt`` (bf16 where the CPU
+    has native bf16, else fp32): references computed with the engine must use the same."""
+    from convlstm.filter.formats import PixelFormat
+    from convlstm.filter.stages import choose_precision
+    bits = {"RGB24": 8, "RGBS": 32, "RGBH": 16}[fmt]
+    return choose_precision(None, torch.device("cpu"), PixelFormat(fmt, bits, fmt != "RGB24"))

@@ -43,7 +43,7 @@ def test_one_wait_for_the_device_per_made_frame(test_weights):
     import gc
     from convlstm.filter.stages import Stage
     clip = clip_from_frames(moving_frames(64, 48, 6))
-    out = core.convlstm.Interpolate(clip, weights=str(test_weights), device="cuda", fp16=0)
+    out = core.convlstm.Interpolate(clip, weights=str(test_weights), device="cuda", precision="fp32")
     for f in out.frames():
         pass
     stage = next(o for o in gc.get_objects() if isinstance(o, Stage) and o.io.cuda and o.num_source == 6
@@ -114,8 +114,8 @@ def test_half_precisions_and_channels_last_stay_close_to_fp32(precision, tmp_pat
 def test_cuda_matches_cpu(fmt, test_weights):
     frames = moving_frames(67, 45, 5, fmt)
     clip = clip_from_frames(frames, fmt)
-    cpu = core.convlstm.Interpolate(clip, weights=str(test_weights), device="cpu")
-    gpu = core.convlstm.Interpolate(clip, weights=str(test_weights), device="cuda", fp16=0)
+    cpu = core.convlstm.Interpolate(clip, weights=str(test_weights), device="cpu", precision="fp32")
+    gpu = core.convlstm.Interpolate(clip, weights=str(test_weights), device="cuda", precision="fp32")
     for n in range(cpu.num_frames):
         a, b = planes_of(cpu.get_frame(n)).astype(np.float64), planes_of(gpu.get_frame(n)).astype(np.float64)
         f = core.get_video_format(fmt)
@@ -124,11 +124,12 @@ def test_cuda_matches_cpu(fmt, test_weights):
 
 
 @pytest.mark.parametrize("fp16", [0, 1])
-def test_cuda_matches_cpu_with_the_scale_fusion(fp16, fusion_weights):
+def test_cuda_matches_cpu_with_the_scale_fusion(fp16, fusion_weights):   # fp16: precision=fp16, else fp32
     frames = moving_frames(67, 45, 5, vs.RGB24, speed=7)
     clip = clip_from_frames(frames, vs.RGB24)
-    cpu = core.convlstm.Interpolate(clip, weights=str(fusion_weights), device="cpu")
-    gpu = core.convlstm.Interpolate(clip, weights=str(fusion_weights), device="cuda", fp16=fp16)
+    cpu = core.convlstm.Interpolate(clip, weights=str(fusion_weights), device="cpu", precision="fp32")
+    gpu = core.convlstm.Interpolate(clip, weights=str(fusion_weights), device="cuda",
+                                   precision="fp16" if fp16 else "fp32")
     for n in range(cpu.num_frames):
         a, b = planes_of(cpu.get_frame(n)).astype(int), planes_of(gpu.get_frame(n)).astype(int)
         assert np.abs(a - b).max() <= (1 if not fp16 else 3), f"frame {n}"
@@ -139,8 +140,9 @@ def test_cuda_matches_cpu_with_motion_compensation(fp16, tmp_path):
     """Block matching on the GPU: the same vectors up to ties that float rounding may break differently."""
     weights = random_weights(tmp_path / "motion.pt", TINY_MOTION)
     clip = clip_from_frames(moving_frames(96, 64, 5, vs.RGB24, speed=6), vs.RGB24)
-    cpu = core.convlstm.Interpolate(clip, weights=str(weights), device="cpu", factor=3)
-    gpu = core.convlstm.Interpolate(clip, weights=str(weights), device="cuda", fp16=fp16, factor=3)
+    cpu = core.convlstm.Interpolate(clip, weights=str(weights), device="cpu", precision="fp32", factor=3)
+    gpu = core.convlstm.Interpolate(clip, weights=str(weights), device="cuda", precision="fp16" if fp16 else "fp32",
+                                   factor=3)
     for n in range(cpu.num_frames):
         diff = np.abs(planes_of(cpu.get_frame(n)).astype(int) - planes_of(gpu.get_frame(n)).astype(int))
         assert diff.mean() < 0.5 and np.percentile(diff, 99.9) <= (3 if not fp16 else 5), f"frame {n}"
@@ -150,7 +152,7 @@ def test_fp16_is_default_for_rgbh_and_close_to_fp32(test_weights):
     frames = moving_frames(64, 32, 4, vs.RGBH)
     clip = clip_from_frames(frames, vs.RGBH)
     half = core.convlstm.Interpolate(clip, weights=str(test_weights), device="cuda")
-    full = core.convlstm.Interpolate(clip, weights=str(test_weights), device="cuda", fp16=0)
+    full = core.convlstm.Interpolate(clip, weights=str(test_weights), device="cuda", precision="fp32")
     a, b = planes_of(half.get_frame(1)).astype(np.float32), planes_of(full.get_frame(1)).astype(np.float32)
     assert np.abs(a - b).max() < 1e-2
 
@@ -165,8 +167,8 @@ def test_device_index_beyond_count_is_an_error():
 def test_two_instances_on_two_gpus_keep_their_own_model(test_weights):
     frames = moving_frames(64, 48, 4, vs.RGB24)
     clip = clip_from_frames(frames)
-    a = core.convlstm.Interpolate(clip, weights=str(test_weights), device="cuda:0", fp16=0)
-    b = core.convlstm.Interpolate(clip, weights=str(test_weights), device="cuda:1", fp16=0)
+    a = core.convlstm.Interpolate(clip, weights=str(test_weights), device="cuda:0", precision="fp32")
+    b = core.convlstm.Interpolate(clip, weights=str(test_weights), device="cuda:1", precision="fp32")
     torch.cuda.reset_peak_memory_stats(0)
     torch.cuda.reset_peak_memory_stats(1)
     fa, fb = planes_of(a.get_frame(1)), planes_of(b.get_frame(1))
@@ -178,8 +180,8 @@ def test_two_instances_on_two_gpus_keep_their_own_model(test_weights):
 def test_yuv_conversion_on_the_gpu_matches_cpu(fmt, test_weights):
     rgb = clip_from_frames(moving_frames(64, 48, 4, vs.RGBS), vs.RGBS)
     clip = rgb.resize.Bicubic(format=fmt, matrix_s="709")
-    cpu = core.convlstm.Interpolate(clip, weights=str(test_weights), device="cpu")
-    gpu = core.convlstm.Interpolate(clip, weights=str(test_weights), device="cuda", fp16=0)
+    cpu = core.convlstm.Interpolate(clip, weights=str(test_weights), device="cpu", precision="fp32")
+    gpu = core.convlstm.Interpolate(clip, weights=str(test_weights), device="cuda", precision="fp32")
     f = core.get_video_format(fmt)
     tol = 1 if f.sample_type == vs.INTEGER else 1e-4
     for p in range(3):

@@ -17,7 +17,7 @@ from convlstm.cli.main import build_parser
 from convlstm.cli.script import ARGUMENTS
 from convlstm.errors import InterpolateError
 from convlstm.files.atomic import partial_file, partial_files
-from convlstm.options import NAMES, Options, c_header, signature
+from convlstm.options import NAMES, RETIRED, Options, c_header, signature
 from helpers import TINY_MOTION, clip_from_frames, moving_frames, planes_of, random_weights
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,11 +30,13 @@ def test_the_plugin_header_is_made_from_the_options():
 
 
 def test_the_loaded_filter_takes_exactly_the_options():
+    """Every option, and the retired names (there only to be refused with the name of their replacement)."""
     registered = core.convlstm.Interpolate.signature
-    for f in fields(Options):
-        assert f"{f.name}:" in registered, f.name
-    assert registered.count(":opt") == len(NAMES)
-    assert signature().startswith("clip:vnode;") and signature().count(";") == len(NAMES) + 1
+    for name in (*NAMES, *RETIRED):
+        assert f"{name}:" in registered, name
+    assert registered.count(":opt") == len(NAMES) + len(RETIRED)
+    assert signature().startswith("clip:vnode;") and signature().count(";") == len(NAMES) + len(RETIRED) + 1
+    assert not set(RETIRED) & set(NAMES)
 
 
 def test_every_option_reaches_the_cli_the_vpy_and_the_api():
@@ -54,6 +56,7 @@ def test_every_option_reaches_the_cli_the_vpy_and_the_api():
     ({"batch": 2.0}, "batch must be a whole number"), ({"compile": 2}, "compile must be 0 or 1"),
     ({"detail": float("inf")}, "finite"), ({"device": "gpu"}, "not valid"), ({"weights": 3}, "must be text"),
     ({"factor_num": 5}, "go together"), ({"factor": 2, "factor_num": 5, "factor_den": 2}, "give one of"),
+    ({"precision": "half"}, "precision must be one of auto, fp32, fp16, bf16"), ({"precision": 16}, "must be text"),
 ])
 def test_options_refuse_what_the_filter_would(kwargs, message):
     with pytest.raises(InterpolateError, match=message):

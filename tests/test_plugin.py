@@ -14,7 +14,7 @@ from convlstm.checkpoint import load_net
 from convlstm.filter.formats import PixelFormat
 from convlstm.filter.stages import Stage
 from convlstm.filter.schedule import Timed
-from helpers import clip_from_frames, moving_frames, planes_of, raw_frames, run_vspipe
+from helpers import clip_from_frames, filter_precision, moving_frames, planes_of, raw_frames, run_vspipe
 
 core = vs.core
 
@@ -39,9 +39,10 @@ src = core.std.ModifyFrame(blank, blank, fill)
 
 
 def expected_window_output(weights, frames, n):
-    """What output frame n must be: the net on the clamped window (independent of the plugin's plumbing)."""
+    """What output frame n must be: the net on the clamped window (independent of the plugin's plumbing), in
+    the precision the filter takes by default here (precision=auto)."""
     fmt = PixelFormat("RGB24", 8, False)
-    engine = Engine(load_net(weights)[0], torch.device("cpu"), precision="fp32")
+    engine = Engine(load_net(weights)[0], torch.device("cpu"), precision=filter_precision())
     window = Timed(2, len(frames)).plan(n)
     x = fmt.to_unit(torch.from_numpy(np.stack([frames[i] for i in window])))[None]
     return fmt.from_unit(engine.predict(x)[0]).numpy()
@@ -172,8 +173,9 @@ def test_refused_formats_name_the_fix():
 def test_refused_arguments(tmp_path, test_weights):
     clip = core.std.BlankClip(format=vs.RGB24, length=4, width=16, height=16)
     refused("device 'gpu' is not valid", clip, device="gpu")
-    refused("fp16=True needs a CUDA device", clip, device="cpu", fp16=1)
-    refused("fp16 must be 0 or 1", clip, device="cpu", fp16=3)
+    refused("precision=fp16 needs a CUDA device", clip, device="cpu", precision="fp16")
+    refused("precision must be one of auto, fp32, fp16, bf16, got 'half'", clip, device="cpu", precision="half")
+    refused("fp16 was replaced by precision", clip, device="cpu", fp16=1)
     refused("batch must be 1..16", clip, device="cpu", batch=0)
     refused("batch must be 1..16", clip, device="cpu", batch=17)
     refused("does not exist", clip, weights=str(tmp_path / "missing.pt"))

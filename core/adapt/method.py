@@ -24,7 +24,7 @@ ADAPT_MINUTES = 3.0   # the stated budget of convlstm-adapted (evaluate --adapt-
 def run_convlstm_adapted(source: vs.VideoNode, even_rgb: np.ndarray, weights: str | None = None,
                          device: str = "auto", full_source: vs.VideoNode | None = None,
                          adapt_minutes: float | None = ADAPT_MINUTES, adapt_steps: int | None = None,
-                         **_) -> Prediction:
+                         precision: str | None = None, **_) -> Prediction:
     """convlstm after adapting to the clip the filter gets here: the even frames (of the whole file, where
     there is more of it than is evaluated). The odd frames, the truth, are never read."""
     even = frames_of(to_rgb24(even_clip(full_source if full_source is not None else source)))
@@ -34,7 +34,7 @@ def run_convlstm_adapted(source: vs.VideoNode, even_rgb: np.ndarray, weights: st
         log.info("convlstm-adapted: held-aside %.2f -> %.2f dB in %d steps (%.1f min)%s", result.base_psnr,
                  result.best_psnr, result.steps, result.seconds / 60, "" if result.adapted else ": not kept")
         return run_convlstm(source, even_rgb, weights=str(result.path) if result.adapted else weights,
-                            device=device)
+                            device=device, precision=precision)
 
 
 def adapted_methods(minutes: float | None = None) -> dict[str, Callable[..., Prediction]]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InterpolateError, UsageError
-from ..options import MAX_FACTOR, MAX_RATE_TERM, Options, check_factor
+from ..options import MAX_FACTOR, MAX_RATE_TERM, RETIRED, Options, check_factor
 
 NTSC_RATES = {"23.976": Fraction(24000, 1001), "29.97": Fraction(30000, 1001), "47.952": Fraction(48000, 1001),
               "59.94": Fraction(60000, 1001), "119.88": Fraction(120000, 1001)}
@@ -74,7 +74,7 @@ def span_from(args: argparse.Namespace):
 
 
 def cli_wording(message: str) -> str:
-    """A filter message in the command's own terms: `tile=1024` as `--tile 1024`, `fp16=True` as `--fp16`, a
+    """A filter message in the command's own terms: `tile=1024` as `--tile 1024`, `compile=True` as `--compile`, a
     bare option name as its flag (`weights` and `device` only before a quoted value: they are prose too).
     Quoted parts (paths, values) are left as they are."""
     parts = re.split(r"('[^']*'|\"[^\"]*\")", message)
@@ -108,6 +108,8 @@ def add_option_flags(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(flag, action="store_true", default=None, help=f.metadata["help"])
         else:
             parser.add_argument(flag, type=FLAG_TYPES[f.metadata["kind"]], default=None, help=f.metadata["help"])
+    for name in RETIRED:   # hidden: there to say what replaced them (options_from)
+        parser.add_argument("--" + name.replace("_", "-"), nargs="?", const=True, default=None, help=argparse.SUPPRESS)
     rate = parser.add_mutually_exclusive_group()
     rate.add_argument("--factor", help=f"frames out per frame in: a whole number (2 to {MAX_FACTOR}) or a fraction "
                       "such as 5/2 (default 2; fractions and factors other than powers of two need weights that "
@@ -116,7 +118,11 @@ def add_option_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def options_from(args: argparse.Namespace) -> Options:
-    """The filter's options from the parsed flags (rate flags included)."""
+    """The filter's options from the parsed flags (rate flags included); a retired flag is an error saying
+    what replaced it."""
+    for name, retired in RETIRED.items():
+        if getattr(args, name, None) is not None:
+            raise UsageError(retired.cli)
     given: dict[str, Any] = {f.name: getattr(args, f.name) for f in fields(Options)
                              if f.metadata["cli"] and getattr(args, f.name, None) is not None}
     try:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from ..options import PRECISIONS, RETIRED
 
 
 DEVICE_HELP = "auto, cpu, cuda or cuda:N (default auto: the first CUDA GPU, else the CPU)"
@@ -67,7 +68,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from ..evaluate.report import evaluate
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     evaluate(args.clips, frames=args.frames, methods=methods, weights=args.weights, device=args.device,
-             out_dir=args.out, extra_methods=adapted_methods(args.adapt_minutes), repeats=args.repeats)
+             out_dir=args.out, extra_methods=adapted_methods(args.adapt_minutes), repeats=args.repeats,
+             precision=args.precision)
     return 0
 
 
@@ -79,7 +81,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
             return [kind(v) for v in text.split(",") if v.strip()]
         except ValueError:
             raise ValueError(f"bad list {text!r}; use comma-separated values, e.g. 1,2,4") from None
-    precisions = ["fp16"] if args.fp16 else listed(args.precision)
+    if args.fp16:
+        raise UsageError(RETIRED["fp16"].cli)
+    precisions = listed(args.precision)
     scales = [None] if args.scales is None else listed(args.scales, int)
     if any(s not in (1, 2) for s in scales if s is not None):
         raise ValueError(f"--scales takes 1 and/or 2, got {args.scales}")
@@ -205,15 +209,18 @@ def add_measure(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="budget of convlstm-adapted per clip (default 3)")
     e.add_argument("--weights", help=WEIGHTS_HELP)
     e.add_argument("--device", default="auto", help=DEVICE_HELP)
+    e.add_argument("--precision", choices=PRECISIONS, help="the filter's precision for our methods (default: its "
+                   "own, auto)")
     e.add_argument("--out", default="eval", help="folder for CSV and plots (default ./eval)")
     e.set_defaults(func=cmd_evaluate)
     b = sub.add_parser("bench", parents=[common], help="speed, memory and FLOPs of the filter per frame size")
     b.add_argument("--device", default="auto", help=DEVICE_HELP)
     b.add_argument("--sizes", default="640x360,1280x720,1920x1080", help="frame sizes WxH, comma-separated "
                    "(default 640x360,1280x720,1920x1080)")
-    b.add_argument("--precision", default="fp32", help="fp32, fp16, bf16, or several: fp32,fp16,bf16 (half: CUDA "
-                   "only; bf16 is timed on the bare net, the filter's switch is fp16)")
-    b.add_argument("--fp16", action="store_true", help="same as --precision fp16")
+    b.add_argument("--precision", default="auto", help="the filter's precision: auto, fp32, fp16, bf16, or several: "
+                   "fp32,bf16 (default auto; fp16 needs CUDA, bf16 CUDA or a CPU with native bf16); the table names "
+                   "the precision each row ran in")
+    b.add_argument("--fp16", action="store_true", help=argparse.SUPPRESS)   # replaced: says so
     b.add_argument("--batch", default="1", help="windows per forward pass, in the filter and the bare-net timing; "
                    "several: 1,2,4,8")
     b.add_argument("--channels-last", action="store_true", help="NHWC activations for the bare-net timing")

@@ -15,7 +15,7 @@ from typing import Any
 import vapoursynth as vs
 
 from ..errors import InterpolateError
-from ..options import Options
+from ..options import RETIRED, Options
 
 # the video, then every filter option by its own name (flags as 0/1, as the filter takes them)
 ARGUMENTS = {"input": str, **{f.name: {"data": str, "int": int, "float": float, "flag": int}[f.metadata["kind"]]
@@ -45,6 +45,9 @@ def resolve_path(key: str, text: str, pwd: str | None = None) -> str:
 
 def parse(arguments: dict[str, Any]) -> tuple[str, Options]:
     """vspipe's -a values (strings) -> the input path and the options; unknown names and bad values are errors."""
+    for name in arguments:
+        if name in RETIRED:
+            raise _fail(f"-a {RETIRED[name].filter}")
     unknown = sorted(set(arguments) - set(ARGUMENTS))
     if unknown:
         raise _fail(f"unknown argument(s) {', '.join('-a ' + k for k in unknown)}; accepted: "

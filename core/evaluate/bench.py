@@ -1,6 +1,7 @@
 """`convlstm bench`: how fast the filter runs, what it costs in memory, and how close to the hardware."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import multiprocessing as mp
 import resource
@@ -46,7 +47,7 @@ class Case:
     """One row of the bench matrix."""
     width: int
     height: int
-    precision: str = "fp32"
+    precision: str = "auto"      # the filter's precision= (auto: its rule; the row shows what it chose)
     batch: int = 1               # windows per forward pass, in the filter and in the bare-net timing
     scales: int | None = None    # None: the weights' own setting
     channels_last: bool = False
@@ -100,7 +101,7 @@ def stage_seconds(engine, x) -> dict[str, float]:
     h, w = x.shape[-2:]
     xp = engine.prepare(x)
     t = torch.full((x.shape[0],), 0.5)
-    with torch.inference_mode():
+    with torch.inference_mode(), engine.precision_context():
         moved, motion_s = _seconds_per_frame(lambda: engine.net.motion_stage(xp, t, (h, w)), xp.device,
                                              x.shape[0])
         _, learned_s = _seconds_per_frame(lambda: engine.net.learned_stage(moved, t), xp.device, x.shape[0])
@@ -112,24 +113,37 @@ def bench_one(case: Case, device: str, frames: int, compare: bool) -> dict[str, 
     from ..filter.devices import resolve_device
     from ..filter.engine import Engine
 
+    from ..filter.formats import check_format
+    from ..filter.stages import choose_precision
+
     dev = resolve_device(device)
+    src = _source(case.width, case.height, frames)
+    # the precision the filter takes for this clip on this device (auto's choice), named in the row
+    precision = choose_precision(case.precision, dev, check_format(_info(src)))
+    case = dataclasses.replace(case, precision=precision)
     net, row = _case_net(case, dev)
     if "skipped" in row:
         return row
-    src = _source(case.width, case.height, frames)
-    if case.precision != "bf16":   # the filter's switch is fp16; bf16 is timed on the bare net only
-        row.update(_filter_timings(case, dev, src))
-    engine = Engine(net, dev, precision=case.precision, channels_last=case.channels_last, tile=case.tile,
+    row.update(_filter_timings(case, dev, src))
+    engine = Engine(net, dev, precision=precision, channels_last=case.channels_last, tile=case.tile,
                     compile=case.compile)
     row.update(_net_timings(case, engine))
     row.update(_work(case, engine, row["forward_s_per_frame"]))
-    row.update(_against_peaks(row, measure_peaks(dev, case.precision), case.precision))
+    row.update(_against_peaks(row, measure_peaks(dev, precision), precision))
     if compare:
         from .rife import rife_seconds_per_frame
         row.update(_compare(src, frames))
         row.update(rife_seconds_per_frame(case.width, case.height, dev, engine.dtype))
     row["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return row
+
+
+def _info(clip) -> dict[str, Any]:
+    """A clip's facts as the filter's C side hands them to check_format."""
+    f = clip.format
+    return {"width": clip.width, "height": clip.height, "color_family": int(f.color_family),
+            "sample_type": int(f.sample_type), "bits_per_sample": f.bits_per_sample,
+            "sub_sampling_w": f.subsampling_w, "sub_sampling_h": f.subsampling_h, "format_name": f.name}
 
 
 def _case_net(case: Case, dev) -> tuple[Any, dict[str, Any]]:
@@ -148,8 +162,12 @@ def _case_net(case: Case, dev) -> tuple[Any, dict[str, Any]]:
         return net, {**row, "scales": 2, "skipped": "the bundled weights have no half-size pass (scales=2)"}
     row["scales"] = 2 if net.fusion is not None else 1   # 2: the half-size pass and fusion run too
     row["motion"] = net.config.motion                     # block: block matching runs before the net
-    if case.precision != "fp32" and dev.type != "cuda":
-        return net, {**row, "skipped": f"{case.precision} needs CUDA"}
+    if dev.type != "cuda" and case.precision == "fp16":
+        return net, {**row, "skipped": "fp16 needs CUDA"}
+    if dev.type != "cuda" and case.precision == "bf16":
+        from ..filter.engine import cpu_bf16
+        if not cpu_bf16():
+            return net, {**row, "skipped": "bf16 needs CUDA or a CPU with native bf16"}
     return net, row
 
 
@@ -161,8 +179,7 @@ def _filter_timings(case: Case, dev, src) -> dict[str, Any]:
     from ..filter import profile
     core = vs.core
     kwargs = {"scales": case.scales} if case.scales else {}
-    clip = core.convlstm.Interpolate(src, device=str(dev), fp16=int(case.precision == "fp16"),
-                                     batch=case.batch, tile=case.tile, compile=int(case.compile), **kwargs)
+    clip = core.convlstm.Interpolate(src, device=str(dev), precision=case.precision, batch=case.batch, tile=case.tile, compile=int(case.compile), **kwargs)
     row: dict[str, Any] = {}
     t = time.perf_counter()
     clip.get_frame(1)                                    # cold: model on device, first window
@@ -386,10 +403,10 @@ def bench(sizes: list[tuple[int, int]], device: str = "auto", precisions: list[s
           json_path: str | Path | None = "bench.json", scales: list[int | None] | None = None,
           channels_last: bool = False, tiles: list[int] | None = None, compile: bool = False) -> list[dict[str, Any]]:
     """The matrix sizes x precisions x scales x batches, one fresh process per row."""
-    precisions, batches, scales = precisions or ["fp32"], batches or [1], scales or [None]
+    precisions, batches, scales = precisions or ["auto"], batches or [1], scales or [None]
     if min(batches) < 1 or frames < 2:
         raise ValueError("--batch must be >= 1 and --frames >= 2")
-    from ..filter.engine import PRECISIONS
+    from ..options import PRECISIONS
     unknown = [p for p in precisions if p not in PRECISIONS]
     if unknown:
         raise ValueError(f"unknown precision {unknown[0]!r}; use {', '.join(PRECISIONS)}")

@@ -63,11 +63,13 @@ def run_blend(source: vs.VideoNode, even_rgb: np.ndarray, **_) -> Prediction:
 
 
 def run_convlstm(source: vs.VideoNode, even_rgb: np.ndarray, weights: str | None = None,
-                 device: str = "auto", dedup: bool = False, **_) -> Prediction:
-    """Through the real plugin, as a user runs it."""
+                 device: str = "auto", dedup: bool = False, precision: str | None = None, **_) -> Prediction:
+    """Through the real plugin, as a user runs it (``precision``: the filter's option; None: its default)."""
     kwargs = {"device": device}
     if weights:
         kwargs["weights"] = str(weights)
+    if precision:
+        kwargs["precision"] = precision
     if dedup:
         kwargs["dedup"] = 1
     doubled = vs.core.convlstm.Interpolate(to_rgb24(even_clip(source)), **kwargs)
@@ -117,9 +119,10 @@ def run_svp(source: vs.VideoNode, even_rgb: np.ndarray, **_) -> Prediction:
     return _odd_outputs(svp_doubled(_as_yuv(even_clip(source), vs.YUV420P8)), len(even_rgb) - 1)
 
 
-def run_paper(source: vs.VideoNode, even_rgb: np.ndarray, device: str = "auto", **_) -> Prediction:
+def run_paper(source: vs.VideoNode, even_rgb: np.ndarray, device: str = "auto", precision: str | None = None,
+              **_) -> Prediction:
     """The paper's motion-free net as bundled (weights="paper"): the ablation of the motion model."""
-    return run_convlstm(source, even_rgb, weights="paper", device=device)
+    return run_convlstm(source, even_rgb, weights="paper", device=device, precision=precision)
 
 
 METHODS: dict[str, Callable[..., Prediction]] = {

@@ -33,8 +33,8 @@ class ClipResult:
 
 
 def evaluate_clip(path: Path, frames: int, methods: list[str], weights: str | None, device: str,
-                  registry: Mapping[str, Callable[..., Prediction]] = METHODS, repeats: str | None = None
-                  ) -> ClipResult:
+                  registry: Mapping[str, Callable[..., Prediction]] = METHODS, repeats: str | None = None,
+                  precision: str | None = None) -> ClipResult:
     """``methods`` (names in ``registry``) on one clip, scored against its odd frames; with ``repeats``
     (held.PATTERNS) the methods get the even frames held that way, the truth staying the true odd frames."""
     full = open_source(path)
@@ -47,7 +47,8 @@ def evaluate_clip(path: Path, frames: int, methods: list[str], weights: str | No
     result = ClipResult(path.name, truth, even)
     for m in methods:
         try:
-            pred = registry[m](source, even, weights=weights, device=device, full_source=full, unheld=unheld)
+            pred = registry[m](source, even, weights=weights, device=device, full_source=full, unheld=unheld,
+                               precision=precision)
         except Unavailable as exc:
             result.unavailable[m] = str(exc)
             log.warning("%s: %s", m, exc)
@@ -275,11 +276,12 @@ def worst_frame_crop(r: ClipResult, ours: str, path: Path, crop: int = 192) -> s
 def evaluate(clips: list[str], frames: int = 60, methods: list[str] | None = None, weights: str | None = None,
              device: str = "auto", out_dir: str | Path = "eval",
              extra_methods: Mapping[str, Callable[..., Prediction]] | None = None,
-             repeats: str | None = None) -> list[ClipResult]:
+             repeats: str | None = None, precision: str | None = None) -> list[ClipResult]:
     """``methods`` (default: DEFAULT_METHODS) on every clip. ``extra_methods`` adds methods from packages
     built on this one (name -> run, called as METHODS' are), run only when named: adaptation's
     convlstm-adapted (adapt/method.py adapted_methods) costs minutes per clip. ``repeats``: the methods
-    get the even frames held by that pattern (evaluate/held.py), to measure dedup."""
+    get the even frames held by that pattern (evaluate/held.py), to measure dedup. ``precision``: the
+    filter's option for our methods (None: its default, auto)."""
     registry = {**METHODS, **(extra_methods or {})}
     methods = methods or list(DEFAULT_METHODS)
     unknown = [m for m in methods if m not in registry]
@@ -289,7 +291,8 @@ def evaluate(clips: list[str], frames: int = 60, methods: list[str] | None = Non
         raise ValueError("--frames must be at least 3")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    results = [evaluate_clip(resolve_clip(c), frames, methods, weights, device, registry, repeats) for c in clips]
+    results = [evaluate_clip(resolve_clip(c), frames, methods, weights, device, registry, repeats, precision)
+               for c in clips]
     text = table(results, methods)
     print(text)
     print(f"machine: {machine_description()}")

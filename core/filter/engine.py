@@ -1,7 +1,11 @@
 """The compute engine: one loaded net on one device, turning windows of 4 frames into the frames between."""
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
+import platform
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -13,6 +17,35 @@ from ..model.detail import PATCH
 from ..options import MIN_TILE
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+# the processor features that make bf16 arithmetic native (x86: AVX-512 BF16 or AMX; Arm: the BF16 extension);
+# without them oneDNN emulates bf16, slower than fp32
+BF16_CPU_FLAGS = {"avx512_bf16", "amx_bf16", "bf16"}
+
+
+@functools.cache
+def cpu_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (flags of /proc/cpuinfo; a system without that file is taken
+    not to) and torch's oneDNN, which runs bf16 convolutions on the CPU, is there. (torch's own
+    ``mkldnn._is_mkldnn_bf16_supported`` also says yes to plain AVX-512, where bf16 is emulated.)"""
+    if not torch.backends.mkldnn.is_available():
+        return False
+    try:
+        return has_bf16_flags(Path("/proc/cpuinfo").read_text(errors="replace"))
+    except OSError:
+        return False
+
+
+def has_bf16_flags(cpuinfo: str) -> bool:
+    """Whether /proc/cpuinfo's text names a native bf16 feature (its first processor's flags: all are alike)."""
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):        # x86, Arm
+            return bool(BF16_CPU_FLAGS & set(value.split()))
+    return False
+
+
+def cpu_name() -> str:
+    return platform.processor() or platform.machine() or "this CPU"
 
 
 def compile_learned_part(net: Net) -> None:
@@ -35,9 +68,12 @@ TILE_OVERLAP = 64   # px of context around each tile for the learned part (the m
 class Engine:
     """Owns the net on its device in one precision; pads to the U-Net's multiple and crops back.
 
-    ``precision`` is one of PRECISIONS; the half precisions need CUDA (on the CPU they are emulated, slower
-    than fp32). ``channels_last`` stores activations NHWC, which tensor-core convolutions read without a
-    transpose. ``tile`` bounds memory: the motion search runs on the whole frame (a few frames' worth of
+    ``precision`` is one of PRECISIONS. On CUDA a half precision converts the net. On the CPU, fp16 is
+    refused (emulated, slower than fp32) and bf16 needs native bf16 arithmetic (``cpu_bf16``): the net
+    stays float32 and its learned part runs under bf16 autocast (convolutions in bf16, sums and the blend
+    it corrects in float32: faster than a converted net here, and closer to fp32); the motion search and
+    the detail matching turn autocast off (model/net.py, model/detail.py). ``channels_last`` stores
+    activations NHWC, which tensor-core convolutions read without a transpose. ``tile`` bounds memory: the motion search runs on the whole frame (a few frames' worth of
     memory), then the learned part, which holds the memory, runs on tiles of at most ``tile`` px with
     TILE_OVERLAP px of context computed and dropped (what is left of a seam, bench measures).
     """
@@ -49,16 +85,27 @@ class Engine:
         self.tile = tile
         if precision not in PRECISIONS:
             raise InterpolateError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-        if precision != "fp32" and device.type != "cuda":
-            switch = "fp16=True" if precision == "fp16" else precision   # fp16 in the filter's words
-            raise InterpolateError(f"{switch} needs a CUDA device; use fp32 (fp16=False) on CPU")
+        if device.type != "cuda" and precision == "fp16":
+            raise InterpolateError("precision=fp16 needs a CUDA device (on the CPU it is emulated, slower than "
+                                   "fp32); use precision=fp32, or precision=bf16 on a CPU with native bf16")
+        if device.type != "cuda" and precision == "bf16" and not cpu_bf16():
+            raise InterpolateError(f"precision=bf16 on the CPU needs native bf16 arithmetic (AVX-512 BF16 or "
+                                   f"AMX on x86, the BF16 extension on Arm), which this CPU ({cpu_name()}) lacks; "
+                                   "use precision=fp32 (or leave precision unset: auto)")
         self.device, self.precision = device, precision
-        self.dtype = PRECISIONS[precision]
+        # bf16 on the CPU: autocast over a float32 net (see above); elsewhere the net converted
+        self.autocast = device.type == "cpu" and precision == "bf16"
+        self.dtype = torch.float32 if self.autocast else PRECISIONS[precision]
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.net = net.to(device=device, dtype=self.dtype, memory_format=self.memory_format).eval()
         self.multiple = net.pad_multiple
         if compile:
-            compile_learned_part(self.net)
+            with self.precision_context():
+                compile_learned_part(self.net)
+
+    def precision_context(self):
+        """The context the net runs in: bf16 autocast for bf16 on the CPU, else nothing."""
+        return torch.autocast("cpu", dtype=torch.bfloat16) if self.autocast else contextlib.nullcontext()
 
     @torch.inference_mode()
     def predict(self, frames: torch.Tensor, t: float | torch.Tensor = 0.5) -> torch.Tensor:
@@ -70,6 +117,11 @@ class Engine:
         t = torch.as_tensor(t, dtype=torch.float64).cpu().expand(b).clone()
         if self.device.type == "cuda":
             t = t.pin_memory()     # so that its copy to the device need not wait (Net.forward)
+        with self.precision_context():
+            return self._predict(frames, t)
+
+    def _predict(self, frames: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        h, w = frames.shape[-2:]
         if not self.tile or (h <= self.tile and w <= self.tile):
             return self._whole(frames, t)
         if self.net.fusion is not None:    # the half-size pass and fusion see the frame whole: tile it all

@@ -21,9 +21,10 @@ import torch
 
 from ..checkpoint import load_weights
 from ..errors import InterpolateError
+from ..log import info_once
 from ..options import Options, default_batch
 from .devices import resolve_device
-from .engine import Engine
+from .engine import Engine, cpu_bf16
 from .formats import PixelFormat, check_format, field_order
 from .planes import Plane, PlaneIO, host_view
 from . import profile
@@ -37,6 +38,10 @@ from .contract import (CHROMA_LOCATION, CUT_AFTER_OUTPUT, CUT_BEFORE_OUTPUT, FIE
                        RANGE, SCENE_NEXT, SCENE_PREV)
 
 log = logging.getLogger("convlstm")
+# precision=auto takes bf16 on a CPU with native bf16: it held the gate (within 0.05 dB PSNR of fp32 on every
+# evaluation and held-out clip; measured at most 0.0036 dB, every clip still above mvtools) and ran the learned
+# part about 1.5x faster (docs/benchmarks.md, "bf16 on the CPU")
+CPU_BF16_BY_DEFAULT = True
 DECODED_CACHE_FRAMES = 6        # consecutive windows share 3 of 4 frames: decode each source frame once
 CACHE_PER_THREAD = 2            # and frames requested by several threads at once span more source frames
 STILL_PROBE = 8                 # every 8th row and column compared first: a moving picture differs there
@@ -197,7 +202,7 @@ class Stage:
             raise InterpolateError(
                 f"cannot interpolate output frame {n}: the GPU ran out of memory at {self.width}x{self.height} "
                 f"with {self.batcher.size} window(s) per pass; lower batch= (e.g. batch=1), set tile= (e.g. "
-                "tile=1024), or use fp16=True") from None
+                "tile=1024), or use precision=fp16") from None
         except RuntimeError as exc:
             if "can't allocate memory" not in str(exc) and "not enough memory" not in str(exc):
                 raise
@@ -243,7 +248,7 @@ class Stage:
             return self._marks(n, bool(cut_before), True)
         if not finite_out:
             raise InterpolateError(f"cannot interpolate output frame {n}: the net produced NaN/Inf "
-                                   "(broken weights or fp16 overflow; try fp16=False)")
+                                   "(broken weights, or a half precision's overflow: try precision=fp32)")
         self.io.store(arrays, dst, self.format.numpy_dtype)
         return self._marks(n, bool(cut_before), False)
 
@@ -308,11 +313,26 @@ def build(info: dict[str, Any], args: dict[str, Any]) -> list[Stage]:
     return _halfway_stages(info, options, ratio, source_rate, source, computing)
 
 
+def choose_precision(asked: str | None, device: torch.device, fmt: PixelFormat) -> str:
+    """The engine's precision for ``precision=`` (None or "auto": the rule below; others as asked, the engine
+    refusing what the device cannot do). auto: bf16 on a CPU with native bf16 (CPU_BF16_BY_DEFAULT: within
+    0.05 dB of fp32 on every evaluation and held-out clip, docs/benchmarks.md), fp16 on CUDA for 16-bit float
+    clips (their own precision), else fp32."""
+    if asked not in (None, "auto"):
+        return asked
+    if device.type == "cuda":
+        return "fp16" if fmt.is_float and fmt.bits == 16 else "fp32"
+    if CPU_BF16_BY_DEFAULT and cpu_bf16():
+        info_once("precision=auto: bf16 on this CPU (it has native bf16); precision=fp32 for full precision")
+        return "bf16"
+    return "fp32"
+
+
 def _engine(options: Options, info: dict[str, Any], fmt: PixelFormat) -> tuple[Engine, bool, str]:
     """The weights loaded with the options that change the net, on their device: (engine, whether the net
     takes the time position, the weights' name)."""
     device = resolve_device(options.device)
-    fp16 = options.fp16 if options.fp16 is not None else (device.type == "cuda" and fmt.is_float and fmt.bits == 16)
+    precision = choose_precision(options.precision, device, fmt)
     net, source = load_weights(options.weights)
     if options.scales == 2 and net.fusion is None:
         raise InterpolateError(f"scales=2 needs weights trained with a scale fusion (model.scales: 2); {source!r} "
@@ -324,7 +344,7 @@ def _engine(options: Options, info: dict[str, Any], fmt: PixelFormat) -> tuple[E
             raise InterpolateError(f"detail matches the motion-compensated source frames' sharpness; {source!r} has "
                                    "no motion model: leave detail unset")
         net.set_detail(options.detail)
-    engine = Engine(net, device, precision="fp16" if fp16 else "fp32", tile=options.tile or 0,
+    engine = Engine(net, device, precision=precision, tile=options.tile or 0,
                     compile=bool(options.compile))
     return engine, net.any_time, source
 

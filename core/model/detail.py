@@ -37,7 +37,13 @@ def patch_detail(x: torch.Tensor) -> torch.Tensor:
 
 def match_detail(frame: torch.Tensor, i2: torch.Tensor, i3: torch.Tensor, strength: float = 1.0) -> torch.Tensor:
     """``frame`` (B, 3, H, W) with ``strength`` of its detail deficit against the mean of ``i2`` and ``i3``
-    (the compensated sources, same shape) made up from its own high band."""
+    (the compensated sources, same shape) made up from its own high band. Autocast is turned off: the high
+    band is a difference of nearly equal values, which bf16 convolutions would round away."""
+    with torch.autocast(frame.device.type, enabled=False):
+        return _match_detail(frame, i2, i3, strength)
+
+
+def _match_detail(frame: torch.Tensor, i2: torch.Tensor, i3: torch.Tensor, strength: float) -> torch.Tensor:
     high = frame - _filter(frame, BINOMIAL)
     have, high_detail = patch_detail(frame), patch_detail(high)
     want = 0.5 * (patch_detail(i2) + patch_detail(i3))

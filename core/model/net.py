@@ -124,14 +124,15 @@ class Net(nn.Module):
     def compensate(self, frames: torch.Tensor, t: Time = 0.5, valid: tuple[int, int] | None = None) -> torch.Tensor:
         """The four frames brought to time t along block-matched vectors, where the vectors are trusted
         (elsewhere the frames as they are). Found in float32 whatever the net's dtype: sub-pixel positions
-        on a 1080p frame need more than fp16's precision.
+        on a 1080p frame need more than fp16's precision; autocast (bf16 on the CPU: filter/engine.py) is
+        turned off here for the same reason.
 
         Only the picture is searched (``valid``), and the result padded as the frames were: replicated
         rows of padding are not picture, and searched with it, the coarse levels of the pyramid mix them
         in and the vectors near the picture's edge go wrong."""
         height, width = frames.shape[-2:]
         h, w = valid or (height, width)
-        with torch.no_grad():
+        with torch.no_grad(), torch.autocast(frames.device.type, enabled=False):
             x = frames[..., :h, :w].float()
             unit = (x + 1) * 0.5
             v = estimate_motion(unit[:, 1], unit[:, 2], t)
