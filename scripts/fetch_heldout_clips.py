@@ -20,14 +20,15 @@ evaluate` measures a clip's first frames). ffmpeg comes from imageio-ffmpeg, els
 from __future__ import annotations
 
 import argparse
-import gzip
-import hashlib
 import shutil
 import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from debian_packages import check_tools, copy_out, sha256, unpack  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -101,10 +102,6 @@ HELDOUT_CLIPS: dict[str, list[Clip]] = {
 }
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def ffmpeg() -> str:
     try:
         import imageio_ffmpeg
@@ -133,9 +130,7 @@ def reencode(root: Path, clip: Clip, target: Path) -> None:
 
 
 def fetch(out: Path) -> list[tuple[str, Clip, Path]]:
-    for tool in ("apt-get", "dpkg-deb"):
-        if shutil.which(tool) is None:
-            raise SystemExit(f"fetch_heldout_clips: {tool} is missing (a Debian/Ubuntu machine is needed)")
+    check_tools("fetch_heldout_clips")
     out.mkdir(parents=True, exist_ok=True)
     written = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -145,25 +140,15 @@ def fetch(out: Path) -> list[tuple[str, Clip, Path]]:
             if dest.is_dir() and all((dest / c.target).is_file() for c in clips):
                 written += [(package, c, dest / c.target) for c in clips]
                 continue
-            print(f"apt-get download {package}", flush=True)
-            got = subprocess.run(["apt-get", "download", "-q", package], cwd=tmp_path, capture_output=True, text=True)
-            if got.returncode != 0:
-                raise SystemExit(f"fetch_heldout_clips: apt-get download {package} failed:\n{got.stderr}")
-            deb = next(tmp_path.glob(f"{package}_*.deb"))
-            root = tmp_path / package
-            subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+            root = unpack(package, tmp_path, "fetch_heldout_clips")
             dest.mkdir(parents=True, exist_ok=True)
             for clip in clips:
                 target = dest / clip.target
                 if clip.reencoded:
                     reencode(root, clip, target)
-                elif clip.member.endswith(".gz"):
-                    with gzip.open(root / clip.member, "rb") as fin, open(target, "wb") as fout:
-                        shutil.copyfileobj(fin, fout)
                 else:
-                    shutil.copyfile(root / clip.member, target)
+                    copy_out(root / clip.member, target)
                 written.append((package, clip, target))
-            deb.unlink()
             shutil.rmtree(root)
     with open(out / "MANIFEST.txt", "w") as f:
         for package, clip, path in sorted(written, key=lambda w: str(w[2])):

