@@ -164,14 +164,20 @@ class Net(nn.Module):
         """The one place the safety net runs (model/safety.py), for every pass that made ``out`` from
         ``frames`` and their compensated ``moved`` (also the engine's tiles, after they are joined): where
         the motion is not trusted, the frame falls back toward the time-weighted blend of I2 and I3, by
-        model.safety (0: not at all). With ``show_trust`` the frame is the trust map itself. Inference only
+        model.safety (0: not at all), and with model.detail the result's detail is matched again (the blend
+        is soft; where the net's frame was kept it has its detail already and nothing changes). With
+        ``show_trust`` the frame is the trust map itself. Inference only
         (a training step's loss sees the net's own frame; validation, in eval mode, sees what the filter
         makes); nets without motion compensation have nothing to distrust and are left as they are."""
         strength = self.config.safety
         if self.training or self.config.motion != "block" or not (strength or self.show_trust):
             return out
         trust = trust_map(frames, moved)
-        frame = fall_back(out.frame, frames, trust, t, strength) if strength else out.frame
+        frame = out.frame
+        if strength:
+            frame = fall_back(frame, frames, trust, t, strength)
+            if self.config.detail:   # the blend is soft: where it was taken, its own detail is raised again
+                frame = match_detail(frame, moved[:, 1], moved[:, 2], self.config.detail)
         if self.show_trust:
             frame = trust_picture(trust).to(out.frame.dtype)
         return NetOutput(frame, out.synthesized, trust)
