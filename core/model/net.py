@@ -165,7 +165,7 @@ class Net(nn.Module):
         ``frames`` and their compensated ``moved`` (also the engine's tiles, after they are joined): where
         the motion is not trusted, the frame falls back toward the time-weighted blend of I2 and I3, by
         model.safety (0: not at all), and with model.detail the result's detail is matched again (the blend
-        is soft; where the net's frame was kept it has its detail already and nothing changes). With
+        is soft; where the net's frame was kept it has its detail already and little changes). With
         ``show_trust`` the frame is the trust map itself. Inference only
         (a training step's loss sees the net's own frame; validation, in eval mode, sees what the filter
         makes); nets without motion compensation have nothing to distrust and are left as they are."""
