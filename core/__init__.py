@@ -8,8 +8,8 @@ their config), ``video``/``colour`` (files and colour descriptions); around them
 """
 from __future__ import annotations
 
-from .api import adapt, interpolate, interpolate_source
+from .api import adapt, interpolate, interpolate_source, trust_summary
 from .options import Options
 
 __version__ = "0.1.0"
-__all__ = ["Options", "adapt", "interpolate", "interpolate_source", "__version__"]
+__all__ = ["Options", "adapt", "interpolate", "interpolate_source", "trust_summary", "__version__"]

@@ -64,6 +64,36 @@ def interpolate_source(src: vs.VideoNode, options: Options | None = None,
     return vs.core.std.Interleave([src, *new_frames], modify_duration=True), colour
 
 
+FALLBACK_BELOW = 0.5   # model/safety.py's: a pixel "fell back" where trust is below this (kept free of torch here)
+
+
+def trust_summary(mask: vs.VideoNode) -> vs.VideoNode:
+    """The per-frame summary of the safety net on a clip made with ``mask=1`` (``interpolate(clip, mask=1)``,
+    whose new frames show the trust map as grey): each new frame (ConvLSTMInterpolated=1) gets
+    ConvLSTMTrust, the mean trust (1: the net's frame kept everywhere, 0: the blend taken everywhere), and
+    ConvLSTMFallback, the share of its pixels whose trust is below 0.5. Source frames pass unchanged.
+    Read from the first plane (R or Y, at the frame's _Range; YUV without one is limited)."""
+    import numpy as np   # here, not at the top: `import convlstm` stays light
+
+    fmt = mask.format
+    peak = 1.0 if fmt.sample_type == vs.FLOAT else float((1 << fmt.bits_per_sample) - 1)
+
+    def measure(n: int, f: vs.VideoFrame) -> vs.VideoFrame:   # ModifyFrame passes f by name
+        frame = f
+        if frame.props.get("ConvLSTMInterpolated", 0) != 1:
+            return frame
+        black, white = 0.0, peak
+        if fmt.color_family == vs.YUV and fmt.sample_type == vs.INTEGER and frame.props.get("_Range", 1) == 1:
+            black, white = float(16 << (fmt.bits_per_sample - 8)), float(235 << (fmt.bits_per_sample - 8))
+        trust = np.clip((np.asarray(frame[0], dtype=np.float64) - black) / (white - black), 0.0, 1.0)
+        out = frame.copy()
+        out.props["ConvLSTMTrust"] = float(trust.mean())
+        out.props["ConvLSTMFallback"] = float((trust < FALLBACK_BELOW).mean())
+        return out
+
+    return vs.core.std.ModifyFrame(mask, clips=mask, selector=measure)
+
+
 def adapt(clip: vs.VideoNode, *, minutes: float | None = 3.0, steps: int | None = None, device: str = "auto",
           weights: str | None = None, out: str | Path | None = None) -> Path:
     """Fine-tunes a copy of ``weights`` (default: the bundled model) on the clip's own frames and returns

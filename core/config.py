@@ -31,6 +31,8 @@ class ModelConfig:
     ``blend_mask`` lets the synthesis net weight I2 and I3 per pixel in its base (model/synthesis.py).
     ``detail`` (0 to 1) makes up that share of the frame's detail deficit against its two compensated
     sources (model/detail.py): at 1 the new frames are as sharp as the source frames.
+    ``safety`` (0 to 1) is how far a made frame falls back toward the blend where the motion is not trusted
+    (model/safety.py; inference only, and only with motion compensation).
     """
 
     channels: tuple[int, ...] = (8, 16, 32, 64, 96)
@@ -43,6 +45,7 @@ class ModelConfig:
     motion: str = "none"
     blend_mask: bool = False
     detail: float = 0.0
+    safety: float = 0.0
 
     def __post_init__(self) -> None:
         check_types(self, "model.")
@@ -76,6 +79,8 @@ class ModelConfig:
             raise ValueError(f"model.motion must be one of {', '.join(MOTION_MODELS)}, got {self.motion!r}")
         if not 0.0 <= self.detail <= 1.0:
             raise ValueError(f"model.detail must be between 0 (off) and 1 (as sharp as the sources), got {self.detail}")
+        if not 0.0 <= self.safety <= 1.0:
+            raise ValueError(f"model.safety must be between 0 (off) and 1 (full fallback), got {self.safety}")
         if self.detail and self.motion == "none":
             raise ValueError("model.detail matches the compensated sources' detail: it needs model.motion")
         if self.motion != "none" and self.scales != 1:

@@ -85,6 +85,13 @@ class Options:
                                    "size (cached for later runs), then faster frames")
     detail: float | None = _option("float", "0..1: how much of the source frames' sharpness the new frames get "
                                    "back (default: the weights' own, 1 for the bundled model)")
+    safety: float | None = _option("float", "0..1: how far a new frame falls back toward the plain blend of its two "
+                                   "neighbours where the motion cannot be trusted (changing texture, shapes that "
+                                   "appear, bent outlines; docs/usage.md, \"The safety net\"); 0 off (default: the "
+                                   "weights' own, 0 for the bundled model)")
+    mask: bool | None = _option("flag", "show the safety net's trust map as the picture of the new frames (grey: "
+                                "white = the net's frame kept, black = the blend taken); source frames pass "
+                                "unchanged (default off)")
     dedup: bool | None = _option("flag", "treat frames that repeat the one before (animation on twos, stalled "
                                  "captures) as no motion sample: new frames are made at their place between "
                                  "the unique frames around them (default off; docs/usage.md, \"Repeated frames\")")
@@ -127,6 +134,9 @@ class Options:
         if self.detail is not None and not 0.0 <= self.detail <= 1.0:
             raise InterpolateError(f"detail must be in [0, 1] (0: the net's own frame, 1: as sharp as the source "
                                    f"frames), got {self.detail}")
+        if self.safety is not None and not 0.0 <= self.safety <= 1.0:
+            raise InterpolateError(f"safety must be in [0, 1] (0: the net's own frame, 1: the full fallback toward "
+                                   f"the blend where the motion is not trusted), got {self.safety}")
         if self.sc_threshold is not None and not 0.0 <= self.sc_threshold <= 1.0:
             raise InterpolateError(f"sc_threshold must be in [0, 1] (0 turns detection off), got {self.sc_threshold}")
         if self.device is not None:

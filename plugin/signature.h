@@ -16,6 +16,8 @@
     "tile:int:opt;" \
     "compile:int:opt;" \
     "detail:float:opt;" \
+    "safety:float:opt;" \
+    "mask:int:opt;" \
     "dedup:int:opt;" \
     "dedup_threshold:float:opt;" \
     "fp16:int:opt;"

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from ..cache import cache_root
 from ..errors import InterpolateError
 from ..model import Net
+from ..model.net import NetOutput, times_on
 from ..model.detail import PATCH
 from ..options import MIN_TILE
 
@@ -128,8 +129,11 @@ class Engine:
             return self._tiled(frames, lambda part: self._whole(part, t))
         # motion is searched on the whole frame (its reach and pyramid must not depend on the tiles; its
         # memory is a few frames' worth), the learned part, which holds the memory, runs in tiles
-        x = self.net.motion_stage(frames.to(device=self.device, dtype=self.dtype), t)
-        return self._tiled(x, lambda part: self._padded(part, lambda p: self.net.learned_stage(p, t)))
+        source = frames.to(device=self.device, dtype=self.dtype)
+        x = self.net.motion_stage(source, t)
+        out = self._tiled(x, lambda part: self._padded(part, lambda p: self.net.learned_stage(p, t)))
+        # the safety net on the joined frame (its map is as the whole frame's, no seam at the tiles)
+        return self.net.safeguard(NetOutput(out, out), source, x, times_on(t, self.device)).frame.float()
 
     def _tiled(self, frames: torch.Tensor, run) -> torch.Tensor:
         """``run`` over tiles of at most ``tile`` px with TILE_OVERLAP px of context, kept from their cores."""

@@ -344,6 +344,13 @@ def _engine(options: Options, info: dict[str, Any], fmt: PixelFormat) -> tuple[E
             raise InterpolateError(f"detail matches the motion-compensated source frames' sharpness; {source!r} has "
                                    "no motion model: leave detail unset")
         net.set_detail(options.detail)
+    for name, value in (("safety", options.safety), ("mask", options.mask)):
+        if value and not net.any_time:
+            raise InterpolateError(f"{name} judges the motion compensation; {source!r} has no motion model: leave "
+                                   f"{name} unset")
+    if options.safety is not None:
+        net.set_safety(options.safety)
+    net.show_trust = bool(options.mask)
     engine = Engine(net, device, precision=precision, tile=options.tile or 0,
                     compile=bool(options.compile))
     return engine, net.any_time, source

@@ -13,6 +13,7 @@ from .detail import match_detail
 from .fusion import ScaleFusion, halve
 from .motion import Time, confidence, estimate_motion, warp_to
 from .refinement import RefinementNet
+from .safety import fall_back, trust_map, trust_picture
 from .synthesis import SynthesisNet
 
 
@@ -26,9 +27,11 @@ def times_on(t: float | torch.Tensor, device: torch.device) -> Time:
 
 class NetOutput(NamedTuple):
     """What forward returns in every mode: the frame, and the synthesis stage's own estimate of the
-    full-size pass (the paper's loss supervises both; inference uses ``frame``)."""
+    full-size pass (the paper's loss supervises both; inference uses ``frame``); ``trust``: the safety
+    net's map (B, 1, H, W) where it ran (model/safety.py), else None."""
     frame: torch.Tensor
     synthesized: torch.Tensor
+    trust: torch.Tensor | None = None
 
 
 class Net(nn.Module):
@@ -39,6 +42,9 @@ class Net(nn.Module):
 
     ``compiled_correct``, when set, is a compiled ``correct`` (filter/engine.py compile_learned_part) that
     every pass runs in its place.
+
+    ``show_trust`` (the filter's ``mask=1``): the frame made is the safety net's trust map as a grey
+    picture (``safeguard``), whatever ``model.safety``.
     """
 
     def __init__(self, cfg: ModelConfig | None = None) -> None:
@@ -48,6 +54,7 @@ class Net(nn.Module):
         self.refinement = RefinementNet(self.config)
         self.fusion = ScaleFusion(self.config.fusion_channels) if self.config.scales == 2 else None
         self.compiled_correct: Callable[[torch.Tensor, Time], NetOutput] | None = None
+        self.show_trust = False
 
     @property
     def pad_multiple(self) -> int:
@@ -65,6 +72,12 @@ class Net(nn.Module):
     def drop_scale_fusion(self) -> "Net":
         """The full-size pass alone (the paper's net): faster, weaker on large motion."""
         self.fusion = None
+        return self
+
+    def set_safety(self, strength: float) -> "Net":
+        """model.safety for these weights (0 off, 1 the full fallback where the motion is not trusted:
+        model/safety.py)."""
+        self.config = dataclasses.replace(self.config, safety=float(strength))
         return self
 
     def set_detail(self, strength: float) -> "Net":
@@ -144,8 +157,31 @@ class Net(nn.Module):
 
     def single_pass(self, frames: torch.Tensor, t: Time = 0.5, valid: tuple[int, int] | None = None) -> NetOutput:
         """The paper's network: ConvLSTM U-Net synthesis, then attention refinement (over the
-        motion-compensated frames with model.motion="block")."""
-        return self._learned(self.motion_compensated(frames, t, valid), t)
+        motion-compensated frames with model.motion="block"), then the safety net (``safeguard``)."""
+        moved = self.motion_compensated(frames, t, valid)
+        return self.safeguard(self._learned(moved, t), frames, moved, t)
+
+    def safeguard(self, out: NetOutput, frames: torch.Tensor, moved: torch.Tensor, t: Time) -> NetOutput:
+        """The one place the safety net runs (model/safety.py), for every pass that made ``out`` from
+        ``frames`` and their compensated ``moved`` (also the engine's tiles, after they are joined): where
+        the motion is not trusted, the frame falls back toward the time-weighted blend of I2 and I3, by
+        model.safety (0: not at all), and with model.detail the result's detail is matched again (the blend
+        is soft; where the net's frame was kept it has its detail already and little changes). With
+        ``show_trust`` the frame is the trust map itself. Inference only
+        (a training step's loss sees the net's own frame; validation, in eval mode, sees what the filter
+        makes); nets without motion compensation have nothing to distrust and are left as they are."""
+        strength = self.config.safety
+        if self.training or self.config.motion != "block" or not (strength or self.show_trust):
+            return out
+        trust = trust_map(frames, moved)
+        frame = out.frame
+        if strength:
+            frame = fall_back(frame, frames, trust, t, strength)
+            if self.config.detail:   # the blend is soft: where it was taken, its own detail is raised again
+                frame = match_detail(frame, moved[:, 1], moved[:, 2], self.config.detail)
+        if self.show_trust:
+            frame = trust_picture(trust).to(out.frame.dtype)
+        return NetOutput(frame, out.synthesized, trust)
 
     def motion_compensated(self, frames: torch.Tensor, t: Time = 0.5,
                            valid: tuple[int, int] | None = None) -> torch.Tensor:

@@ -1,0 +1,99 @@
+"""The safety net: where the motion cannot be trusted, the made frame falls back smoothly toward the plain
+time-weighted blend of I2 and I3 (issue 28 item 3; what SVPFlow's masks and mvtools' ``ml`` do for theirs).
+
+Not learned: a rule on top of the trained net, from what the motion stage already has, the four frames as
+they came (``frames``) and as the net saw them, brought to time t (``moved``). Luma, means over a
+TRUST_BLOCK window, on [0, 1]:
+
+- U = |I2 - I3|: what blending would blur. Where it is small (below UNCHANGED_LEVELS) the blend is as good
+  as anything and nothing falls back: the net's frame keeps its detail (a still background's grain).
+- D = |I2' - I3'| (the compensated pair): the motion should have made them agree. D / U near 0: it did.
+  Near 1 or above: the vectors explain nothing the blend does not (a texture that changes rather than
+  moves, water, flicker; a shape that appears; vectors that bent a still outline).
+- O = the better of |I1' - I2'| and |I3' - I4'| (the frames the search did not use): at an occlusion, one
+  side sees what the other cannot, and that side agrees; the net is trained for those, so a disagreeing
+  middle pair with one agreeing side is not a failure. O / U near 0: one side bears the motion out.
+
+The failure measure is the product of the three ramps (each 0 below its low end, 1 above its high end), so
+a pixel falls back only where all three say so; trust = 1 - failure, spread by a TRUST_SMOOTH box so that
+the fallback has no seam. The thresholds were chosen on held-out material only (synthetic water, a disc
+rotating in place, a textured object crossing a textured background, icons appearing, and two real
+held-out clips; never the evaluation clips): docs/results.md, "The safety net".
+
+The blend is time-weighted, (1 - t) I2 + t I3, not the nearer frame: it is the synthesis net's own base and
+what blending peers make, it equals the plain average at t = 0.5, and it moves smoothly with t (the nearer
+frame would jump at t = 0.5, a visible step in a slow-motion ramp).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .motion import LUMA, Time, _constant
+
+TRUST_BLOCK = 9                  # px: the window each measure is averaged over
+TRUST_SMOOTH = 15                # px: the box that spreads trust (no hard seam where the fallback starts)
+UNCHANGED_LEVELS = (2.0, 8.0)    # U in 8-bit levels: below 2 nothing falls back, from 8 it may fully
+MIDDLE_RATIO = (0.1, 0.5)        # D / U: at most 0.1 the motion explains the pair; from 0.5 it does not
+OUTER_RATIO = (0.2, 0.6)         # O / U: at most 0.2 one outer side bears it out; from 0.6 neither does
+FALLBACK_BELOW = 0.5             # a pixel "fell back" (the share reported) where trust is below this
+
+
+def _box(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Mean over a size x size window, edges replicated (same size out); separable (rows, then columns):
+    2 size reads a pixel, not size squared."""
+    r = size // 2
+    x = F.avg_pool2d(F.pad(x, (r, r, 0, 0), mode="replicate"), (1, size), stride=1)
+    return F.avg_pool2d(F.pad(x, (0, 0, r, r), mode="replicate"), (size, 1), stride=1)
+
+
+def _ramp(x: torch.Tensor, bounds: tuple[float, float]) -> torch.Tensor:
+    lo, hi = bounds
+    return ((x - lo) / (hi - lo)).clamp(0, 1)
+
+
+def _luma(frames: torch.Tensor) -> torch.Tensor:
+    """(B, N, 3, H, W) on [-1, 1] -> (B, N, H, W) luma on [0, 1]."""
+    weights = _constant(LUMA, frames).view(1, 1, 3, 1, 1)
+    return ((frames * weights).sum(2) + 1) * 0.5
+
+
+def trust_map(frames: torch.Tensor, moved: torch.Tensor) -> torch.Tensor:
+    """(B, 1, H, W) in [0, 1]: how far the net's frame is trusted (1) over the blend (0). ``frames``: the
+    four frames (B, 4, 3, H, W) on [-1, 1]; ``moved``: the same brought to time t (Net.compensate)."""
+    with torch.no_grad():
+        plain, comp = _luma(frames[:, 1:3].float()), _luma(moved.float())
+        pairs = torch.stack([plain[:, 0] - plain[:, 1], comp[:, 1] - comp[:, 2],
+                             comp[:, 0] - comp[:, 1], comp[:, 2] - comp[:, 3]], 1).abs()
+        u, d, left, right = _box(pairs, TRUST_BLOCK).unbind(1)
+        u_safe = u.clamp_min(1e-3)
+        failure = (_ramp(u * 255, UNCHANGED_LEVELS) * _ramp(d / u_safe, MIDDLE_RATIO)
+                   * _ramp(torch.minimum(left, right) / u_safe, OUTER_RATIO))
+        return _box((1 - failure)[:, None], TRUST_SMOOTH).clamp(0, 1)
+
+
+def blend_at(frames: torch.Tensor, t: Time) -> torch.Tensor:
+    """The safe frame: I2 and I3 as they came, weighted by their nearness to time t."""
+    if isinstance(t, float) and t == 0.5:
+        return 0.5 * (frames[:, 1] + frames[:, 2])
+    return (1 - t) * frames[:, 1] + t * frames[:, 2]
+
+
+def fall_back(frame: torch.Tensor, frames: torch.Tensor, trust: torch.Tensor, t: Time,
+              strength: float = 1.0) -> torch.Tensor:
+    """trust * frame + (1 - trust) * blend, with the fallback scaled by ``strength`` (0: the frame as it is)."""
+    if strength != 1.0:
+        trust = 1 - strength * (1 - trust)
+    safe = blend_at(frames, t).to(frame.dtype)
+    return safe + trust.to(frame.dtype) * (frame - safe)
+
+
+def trust_picture(trust: torch.Tensor) -> torch.Tensor:
+    """The trust map as an RGB picture on [-1, 1] (grey: black = fell back fully, white = trusted), what
+    ``mask=1`` shows in place of the made frames."""
+    return (trust * 2 - 1).expand(-1, 3, -1, -1)
+
+
+def summary(trust: torch.Tensor) -> tuple[float, float]:
+    """(mean trust, share of pixels below FALLBACK_BELOW) of one frame's map: the per-frame summary."""
+    return float(trust.mean()), float((trust < FALLBACK_BELOW).float().mean())

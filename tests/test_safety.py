@@ -1,0 +1,164 @@
+"""The safety net (model/safety.py): where the motion cannot be trusted a made frame falls back toward the
+blend, where it can the net's frame is kept; the trust map is in [0, 1], reaches the filter's stages as a
+picture (mask=1), and every pass (whole frames, tiles) gets the same rule through Net.safeguard."""
+import pytest
+import torch
+import torch.nn.functional as F
+import vapoursynth as vs
+
+from convlstm.checkpoint import load_weights
+from convlstm.config import ModelConfig
+from convlstm.errors import InterpolateError
+from convlstm.filter.engine import Engine
+from convlstm.model import Net
+from convlstm.model.safety import blend_at, fall_back, summary, trust_map
+from helpers import TINY_MOTION
+
+INFO = {"width": 96, "height": 64, "num_frames": 8, "fps_num": 24, "fps_den": 1, "color_family": vs.RGB,
+        "sample_type": vs.INTEGER, "bits_per_sample": 8, "sub_sampling_w": 0, "sub_sampling_h": 0,
+        "format_name": "RGB24"}
+
+
+def texture(seed: int, height: int = 64, width: int = 96, smooth: int = 3) -> torch.Tensor:
+    """(3, H, W) on [-1, 1]: smooth random texture (trackable by block matching)."""
+    g = torch.Generator().manual_seed(seed)
+    z = torch.rand(1, 3, height + 32, width + 32, generator=g)
+    for _ in range(2):
+        z = F.avg_pool2d(z, smooth, 1, smooth // 2)
+    z = (z - z.mean()) / z.std()
+    return (0.35 * z).clamp(-1, 1)[0]
+
+
+def translated(step: int = 2) -> torch.Tensor:
+    """(1, 4, 3, 64, 96): one texture moving ``step`` px right per frame (a clean translation)."""
+    big = texture(0)
+    return torch.stack([big[:, 16:80, 16 - k * step:112 - k * step] for k in range(-1, 3)])[None]
+
+
+def changing() -> torch.Tensor:
+    """(1, 4, 3, 64, 96): a texture that changes rather than moves (four unrelated textures): no vector
+    explains the frames (water, flicker)."""
+    return torch.stack([texture(10 + k)[:, 16:80, 16:112] for k in range(4)])[None]
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    net, _ = load_weights(None)
+    return net.eval()
+
+
+def test_trust_is_in_range_and_high_on_a_clean_translation(bundled):
+    frames = translated()
+    with torch.no_grad():
+        moved = bundled.compensate(frames)
+    trust = trust_map(frames, moved)
+    assert trust.shape == (1, 1, 64, 96)
+    assert 0 <= float(trust.min()) and float(trust.max()) <= 1
+    mean, fell_back = summary(trust)
+    assert mean > 0.97 and fell_back < 0.01, (mean, fell_back)
+
+
+def test_a_clean_translation_is_left_as_the_net_made_it(bundled):
+    frames = translated()
+    engine = Engine(bundled, torch.device("cpu"))
+    bundled.set_safety(0.0)
+    plain = engine.predict(frames, 0.5)
+    bundled.set_safety(1.0)
+    try:
+        safe = engine.predict(frames, 0.5)
+    finally:
+        bundled.set_safety(0.0)
+    assert (safe - plain).abs().mean() < 0.003 * 2   # under a level of 8-bit on average
+
+
+def test_where_the_fields_disagree_the_frame_goes_toward_the_blend(bundled):
+    frames = changing()
+    with torch.no_grad():
+        moved = bundled.compensate(frames)
+    trust = trust_map(frames, moved)
+    assert summary(trust)[0] < 0.3, summary(trust)
+    engine = Engine(bundled, torch.device("cpu"))
+    plain = engine.predict(frames, 0.5)
+    bundled.set_safety(1.0)
+    try:
+        safe = engine.predict(frames, 0.5)
+    finally:
+        bundled.set_safety(0.0)
+    blend = blend_at(frames, 0.5)[0]
+    assert (safe - blend).abs().mean() < 0.5 * (plain - blend).abs().mean()
+
+
+def test_fall_back_is_a_per_pixel_mix_scaled_by_strength():
+    frames = changing()
+    frame = torch.zeros(1, 3, 64, 96)
+    trust = torch.linspace(0, 1, 96).view(1, 1, 1, 96).expand(1, 1, 64, 96)
+    blend = blend_at(frames, 0.5)
+    torch.testing.assert_close(fall_back(frame, frames, trust, 0.5), (1 - trust) * blend)
+    torch.testing.assert_close(fall_back(frame, frames, trust, 0.5, strength=0.0), frame)
+    # away from halfway the blend leans to the nearer frame, smoothly in t
+    t = torch.tensor([0.25]).view(1, 1, 1, 1)
+    torch.testing.assert_close(blend_at(frames, t), 0.75 * frames[:, 1] + 0.25 * frames[:, 2])
+
+
+def test_every_pass_gets_it_whole_or_tiled_and_training_steps_do_not():
+    torch.manual_seed(0)
+    net = Net(ModelConfig(**{**TINY_MOTION.to_dict(), "safety": 1.0})).eval()
+    frames = changing()
+    with torch.no_grad():
+        out = net(frames)
+        raw = net.correct(net.compensate(frames))
+    assert out.trust is not None and out.trust.shape == (1, 1, 64, 96)
+    torch.testing.assert_close(out.frame, fall_back(raw.frame, frames, out.trust, 0.5))
+    whole = Engine(net, torch.device("cpu")).predict(frames, 0.5)
+    tiled = Engine(net, torch.device("cpu"), tile=64).predict(frames, 0.5)
+    assert (whole - tiled).abs().max() < 0.05         # the tiles' own seam only; the map is the whole frame's
+    net.train()
+    assert net(frames).trust is None
+
+
+def test_mask_shows_the_trust_map_through_the_filter_stages_and_options_reach_the_net():
+    from convlstm.filter import bridge
+    from convlstm.filter.contract import CONTRACT
+    info = {**INFO, "contract": CONTRACT}
+    [stage] = bridge.build(info, {"device": "cpu", "mask": 1})
+    assert stage.batcher.engine.net.show_trust
+    picture = stage.batcher.predict(changing()[0], 0.5)
+    assert picture.shape == (3, 64, 96)
+    assert float(picture.min()) >= -1 and float(picture.max()) <= 1
+    torch.testing.assert_close(picture[0], picture[1])      # grey: the map in every channel
+    assert float(picture.mean()) < -0.4                      # mostly fell back (trust < 0.3)
+    [stage] = bridge.build(info, {"device": "cpu", "safety": 0.5})
+    assert stage.batcher.engine.net.config.safety == 0.5 and not stage.batcher.engine.net.show_trust
+
+
+@pytest.mark.parametrize("args, message", [({"safety": 1.5}, "safety must be in"),
+                                           ({"weights": "untrained", "mask": 1}, "mask judges the motion"),
+                                           ({"weights": "untrained", "safety": 1.0}, "safety judges the motion")])
+def test_bad_uses_are_refused_by_name(args, message):
+    from convlstm.filter import bridge
+    from convlstm.filter.contract import CONTRACT
+    with pytest.raises(InterpolateError, match=message):
+        bridge.build({**INFO, "contract": CONTRACT}, {"device": "cpu", **args})
+
+
+def test_the_config_bounds_it():
+    with pytest.raises(ValueError, match="model.safety must be between 0"):
+        ModelConfig(**{**TINY_MOTION.to_dict(), "safety": 2.0})
+
+
+def test_the_summary_props_of_a_mask_clip_are_the_maps_mean_and_share_below_half():
+    """trust_summary reads what mask=1 shows (grey maps on made frames) into ConvLSTMTrust and
+    ConvLSTMFallback; source frames are left alone. Limited-range YUV reads 16..235 as 0..1."""
+    import numpy as np
+    import convlstm
+    from helpers import clip_from_frames
+    ramp = np.tile(np.linspace(0, 255, 64).round().astype(np.uint8), (3, 16, 1))   # trust 0..1 left to right
+    clip = clip_from_frames([ramp, ramp])
+    clip = clip.std.SetFrameProps(ConvLSTMInterpolated=1).std.Trim(0, 0) + clip.std.Trim(1, 1)
+    out = convlstm.trust_summary(clip)
+    made, source = out.get_frame(0).props, out.get_frame(1).props
+    assert made["ConvLSTMTrust"] == pytest.approx(0.5, abs=0.01)
+    assert made["ConvLSTMFallback"] == pytest.approx(0.5, abs=0.02)
+    assert "ConvLSTMTrust" not in source
+    yuv = vs.core.resize.Bicubic(clip, format=vs.YUV444P8, matrix_s="709", range_s="limited")
+    assert convlstm.trust_summary(yuv).get_frame(0).props["ConvLSTMTrust"] == pytest.approx(0.5, abs=0.02)
