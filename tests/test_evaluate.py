@@ -154,7 +154,7 @@ def test_extra_methods_run_only_when_named_and_the_evaluation_imports_no_adaptat
     evaluate([str(clip)], frames=6, methods=["repeat"], out_dir=tmp_path / "a", extra_methods=extra)
     assert calls == []
     r = evaluate([str(clip)], frames=6, methods=["repeat", "twice"], out_dir=tmp_path / "b", extra_methods=extra)[0]
-    assert calls == [["device", "full_source", "weights"]]
+    assert calls == [["device", "full_source", "precision", "unheld", "weights"]]
     assert r.scores["twice"].mean_psnr == r.scores["repeat"].mean_psnr
     with pytest.raises(ValueError, match="choose from .*twice"):
         evaluate([str(clip)], methods=["magic"], out_dir=tmp_path, extra_methods=extra)

@@ -161,7 +161,7 @@ def test_a_bench_whose_worker_dies_ends_with_its_error(tmp_path):
     time.sleep(3)
     os.kill(worker, signal.SIGKILL)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 2 and "the bench process for 320x192 fp32 batch 1 died" in err, err[-1000:]
+    assert proc.returncode == 2 and "the bench process for 320x192 precision auto batch 1 died" in err, err[-1000:]
 
 
 def test_bench_refuses_sizes_no_frame_can_have():

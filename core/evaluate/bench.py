@@ -307,7 +307,7 @@ def _in_fresh_process(case: Case, device: str, frames: int, compare: bool) -> di
         try:
             return pool.submit(_worker, (case, device, frames, compare)).result()
         except BrokenProcessPool:
-            raise RuntimeError(f"the bench process for {case.width}x{case.height} {case.precision} batch "
+            raise RuntimeError(f"the bench process for {case.width}x{case.height} precision {case.precision} batch "
                                f"{case.batch} died (out of memory, or killed); try a smaller size or batch") from None
 
 
