@@ -108,7 +108,8 @@ def ontwos(step=2, length=14, speed=SPEED):
     return full, [full[k - k % step] for k in range(length)]
 
 
-@pytest.mark.parametrize("step, speed", [(2, 4), pytest.param(3, 3, marks=pytest.mark.slow)])
+@pytest.mark.slow      # the daily loop keeps the schedule's arithmetic and the bit-identity test below
+@pytest.mark.parametrize("step, speed", [(2, 4), (3, 3)])
 def test_motion_on_twos_and_threes_comes_out_evenly_spaced(step, speed):
     """With dedup the square moves the same distance every output frame; without, it jumps and stops."""
     _, held = ontwos(step, speed=speed)

@@ -75,6 +75,7 @@ def test_explicit_fp32_gives_the_fp32_bytes(test_weights):
         assert np.array_equal(out[n], RGB24.from_unit(engine.predict(x)[0]).numpy()), f"frame {n}"
 
 
+@pytest.mark.slow   # two whole filter runs: the full suite, not the daily loop
 @native_bf16
 def test_bf16_on_the_cpu_stays_close_to_fp32():
     """The bundled model on a moving picture: bf16 (the default here) within a level or two of fp32, and no
