@@ -12,7 +12,7 @@ are copied here too so that one command fetches the whole held-out set. The eval
 Most clips are copied byte for byte. Two kinds are re-encoded, losslessly (FFV1 in Matroska, the same
 decoded pictures): numbered image sequences (ViSP's grey camera sequences, 8-bit PGM) and a segment
 cut out of a long file (the first frames of the openboard film are a title card, and `convlstm
-evaluate` measures a clip's first frames). ffmpeg comes from imageio-ffmpeg, else the PATH.
+evaluate` measures a clip's first frames). ffmpeg is the package's (convlstm.video.ffmpeg_exe).
 
     python scripts/fetch_heldout_clips.py [--out data/heldout]
     convlstm evaluate data/heldout/*/* --methods convlstm,mvtools,blend --out results/evaluation/heldout8
@@ -29,6 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from debian_packages import check_tools, copy_out, sha256, unpack  # noqa: E402
+
+from convlstm.video import ffmpeg_exe  # noqa: E402  (imageio-ffmpeg's binary, else the PATH's)
 
 
 @dataclass(frozen=True)
@@ -102,17 +104,6 @@ HELDOUT_CLIPS: dict[str, list[Clip]] = {
 }
 
 
-def ffmpeg() -> str:
-    try:
-        import imageio_ffmpeg
-        return imageio_ffmpeg.get_ffmpeg_exe()
-    except Exception:
-        exe = shutil.which("ffmpeg")
-        if exe is None:
-            raise SystemExit("fetch_heldout_clips: no ffmpeg (pip install imageio-ffmpeg or apt-get install ffmpeg)")
-        return exe
-
-
 def reencode(root: Path, clip: Clip, target: Path) -> None:
     """An image sequence or a segment -> FFV1 (lossless: the decoded pictures as they are)."""
     if "%" in clip.member:
@@ -124,7 +115,7 @@ def reencode(root: Path, clip: Clip, target: Path) -> None:
         keep = ["-vf", f"trim=start_frame={clip.first}:end_frame={clip.first + clip.count},setpts=PTS-STARTPTS",
                 "-frames:v", str(clip.count)]
         pix = []
-    cmd = [ffmpeg(), "-hide_banner", "-loglevel", "error", "-y", *src, *keep, "-an", "-c:v", "ffv1", "-level", "3",
+    cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *src, *keep, "-an", "-c:v", "ffv1", "-level", "3",
            *pix, str(target)]
     subprocess.run(cmd, check=True)
 

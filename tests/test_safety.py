@@ -58,16 +58,20 @@ def test_trust_is_in_range_and_high_on_a_clean_translation(bundled):
     assert mean > 0.97 and fell_back < 0.01, (mean, fell_back)
 
 
-def test_a_clean_translation_is_left_as_the_net_made_it(bundled):
-    frames = translated()
-    engine = Engine(bundled, torch.device("cpu"))
-    bundled.set_safety(0.0)
+def without_and_with_safety(net, frames):
+    """The engine's frame at t = 0.5 with safety 0, then 1 (the net left at 0)."""
+    engine = Engine(net, torch.device("cpu"))
+    net.set_safety(0.0)
     plain = engine.predict(frames, 0.5)
-    bundled.set_safety(1.0)
+    net.set_safety(1.0)
     try:
-        safe = engine.predict(frames, 0.5)
+        return plain, engine.predict(frames, 0.5)
     finally:
-        bundled.set_safety(0.0)
+        net.set_safety(0.0)
+
+
+def test_a_clean_translation_is_left_as_the_net_made_it(bundled):
+    plain, safe = without_and_with_safety(bundled, translated())
     assert (safe - plain).abs().mean() < 0.003 * 2   # under a level of 8-bit on average
 
 
@@ -77,13 +81,7 @@ def test_where_the_fields_disagree_the_frame_goes_toward_the_blend(bundled):
         moved = bundled.compensate(frames)
     trust = trust_map(frames, moved)
     assert summary(trust)[0] < 0.3, summary(trust)
-    engine = Engine(bundled, torch.device("cpu"))
-    plain = engine.predict(frames, 0.5)
-    bundled.set_safety(1.0)
-    try:
-        safe = engine.predict(frames, 0.5)
-    finally:
-        bundled.set_safety(0.0)
+    plain, safe = without_and_with_safety(bundled, frames)
     blend = blend_at(frames, 0.5)[0]
     assert (safe - blend).abs().mean() < 0.5 * (plain - blend).abs().mean()
 
