@@ -6,6 +6,7 @@ frames predicted) and also writes per_frame_psnr.csv (clip, method, frame, psnr)
 frames can be read as numbers, not only from per_frame.png.
 
     python scripts/evaluate_heldout.py CLIP... [--methods convlstm,mvtools,blend] [--out results/evaluation/heldout8]
+        [--precision fp32]
 """
 from __future__ import annotations
 
@@ -24,10 +25,11 @@ def main() -> int:
     ap.add_argument("--methods", default="convlstm,mvtools,blend")
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--out", default="results/evaluation/heldout8")
+    ap.add_argument("--precision", default="fp32", help="our methods' precision (default fp32, as the README's table)")
     args = ap.parse_args()
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     results = evaluate(args.clips, frames=args.frames, methods=methods, out_dir=args.out,
-                       extra_methods=adapted_methods())
+                       extra_methods=adapted_methods(), precision=args.precision)
     with open(Path(args.out) / "per_frame_psnr.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["clip", "method", "frame", "psnr"])

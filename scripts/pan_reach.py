@@ -2,7 +2,7 @@
 
 A still photo (scikit-image's astronaut, enlarged) cropped at whole-px camera offsets: frames I1..I4 a
 pan of N px apart, the truth halfway between I2 and I3. Scored: the two middle frames brought to t = 0.5 by
-the block-matching search and averaged ("mc"), the bundled model ("net") and mvtools at its reference
+the block-matching search (given I1 and I4 for the frame's edges, as the net gives them) and averaged ("mc"), the bundled model ("net") and mvtools at its reference
 settings, each on the whole frame ("full") and where both middle frames see the picture ("inner": N/2 px
 cut on each side; the pan's leading and trailing strips are seen by one frame only).
 
@@ -70,7 +70,7 @@ def main() -> None:
         inner = (slice(None), slice(step // 2, w - step // 2))
         seq = torch.from_numpy(np.stack([fr[0], fr[2], fr[4], fr[6]])).permute(0, 3, 1, 2).float()[None] / 255
         start = time.perf_counter()
-        v = estimate_motion(seq[:, 1], seq[:, 2])
+        v = estimate_motion(seq[:, 1], seq[:, 2], outer=(seq[:, 0], seq[:, 3]))
         seconds = time.perf_counter() - start
         mc = warp_to(seq, v)
         est = u8(0.5 * (mc[0, 1] + mc[0, 2]))

@@ -11,7 +11,7 @@ from convlstm.config import ModelConfig
 from convlstm.errors import InterpolateError
 from convlstm.filter.engine import Engine
 from convlstm.model import Net
-from convlstm.model.safety import blend_at, fall_back, summary, trust_map
+from convlstm.model.safety import blend_at, fall_back, still_weight, summary, trust_map
 from helpers import TINY_MOTION
 
 INFO = {"width": 96, "height": 64, "num_frames": 8, "fps_num": 24, "fps_den": 1, "color_family": vs.RGB,
@@ -160,3 +160,43 @@ def test_the_summary_props_of_a_mask_clip_are_the_maps_mean_and_share_below_half
     assert "ConvLSTMTrust" not in source
     yuv = vs.core.resize.Bicubic(clip, format=vs.YUV444P8, matrix_s="709", range_s="limited")
     assert convlstm.trust_summary(yuv).get_frame(0).props["ConvLSTMTrust"] == pytest.approx(0.5, abs=0.02)
+
+
+def scene(object_x: list[int], size: int = 12, width: int = 96) -> torch.Tensor:
+    """(1, 4, 3, 64, width): a still textured picture and a bright textured square at each frame's x."""
+    back = texture(20, 64, width)[:, 16:80, 16:16 + width]
+    square = 0.6 + 0.3 * texture(21, size, size)[:, 16:16 + size, 16:16 + size]
+    frames = []
+    for x in object_x:
+        f = back.clone()
+        f[:, 26:26 + size, x:x + size] = square
+        frames.append(f)
+    return torch.stack(frames)[None]
+
+
+def test_what_holds_still_is_the_blend_exactly(bundled):
+    """Where I2 and I3 agree (and the vectors carry nothing through), the frame is their blend: a net's
+    residual could only add error there (the halos of static UI in a screen recording)."""
+    frames = scene([10, 14, 18, 22])               # the square moves 4 px a frame on the left
+    with torch.no_grad():
+        moved = bundled.compensate(frames)
+        raw = bundled.correct(moved).frame
+    weight = still_weight(frames, moved)
+    assert float(weight[..., 4:-4, 48:-4].min()) == 1.0 and float(weight[..., 26:38, 20:30].max()) == 0.0
+    out = Engine(bundled, torch.device("cpu")).predict(frames, 0.5)[0]
+    blend = blend_at(frames, 0.5)[0]
+    torch.testing.assert_close(out[..., 4:-4, 48:-4], blend[..., 4:-4, 48:-4], rtol=0, atol=1e-6)
+    assert (raw[0] - blend)[..., 4:-4, 48:-4].abs().max() > 0     # what the rule takes away
+
+
+def test_something_crossing_between_the_two_frames_is_not_held(bundled):
+    """A square moving 32 px a frame leaves, between where I2 and I3 show it, a place both frames show
+    as background; at t = 0.5 the square is there. Still by I2 and I3 alone, the compensated frames
+    carry the square through it, so the net's frame is kept."""
+    frames = scene([10, 42, 74, 106], size=20, width=160)
+    middle = (..., slice(30, 42), slice(64, 72))       # the square at t = 0.5 spans 58-77; I2 and I3 not 62-73
+    assert float(still_weight(frames, frames)[middle].min()) == 1.0     # still, by I2 and I3 alone
+    out = Engine(bundled, torch.device("cpu")).predict(frames, 0.5)[0]
+    square = scene([58] * 4, size=20, width=160)[0, 0]
+    blend = blend_at(frames, 0.5)[0]
+    assert (out - square)[middle].abs().mean() < 0.5 * (blend - square)[middle].abs().mean()

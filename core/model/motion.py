@@ -11,7 +11,10 @@ the finest level gets a sub-pixel fit. Motion beyond the full search's reach (a 
 frame along each axis) comes from the camera: the strongest translations between the two frames by phase
 correlation on the coarse level are tried around every pixel too, and taken where the full search clearly
 failed; such vectors are then refined with the prior for small motion centred on the camera's motion
-(``_camera``). Where the vectors are not borne out by the frames the search did not use (noise, flicker, a
+(``_camera``). Along the frame's edges, where a trajectory leaves the frame in I2 or I3 (a pan's leading
+and trailing strips), I2 and I3 cannot judge a vector: given I1 and I4 (``outer``), the side that sees
+the place does (``_edges``), and ``warp_to`` lets the frame that sees it stand in for the one that does
+not. Where the vectors are not borne out by the frames the search did not use (noise, flicker, a
 mistaken pattern), ``confidence`` says so and the model keeps the plain frames there. Every step is plain
 tensor arithmetic, so CPU and CUDA run the same code.
 
@@ -42,6 +45,7 @@ CONFIDENCE_BLOCK = 9   # window comparing the match with no motion
 CONFIDENT_RATIO = 0.5  # a match at half the no-motion mismatch (or better) is trusted fully
 SEARCHED_RATIOS = (0.25, 0.5)   # the searched pair: fully trusted at a quarter, not at all from a half
 CAMERA_PEAKS = 3       # camera motions (phase-correlation peaks) tried beyond the full search's reach
+CAMERA_BEYOND = 1      # px of the coarse level beyond which a camera motion is tried (and is the prior's centre)
 CAMERA_STEP = 2        # each with every vector within +-2 px of it on the coarse level
 CAMERA_SHARE = 1 / 3   # a peak at most this share of the strongest one's height is not a motion
 CAMERA_HEIGHT = 0.2    # nor one this low (phase correlation: 1 for a whole frame moving as one)
@@ -261,25 +265,27 @@ def _camera_peaks(a: torch.Tensor, b: torch.Tensor, count: int) -> tuple[torch.T
 
 
 def _camera(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, best: torch.Tensor, t: Time, scale: int,
-            floor: torch.Tensor, radius: int) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
-    """Reach beyond the full search: v where a camera motion clearly matches better. Returns v, which
-    camera motion each vector took (B, 1, h, w: 0 none, k the k-th; None where none took any, which on
-    the CPU is known at no cost) and the camera motions (B, P, 2), NaN where no pixel took one.
+            floor: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    """Reach beyond the full search, and a prior that moves with the camera: v where a camera motion
+    clearly matches better. Returns v, which camera motion each vector took (B, 1, h, w: 0 none, k the
+    k-th; None where none took any, which on the CPU is known at no cost) and the camera motions (B, P, 2),
+    NaN where no pixel took one.
 
-    The full search covers +-radius px of the coarse level; the camera may move further (a fast pan). Of
-    the frames' CAMERA_PEAKS strongest translations (``_camera_peaks``), those outside that square and
-    within half the frame along each axis, at least CAMERA_HEIGHT high and CAMERA_SHARE of the strongest
-    one's height, are tried at every pixel with each vector within +-CAMERA_STEP px of them. Their cost
-    counts motion from the camera's (the prior for small motion then means: as the camera), and a pixel
-    takes one only where it is at most CAMERA_GAIN of the full search's cost (``best``): where the full
-    search matched well nothing changes, and a spurious peak must win clearly. Each rule guards against a
-    loss seen without it (weak peaks placing part of a pan wrongly; peaks at the square's edge retaking
-    vectors the full search had declined under its prior for small motion). Peaks inside the square change
-    nothing."""
+    The full search covers a square of the coarse level; the camera may move further (a fast pan), and
+    within it the prior for small motion pulls a pan's vectors short over smooth picture. Of the frames'
+    CAMERA_PEAKS strongest translations (``_camera_peaks``), those beyond CAMERA_BEYOND px and within half
+    the frame along each axis, at least CAMERA_HEIGHT high and CAMERA_SHARE of the strongest one's height,
+    are tried at every pixel with each vector within +-CAMERA_STEP px of them. Their cost counts motion
+    from the camera's (the prior for small motion then means: as the camera), and a pixel takes one only
+    where it is at most CAMERA_GAIN of the full search's cost (``best``): where the full search matched
+    well nothing changes, and a spurious peak must win clearly. Each rule guards against a loss seen
+    without it (weak peaks placing part of a pan wrongly). Trying the peaks within the square too (not
+    only beyond it, as at first) gained 0.07 dB on bikes and lost 0.02 on bigbuckbunny
+    (docs/results.md)."""
     n, _, h, w = a.shape
     camera, height = _camera_peaks(a, b, CAMERA_PEAKS)                                  # (n, P, 2), (n, P)
     peaks = torch.round(camera)
-    far = ((peaks.abs().amax(-1) > radius) & (peaks[..., 0].abs() < w / 2) & (peaks[..., 1].abs() < h / 2)
+    far = ((peaks.abs().amax(-1) > CAMERA_BEYOND) & (peaks[..., 0].abs() < w / 2) & (peaks[..., 1].abs() < h / 2)
            & (height > CAMERA_SHARE * height[:, :1]) & (height > CAMERA_HEIGHT))        # (n, P)
     if not far.is_cuda and not far.any():     # nothing to try (asked on a GPU, it would wait for the GPU)
         return v, None, camera
@@ -442,10 +448,12 @@ def _times(t: Time, batch: int, like: torch.Tensor) -> torch.Tensor:
     return steps.expand(batch, 4).reshape(-1, 1)
 
 
-def estimate_motion(i2: torch.Tensor, i3: torch.Tensor, t: Time = 0.5) -> torch.Tensor:
+def estimate_motion(i2: torch.Tensor, i3: torch.Tensor, t: Time = 0.5,
+                    outer: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """Motion (B, 2, H, W) in px from I2 to I3 of the trajectory through each pixel at time t.
 
-    i2, i3: (B, 3, H, W) on [0, 1] (the cost's prior is in those units); H and W any size.
+    i2, i3: (B, 3, H, W) on [0, 1] (the cost's prior is in those units); H and W any size. ``outer``:
+    I1 and I4 alike, which let the frame's edges be searched where a trajectory leaves it (``_edges``).
     """
     a, b = _luma(i2.float()), _luma(i3.float())
     pyramid = [(a, b)]
@@ -458,7 +466,7 @@ def estimate_motion(i2: torch.Tensor, i3: torch.Tensor, t: Time = 0.5) -> torch.
     radius = max(COARSE_RADIUS, math.ceil(reach / scale))
     floor = _floor(ca, cb)
     v, best = _full_search(ca, cb, t, radius, scale, floor)
-    v, ident, camera = _camera(ca, cb, v, best, t, scale, floor, radius)
+    v, ident, camera = _camera(ca, cb, v, best, t, scale, floor)
     v = _smooth(v)
     for level in range(len(pyramid) - 2, -1, -1):
         la, lb = pyramid[level]
@@ -477,11 +485,151 @@ def estimate_motion(i2: torch.Tensor, i3: torch.Tensor, t: Time = 0.5) -> torch.
                 camera = _remeasure(v, ident, camera)
         else:
             v = _subpixel(la, lb, v, t, origin)
+            if outer is not None:    # after the fit: a vector taken there keeps its own fractions
+                four = torch.stack([_luma(outer[0].float()), la, lb, _luma(outer[1].float())], 1)
+                v = _edges(_detail(four.flatten(0, 1)).unflatten(0, four.shape[:2]), v, t, camera)
     return v
+
+
+def _inside(v: torch.Tensor, along: torch.Tensor, at: tuple[int, int] = (0, 0),
+            size: tuple[int, int] | None = None) -> torch.Tensor:
+    """How far (px) the read at p + along * v lies inside the frame, for K fields v (B, K, 2, h, w) of the
+    part of a frame of ``size`` (H, W; v's own size if None) whose top left pixel is ``at`` (row, column);
+    ``along`` (B or 1, K or 1): negative outside, 0 on its outermost pixels. (B, K, h, w)."""
+    return _positions(v, along, at, size)[1]
+
+
+def _positions(v: torch.Tensor, along: torch.Tensor, at: tuple[int, int] = (0, 0),
+               size: tuple[int, int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The reads at p + along * v of ``_inside``: in grid_sample's units, (B, K, h, w, 2), and how far
+    they lie inside the frame."""
+    h, w = v.shape[-2:]
+    height, width = size or (h, w)
+    ys = torch.arange(at[0], at[0] + h, device=v.device, dtype=v.dtype).view(h, 1)
+    xs = torch.arange(at[1], at[1] + w, device=v.device, dtype=v.dtype).view(1, w)
+    along = along.reshape(*along.shape[:2], 1, 1)
+    x, y = xs + along * v[:, :, 0], ys + along * v[:, :, 1]
+    grid = torch.stack([x * (2 / max(width - 1, 1)) - 1, y * (2 / max(height - 1, 1)) - 1], -1)
+    return grid, torch.minimum(torch.minimum(x, (width - 1) - x), torch.minimum(y, (height - 1) - y))
+
+
+def _detail(lum: torch.Tensor) -> torch.Tensor:
+    """(N, 1, H, W) luma -> (N, 2, H, W): the luma and beside it its detail, the mean |difference| between
+    neighbouring pixels (what a match off by a px would cost), each channel read together by one
+    grid_sample."""
+    dx = F.pad((lum[..., :, 1:] - lum[..., :, :-1]).abs(), (0, 1))
+    dy = F.pad((lum[..., 1:, :] - lum[..., :-1, :]).abs(), (0, 0, 0, 1))
+    return torch.cat([lum, 0.5 * (dx + dy)], 1)
+
+
+def _seen_mismatch(frames: torch.Tensor, v: torch.Tensor, t: Time,
+                   at: tuple[int, int] = (0, 0)) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The mismatch of K candidate fields v (B, K, 2, h, w) over the part of the frame at ``at`` (row,
+    column), judged where the trajectory is seen, for the four frames' luma and detail (B, 4, 2, H, W;
+    ``_detail``): I2 against I3 where both reads are in the frame; where the read of one leaves it, that
+    frame's neighbour on the other side against the other (I1 with I2, I3 with I4), as a steady motion
+    keeps them alike. Returns it block-averaged (B, K, h, w); the detail where the pair was read,
+    block-averaged (a match in a flat place proves nothing: it must clearly beat what a px of error would
+    cost there); and where a read of the middle frames left the frame."""
+    b, k, _, h, w = v.shape
+    steps = _times(t, b, v).view(b, 4)
+    reads, seen = [], []
+    for i in range(4):
+        grid, inside = _positions(v, steps[:, i:i + 1], at, frames.shape[-2:])
+        read = F.grid_sample(frames[:, i], grid.reshape(b, k * h, w, 2), padding_mode="border", align_corners=True)
+        reads.append(read.view(b, 2, k, h, w).transpose(1, 2))               # (B, K, 2, h, w)
+        seen.append(inside > -0.5)
+    left = (seen[1] & seen[0] & ~seen[2])[:, :, None]
+    right = (seen[2] & seen[3] & ~seen[1])[:, :, None]
+    first = torch.where(left, reads[0], torch.where(right, reads[2], reads[1]))
+    second = torch.where(left, reads[1], torch.where(right, reads[3], reads[2]))
+    proven = _block_mean((first[:, :, 0] - second[:, :, 0]).abs_()), _block_mean(first[:, :, 1])
+    return (*proven, ~(seen[1] & seen[2]))
+
+
+def _proof(cost: torch.Tensor, detail: torch.Tensor) -> torch.Tensor:
+    """How far a match is borne out, the more negative the better: at most 0 where its mismatch is
+    within CONFIDENT_RATIO of what a px of error costs there (a perfect match of flat reads too: a pan
+    over a black sky reads black on both sides, but any match of texture proves more)."""
+    return cost - CONFIDENT_RATIO * detail
+
+
+MATCH_NOISE = 1e-4      # a mismatch (mean |luma difference|) this much lower is no win: both matched
+EDGE_REACH = (4, 8, 16, 32, 64, 128)    # px from which a vector further inside the frame is tried at its edges
+INWARD = {"top": (0, 1), "bottom": (0, -1), "left": (1, 0), "right": (-1, 0)}
+
+
+def _edges(frames: torch.Tensor, v: torch.Tensor, t: Time, camera: torch.Tensor | None) -> torch.Tensor:
+    """Vectors at the frame's edges, where the true trajectory leaves the frame in I2 or I3 (a pan's
+    leading and trailing strips, as wide as half the motion): searched on I2 and I3 alone, nothing there
+    matches (one read is the clamped edge), and the vector found is wrong, often near zero. Each pixel of
+    the bands along the edges where a vector could leave tries the vectors of the pixels EDGE_REACH px
+    further inside and the camera's motions, judged where the trajectory is seen (``_seen_mismatch``: the
+    outer frame on the visible side stands in for the one it left), and takes one where it at most halves
+    the mismatch (PROPAGATION_GAIN, as in ``_propagate``) and is borne out by the detail there
+    (CONFIDENT_RATIO). ``frames``: the four frames' luma and detail (``_detail``)."""
+    _, _, h, w = v.shape
+    motions = [] if camera is None else [torch.nan_to_num(camera[:, k], nan=0.0)[..., None, None]
+                                         for k in range(camera.shape[1])]
+    band = max(h, w)
+    if not v.is_cuda:       # the band a vector could leave the frame from (on a GPU: the whole frame, no wait)
+        farthest = max([v.abs().amax().item()] + [m.abs().amax().item() for m in motions])
+        later = max(t.amax().item(), 1 - t.amin().item()) if torch.is_tensor(t) else max(t, 1 - t)
+        band = math.ceil(farthest * later) + 1
+    m = BLOCK // 2     # the block's context beyond each band
+    if 2 * band >= min(h, w):
+        parts = [((0, h, 0, w), (0, h, 0, w), tuple(INWARD.values()))]
+    else:   # what is computed (rows, columns), what of it is kept, and where inside lies
+        parts = [((0, band + m, 0, w), (0, band, 0, w), (INWARD["top"],)),
+                 ((h - band - m, h, 0, w), (h - band, h, 0, w), (INWARD["bottom"],)),
+                 ((band - m, h - band + m, 0, band + m), (band, h - band, 0, band), (INWARD["left"],)),
+                 ((band - m, h - band + m, w - band - m, w), (band, h - band, w - band, w), (INWARD["right"],))]
+    out = v.clone()
+    for (y0, y1, x0, x1), (k0, k1, j0, j1), directions in parts:
+        here = v[..., y0:y1, x0:x1]
+        candidates = [_neighbour(v, dx * step, dy * step)[..., y0:y1, x0:x1] for step in EDGE_REACH
+                      if step < max(h, w) for dx, dy in directions]
+        candidates += [motion.expand_as(here) for motion in motions]
+        best, detail, _ = _seen_mismatch(frames, here[:, None], t, (y0, x0))
+        open_ = (_proof(best, detail) > 0) | (detail <= FLAT_MISMATCH)     # the vector there proved nothing
+        proof = torch.full_like(best, math.inf)       # of the vector taken from the candidates, if any
+        chosen = here
+        for first in range(0, len(candidates), 8):
+            fields = torch.stack(candidates[first:first + 8], 1)                  # (B, K, 2, h, w)
+            cost, detail, leaves = _seen_mismatch(frames, fields, t, (y0, x0))
+            score = _proof(cost, detail)
+            score = torch.where(score <= 0, score, torch.full_like(score, math.inf))   # borne out only
+            low, index = score.min(1, keepdim=True)
+            cost = cost.gather(1, index)
+            # a clear win (by more than MATCH_NOISE); or, where the vector there proved nothing (it
+            # matched flat reads: a dark patch that moved on matches itself at many a wrong vector), the
+            # best proved of those leaving the frame
+            clear = (cost < PROPAGATION_GAIN * best) & (best - cost > MATCH_NOISE)
+            better = low.isfinite() & (clear | (open_ & leaves.gather(1, index) & (low < proof)))
+            pick = torch.gather(fields, 1, index[:, :, None].expand(-1, -1, 2, -1, -1))[:, 0]
+            best, chosen = torch.where(better, cost, best), torch.where(better, pick, chosen)
+            proof = torch.where(better, low, proof)
+        out[..., k0:k1, j0:j1] = chosen[..., k0 - y0:k1 - y0, j0 - x0:j1 - x0]
+    return out
 
 
 def warp_to(frames: torch.Tensor, v: torch.Tensor, t: Time = 0.5, mode: str = "bilinear") -> torch.Tensor:
     """(B, 4, C, H, W) frames at times -1, 0, 1, 2 brought to time t along p + (k - t) v (constant velocity)."""
     b, n, c, h, w = frames.shape
     fields = v[:, None, None].expand(-1, n, -1, -1, -1, -1).flatten(0, 1)    # (B*4, 1, 2, H, W)
-    return sample_each(frames.flatten(0, 1), fields, _times(t, b, v), mode).view(b, n, c, h, w)
+    along = _times(t, b, v)
+    moved = sample_each(frames.flatten(0, 1), fields, along, mode).view(b, n, c, h, w)
+    return _seen_only(moved, _inside(fields[:, 0][:, None], along).view(b, n, 1, h, w))
+
+
+def _seen_only(moved: torch.Tensor, inside: torch.Tensor) -> torch.Tensor:
+    """Where a frame's read left the frame (a pan's leading and trailing strips), its clamped edge is
+    not the picture: the middle frame that sees the place stands in for the one that does not, and each
+    outer frame takes its middle neighbour's. Soft over one px (``inside`` from ``_inside``: 1 from the
+    outermost pixels in, 0 a px outside), so a sub-pixel read at the edge changes little."""
+    seen = (inside + 1).clamp(0, 1)
+    i1, i2, i3, i4 = moved.unbind(1)
+    s1, s2, s3, s4 = seen.unbind(1)
+    j2 = i2 + (1 - s2) * s3 * (i3 - i2)
+    j3 = i3 + (1 - s3) * s2 * (i2 - i3)
+    return torch.stack([i1 + (1 - s1) * (j2 - i1), j2, j3, i4 + (1 - s4) * (j3 - i4)], 1)

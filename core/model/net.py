@@ -13,7 +13,7 @@ from .detail import match_detail
 from .fusion import ScaleFusion, halve
 from .motion import Time, confidence, estimate_motion, warp_to
 from .refinement import RefinementNet
-from .safety import fall_back, trust_map, trust_picture
+from .safety import fall_back, hold_still, trust_map, trust_picture
 from .synthesis import SynthesisNet
 
 
@@ -148,7 +148,7 @@ class Net(nn.Module):
         with torch.no_grad(), torch.autocast(frames.device.type, enabled=False):
             x = frames[..., :h, :w].float()
             unit = (x + 1) * 0.5
-            v = estimate_motion(unit[:, 1], unit[:, 2], t)
+            v = estimate_motion(unit[:, 1], unit[:, 2], t, outer=(unit[:, 0], unit[:, 3]))
             trust = confidence(unit, v, t)[:, None]
             moved = trust * warp_to(x, v, t, mode="bicubic") + (1 - trust) * x
             if (h, w) != (height, width):
@@ -166,19 +166,22 @@ class Net(nn.Module):
         ``frames`` and their compensated ``moved`` (also the engine's tiles, after they are joined): where
         the motion is not trusted, the frame falls back toward the time-weighted blend of I2 and I3, by
         model.safety (0: not at all), and with model.detail the result's detail is matched again (the blend
-        is soft; where the net's frame was kept it has its detail already and little changes). With
+        is soft; where the net's frame was kept it has its detail already and little changes). Always,
+        what held still between I2 and I3 is their blend (safety.hold_still). With
         ``show_trust`` the frame is the trust map itself. Inference only
         (a training step's loss sees the net's own frame; validation, in eval mode, sees what the filter
         makes); nets without motion compensation have nothing to distrust and are left as they are."""
         strength = self.config.safety
-        if self.training or self.config.motion != "block" or not (strength or self.show_trust):
+        if self.training or self.config.motion != "block":
             return out
-        trust = trust_map(frames, moved)
-        frame = out.frame
+        frame, trust = out.frame, None
+        if strength or self.show_trust:
+            trust = trust_map(frames, moved)
         if strength:
             frame = fall_back(frame, frames, trust, t, strength)
             if self.config.detail:   # the blend is soft: where it was taken, its own detail is raised again
                 frame = match_detail(frame, moved[:, 1], moved[:, 2], self.config.detail)
+        frame = hold_still(frame, frames, moved, t)
         if self.show_trust:
             frame = trust_picture(trust).to(out.frame.dtype)
         return NetOutput(frame, out.synthesized, trust)

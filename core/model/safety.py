@@ -20,6 +20,8 @@ the fallback has no seam. The thresholds were chosen on held-out material only (
 rotating in place, a textured object crossing a textured background, icons appearing, and two real
 held-out clips; never the evaluation clips): docs/results.md, "The safety net".
 
+Apart from the safety net and always: what holds still between I2 and I3 is their blend (``hold_still``).
+
 The blend is time-weighted, (1 - t) I2 + t I3, not the nearer frame: it is the synthesis net's own base and
 what blending peers make, it equals the plain average at t = 0.5, and it moves smoothly with t (the nearer
 frame would jump at t = 0.5, a visible step in a slow-motion ramp).
@@ -97,3 +99,30 @@ def trust_picture(trust: torch.Tensor) -> torch.Tensor:
 def summary(trust: torch.Tensor) -> tuple[float, float]:
     """(mean trust, share of pixels below FALLBACK_BELOW) of one frame's map: the per-frame summary."""
     return float(trust.mean()), float((trust < FALLBACK_BELOW).float().mean())
+
+
+STILL_LEVELS = (2.0, 4.0)   # 8-bit levels: where I2 and I3 differ by at most 2 over a STILL_BLOCK, they are
+STILL_BLOCK = 5             # one still picture and the frame is their blend; from 4, the net's frame
+
+
+def still_weight(frames: torch.Tensor, moved: torch.Tensor) -> torch.Tensor:
+    """(B, 1, H, W) in [0, 1]: where the picture holds still between I2 and I3 (B, 4, 3, H, W on [-1, 1], as
+    they came and as brought to time t: ``moved``), 1 below STILL_LEVELS[0], 0 from STILL_LEVELS[1]. Still
+    means the largest difference of any channel over the block, on both hypotheses: the two frames as they
+    came agree, and so do the compensated ones with them (nothing the vectors carry passes through there,
+    as a ball crossing between the two frames would)."""
+    with torch.no_grad():
+        levels = 127.5      # [-1, 1] -> 8-bit levels
+        gaps = torch.stack([frames[:, 1] - frames[:, 2], moved[:, 1] - frames[:, 1], moved[:, 2] - frames[:, 2]], 1)
+        worst = gaps.float().abs().amax((1, 2))[:, None] * levels
+        worst = F.max_pool2d(worst, STILL_BLOCK, stride=1, padding=STILL_BLOCK // 2)
+        return 1 - _ramp(worst, STILL_LEVELS)
+
+
+def hold_still(frame: torch.Tensor, frames: torch.Tensor, moved: torch.Tensor, t: Time) -> torch.Tensor:
+    """The frame with what held still between I2 and I3 taken from their blend (``still_weight``): there
+    the blend is exact, and a net's residual (a halo from an edge moving nearby, a grain it invented) can
+    only add error. Static UI in a screen recording, a title card's letters, a letterbox bar."""
+    weight = still_weight(frames, moved).to(frame.dtype)
+    safe = blend_at(frames, t).to(frame.dtype)
+    return frame + weight * (safe - frame)
