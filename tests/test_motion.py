@@ -337,8 +337,8 @@ def test_a_pan_of_up_to_a_quarter_of_the_frame_is_found(width, height, dx, dy, l
 
 
 @pytest.mark.parametrize("width, height, dx, dy, least, least_db", [
-    (640, 360, 80, 0, 0.97, 38), (640, 360, -160, 0, 0.97, 38), (320, 180, 80, 0, 0.97, 38),
-    (640, 360, 0, 120, 0.97, 38),
+    (640, 360, 80, 0, 0.97, 34), (640, 360, -160, 0, 0.97, 34), (320, 180, 80, 0, 0.97, 34),
+    (640, 360, 0, 120, 0.97, 34),
     # a diagonal pan's corners are seen by one frame only (neither outer frame sees them): 92 %, 29.6 dB
     (640, 360, 100, -60, 0.88, 28),
 ])
@@ -346,7 +346,8 @@ def test_a_pans_leading_and_trailing_strips_are_found_with_the_outer_frames(widt
     """Half the pan wide along each edge, the trajectory leaves the frame in I2 or I3: searched on those
     two alone, the vectors there were near zero, and the whole frame scored 24.3 dB at 80 px (640x360),
     20.4 at 160 px, 19.2 at 80 px of 320x180. With I1 and I4 (``outer``) the side that sees the place
-    judges the vector and the frame that does not is stood in for (``warp_to``): 38-60 dB here."""
+    judges the vectors that proved nothing and the frame that does not see it is stood in for
+    (``warp_to``): 35-55 dB here."""
     frames, truth = photo_pan(width, height, dx, dy)
     alone = estimate_motion(frames[:, 1], frames[:, 2])
     v = estimate_motion(frames[:, 1], frames[:, 2], outer=(frames[:, 0], frames[:, 3]))

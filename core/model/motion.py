@@ -565,9 +565,13 @@ def _edges(frames: torch.Tensor, v: torch.Tensor, t: Time, camera: torch.Tensor 
     matches (one read is the clamped edge), and the vector found is wrong, often near zero. Each pixel of
     the bands along the edges where a vector could leave tries the vectors of the pixels EDGE_REACH px
     further inside and the camera's motions, judged where the trajectory is seen (``_seen_mismatch``: the
-    outer frame on the visible side stands in for the one it left), and takes one where it at most halves
-    the mismatch (PROPAGATION_GAIN, as in ``_propagate``) and is borne out by the detail there
-    (CONFIDENT_RATIO). ``frames``: the four frames' luma and detail (``_detail``)."""
+    outer frame on the visible side stands in for the one it left). A candidate must be borne out by the
+    detail where it read (``_proof``). Only a pixel whose own vector proved nothing (not borne out, or
+    borne out by flat reads only) takes one: where it at most halves the mismatch by more than
+    MATCH_NOISE (PROPAGATION_GAIN, as in ``_propagate``), or the best proved of those leaving the frame.
+    A pixel whose vector is borne out keeps it: taken there too, spurious camera peaks and an object's
+    vectors matched flat or repeated reads on a still background's edge (visp-mire-2: up to -11 dB a
+    frame). ``frames``: the four frames' luma and detail (``_detail``)."""
     _, _, h, w = v.shape
     motions = [] if camera is None else [torch.nan_to_num(camera[:, k], nan=0.0)[..., None, None]
                                          for k in range(camera.shape[1])]
@@ -591,24 +595,25 @@ def _edges(frames: torch.Tensor, v: torch.Tensor, t: Time, camera: torch.Tensor 
                       if step < max(h, w) for dx, dy in directions]
         candidates += [motion.expand_as(here) for motion in motions]
         best, detail, _ = _seen_mismatch(frames, here[:, None], t, (y0, x0))
-        open_ = (_proof(best, detail) > 0) | (detail <= FLAT_MISMATCH)     # the vector there proved nothing
-        proof = torch.full_like(best, math.inf)       # of the vector taken from the candidates, if any
+        textured = (_proof(best, detail) <= 0) & (detail > FLAT_MISMATCH)   # the vector held is borne out
+        open_ = ~textured                            # the pixel's own vector proved nothing
+        proof = torch.full_like(best, math.inf)      # of the vector taken from the candidates, if any
         chosen = here
         for first in range(0, len(candidates), 8):
             fields = torch.stack(candidates[first:first + 8], 1)                  # (B, K, 2, h, w)
             cost, detail, leaves = _seen_mismatch(frames, fields, t, (y0, x0))
             score = _proof(cost, detail)
-            score = torch.where(score <= 0, score, torch.full_like(score, math.inf))   # borne out only
-            low, index = score.min(1, keepdim=True)
-            cost = cost.gather(1, index)
-            # a clear win (by more than MATCH_NOISE); or, where the vector there proved nothing (it
-            # matched flat reads: a dark patch that moved on matches itself at many a wrong vector), the
-            # best proved of those leaving the frame
-            clear = (cost < PROPAGATION_GAIN * best) & (best - cost > MATCH_NOISE)
-            better = low.isfinite() & (clear | (open_ & leaves.gather(1, index) & (low < proof)))
+            low, index = torch.where(score <= 0, score, torch.full_like(score, math.inf)).min(1, keepdim=True)
+            cost, detail, leaves = cost.gather(1, index), detail.gather(1, index), leaves.gather(1, index)
+            # where the pixel's own vector proved nothing (a dark patch that moved on matches itself at
+            # many a wrong vector): a clear win (by more than MATCH_NOISE; a match of flat reads is none
+            # over one taken on detail), or the best proved of those leaving the frame
+            clear = (cost < PROPAGATION_GAIN * best) & (best - cost > MATCH_NOISE) & (~textured | (detail > FLAT_MISMATCH))
+            better = low.isfinite() & open_ & (clear | (leaves & (low < proof)))
             pick = torch.gather(fields, 1, index[:, :, None].expand(-1, -1, 2, -1, -1))[:, 0]
             best, chosen = torch.where(better, cost, best), torch.where(better, pick, chosen)
             proof = torch.where(better, low, proof)
+            textured = torch.where(better, detail > FLAT_MISMATCH, textured)
         out[..., k0:k1, j0:j1] = chosen[..., k0 - y0:k1 - y0, j0 - x0:j1 - x0]
     return out
 
