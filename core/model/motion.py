@@ -49,6 +49,7 @@ CAMERA_BEYOND = 1      # px of the coarse level beyond which a camera motion is 
 CAMERA_STEP = 2        # each with every vector within +-2 px of it on the coarse level
 CAMERA_SHARE = 1 / 3   # a peak at most this share of the strongest one's height is not a motion
 CAMERA_HEIGHT = 0.2    # nor one this low (phase correlation: 1 for a whole frame moving as one)
+NEAR_CAMERA_HEIGHT = 0.4   # within the full search's reach, only a clear camera motion (dice on black: 0.2-0.3)
 CAMERA_GAIN = PROPAGATION_GAIN   # and taken only where it at most halves the full search's cost
 
 Time = float | torch.Tensor      # one t for the batch, or (B, 1, 1, 1): one per sample
@@ -265,16 +266,18 @@ def _camera_peaks(a: torch.Tensor, b: torch.Tensor, count: int) -> tuple[torch.T
 
 
 def _camera(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, best: torch.Tensor, t: Time, scale: int,
-            floor: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+            floor: torch.Tensor, radius: int) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
     """Reach beyond the full search, and a prior that moves with the camera: v where a camera motion
     clearly matches better. Returns v, which camera motion each vector took (B, 1, h, w: 0 none, k the
     k-th; None where none took any, which on the CPU is known at no cost) and the camera motions (B, P, 2),
     NaN where no pixel took one.
 
-    The full search covers a square of the coarse level; the camera may move further (a fast pan), and
+    The full search covers +-radius px of the coarse level; the camera may move further (a fast pan), and
     within it the prior for small motion pulls a pan's vectors short over smooth picture. Of the frames'
     CAMERA_PEAKS strongest translations (``_camera_peaks``), those beyond CAMERA_BEYOND px and within half
-    the frame along each axis, at least CAMERA_HEIGHT high and CAMERA_SHARE of the strongest one's height,
+    the frame along each axis, at least CAMERA_HEIGHT high (NEAR_CAMERA_HEIGHT within the full search's
+    reach: a dark render's tumbling dice, 0.2-0.3 high, lost up to 2.3 dB a frame to a prior centred on
+    their motion) and CAMERA_SHARE of the strongest one's height,
     are tried at every pixel with each vector within +-CAMERA_STEP px of them. Their cost counts motion
     from the camera's (the prior for small motion then means: as the camera), and a pixel takes one only
     where it is at most CAMERA_GAIN of the full search's cost (``best``): where the full search matched
@@ -285,8 +288,10 @@ def _camera(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, best: torch.Tenso
     n, _, h, w = a.shape
     camera, height = _camera_peaks(a, b, CAMERA_PEAKS)                                  # (n, P, 2), (n, P)
     peaks = torch.round(camera)
-    far = ((peaks.abs().amax(-1) > CAMERA_BEYOND) & (peaks[..., 0].abs() < w / 2) & (peaks[..., 1].abs() < h / 2)
-           & (height > CAMERA_SHARE * height[:, :1]) & (height > CAMERA_HEIGHT))        # (n, P)
+    reach = peaks.abs().amax(-1)
+    least = torch.where(reach > radius, CAMERA_HEIGHT, NEAR_CAMERA_HEIGHT)
+    far = ((reach > CAMERA_BEYOND) & (peaks[..., 0].abs() < w / 2) & (peaks[..., 1].abs() < h / 2)
+           & (height > CAMERA_SHARE * height[:, :1]) & (height > least))              # (n, P)
     if not far.is_cuda and not far.any():     # nothing to try (asked on a GPU, it would wait for the GPU)
         return v, None, camera
     box = _constant(tuple((dx, dy) for dy in range(-CAMERA_STEP, CAMERA_STEP + 1)
@@ -466,7 +471,7 @@ def estimate_motion(i2: torch.Tensor, i3: torch.Tensor, t: Time = 0.5,
     radius = max(COARSE_RADIUS, math.ceil(reach / scale))
     floor = _floor(ca, cb)
     v, best = _full_search(ca, cb, t, radius, scale, floor)
-    v, ident, camera = _camera(ca, cb, v, best, t, scale, floor)
+    v, ident, camera = _camera(ca, cb, v, best, t, scale, floor, radius)
     v = _smooth(v)
     for level in range(len(pyramid) - 2, -1, -1):
         la, lb = pyramid[level]
