@@ -282,9 +282,8 @@ def _camera(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, best: torch.Tenso
     from the camera's (the prior for small motion then means: as the camera), and a pixel takes one only
     where it is at most CAMERA_GAIN of the full search's cost (``best``): where the full search matched
     well nothing changes, and a spurious peak must win clearly. Each rule guards against a loss seen
-    without it (weak peaks placing part of a pan wrongly). Trying the peaks within the square too (not
-    only beyond it, as at first) gained 0.07 dB on bikes and lost 0.02 on bigbuckbunny
-    (docs/results.md)."""
+    without it (weak peaks placing part of a pan wrongly). The peaks within the square are tried since
+    2026-12-06 (docs/results.md)."""
     n, _, h, w = a.shape
     camera, height = _camera_peaks(a, b, CAMERA_PEAKS)                                  # (n, P, 2), (n, P)
     peaks = torch.round(camera)
@@ -496,18 +495,12 @@ def estimate_motion(i2: torch.Tensor, i3: torch.Tensor, t: Time = 0.5,
     return v
 
 
-def _inside(v: torch.Tensor, along: torch.Tensor, at: tuple[int, int] = (0, 0),
-            size: tuple[int, int] | None = None) -> torch.Tensor:
-    """How far (px) the read at p + along * v lies inside the frame, for K fields v (B, K, 2, h, w) of the
-    part of a frame of ``size`` (H, W; v's own size if None) whose top left pixel is ``at`` (row, column);
-    ``along`` (B or 1, K or 1): negative outside, 0 on its outermost pixels. (B, K, h, w)."""
-    return _positions(v, along, at, size)[1]
-
-
 def _positions(v: torch.Tensor, along: torch.Tensor, at: tuple[int, int] = (0, 0),
                size: tuple[int, int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """The reads at p + along * v of ``_inside``: in grid_sample's units, (B, K, h, w, 2), and how far
-    they lie inside the frame."""
+    """The reads at p + along * v for K fields v (B, K, 2, h, w) of the part of a frame of ``size`` (H, W;
+    v's own size if None) whose top left pixel is ``at`` (row, column), ``along`` (B or 1, K or 1): in
+    grid_sample's units (B, K, h, w, 2), and how far (px) each lies inside the frame (B, K, h, w): negative
+    outside, 0 on its outermost pixels."""
     h, w = v.shape[-2:]
     height, width = size or (h, w)
     ys = torch.arange(at[0], at[0] + h, device=v.device, dtype=v.dtype).view(h, 1)
@@ -548,8 +541,8 @@ def _seen_mismatch(frames: torch.Tensor, v: torch.Tensor, t: Time,
     right = (seen[2] & seen[3] & ~seen[1])[:, :, None]
     first = torch.where(left, reads[0], torch.where(right, reads[2], reads[1]))
     second = torch.where(left, reads[1], torch.where(right, reads[3], reads[2]))
-    proven = _block_mean((first[:, :, 0] - second[:, :, 0]).abs_()), _block_mean(first[:, :, 1])
-    return (*proven, ~(seen[1] & seen[2]))
+    mismatch, detail = _block_mean((first[:, :, 0] - second[:, :, 0]).abs_()), _block_mean(first[:, :, 1])
+    return mismatch, detail, ~(seen[1] & seen[2])
 
 
 def _proof(cost: torch.Tensor, detail: torch.Tensor) -> torch.Tensor:
@@ -629,14 +622,14 @@ def warp_to(frames: torch.Tensor, v: torch.Tensor, t: Time = 0.5, mode: str = "b
     fields = v[:, None, None].expand(-1, n, -1, -1, -1, -1).flatten(0, 1)    # (B*4, 1, 2, H, W)
     along = _times(t, b, v)
     moved = sample_each(frames.flatten(0, 1), fields, along, mode).view(b, n, c, h, w)
-    return _seen_only(moved, _inside(fields[:, 0][:, None], along).view(b, n, 1, h, w))
+    return _seen_only(moved, _positions(fields[:, 0][:, None], along)[1].view(b, n, 1, h, w))
 
 
 def _seen_only(moved: torch.Tensor, inside: torch.Tensor) -> torch.Tensor:
     """Where a frame's read left the frame (a pan's leading and trailing strips), its clamped edge is
     not the picture: the middle frame that sees the place stands in for the one that does not, and each
-    outer frame takes its middle neighbour's. Soft over one px (``inside`` from ``_inside``: 1 from the
-    outermost pixels in, 0 a px outside), so a sub-pixel read at the edge changes little."""
+    outer frame takes its middle neighbour's. Soft over one px (``inside`` from ``_positions``: seen from
+    the outermost pixels in, not at all a px outside), so a sub-pixel read at the edge changes little."""
     seen = (inside + 1).clamp(0, 1)
     i1, i2, i3, i4 = moved.unbind(1)
     s1, s2, s3, s4 = seen.unbind(1)
