@@ -193,10 +193,13 @@ def test_something_crossing_between_the_two_frames_is_not_held(bundled):
     """A square moving 32 px a frame leaves, between where I2 and I3 show it, a place both frames show
     as background; at t = 0.5 the square is there. Still by I2 and I3 alone, the compensated frames
     carry the square through it, so the net's frame is kept."""
-    frames = scene([10, 42, 74, 106], size=20, width=160)
-    middle = (..., slice(30, 42), slice(64, 72))       # the square at t = 0.5 spans 58-77; I2 and I3 not 62-73
+    frames = scene([10, 42, 74, 106], size=24, width=160)
+    middle = (..., slice(30, 46), slice(68, 72))       # the square at t = 0.5 spans 58-81; I2 and I3 not 66-73
     assert float(still_weight(frames, frames)[middle].min()) == 1.0     # still, by I2 and I3 alone
+    with torch.no_grad():
+        moved = bundled.compensate(frames)
+    assert float(still_weight(frames, moved)[middle].max()) == 0.0      # not still: the square passes
     out = Engine(bundled, torch.device("cpu")).predict(frames, 0.5)[0]
-    square = scene([58] * 4, size=20, width=160)[0, 0]
+    square = scene([58] * 4, size=24, width=160)[0, 0]
     blend = blend_at(frames, 0.5)[0]
     assert (out - square)[middle].abs().mean() < 0.5 * (blend - square)[middle].abs().mean()
