@@ -39,3 +39,11 @@ def copy_out(src: Path, target: Path) -> None:
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_manifest(out: Path, entries: list[tuple[Path, str]]) -> None:
+    """``out``/MANIFEST.txt: a line per (file, note) in the order given: its sha256, its path under ``out``
+    and the note, if any (what a later run or a reader checks the fetched files against)."""
+    with open(out / "MANIFEST.txt", "w") as f:
+        for path, note in entries:
+            f.write(f"{sha256(path)}  {path.relative_to(out)}" + (f"  {note}" if note else "") + "\n")

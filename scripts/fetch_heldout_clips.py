@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from debian_packages import check_tools, copy_out, sha256, unpack  # noqa: E402
+from debian_packages import check_tools, copy_out, unpack, write_manifest  # noqa: E402
 
 from convlstm.video import ffmpeg_exe  # noqa: E402  (imageio-ffmpeg's binary, else the PATH's)
 
@@ -141,9 +141,8 @@ def fetch(out: Path) -> list[tuple[str, Clip, Path]]:
                     copy_out(root / clip.member, target)
                 written.append((package, clip, target))
             shutil.rmtree(root)
-    with open(out / "MANIFEST.txt", "w") as f:
-        for package, clip, path in sorted(written, key=lambda w: str(w[2])):
-            f.write(f"{sha256(path)}  {path.relative_to(out)}  [{clip.kind}] {clip.shows}\n")
+    write_manifest(out, [(path, f"[{clip.kind}] {clip.shows}")
+                         for _, clip, path in sorted(written, key=lambda w: str(w[2]))])
     return written
 
 

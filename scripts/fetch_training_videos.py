@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from debian_packages import check_tools, copy_out, sha256, unpack  # noqa: E402
+from debian_packages import check_tools, copy_out, unpack, write_manifest  # noqa: E402
 
 # package -> clips inside it (path in the package; a .gz is unpacked)
 PACKAGED_CLIPS: dict[str, list[str]] = {
@@ -71,9 +71,7 @@ def fetch(out: Path) -> list[Path]:
                 target = dest / Path(member).name.removesuffix(".gz")
                 copy_out(root / member, target)
                 written.append(target)
-    with open(out / "MANIFEST.txt", "w") as f:
-        for path in sorted(written):
-            f.write(f"{sha256(path)}  {path.relative_to(out)}\n")
+    write_manifest(out, [(path, "") for path in sorted(written)])
     return written
 
 
