@@ -240,6 +240,38 @@ def test_factors_that_are_not_powers_of_two_need_any_time_weights(test_weights, 
     assert doubled.num_frames == 8 and doubled.fps == clip.fps * 2
 
 
+def isoluminant_patch(h: int, w: int, side: int, seed: int = 0) -> torch.Tensor:
+    """(1, 3, H, W): flat grey, and in the middle a square whose colour varies but whose luma is the grey's
+    (BT.601): a green or magenta icon on a screen of the same brightness."""
+    g = torch.Generator().manual_seed(seed)
+    cb, cr = (0.15 * (2 * F.interpolate(torch.rand(1, 1, side // 4, side // 4, generator=g), size=(side, side),
+                                        mode="bicubic", align_corners=False) - 1) for _ in range(2))
+    y = torch.full((1, 1, side, side), 0.5)
+    r, b = y + cr / 0.713, y + cb / 0.564
+    patch = torch.cat([r, (y - 0.299 * r - 0.114 * b) / 0.587, b], 1)
+    out = torch.full((1, 3, h, w), 0.5)
+    top, left = (h - side) // 2, (w - side) // 2
+    out[..., top:top + side, left:left + side] = patch
+    return out
+
+
+def test_a_thing_that_differs_from_its_background_only_in_colour_is_matched(monkeypatch):
+    """The search matches the colour differences beside the luma: on luma alone a square of the
+    background's brightness is invisible and its motion is found as none (wannaworktogether's green icons
+    on grey, 24.4 dB against mvtools' 30.6)."""
+    import convlstm.model.motion as motion
+    seq = steady(isoluminant_patch(96, 128, 40), 6.0, 0.0)
+    assert (0.299 * seq[:, :, 0] + 0.587 * seq[:, :, 1] + 0.114 * seq[:, :, 2] - 0.5).abs().max() < 1e-5
+    inner = (..., slice(38, 58), slice(52, 76))       # inside the square in both middle frames
+
+    def found() -> torch.Tensor:
+        v = estimate_motion(seq[:, 1], seq[:, 2], outer=(seq[:, 0], seq[:, 3]))
+        return (v[:, 0][inner] - 6.0).abs().maximum(v[:, 1][inner].abs())
+    assert found().median() < 0.25 and (found() < 1).float().mean() > 0.95
+    monkeypatch.setattr(motion, "COLOUR_DIFFERENCES", (0.0, 0.0))    # luma alone
+    assert found().median() > 3
+
+
 def test_a_failed_vector_takes_its_neighbours_right_one():
     """Upsampled vectors at an object's edge mix two motions and +-1 px per level cannot walk them back:
     a pixel whose vector fails takes a neighbour's that matches; one that merely matches a little worse
@@ -430,3 +462,15 @@ def test_camera_candidates_are_per_window_and_bounded_in_memory(monkeypatch):
     together = estimate_motion(mixed[:, 1], mixed[:, 2])
     for k in range(2):
         assert torch.equal(together[k:k + 1], estimate_motion(mixed[k:k + 1, 1], mixed[k:k + 1, 2]))
+
+
+def test_the_coarse_window_sees_past_one_icon_but_not_across_a_720p_boundary():
+    """The coarse level's window is weighted toward its centre by one 9 coarse px wide where that spans at
+    most 72 px of the frame (wannaworktogether at 480x352: 26.7 -> 29.4 dB); at 1280x720 it would span
+    144 px and take a rabbit's flank for the grass (bigbuckbunny up to -1.7 dB a frame), so it stays 5."""
+    from convlstm.model.motion import _block_mean, _coarse_block
+    assert _coarse_block(8) == (5, 9) and _coarse_block(4) == (5, 9)
+    assert _coarse_block(16) == 5 and _coarse_block(32) == 5
+    x = torch.rand(1, 2, 20, 30)
+    assert torch.allclose(_block_mean(x, (5, 9)), 0.5 * (_block_mean(x, 5) + _block_mean(x, 9)))
+    assert torch.allclose(_block_mean(x, 5), F.avg_pool2d(x, 5, 1, 2, count_include_pad=False), atol=1e-6)

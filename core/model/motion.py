@@ -32,15 +32,18 @@ import torch
 import torch.nn.functional as F
 
 LUMA = (0.299, 0.587, 0.114)   # BT.601 luma weights of R, G, B; the one copy, imported wherever luma is taken
+COLOUR_DIFFERENCES = (0.564, 0.713)   # BT.601 Cb = 0.564 (B - Y), Cr = 0.713 (R - Y)
 COARSE_SIDE = 48       # the full search runs on the first pyramid level at most this many px on its short side
 MAX_MOTION = 64        # px between I2 and I3 the full search reaches at least (up to half the frame), any size
 COARSE_RADIUS = 4      # and at least +-4 px on the coarse level (further on large frames)
-BLOCK = 5              # matching window (px) at every level
+BLOCK = 5              # matching window (px) at every finer level
+COARSE_BLOCK = 9       # at the coarse level, the mean over it is averaged with BLOCK's, where it spans
+COARSE_SPAN = 72       # at most this many px of the frame
 PROPAGATION = (1, 2)  # px (of each finer level) from which a neighbour's vector is tried
 PROPAGATION_GAIN = 0.5   # and taken only where it at most halves the mismatch
 SMALL_MOTION = 0.03    # a match's cost grows 3 % per px of motion (full-frame px): noise keeps small motion
 MOTION_FLOOR = 0.003   # and by this share of the no-motion mismatch per px: smooth areas keep small motion
-FLAT_MISMATCH = 1e-3   # a no-motion mismatch counted at least this (mean |luma difference|): flat areas too
+FLAT_MISMATCH = 1e-3   # a no-motion mismatch counted at least this (mean |difference| over the planes): flat areas too
 CONFIDENCE_BLOCK = 9   # window comparing the match with no motion
 CONFIDENT_RATIO = 0.5  # a match at half the no-motion mismatch (or better) is trusted fully
 SEARCHED_RATIOS = (0.25, 0.5)   # the searched pair: fully trusted at a quarter, not at all from a half
@@ -96,6 +99,16 @@ def _luma(frames: torch.Tensor) -> torch.Tensor:
     return (frames * w).sum(1, keepdim=True)
 
 
+def _planes(frames: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) RGB -> (B, 3, H, W): what the search matches, the luma and the BT.601 colour
+    differences Cb and Cr (COLOUR_DIFFERENCES), each counting as much. On luma alone, a green icon on
+    a grey screen of the same brightness is invisible, and a match of its halo with any grey is as good
+    as the true one (wannaworktogether: 24.4 dB against mvtools' 30.6; mvtools matches chroma too)."""
+    y = _luma(frames)
+    scale = _constant(COLOUR_DIFFERENCES, frames).view(1, 2, 1, 1)
+    return torch.cat([y, (frames[:, [2, 0]] - y) * scale], 1)
+
+
 def _unit_grid(h: int, w: int, like: torch.Tensor) -> torch.Tensor:
     """(H, W, 2): each pixel's own position (x, y) in grid_sample's units (-1 to 1 across the frame),
     made once per size and device."""
@@ -145,34 +158,44 @@ def sample(image: torch.Tensor, offset: torch.Tensor, mode: str = "bilinear") ->
     return sample_each(image, offset[:, None], 1.0, mode)[:, 0]
 
 
-def _block_mean(x: torch.Tensor, block: int = BLOCK) -> torch.Tensor:
-    """Mean over the block around each pixel (fewer at the edges), each channel apart."""
-    return F.avg_pool2d(x, block, stride=1, padding=block // 2, count_include_pad=False)
+Block = int | tuple[int, ...]    # a square window's side, or several sides whose means are averaged
 
 
-def _mismatch(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time) -> torch.Tensor:
-    """Block-averaged |a(p - t v) - b(p + (1 - t) v)| for K candidate fields v (B, K, 2, h, w): (B, K, h, w)."""
+def _block_mean(x: torch.Tensor, block: Block = BLOCK) -> torch.Tensor:
+    """Mean over the block around each pixel (fewer at the edges), each channel apart; for several
+    sides, the average of their means (a window weighted toward its centre). A row's mean, then a
+    column's: the same mean, at a cost that grows with the block's side, not its area."""
+    if isinstance(block, tuple):
+        return sum(_block_mean(x, side) for side in block) / len(block)
+    rows = F.avg_pool2d(x, (1, block), stride=1, padding=(0, block // 2), count_include_pad=False)
+    return F.avg_pool2d(rows, (block, 1), stride=1, padding=(block // 2, 0), count_include_pad=False)
+
+
+def _mismatch(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, block: Block = BLOCK) -> torch.Tensor:
+    """Block-averaged |a(p - t v) - b(p + (1 - t) v)|, summed over the planes (``_planes``), for K
+    candidate fields v (B, K, 2, h, w): (B, K, h, w)."""
     t = _per_sample(t)
-    return _block_mean((sample_each(a, v, -t)[:, :, 0] - sample_each(b, v, 1 - t)[:, :, 0]).abs_())
+    return _block_mean((sample_each(a, v, -t) - sample_each(b, v, 1 - t)).abs_().sum(2), block)
 
 
-def _floor(a: torch.Tensor, b: torch.Tensor, t: Time = 0.5, origin: torch.Tensor | None = None) -> torch.Tensor:
+def _floor(a: torch.Tensor, b: torch.Tensor, t: Time = 0.5, origin: torch.Tensor | None = None,
+           block: Block = BLOCK) -> torch.Tensor:
     """The cost per px of motion that ``_cost`` adds, (B, 1, h, w): MOTION_FLOOR of the block's mismatch
     with no motion. A share, not an amount of luma, so a dark or low-contrast picture is searched as a
     bright one is (an absolute floor would pull motion in low contrast to zero). Where ``origin``
     (B, 2, h, w) is not zero (the camera's motion, ``_camera``), "no motion" is moving with it: far from
     where it was, even a smooth picture differs a lot, and a floor that large would pull a fast pan's
     vectors toward zero at each finer level."""
-    still = _block_mean((a - b).abs())   # ``_mismatch`` at v = 0, where t plays no part
+    still = _block_mean((a - b).abs().sum(1, keepdim=True), block)   # ``_mismatch`` at v = 0: t plays no part
     floor = MOTION_FLOOR * still.clamp_min(FLAT_MISMATCH)
     if origin is None:
         return floor
-    moved = MOTION_FLOOR * _mismatch(a, b, origin[:, None], t).clamp_min(FLAT_MISMATCH)
+    moved = MOTION_FLOOR * _mismatch(a, b, origin[:, None], t, block).clamp_min(FLAT_MISMATCH)
     return torch.where((origin != 0).any(1, keepdim=True), moved, floor)
 
 
 def _cost(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, scale: int,
-          floor: torch.Tensor | None, origin: torch.Tensor | None = None) -> torch.Tensor:
+          floor: torch.Tensor | None, origin: torch.Tensor | None = None, block: Block = BLOCK) -> torch.Tensor:
     """The cost (B, K, h, w) of K candidate fields v (B, K, 2, h, w), found together, at most
     CANDIDATE_PIXELS at a time.
 
@@ -184,20 +207,34 @@ def _cost(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, scale: int
     far vector that fits a smooth gradient would beat the true one beside an edge. The floor decides between
     whole-px candidates; the sub-pixel fit leaves it out (None), as its slope would pull
     every fraction toward zero. ``origin`` (B, K or 1, 2, h or 1, w or 1), where given, is what counts as
-    no motion (the camera's motion, ``_camera``) instead of zero."""
+    no motion (the camera's motion, ``_camera``) instead of zero. ``block``: the matching window's side."""
     n, k, _, h, w = v.shape
     step = max(1, CANDIDATE_PIXELS // (n * h * w))
     if k > step:
         def part(i: int) -> torch.Tensor | None:
             return origin[:, i:i + step] if origin is not None and origin.shape[1] == k else origin
-        return torch.cat([_cost(a, b, v[:, i:i + step], t, scale, floor, part(i)) for i in range(0, k, step)], 1)
+        return torch.cat([_cost(a, b, v[:, i:i + step], t, scale, floor, part(i), block)
+                          for i in range(0, k, step)], 1)
     motion = (v if origin is None else v - origin).abs().sum(2)          # px of this level
-    cost = _mismatch(a, b, v, t).mul_(torch.add(1, motion, alpha=SMALL_MOTION * scale))
+    cost = _mismatch(a, b, v, t, block).mul_(torch.add(1, motion, alpha=SMALL_MOTION * scale))
     return cost if floor is None else cost.addcmul_(floor, motion, value=scale)
 
 
+def _coarse_block(scale: int) -> Block:
+    """The coarse level's matching window (px of that level, ``scale`` times smaller than the frame):
+    BLOCK weighted toward its centre by a wider one, COARSE_BLOCK or as wide as COARSE_SPAN px of the
+    frame if that is narrower; BLOCK alone where that is no wider. The coarse level decides which of
+    several alike places a thing moved to, and a stream of look-alike icons needs a window that sees more
+    than one of them (wannaworktogether, 480x352: 26.7 dB with 5 coarse px alone, 29.4 with 5 and 9).
+    The wide window alone blurs what moves apart (demo: -0.4 dB), and one wider than the span crosses
+    motion boundaries: at 1280x720 (16 frame px to a coarse px) a rabbit's flank took the grass's motion
+    (bigbuckbunny: up to -1.7 dB a frame)."""
+    wide = min(COARSE_BLOCK, 2 * (math.ceil(COARSE_SPAN / scale) // 2) + 1)
+    return (BLOCK, wide) if wide > BLOCK else BLOCK
+
+
 def _full_search(a: torch.Tensor, b: torch.Tensor, t: Time, radius: int, scale: int,
-                 floor: torch.Tensor) -> torch.Tensor:
+                 floor: torch.Tensor, block: Block = BLOCK) -> tuple[torch.Tensor, torch.Tensor]:
     """Exhaustive search over every whole-pixel v within radius, as many rows of candidates at a time as
     CANDIDATE_PIXELS allows, keeping the running best (ties go to the candidate searched first).
     Returns the vectors (n, 2, h, w) and their cost (n, 1, h, w)."""
@@ -209,7 +246,7 @@ def _full_search(a: torch.Tensor, b: torch.Tensor, t: Time, radius: int, scale: 
     for first in range(0, side, rows):
         part = table[first * side:(first + rows) * side]                             # (K, 2)
         v = part.view(1, -1, 2, 1, 1).expand(n, -1, -1, h, w)                        # (n, K, 2, h, w)
-        cost, index = _cost(a, b, v, t, scale, floor).min(1, keepdim=True)           # first of equals
+        cost, index = _cost(a, b, v, t, scale, floor, block=block).min(1, keepdim=True)   # first of equals
         chosen = part[index[:, 0]].permute(0, 3, 1, 2)                               # (n, 2, h, w)
         if best_cost is None:
             best_cost, best_v = cost, chosen
@@ -266,7 +303,7 @@ def _camera_peaks(a: torch.Tensor, b: torch.Tensor, count: int) -> tuple[torch.T
 
 
 def _camera(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, best: torch.Tensor, t: Time, scale: int,
-            floor: torch.Tensor, radius: int) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+            floor: torch.Tensor, radius: int, block: Block = BLOCK) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
     """Reach beyond the full search, and a prior that moves with the camera: v where a camera motion
     clearly matches better. Returns v, which camera motion each vector took (B, 1, h, w: 0 none, k the
     k-th; None where none took any, which on the CPU is known at no cost) and the camera motions (B, P, 2),
@@ -285,7 +322,7 @@ def _camera(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, best: torch.Tenso
     without it (weak peaks placing part of a pan wrongly). The peaks within the square are tried since
     2026-12-06 (docs/results.md)."""
     n, _, h, w = a.shape
-    camera, height = _camera_peaks(a, b, CAMERA_PEAKS)                                  # (n, P, 2), (n, P)
+    camera, height = _camera_peaks(a[:, :1], b[:, :1], CAMERA_PEAKS)                  # luma: (n, P, 2), (n, P)
     peaks = torch.round(camera)
     reach = peaks.abs().amax(-1)
     least = torch.where(reach > radius, CAMERA_HEIGHT, NEAR_CAMERA_HEIGHT)
@@ -297,7 +334,8 @@ def _camera(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, best: torch.Tenso
                           for dx in range(-CAMERA_STEP, CAMERA_STEP + 1)), a)           # (S, 2)
     fields = (peaks[:, :, None] + box).flatten(1, 2)                                   # (n, P*S, 2)
     origin = camera.repeat_interleave(len(box), 1)                                     # (n, P*S, 2)
-    cost = _cost(a, b, fields[..., None, None].expand(-1, -1, -1, h, w), t, scale, floor, origin[..., None, None])
+    cost = _cost(a, b, fields[..., None, None].expand(-1, -1, -1, h, w), t, scale, floor, origin[..., None, None],
+                 block)
     cost = cost.masked_fill(~far.repeat_interleave(len(box), 1)[..., None, None], math.inf)
     cost, index = cost.min(1, keepdim=True)                                            # first of equals
     chosen = torch.gather(fields, 1, index.flatten(1)[..., None].expand(-1, -1, 2)).view(n, h, w, 2)
@@ -423,15 +461,16 @@ def confidence(frames: torch.Tensor, v: torch.Tensor, t: Time = 0.5) -> torch.Te
     always fits a little better). I1 and I4 were not searched: along a true, steady motion they agree with
     their neighbours too. 1 where, on either side, the match is at most CONFIDENT_RATIO of the mismatch with
     no motion; 0 where it is no better (noise, flicker, a pattern the search mistook): there the plain
-    frames are the safer estimate. "No motion" keeps v's fractional part, whose smoothing of noise must not
-    pass for a match.
+    frames are the safer estimate. "No motion" keeps each read's fractional part: the smoothing of noise by
+    a read between pixels must not pass for a match (keeping v's own fractional part did not: a read at
+    1.5 v is between pixels where v is odd, and in pure noise the search's smooth vectors were trusted).
     """
     b, _, _, h, w = frames.shape
     lum = _luma(frames.flatten(0, 1).float())                        # (B*4, 1, H, W)
-    still_v = v - torch.round(v)
-    # frame k is read at (k - 1 - t) w for w = v and for still_v: 8 reads, all in one call
-    fields = torch.stack([v, still_v], 1)[:, None].expand(-1, 4, -1, -1, -1, -1).flatten(0, 1)   # (B*4, 2, 2, H, W)
-    read = sample_each(lum, fields, _times(t, b, v)).view(b, 4, 2, h, w)
+    moved = _times(t, b, v).view(b, 4, 1, 1, 1) * v[:, None]        # frame k is read at (k - 1 - t) v
+    still = moved - torch.round(moved)
+    fields = torch.stack([moved, still], 2).flatten(0, 1)           # (B*4, 2, 2, H, W): 8 reads, one call
+    read = sample_each(lum, fields).view(b, 4, 2, h, w)
     first, second = [0, 2, 1], [1, 3, 2]     # I1 with I2, I3 with I4; I2 with I3 (searched: stricter)
     mismatch = _block_mean((read[:, first] - read[:, second]).abs().flatten(1, 2), CONFIDENCE_BLOCK)
     mismatch = mismatch.view(b, 3, 2, h, w)
@@ -459,7 +498,7 @@ def estimate_motion(i2: torch.Tensor, i3: torch.Tensor, t: Time = 0.5,
     i2, i3: (B, 3, H, W) on [0, 1] (the cost's prior is in those units); H and W any size. ``outer``:
     I1 and I4 alike, which let the frame's edges be searched where a trajectory leaves it (``_edges``).
     """
-    a, b = _luma(i2.float()), _luma(i3.float())
+    a, b = _planes(i2.float()), _planes(i3.float())
     pyramid = [(a, b)]
     while min(pyramid[-1][0].shape[-2:]) > COARSE_SIDE:
         pa, pb = pyramid[-1]
@@ -468,9 +507,10 @@ def estimate_motion(i2: torch.Tensor, i3: torch.Tensor, t: Time = 0.5,
     scale = 2 ** (len(pyramid) - 1)
     reach = min(MAX_MOTION, min(i2.shape[-2:]) // 2)         # no further than half the frame
     radius = max(COARSE_RADIUS, math.ceil(reach / scale))
-    floor = _floor(ca, cb)
-    v, best = _full_search(ca, cb, t, radius, scale, floor)
-    v, ident, camera = _camera(ca, cb, v, best, t, scale, floor, radius)
+    block = _coarse_block(scale)
+    floor = _floor(ca, cb, block=block)
+    v, best = _full_search(ca, cb, t, radius, scale, floor, block)
+    v, ident, camera = _camera(ca, cb, v, best, t, scale, floor, radius, block)
     v = _smooth(v)
     for level in range(len(pyramid) - 2, -1, -1):
         la, lb = pyramid[level]
@@ -490,7 +530,7 @@ def estimate_motion(i2: torch.Tensor, i3: torch.Tensor, t: Time = 0.5,
         else:
             v = _subpixel(la, lb, v, t, origin)
             if outer is not None:    # after the fit: a vector taken there keeps its own fractions
-                four = torch.stack([_luma(outer[0].float()), la, lb, _luma(outer[1].float())], 1)
+                four = torch.stack([_planes(outer[0].float()), la, lb, _planes(outer[1].float())], 1)
                 v = _edges(_detail(four.flatten(0, 1)).unflatten(0, four.shape[:2]), v, t, camera)
     return v
 
@@ -511,19 +551,19 @@ def _positions(v: torch.Tensor, along: torch.Tensor, at: tuple[int, int] = (0, 0
     return grid, torch.minimum(torch.minimum(x, (width - 1) - x), torch.minimum(y, (height - 1) - y))
 
 
-def _detail(lum: torch.Tensor) -> torch.Tensor:
-    """(N, 1, H, W) luma -> (N, 2, H, W): the luma and beside it its detail, the mean |difference| between
-    neighbouring pixels (what a match off by a px would cost), each channel read together by one
-    grid_sample."""
-    dx = F.pad((lum[..., :, 1:] - lum[..., :, :-1]).abs(), (0, 1))
-    dy = F.pad((lum[..., 1:, :] - lum[..., :-1, :]).abs(), (0, 0, 0, 1))
-    return torch.cat([lum, 0.5 * (dx + dy)], 1)
+def _detail(planes: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) planes (``_planes``) -> (N, C + 1, H, W): the planes and after them their detail, the
+    mean |difference| between neighbouring pixels summed over the planes (what a match off by a px would
+    cost), all read together by one grid_sample."""
+    dx = F.pad((planes[..., :, 1:] - planes[..., :, :-1]).abs(), (0, 1))
+    dy = F.pad((planes[..., 1:, :] - planes[..., :-1, :]).abs(), (0, 0, 0, 1))
+    return torch.cat([planes, 0.5 * (dx + dy).sum(1, keepdim=True)], 1)
 
 
 def _seen_mismatch(frames: torch.Tensor, v: torch.Tensor, t: Time,
                    at: tuple[int, int] = (0, 0)) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The mismatch of K candidate fields v (B, K, 2, h, w) over the part of the frame at ``at`` (row,
-    column), judged where the trajectory is seen, for the four frames' luma and detail (B, 4, 2, H, W;
+    column), judged where the trajectory is seen, for the four frames' planes and detail (B, 4, C + 1, H, W;
     ``_detail``): I2 against I3 where both reads are in the frame; where the read of one leaves it, that
     frame's neighbour on the other side against the other (I1 with I2, I3 with I4), as a steady motion
     keeps them alike. Returns it block-averaged (B, K, h, w); the detail where the pair was read,
@@ -535,13 +575,14 @@ def _seen_mismatch(frames: torch.Tensor, v: torch.Tensor, t: Time,
     for i in range(4):
         grid, inside = _positions(v, steps[:, i:i + 1], at, frames.shape[-2:])
         read = F.grid_sample(frames[:, i], grid.reshape(b, k * h, w, 2), padding_mode="border", align_corners=True)
-        reads.append(read.view(b, 2, k, h, w).transpose(1, 2))               # (B, K, 2, h, w)
+        reads.append(read.view(b, -1, k, h, w).transpose(1, 2))              # (B, K, C + 1, h, w)
         seen.append(inside > -0.5)
     left = (seen[1] & seen[0] & ~seen[2])[:, :, None]
     right = (seen[2] & seen[3] & ~seen[1])[:, :, None]
     first = torch.where(left, reads[0], torch.where(right, reads[2], reads[1]))
     second = torch.where(left, reads[1], torch.where(right, reads[3], reads[2]))
-    mismatch, detail = _block_mean((first[:, :, 0] - second[:, :, 0]).abs_()), _block_mean(first[:, :, 1])
+    mismatch = _block_mean((first[:, :, :-1] - second[:, :, :-1]).abs_().sum(2))
+    detail = _block_mean(first[:, :, -1])
     return mismatch, detail, ~(seen[1] & seen[2])
 
 
@@ -552,7 +593,7 @@ def _proof(cost: torch.Tensor, detail: torch.Tensor) -> torch.Tensor:
     return cost - CONFIDENT_RATIO * detail
 
 
-MATCH_NOISE = 1e-4      # a mismatch (mean |luma difference|) this much lower is no win: both matched
+MATCH_NOISE = 1e-4      # a mismatch (mean |difference| over the planes) this much lower is no win: both matched
 EDGE_REACH = (4, 8, 16, 32, 64, 128)    # px from which a vector further inside the frame is tried at its edges
 INWARD = {"top": (0, 1), "bottom": (0, -1), "left": (1, 0), "right": (-1, 0)}
 
@@ -569,7 +610,7 @@ def _edges(frames: torch.Tensor, v: torch.Tensor, t: Time, camera: torch.Tensor 
     MATCH_NOISE (PROPAGATION_GAIN, as in ``_propagate``), or the best proved of those leaving the frame.
     A pixel whose vector is borne out keeps it: taken there too, spurious camera peaks and an object's
     vectors matched flat or repeated reads on a still background's edge (visp-mire-2: up to -11 dB a
-    frame). ``frames``: the four frames' luma and detail (``_detail``)."""
+    frame). ``frames``: the four frames' planes and detail (``_detail``)."""
     _, _, h, w = v.shape
     motions = [] if camera is None else [torch.nan_to_num(camera[:, k], nan=0.0)[..., None, None]
                                          for k in range(camera.shape[1])]
