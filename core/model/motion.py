@@ -4,19 +4,22 @@ Not in the paper, whose net sees the frames as they are and so can only blur wha
 learned. Here the motion of every pixel of the *target* frame is searched directly (bilateral matching):
 the trajectory through pixel p at time t, moving v from I2 to I3, passes I2 at p - t v and I3 at
 p + (1 - t) v, and the right v makes those two samples agree over a block around p. Searching at the target
-time leaves no holes (nothing is splatted forward). Coarse to fine: a full search on the first pyramid level
-at most 48 px on its short side, reaching 64 px of motion at least; at every finer level a pixel whose
-upsampled vector clearly fails takes a neighbour's (1 or 2 px away), then every vector is refined by +-1 px;
-the finest level gets a sub-pixel fit. Motion beyond the full search's reach (a fast pan, up to half the
-frame along each axis) comes from the camera: the strongest translations between the two frames by phase
-correlation on the coarse level are tried around every pixel too, and taken where the full search clearly
-failed; such vectors are then refined with the prior for small motion centred on the camera's motion
-(``_camera``). Along the frame's edges, where a trajectory leaves the frame in I2 or I3 (a pan's leading
-and trailing strips), I2 and I3 cannot judge a vector: given I1 and I4 (``outer``), the side that sees
-the place does (``_edges``), and ``warp_to`` lets the frame that sees it stand in for the one that does
-not. Where the vectors are not borne out by the frames the search did not use (noise, flicker, a
-mistaken pattern), ``confidence`` says so and the model keeps the plain frames there. Every step is plain
-tensor arithmetic, so CPU and CUDA run the same code.
+time leaves no holes (nothing is splatted forward). The samples are the luma and the two colour
+differences (``_planes``): a thing may differ from its background in colour alone. Coarse to fine: a full
+search on the first pyramid level at most 48 px on its short side, reaching 64 px of motion at least, over
+a window weighted toward its centre by a wider one where that spans little of the frame
+(``_coarse_block``); at every finer level a pixel whose upsampled vector clearly fails takes a neighbour's
+(1 or 2 px away), then every vector is refined by +-1 px; the finest level gets a sub-pixel fit. Motion
+beyond the full search's reach (a fast pan, up to half the frame along each axis) comes from the camera:
+the strongest translations between the two frames by phase correlation on the coarse level are tried
+around every pixel too, and taken where the full search clearly failed; such vectors are then refined
+with the prior for small motion centred on the camera's motion (``_camera``). Along the frame's edges,
+where a trajectory leaves the frame in I2 or I3 (a pan's leading and trailing strips), I2 and I3 cannot
+judge a vector: given I1 and I4 (``outer``), the side that sees the place does (``_edges``), and
+``warp_to`` lets the frame that sees it stand in for the one that does not. Where the vectors are not
+borne out by the frames the search did not use (noise, flicker, a mistaken pattern), ``confidence`` says
+so and the model keeps the plain frames there. Every step is plain tensor arithmetic, so CPU and CUDA run
+the same code.
 
 The target time t is a float, or in training one per sample as a (B, 1, 1, 1) tensor (``Time``).
 
@@ -43,7 +46,7 @@ PROPAGATION = (1, 2)  # px (of each finer level) from which a neighbour's vector
 PROPAGATION_GAIN = 0.5   # and taken only where it at most halves the mismatch
 SMALL_MOTION = 0.03    # a match's cost grows 3 % per px of motion (full-frame px): noise keeps small motion
 MOTION_FLOOR = 0.003   # and by this share of the no-motion mismatch per px: smooth areas keep small motion
-FLAT_MISMATCH = 1e-3   # a no-motion mismatch counted at least this (mean |difference| over the planes): flat areas too
+FLAT_MISMATCH = 1e-3   # a no-motion mismatch counted at least this (mean |difference|, planes summed): flat too
 CONFIDENCE_BLOCK = 9   # window comparing the match with no motion
 CONFIDENT_RATIO = 0.5  # a match at half the no-motion mismatch (or better) is trusted fully
 SEARCHED_RATIOS = (0.25, 0.5)   # the searched pair: fully trusted at a quarter, not at all from a half
@@ -303,7 +306,8 @@ def _camera_peaks(a: torch.Tensor, b: torch.Tensor, count: int) -> tuple[torch.T
 
 
 def _camera(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, best: torch.Tensor, t: Time, scale: int,
-            floor: torch.Tensor, radius: int, block: Block = BLOCK) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+            floor: torch.Tensor, radius: int,
+            block: Block = BLOCK) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
     """Reach beyond the full search, and a prior that moves with the camera: v where a camera motion
     clearly matches better. Returns v, which camera motion each vector took (B, 1, h, w: 0 none, k the
     k-th; None where none took any, which on the CPU is known at no cost) and the camera motions (B, P, 2),
