@@ -108,8 +108,8 @@ def _planes(frames: torch.Tensor) -> torch.Tensor:
     a grey screen of the same brightness is invisible, and a match of its halo with any grey is as good
     as the true one (wannaworktogether: 24.4 dB against mvtools' 30.6; mvtools matches chroma too)."""
     y = _luma(frames)
-    scale = _constant(COLOUR_DIFFERENCES, frames).view(1, 2, 1, 1)
-    return torch.cat([y, (frames[:, [2, 0]] - y) * scale], 1)
+    cb, cr = COLOUR_DIFFERENCES        # plain numbers: a list of channels would be an index copied to a GPU
+    return torch.cat([y, (frames[:, 2:3] - y) * cb, (frames[:, 0:1] - y) * cr], 1)
 
 
 def _unit_grid(h: int, w: int, like: torch.Tensor) -> torch.Tensor:
