@@ -35,7 +35,8 @@ import torch
 import torch.nn.functional as F
 
 LUMA = (0.299, 0.587, 0.114)   # BT.601 luma weights of R, G, B; the one copy, imported wherever luma is taken
-COLOUR_DIFFERENCES = (0.564, 0.713)   # BT.601 Cb = 0.564 (B - Y), Cr = 0.713 (R - Y)
+# what the search matches beside luma: BT.601 Cb = 0.564 (B - Y), Cr = 0.713 (R - Y), from LUMA (3 digits: a weight)
+COLOUR_DIFFERENCES = (round(0.5 / (1 - LUMA[2]), 3), round(0.5 / (1 - LUMA[0]), 3))
 COARSE_SIDE = 48       # the full search runs on the first pyramid level at most this many px on its short side
 MAX_MOTION = 64        # px between I2 and I3 the full search reaches at least (up to half the frame), any size
 COARSE_RADIUS = 4      # and at least +-4 px on the coarse level (further on large frames)
@@ -210,7 +211,7 @@ def _cost(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, scale: int
     far vector that fits a smooth gradient would beat the true one beside an edge. The floor decides between
     whole-px candidates; the sub-pixel fit leaves it out (None), as its slope would pull
     every fraction toward zero. ``origin`` (B, K or 1, 2, h or 1, w or 1), where given, is what counts as
-    no motion (the camera's motion, ``_camera``) instead of zero. ``block``: the matching window's side."""
+    no motion (the camera's motion, ``_camera``) instead of zero. ``block``: the matching window (``Block``)."""
     n, k, _, h, w = v.shape
     step = max(1, CANDIDATE_PIXELS // (n * h * w))
     if k > step:
