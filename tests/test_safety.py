@@ -11,7 +11,7 @@ from convlstm.config import ModelConfig
 from convlstm.errors import InterpolateError
 from convlstm.filter.engine import Engine
 from convlstm.model import Net
-from convlstm.model.safety import blend_at, fall_back, still_weight, summary, trust_map
+from convlstm.model.safety import blend_at, fall_back, step_weight, still_weight, summary, trust_map
 from helpers import TINY_MOTION
 
 INFO = {"width": 96, "height": 64, "num_frames": 8, "fps_num": 24, "fps_den": 1, "color_family": vs.RGB,
@@ -203,3 +203,70 @@ def test_something_crossing_between_the_two_frames_is_not_held(bundled):
     square = scene([58] * 4, size=24, width=160)[0, 0]
     blend = blend_at(frames, 0.5)[0]
     assert (out - square)[middle].abs().mean() < 0.5 * (blend - square)[middle].abs().mean()
+
+
+def grain(frames: torch.Tensor, seed: int = 5) -> torch.Tensor:
+    """``frames`` with a level of noise each (-1, 0 or +1 of 255): still frames, but none a copy."""
+    g = torch.Generator().manual_seed(seed)
+    return (frames + torch.randint(-1, 2, frames.shape, generator=g) / 127.5).clamp(-1, 1)
+
+
+def appearing() -> torch.Tensor:
+    """(1, 4, 3, 64, 96): a still textured picture on which a textured patch appears in place between I2
+    and I3 (a screen switching pages, a title appearing) and stays."""
+    back = texture(20)[:, 16:80, 16:112]
+    after = back.clone()
+    after[:, 22:42, 38:58] = 0.5 + 0.3 * texture(22, 20, 20)[:, 16:36, 16:36]
+    return grain(torch.stack([back, back, after, after])[None])
+
+
+def test_a_change_in_place_is_the_blend(bundled):
+    """Still before, still after, changed between: when the change came is unknown, and the blend is the
+    least-squares answer; the net's own picture there is taken away."""
+    frames = appearing()
+    with torch.no_grad():
+        moved = bundled.compensate(frames)
+        raw = bundled.correct(moved).frame[0]
+    inside = (..., slice(26, 38), slice(42, 54))
+    weight = step_weight(frames, moved)
+    assert float(weight[inside].min()) > 0.95 and float(weight[..., :, :20].max()) == 0.0
+    out = Engine(bundled, torch.device("cpu")).predict(frames, 0.5)[0]
+    blend = blend_at(frames, 0.5)[0]
+    assert float((out - blend)[inside].abs().max()) < 0.01            # within a level of 8-bit
+    assert float((raw - blend)[inside].abs().mean()) > 0.03           # what the rule takes away
+    quarter = Engine(bundled, torch.device("cpu")).predict(frames, 0.25)[0]
+    assert float((quarter - blend_at(frames, 0.25)[0])[inside].abs().max()) < 0.01   # time-weighted
+
+
+def test_a_copied_outer_frame_is_no_evidence_of_a_step(bundled):
+    """A clip's first window repeats I2 as I1 (and a cut puts a frame back): that side saw nothing, so the
+    step rule does not act."""
+    frames = appearing()
+    frames[:, 0] = frames[:, 1]
+    with torch.no_grad():
+        moved = bundled.compensate(frames)
+    assert float(step_weight(frames, moved).max()) == 0.0
+
+
+def test_a_flat_object_moving_over_a_still_picture_is_not_a_step(bundled):
+    """A flat-coloured square's leading edge is background in I1 and I2 and square in I3 and I4, still on
+    both sides as a step is; but the vectors explain it, so the rule leaves the net's frame nearly as it
+    is (a little of the blend at the edges, where block vectors leave a residue)."""
+    back = texture(20)[:, 16:80, 16:112]
+    flat = torch.tensor([0.6, -0.2, 0.1]).view(3, 1, 1)
+
+    def at(x: int) -> torch.Tensor:
+        f = back.clone()
+        f[:, 20:44, x:x + 24] = flat
+        return f
+    frames = grain(torch.stack([at(x) for x in (10, 16, 22, 28)])[None])
+    with torch.no_grad():
+        moved = bundled.compensate(frames)
+        raw = bundled.correct(moved).frame[0]
+    assert float(step_weight(frames, moved).max()) < 0.1
+    out = Engine(bundled, torch.device("cpu")).predict(frames, 0.5)[0]
+    truth, blend = at(19), blend_at(frames, 0.5)[0]
+    for edge in (slice(12, 30), slice(36, 50)):       # where the square's edges pass between I2 and I3
+        band = (..., slice(16, 48), edge)
+        assert (out - truth)[band].abs().mean() < 1.02 * (raw - truth)[band].abs().mean()
+        assert (out - truth)[band].abs().mean() < (blend - truth)[band].abs().mean()

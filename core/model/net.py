@@ -13,7 +13,7 @@ from .detail import match_detail
 from .fusion import ScaleFusion, halve
 from .motion import Time, confidence, estimate_motion, warp_to
 from .refinement import RefinementNet
-from .safety import fall_back, hold_still, trust_map, trust_picture
+from .safety import fall_back, hold_still, settle_steps, trust_map, trust_picture
 from .synthesis import SynthesisNet
 
 
@@ -167,7 +167,8 @@ class Net(nn.Module):
         the motion is not trusted, the frame falls back toward the time-weighted blend of I2 and I3, by
         model.safety (0: not at all), and with model.detail the result's detail is matched again (the blend
         is soft; where the net's frame was kept it has its detail already and little changes). Always,
-        what held still between I2 and I3 is their blend (safety.hold_still). With
+        what held still between I2 and I3 is their blend (safety.hold_still), and so is what changed in
+        place between them, still before and after (safety.settle_steps). With
         ``show_trust`` the frame is the trust map itself. Inference only
         (a training step's loss sees the net's own frame; validation, in eval mode, sees what the filter
         makes); nets without motion compensation have nothing to distrust and are left as they are."""
@@ -181,7 +182,7 @@ class Net(nn.Module):
             frame = fall_back(frame, frames, trust, t, strength)
             if self.config.detail:   # the blend is soft: where it was taken, its own detail is raised again
                 frame = match_detail(frame, moved[:, 1], moved[:, 2], self.config.detail)
-        frame = hold_still(frame, frames, moved, t)
+        frame = settle_steps(hold_still(frame, frames, moved, t), frames, moved, t)
         if self.show_trust:
             frame = trust_picture(trust).to(out.frame.dtype)
         return NetOutput(frame, out.synthesized, trust)

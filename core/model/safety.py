@@ -20,7 +20,8 @@ the fallback has no seam. The thresholds were chosen on held-out material only (
 rotating in place, a textured object crossing a textured background, icons appearing, and two real
 held-out clips; never the evaluation clips): docs/results.md, "The safety net".
 
-Apart from the safety net and always: what holds still between I2 and I3 is their blend (``hold_still``).
+Apart from the safety net and always: what holds still between I2 and I3 is their blend (``hold_still``),
+and so is what changed in place between them and held still before and after (``settle_steps``).
 
 The blend is time-weighted, (1 - t) I2 + t I3, not the nearer frame: it is the synthesis net's own base and
 what blending peers make, it equals the plain average at t = 0.5, and it moves smoothly with t (the nearer
@@ -60,6 +61,14 @@ def _luma(frames: torch.Tensor) -> torch.Tensor:
     return ((frames * weights).sum(2) + 1) * 0.5
 
 
+def _unexplained(u: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+    """How far I2 and I3 differ (U, window means on [0, 1]) by more than the motion explains (D, the
+    compensated pair's): 0 where blending would blur nothing or the vectors make the pair agree, 1 where
+    the pair changed and the vectors explain none of it. The one rule of both ``trust_map`` and
+    ``step_weight``."""
+    return _ramp(u * 255, UNCHANGED_LEVELS) * _ramp(d / u.clamp_min(1e-3), MIDDLE_RATIO)
+
+
 def trust_map(frames: torch.Tensor, moved: torch.Tensor) -> torch.Tensor:
     """(B, 1, H, W) in [0, 1]: how far the net's frame is trusted (1) over the blend (0). ``frames``: the
     four frames (B, 4, 3, H, W) on [-1, 1]; ``moved``: the same brought to time t (Net.compensate)."""
@@ -68,9 +77,7 @@ def trust_map(frames: torch.Tensor, moved: torch.Tensor) -> torch.Tensor:
         pairs = torch.stack([plain[:, 0] - plain[:, 1], comp[:, 1] - comp[:, 2],
                              comp[:, 0] - comp[:, 1], comp[:, 2] - comp[:, 3]], 1).abs()
         u, d, left, right = _box(pairs, TRUST_BLOCK).unbind(1)
-        u_safe = u.clamp_min(1e-3)
-        failure = (_ramp(u * 255, UNCHANGED_LEVELS) * _ramp(d / u_safe, MIDDLE_RATIO)
-                   * _ramp(torch.minimum(left, right) / u_safe, OUTER_RATIO))
+        failure = _unexplained(u, d) * _ramp(torch.minimum(left, right) / u.clamp_min(1e-3), OUTER_RATIO)
         return _box((1 - failure)[:, None], TRUST_SMOOTH).clamp(0, 1)
 
 
@@ -123,6 +130,47 @@ def hold_still(frame: torch.Tensor, frames: torch.Tensor, moved: torch.Tensor, t
     """The frame with what held still between I2 and I3 taken from their blend (``still_weight``): there
     the blend is exact, and a net's residual (a halo from an edge moving nearby, a grain it invented) can
     only add error. Static UI in a screen recording, a title card's letters, a letterbox bar."""
-    weight = still_weight(frames, moved).to(frame.dtype)
+    return _toward_blend(frame, frames, still_weight(frames, moved), t)
+
+
+STEP_STILL_LEVELS = (2.0, 4.0)   # 8-bit levels, TRUST_BLOCK means: I1 = I2 and I3 = I4 to within 2 is still;
+                                 # from 4 not
+
+
+def step_weight(frames: torch.Tensor, moved: torch.Tensor) -> torch.Tensor:
+    """(B, 1, H, W) in [0, 1]: where the picture changed in place between I2 and I3 and held still on both
+    sides of the change: I1 = I2 and I3 = I4 as they came (STEP_STILL_LEVELS), I2 and I3 differ, and the
+    vectors explain none of it (``_unexplained``: a flat object moving over a still background also holds
+    still on both sides of its edge, but there the compensated pair agree). A screen that switches
+    pages, a title that appears, a light turned on. A side whose outer frame is a copy of its middle one
+    (a clip's first or last window, a frame put back across a cut) is no evidence: nothing there."""
+    with torch.no_grad():
+        plain, comp = _luma(frames.float()), _luma(moved[:, 1:3].float())
+        pairs = torch.stack([plain[:, 1] - plain[:, 2], comp[:, 0] - comp[:, 1],
+                             plain[:, 0] - plain[:, 1], plain[:, 2] - plain[:, 3]], 1).abs()
+        u, d, before, after = _box(pairs, TRUST_BLOCK).unbind(1)
+        settled = 1 - _ramp(torch.maximum(before, after) * 255, STEP_STILL_LEVELS)
+        copies = _copies(frames, 0, 1) | _copies(frames, 2, 3)
+        step = _unexplained(u, d) * settled * (~copies).to(settled.dtype).view(-1, 1, 1)
+        return _box(step[:, None], TRUST_SMOOTH).clamp(0, 1)
+
+
+def _copies(frames: torch.Tensor, a: int, b: int) -> torch.Tensor:
+    """(B,) bool: frame a of each window is frame b's very copy (decided on the device: no wait)."""
+    return (frames[:, a] == frames[:, b]).flatten(1).all(1)
+
+
+def settle_steps(frame: torch.Tensor, frames: torch.Tensor, moved: torch.Tensor, t: Time) -> torch.Tensor:
+    """The frame with what changed in place between I2 and I3 taken from their blend (``step_weight``).
+    When between the two frames the change came is unknown, and the time-weighted blend is the
+    least-squares answer for any moment equally likely (the share changed by t is t); a net trained on
+    motion makes a picture of its own there: half an icon smeared toward a neighbour, a page's text
+    warped (a held-out screen recording lost 1-2 dB to the blend on such frames)."""
+    return _toward_blend(frame, frames, step_weight(frames, moved), t)
+
+
+def _toward_blend(frame: torch.Tensor, frames: torch.Tensor, weight: torch.Tensor, t: Time) -> torch.Tensor:
+    """frame + weight * (blend - frame): the blend where ``weight`` is 1, the frame where it is 0."""
+    weight = weight.to(frame.dtype)
     safe = blend_at(frames, t).to(frame.dtype)
     return frame + weight * (safe - frame)
