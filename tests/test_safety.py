@@ -270,3 +270,19 @@ def test_a_flat_object_moving_over_a_still_picture_is_not_a_step(bundled):
         band = (..., slice(16, 48), edge)
         assert (out - truth)[band].abs().mean() < 1.02 * (raw - truth)[band].abs().mean()
         assert (out - truth)[band].abs().mean() < (blend - truth)[band].abs().mean()
+
+
+def test_a_codecs_noise_at_single_pixels_is_still_but_grain_is_not():
+    """Where nothing changed, a lossy codec leaves a few levels of difference at single pixels along edges:
+    still (the blend; up to 4 levels fully, to 8 in part). Grain differs everywhere, 3 levels on average:
+    not still (the net's frame keeps it, as detail matching does)."""
+    picture = texture(30)[:, 16:80, 16:112]
+    frames = torch.stack([picture] * 4)[None]
+    speckled = frames.clone()
+    speckled[:, 2, :, ::6, ::6] += 4 / 127.5                  # one pixel in 36 off by 4 levels
+    assert float(still_weight(speckled, speckled).min()) > 0.999      # (float rounding of the 4)
+    speckled[:, 2, :, ::6, ::6] += 2 / 127.5                  # by 6: halfway
+    assert float(still_weight(speckled, speckled)[..., 4:-4, 4:-4].min()) == pytest.approx(0.5, abs=0.01)
+    g = torch.Generator().manual_seed(3)
+    grainy = frames + torch.randn(frames.shape, generator=g) * (3 / 127.5)
+    assert float(still_weight(grainy, grainy).max()) == 0.0

@@ -108,22 +108,25 @@ def summary(trust: torch.Tensor) -> tuple[float, float]:
     return float(trust.mean()), float((trust < FALLBACK_BELOW).float().mean())
 
 
-STILL_LEVELS = (2.0, 4.0)   # 8-bit levels: where I2 and I3 differ by at most 2 over a STILL_BLOCK, they are
-STILL_BLOCK = 5             # one still picture and the frame is their blend; from 4, the net's frame
+STILL_LEVELS = (4.0, 8.0)   # 8-bit levels: where I2 and I3 differ by at most 4 anywhere in a STILL_BLOCK
+STILL_MEAN = (2.0, 3.0)     # and by at most 2 on its average, they are one still picture and the frame is
+STILL_BLOCK = 5             # their blend; from 8 anywhere or 3 on average, the net's frame
 
 
 def still_weight(frames: torch.Tensor, moved: torch.Tensor) -> torch.Tensor:
     """(B, 1, H, W) in [0, 1]: where the picture holds still between I2 and I3 (B, 4, 3, H, W on [-1, 1], as
-    they came and as brought to time t: ``moved``), 1 below STILL_LEVELS[0], 0 from STILL_LEVELS[1]. Still
-    means the largest difference of any channel over the block, on both hypotheses: the two frames as they
-    came agree, and so do the compensated ones with them (nothing the vectors carry passes through there,
-    as a ball crossing between the two frames would)."""
+    they came and as brought to time t: ``moved``). A pixel's difference is the largest of any channel on
+    both hypotheses: the two frames as they came agree, and so do the compensated ones with them (nothing
+    the vectors carry passes through there, as a ball crossing between the two frames would). Still is
+    the largest over the block at most STILL_LEVELS[0] and their mean at most STILL_MEAN[0]: a lossy
+    codec's noise where nothing changed reaches 4-8 levels at single pixels along edges (a screen
+    recording's icons), while grain, which the net's frame keeps, differs everywhere and so on average."""
     with torch.no_grad():
         levels = 127.5      # [-1, 1] -> 8-bit levels
         gaps = torch.stack([frames[:, 1] - frames[:, 2], moved[:, 1] - frames[:, 1], moved[:, 2] - frames[:, 2]], 1)
-        worst = gaps.float().abs().amax((1, 2))[:, None] * levels
-        worst = F.max_pool2d(worst, STILL_BLOCK, stride=1, padding=STILL_BLOCK // 2)
-        return 1 - _ramp(worst, STILL_LEVELS)
+        pixel = gaps.float().abs().amax((1, 2))[:, None] * levels
+        worst = F.max_pool2d(pixel, STILL_BLOCK, stride=1, padding=STILL_BLOCK // 2)
+        return (1 - _ramp(worst, STILL_LEVELS)) * (1 - _ramp(_box(pixel, STILL_BLOCK), STILL_MEAN))
 
 
 def hold_still(frame: torch.Tensor, frames: torch.Tensor, moved: torch.Tensor, t: Time) -> torch.Tensor:
