@@ -13,7 +13,7 @@ from .detail import match_detail
 from .fusion import ScaleFusion, halve
 from .motion import Time, confidence, estimate_motion, warp_to
 from .refinement import RefinementNet
-from .safety import fall_back, hold_still, settle_steps, trust_map, trust_picture
+from .safety import fall_back, settle, trust_map, trust_picture
 from .synthesis import SynthesisNet
 
 
@@ -182,7 +182,7 @@ class Net(nn.Module):
             frame = fall_back(frame, frames, trust, t, strength)
             if self.config.detail:   # the blend is soft: where it was taken, its own detail is raised again
                 frame = match_detail(frame, moved[:, 1], moved[:, 2], self.config.detail)
-        frame = settle_steps(hold_still(frame, frames, moved, t), frames, moved, t)
+        frame = settle(frame, frames, moved, t)
         if self.show_trust:
             frame = trust_picture(trust).to(out.frame.dtype)
         return NetOutput(frame, out.synthesized, trust)

@@ -129,11 +129,19 @@ def still_weight(frames: torch.Tensor, moved: torch.Tensor) -> torch.Tensor:
         return (1 - _ramp(worst, STILL_LEVELS)) * (1 - _ramp(_box(pixel, STILL_BLOCK), STILL_MEAN))
 
 
-def hold_still(frame: torch.Tensor, frames: torch.Tensor, moved: torch.Tensor, t: Time) -> torch.Tensor:
+def settle(frame: torch.Tensor, frames: torch.Tensor, moved: torch.Tensor, t: Time) -> torch.Tensor:
+    """``hold_still``, then ``settle_steps``: the two always-on rules, with the blend made once."""
+    safe = blend_at(frames, t).to(frame.dtype)
+    return settle_steps(hold_still(frame, frames, moved, t, safe), frames, moved, t, safe)
+
+
+def hold_still(frame: torch.Tensor, frames: torch.Tensor, moved: torch.Tensor, t: Time,
+               safe: torch.Tensor | None = None) -> torch.Tensor:
     """The frame with what held still between I2 and I3 taken from their blend (``still_weight``): there
     the blend is exact, and a net's residual (a halo from an edge moving nearby, a grain it invented) can
-    only add error. Static UI in a screen recording, a title card's letters, a letterbox bar."""
-    return _toward_blend(frame, frames, still_weight(frames, moved), t)
+    only add error. Static UI in a screen recording, a title card's letters, a letterbox bar. ``safe``:
+    the blend, where the caller has it (``settle``)."""
+    return _toward_blend(frame, frames, still_weight(frames, moved), t, safe)
 
 
 STEP_STILL_LEVELS = (2.0, 4.0)   # 8-bit levels, TRUST_BLOCK means: I1 = I2 and I3 = I4 to within 2 is still;
@@ -163,17 +171,20 @@ def _copies(frames: torch.Tensor, a: int, b: int) -> torch.Tensor:
     return (frames[:, a] == frames[:, b]).flatten(1).all(1)
 
 
-def settle_steps(frame: torch.Tensor, frames: torch.Tensor, moved: torch.Tensor, t: Time) -> torch.Tensor:
+def settle_steps(frame: torch.Tensor, frames: torch.Tensor, moved: torch.Tensor, t: Time,
+                 safe: torch.Tensor | None = None) -> torch.Tensor:
     """The frame with what changed in place between I2 and I3 taken from their blend (``step_weight``).
     When between the two frames the change came is unknown, and the time-weighted blend is the
     least-squares answer for any moment equally likely (the share changed by t is t); a net trained on
     motion makes a picture of its own there: half an icon smeared toward a neighbour, a page's text
-    warped (a held-out screen recording lost 0.3-2.1 dB to the blend on such frames)."""
-    return _toward_blend(frame, frames, step_weight(frames, moved), t)
+    warped (a held-out screen recording lost 0.3-2.1 dB to the blend on such frames). ``safe``: as
+    ``hold_still``'s."""
+    return _toward_blend(frame, frames, step_weight(frames, moved), t, safe)
 
 
-def _toward_blend(frame: torch.Tensor, frames: torch.Tensor, weight: torch.Tensor, t: Time) -> torch.Tensor:
+def _toward_blend(frame: torch.Tensor, frames: torch.Tensor, weight: torch.Tensor, t: Time,
+                  safe: torch.Tensor | None = None) -> torch.Tensor:
     """frame + weight * (blend - frame): the blend where ``weight`` is 1, the frame where it is 0."""
-    weight = weight.to(frame.dtype)
-    safe = blend_at(frames, t).to(frame.dtype)
-    return frame + weight * (safe - frame)
+    if safe is None:
+        safe = blend_at(frames, t).to(frame.dtype)
+    return frame + weight.to(frame.dtype) * (safe - frame)
