@@ -34,10 +34,36 @@ tree_hash() {   # one hash of the files' names and contents (bytecode caches lef
 SETUP_HASH=$(tree_hash scripts/setup.sh setup.py pyproject.toml)
 SOURCE_HASH=$(tree_hash core plugin)
 
+# A registry's connection that drops mid-download (seen in CI: torch's 555 MB wheel cut at 114 MB six times in a
+# row) is worth waiting out: pip resumes a cut download where its pip knows how, and a failed install that names
+# the network is tried again after a pause. Any other failure is shown at once.
+NETWORK_ERRORS='incomplete-download|Connection (interrupted|reset|aborted|refused)|Read timed out|ProtocolError|ConnectionError|Temporary failure in name resolution|HTTP error 5[0-9][0-9]|IncompleteRead'
+PIP_ATTEMPTS=${PIP_ATTEMPTS:-4}
+
+resume_option() {   # pip 25.1 and later resume a cut download; older ones refuse the option
+  .venv/bin/python - <<'PY' 2>/dev/null && echo "--resume-retries=20" || true
+import sys
+from importlib.metadata import version
+sys.exit(tuple(int(p) for p in version("pip").split(".")[:2]) < (25, 1))
+PY
+}
+
 pip_quiet() {   # pip install -q, its output shown without the venv-location noise; fails when pip fails
-  local out
-  if ! out=$(.venv/bin/python -m pip install -q "$@" 2>&1); then printf '%s\n' "$out" >&2; return 1; fi
-  if [ -n "$out" ]; then printf '%s\n' "$out" | grep -v "^WARNING: Location" || true; fi
+  local out attempt
+  for attempt in $(seq 1 "$PIP_ATTEMPTS"); do
+    if out=$(.venv/bin/python -m pip install -q $(resume_option) "$@" 2>&1); then
+      if [ -n "$out" ]; then printf '%s\n' "$out" | grep -v "^WARNING: Location" || true; fi
+      return 0
+    fi
+    if [ "$attempt" -lt "$PIP_ATTEMPTS" ] && printf '%s\n' "$out" | grep -Eq "$NETWORK_ERRORS"; then
+      echo "setup: the download broke off ($(printf '%s\n' "$out" | grep -Eo "$NETWORK_ERRORS" | head -1)); \
+trying again in $((attempt * 30)) s (attempt $((attempt + 1)) of $PIP_ATTEMPTS)" >&2
+      sleep $((attempt * 30))
+      continue
+    fi
+    printf '%s\n' "$out" | grep -v "^WARNING: Location" >&2
+    return 1
+  done
 }
 
 install_package() {   # the package and its plugin, non-editable; $@: what to install, with pip options
