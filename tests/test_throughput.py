@@ -174,28 +174,3 @@ def test_fast_motion_over_texture_is_no_cut_but_a_cut_that_stands_out_is():
     assert cuts(0.0, 0.0, 0.4) == [False, False, True]
 
 
-@pytest.mark.slow
-def test_the_compiled_learned_part_gives_the_same_frames_and_caches_its_work(tmp_path, monkeypatch):
-    """compile=1: torch.compile (inductor) of the net's learned part; frames as without it (up to float
-    rounding of fused kernels), the compiled code kept in the package's cache folder for later runs."""
-    import os
-    import vapoursynth as vs
-    from helpers import clip_from_frames, moving_frames, planes_of
-    if "TORCHINDUCTOR_CACHE_DIR" in os.environ:
-        monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    weights = random_weights(tmp_path / "motion.pt", TINY_MOTION, seed=3)
-    clip = clip_from_frames(moving_frames(96, 64, 4, speed=4))
-    plain = vs.core.convlstm.Interpolate(clip, weights=str(weights), device="cpu", detail=1.0)
-    compiled = vs.core.convlstm.Interpolate(clip, weights=str(weights), device="cpu", compile=1, detail=1.0)
-    from torch._dynamo.utils import counters          # after the filter has set inductor's cache folder
-    graphs = counters["stats"]["unique_graphs"]
-    for n in (1, 3, 5):
-        a, b = planes_of(plain.get_frame(n)).astype(int), planes_of(compiled.get_frame(n)).astype(int)
-        assert np.abs(a - b).max() <= 1, n
-    # one graph, compiled once: the device constants detail matching reads are made before the trace (made
-    # during it, they broke the learned part into 9 graphs, and fused kernels stop at every break)
-    assert counters["stats"]["unique_graphs"] == graphs + 1
-    assert any((tmp_path / "cache" / "convlstm" / "inductor").rglob("*"))
-    with pytest.raises(vs.Error, match="compile must be 0 or 1"):
-        vs.core.convlstm.Interpolate(clip, weights=str(weights), device="cpu", compile=2)

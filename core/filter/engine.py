@@ -3,19 +3,18 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 import platform
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from ..cache import cache_root
 from ..errors import InterpolateError
 from ..model import Net
 from ..model.net import NetOutput, times_on
 from ..model.detail import PATCH
 from ..options import MIN_TILE
+from .compiling import inductor_cache, quiet_compiler_logs
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 # the processor features that make bf16 arithmetic native (x86: AVX-512 BF16 or AMX; Arm: the BF16 extension);
@@ -53,8 +52,9 @@ def compile_learned_part(net: Net) -> None:
     """torch.compile (inductor) of the net's learned part, the one the time goes into; the motion search's
     unrolled loops would make a graph that takes long to compile for little. The first frame of each
     frame size pays the compile, kept for later runs in the package's cache folder (inductor's graph
-    cache). The net's passes run it in place of ``Net.correct`` (``Net.compiled_correct``)."""
-    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache_root() / "inductor"))
+    cache, filter/compiling.py). The net's passes run it in place of ``Net.correct`` (``Net.compiled_correct``)."""
+    inductor_cache()
+    quiet_compiler_logs()
     # one eager run first makes the device constants the learned part reads (model/motion.py _constant):
     # made during the trace, they would break it into several graphs (fusion stops at each break)
     p = next(net.parameters())

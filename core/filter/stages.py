@@ -30,6 +30,7 @@ from .planes import Plane, PlaneIO, host_view
 from . import profile
 from .streams import Slots, mark_ready, use_here
 from .batcher import Batcher
+from . import compiling
 from .scenes import predict_within_scene
 from .repeats import RepeatLog, frame_difference, MAX_RUN
 from .schedule import Deduped, Nearest, Timed, doublings_for_rate
@@ -38,6 +39,9 @@ from .contract import (CHROMA_LOCATION, CUT_AFTER_OUTPUT, CUT_BEFORE_OUTPUT, FIE
                        RANGE, SCENE_NEXT, SCENE_PREV)
 
 log = logging.getLogger("convlstm")
+# what of the clip's facts an engine is made from (check_format's), all a warm-up needs (filter/compiling.py)
+WARM_INFO = ("width", "height", "color_family", "sample_type", "bits_per_sample", "sub_sampling_w",
+             "sub_sampling_h", "format_name")
 # precision=auto takes bf16 on a CPU with native bf16: it held the gate (within 0.05 dB PSNR of fp32 on every
 # evaluation and held-out clip; measured at most 0.0036 dB, every clip still above mvtools) and ran the learned
 # part about 1.5x faster (docs/benchmarks.md, "bf16 on the CPU")
@@ -287,7 +291,7 @@ def build(info: dict[str, Any], args: dict[str, Any]) -> list[Stage]:
     if num_source * ratio >= 2**31:
         raise InterpolateError(f"the output would have {float(num_source * ratio):.3g} frames, more than a clip "
                                "can hold (2^31 - 1); interpolate the clip in parts")
-    engine, any_time, source = _engine(options, info, fmt)
+    engine, any_time, source = make_engine(options, info, fmt, int(num_source * ratio))
     device = engine.device
     batch = options.batch or default_batch(device.type, int(info["width"]), int(info["height"]))
 
@@ -328,8 +332,10 @@ def choose_precision(asked: str | None, device: torch.device, fmt: PixelFormat) 
     return "fp32"
 
 
-def _engine(options: Options, info: dict[str, Any], fmt: PixelFormat) -> tuple[Engine, bool, str]:
-    """The weights loaded with the options that change the net, on their device: (engine, whether the net
+def make_engine(options: Options, info: dict[str, Any], fmt: PixelFormat,
+                output_frames: int = 0) -> tuple[Engine, bool, str]:
+    """The weights loaded with the options that change the net, on their device, compiled or not as the
+    ``compile`` option and the clip's ``output_frames`` say (filter/compiling.py): (engine, whether the net
     takes the time position, the weights' name)."""
     device = resolve_device(options.device)
     precision = choose_precision(options.precision, device, fmt)
@@ -351,8 +357,14 @@ def _engine(options: Options, info: dict[str, Any], fmt: PixelFormat) -> tuple[E
     if options.safety is not None:
         net.set_safety(options.safety)
     net.show_trust = bool(options.mask)
-    engine = Engine(net, device, precision=precision, tile=options.tile or 0,
-                    compile=bool(options.compile))
+    batch = options.batch or default_batch(device.type, int(info["width"]), int(info["height"]))
+    clip = {k: info[k] for k in WARM_INFO}
+    key = compiling.warm_key(net.config, precision, batch, clip, options.filter_args())
+    compiled = compiling.plan(options.compile, device, output_frames, key)
+    engine = Engine(net, device, precision=precision, tile=options.tile or 0, compile=compiled)
+    if options.compile is None and not compiled and device.type == "cpu" \
+            and output_frames >= compiling.COMPILE_MIN_FRAMES:
+        compiling.start_warm_up(key, clip, options.filter_args())
     return engine, net.any_time, source
 
 

@@ -34,6 +34,8 @@ import threading
 import torch
 import torch.nn.functional as F
 
+from .box import block_mean
+
 LUMA = (0.299, 0.587, 0.114)   # BT.601 luma weights of R, G, B; the one copy, imported wherever luma is taken
 # what the search matches beside luma: BT.601 Cb = 0.564 (B - Y), Cr = 0.713 (R - Y), from LUMA (3 digits: a weight)
 COLOUR_DIFFERENCES = (round(0.5 / (1 - LUMA[2]), 3), round(0.5 / (1 - LUMA[0]), 3))
@@ -167,12 +169,10 @@ Block = int | tuple[int, ...]    # a square window's side, or several sides whos
 
 def _block_mean(x: torch.Tensor, block: Block = BLOCK) -> torch.Tensor:
     """Mean over the block around each pixel (fewer at the edges), each channel apart; for several
-    sides, the average of their means (a window weighted toward its centre). A row's mean, then a
-    column's: the same mean, at a cost that grows with the block's side, not its area."""
+    sides, the average of their means (a window weighted toward its centre)."""
     if isinstance(block, tuple):
         return sum(_block_mean(x, side) for side in block) / len(block)
-    rows = F.avg_pool2d(x, (1, block), stride=1, padding=(0, block // 2), count_include_pad=False)
-    return F.avg_pool2d(rows, (block, 1), stride=1, padding=(block // 2, 0), count_include_pad=False)
+    return block_mean(x, block)
 
 
 def _mismatch(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, block: Block = BLOCK) -> torch.Tensor:

@@ -32,6 +32,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .box import box_mean
 from .motion import LUMA, Time, _constant
 
 TRUST_BLOCK = 9                  # px: the window each measure is averaged over
@@ -42,12 +43,6 @@ OUTER_RATIO = (0.2, 0.6)         # O / U: at most 0.2 one outer side bears it ou
 FALLBACK_BELOW = 0.5             # a pixel "fell back" (the share reported) where trust is below this
 
 
-def _box(x: torch.Tensor, size: int) -> torch.Tensor:
-    """Mean over a size x size window, edges replicated (same size out); separable (rows, then columns):
-    2 size reads a pixel, not size squared."""
-    r = size // 2
-    x = F.avg_pool2d(F.pad(x, (r, r, 0, 0), mode="replicate"), (1, size), stride=1)
-    return F.avg_pool2d(F.pad(x, (0, 0, r, r), mode="replicate"), (size, 1), stride=1)
 
 
 def _ramp(x: torch.Tensor, bounds: tuple[float, float]) -> torch.Tensor:
@@ -76,9 +71,9 @@ def trust_map(frames: torch.Tensor, moved: torch.Tensor) -> torch.Tensor:
         plain, comp = _luma(frames[:, 1:3].float()), _luma(moved.float())
         pairs = torch.stack([plain[:, 0] - plain[:, 1], comp[:, 1] - comp[:, 2],
                              comp[:, 0] - comp[:, 1], comp[:, 2] - comp[:, 3]], 1).abs()
-        u, d, left, right = _box(pairs, TRUST_BLOCK).unbind(1)
+        u, d, left, right = box_mean(pairs, TRUST_BLOCK).unbind(1)
         failure = _unexplained(u, d) * _ramp(torch.minimum(left, right) / u.clamp_min(1e-3), OUTER_RATIO)
-        return _box((1 - failure)[:, None], TRUST_SMOOTH).clamp(0, 1)
+        return box_mean((1 - failure)[:, None], TRUST_SMOOTH).clamp(0, 1)
 
 
 def blend_at(frames: torch.Tensor, t: Time) -> torch.Tensor:
@@ -126,7 +121,7 @@ def still_weight(frames: torch.Tensor, moved: torch.Tensor) -> torch.Tensor:
         gaps = torch.stack([frames[:, 1] - frames[:, 2], moved[:, 1] - frames[:, 1], moved[:, 2] - frames[:, 2]], 1)
         pixel = gaps.float().abs().amax((1, 2))[:, None] * levels
         worst = F.max_pool2d(pixel, STILL_BLOCK, stride=1, padding=STILL_BLOCK // 2)
-        return (1 - _ramp(worst, STILL_LEVELS)) * (1 - _ramp(_box(pixel, STILL_BLOCK), STILL_MEAN))
+        return (1 - _ramp(worst, STILL_LEVELS)) * (1 - _ramp(box_mean(pixel, STILL_BLOCK), STILL_MEAN))
 
 
 def settle(frame: torch.Tensor, frames: torch.Tensor, moved: torch.Tensor, t: Time) -> torch.Tensor:
@@ -159,11 +154,11 @@ def step_weight(frames: torch.Tensor, moved: torch.Tensor) -> torch.Tensor:
         plain, comp = _luma(frames.float()), _luma(moved[:, 1:3].float())
         pairs = torch.stack([plain[:, 1] - plain[:, 2], comp[:, 0] - comp[:, 1],
                              plain[:, 0] - plain[:, 1], plain[:, 2] - plain[:, 3]], 1).abs()
-        u, d, before, after = _box(pairs, TRUST_BLOCK).unbind(1)
+        u, d, before, after = box_mean(pairs, TRUST_BLOCK).unbind(1)
         settled = 1 - _ramp(torch.maximum(before, after) * 255, STEP_STILL_LEVELS)
         copies = _copies(frames, 0, 1) | _copies(frames, 2, 3)
         step = _unexplained(u, d) * settled * (~copies).to(settled.dtype).view(-1, 1, 1)
-        return _box(step[:, None], TRUST_SMOOTH).clamp(0, 1)
+        return box_mean(step[:, None], TRUST_SMOOTH).clamp(0, 1)
 
 
 def _copies(frames: torch.Tensor, a: int, b: int) -> torch.Tensor:

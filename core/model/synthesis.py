@@ -15,6 +15,17 @@ def conv_bn_relu(cin: int, cout: int, k: int = 3) -> nn.Sequential:
                          nn.ReLU(inplace=True))
 
 
+def halve_max(x: torch.Tensor) -> torch.Tensor:
+    """2x2 max pooling (H and W even): the same values as F.max_pool2d(x, 2), which on the CPU also finds
+    the maxima's indices and took 36 ms of the learned part's 400 at 640x360 (this project's 2-core CPU,
+    bf16) against 8 for the three maxima of the four phases. On a GPU, where max_pool2d is one kernel
+    and this is three, the pooling stays as it was."""
+    if x.is_cuda:
+        return F.max_pool2d(x, 2)
+    return torch.maximum(torch.maximum(x[..., 0::2, 0::2], x[..., 0::2, 1::2]),
+                         torch.maximum(x[..., 1::2, 0::2], x[..., 1::2, 1::2]))
+
+
 class EncoderBlock(nn.Module):
     """ConvLSTM over time, then conv+BN+ReLU per time step; returns (skip, pooled)."""
 
@@ -27,8 +38,7 @@ class EncoderBlock(nn.Module):
         b, t = seq.shape[:2]
         x = self.lstm(seq).flatten(0, 1)            # time folded into the batch for 2-D layers
         skip = self.conv(x)
-        pooled = F.max_pool2d(skip, 2)
-        return skip, pooled.unflatten(0, (b, t))
+        return skip, halve_max(skip).unflatten(0, (b, t))
 
 
 class DecoderBlock(nn.Module):
