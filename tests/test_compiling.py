@@ -1,6 +1,7 @@
 """compile unset (auto): the learned part runs compiled on the CPU where a warm-up for the clip's size has
 finished, a long clip starts that warm-up in the background, and a run is compiled or eager throughout
 (filter/compiling.py)."""
+import gc
 import os
 import time
 
@@ -65,9 +66,28 @@ def test_no_second_warm_up_where_one_runs_finished_or_failed(cache, monkeypatch)
     assert not list(cache.glob("*.json"))                         # nothing was started
 
 
+def test_the_warm_up_waits_for_the_run_to_end(cache, monkeypatch):
+    """Registered while the run's engine lives, started when it is freed (beside the run it slowed it)."""
+    class Run:
+        pass
+    k, run = key(), Run()
+    assert compiling.warm_up_later(run, k, INFO, {})
+    assert not cache.exists() or not list(cache.iterdir())       # nothing started while the run lives
+    calls = []
+    monkeypatch.setattr(compiling, "start_warm_up", lambda *a: calls.append(a))
+    run2 = Run()
+    assert compiling.warm_up_later(run2, k, INFO, {"detail": 1.0})
+    del run2
+    assert calls == [(k, INFO, {"detail": 1.0})]
+    monkeypatch.setenv("CONVLSTM_NO_WARM_UP", "1")
+    assert not compiling.warm_up_later(Run(), k, INFO, {})
+    del run                                   # start_warm_up itself (the first registration) starts nothing now
+    assert not cache.exists() or not list(cache.glob("*.json"))
+
+
 @pytest.mark.slow
 def test_a_long_clip_warms_up_in_the_background_and_the_next_run_is_compiled(tmp_path, cache):
-    """The first run of a size is eager and starts the warm-up (a real process, the filter's own engine);
+    """The first run of a size is eager and, once it ends, starts the warm-up (a real process, the filter's own engine);
     once it is done, the same script runs compiled: one graph (the device constants the detail matching
     reads are made before the trace: made during it, they broke the learned part into 9 graphs, and fused
     kernels stop at every break), frames within a level of the eager ones."""
@@ -77,6 +97,9 @@ def test_a_long_clip_warms_up_in_the_background_and_the_next_run_is_compiled(tmp
     clip = clip_from_frames(frames)
     first = vs.core.convlstm.Interpolate(clip, weights=str(weights), device="cpu", detail=1.0)
     eager = [planes_of(first.get_frame(n)).astype(int) for n in (1, 3, 5)]
+    assert not cache.exists() or not list(cache.glob("*.running"))   # not beside the run
+    del first                                                         # the run ends: its filter is freed
+    gc.collect()
     running = list(cache.glob("*.running"))
     assert len(running) == 1 and running[0].read_text().strip().isdigit()
     k = running[0].name.removesuffix(".running")

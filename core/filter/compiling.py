@@ -9,11 +9,12 @@ about a minute there (63 s), with inductor's cache holding the work about 4 s. S
 - a clip of at least COMPILE_MIN_FRAMES output frames whose frame size (and batch, precision, net) was
   warmed up before on this machine (a marker beside inductor's cache) runs compiled: its first frame waits
   the few seconds;
-- any other clip runs eager, and a long enough one starts one background process (nice 19: it takes only
-  what the filter leaves idle) that compiles the learned part for its size into the cache, running the
-  filter's own engine on a blank window, so the next run compiles in seconds. It goes on after the filter
-  ends (about a minute of otherwise idle CPU), and runs once per size: a failed one leaves a ``.failed``
-  file and is not tried again. CONVLSTM_NO_WARM_UP=1 in the environment starts none.
+- any other clip runs eager, and when a long enough one ends (its filter freed), one background process
+  (SCHED_IDLE, else nice 19: it takes only what is otherwise idle) compiles the learned part for its size
+  into the cache, running the filter's own engine on a blank window, so the next run compiles in seconds.
+  Not during the run: beside it, it slowed the filter by a quarter (``warm_up_later``). About a minute of
+  CPU, once per size: a failed one leaves a ``.failed`` file and is not tried again.
+  CONVLSTM_NO_WARM_UP=1 in the environment starts none.
 
 A run is compiled or eager from its first frame to its last: the two differ by float rounding (at most
 about a level of 8 bits in bf16), never within one clip. On a GPU auto stays eager (compiling has not been
@@ -29,6 +30,7 @@ import logging
 import os
 import subprocess
 import sys
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -85,15 +87,36 @@ def plan(compile_option: bool | None, device: torch.device, output_frames: int, 
     return False
 
 
+def warm_up_later(run: object, key: str, info: dict[str, Any], options: dict[str, Any]) -> bool:
+    """The warm-up for this clip's size (``plan`` said eager and the clip is long enough to want it next
+    time), started when ``run`` (the run's engine) is freed: when the filter is, at the run's end. Beside
+    the run it would slow it: with the warm-up compiling alongside, 220 frames of 640x360 came at 1.69-1.73
+    fps against 2.25-2.36 eager alone (this project's 2-core CPU; nice 19 and SCHED_IDLE alike: the
+    filter's threads wait on each other at every operation, and on the compile's cache and memory
+    traffic). None where one ran or failed, or where the environment sets CONVLSTM_NO_WARM_UP (render
+    farms, test suites). Whether one will start."""
+    if os.environ.get("CONVLSTM_NO_WARM_UP") or _settled(key):
+        return False
+    log.info("the learned part runs eager this time; once this run ends, a background process compiles it for "
+             "%sx%s (at idle priority, about a minute), so that later runs of this size start compiled (compile=0: "
+             "never)", info.get("width"), info.get("height"))
+    weakref.finalize(run, start_warm_up, key, info, options)
+    return True
+
+
+def _settled(key: str) -> bool:
+    marks = _marks()
+    return (marks / f"{key}.done").exists() or (marks / f"{key}.failed").exists()
+
+
 def start_warm_up(key: str, info: dict[str, Any], options: dict[str, Any]) -> bool:
-    """One background process that compiles the learned part for this clip's size (``plan`` said eager
-    and the clip is long enough to want it next time); none where one runs or failed, or where the
-    environment sets CONVLSTM_NO_WARM_UP (render farms, test suites). Whether one started."""
+    """One background process that compiles the learned part for this clip's size, now; none where one
+    runs, ran or failed, or where the environment sets CONVLSTM_NO_WARM_UP. Whether one started."""
     if os.environ.get("CONVLSTM_NO_WARM_UP"):
         return False
     marks = _marks()
     marks.mkdir(parents=True, exist_ok=True)
-    if (marks / f"{key}.done").exists() or (marks / f"{key}.failed").exists():
+    if _settled(key):
         return False
     running = marks / f"{key}.running"
     try:
@@ -115,9 +138,8 @@ def start_warm_up(key: str, info: dict[str, Any], options: dict[str, Any]) -> bo
                                 start_new_session=True, env=os.environ.copy())
     with os.fdopen(fd, "w") as f:
         f.write(str(proc.pid))
-    log.info("the learned part runs eager this time; a background process (nice %d, pid %d) compiles it for "
-             "%sx%s, so that later runs of this size start compiled (compile=0: never)", WARM_NICE, proc.pid,
-             info.get("width"), info.get("height"))
+    log.info("compiling the learned part for %sx%s in the background (pid %d, idle priority), for later runs",
+             info.get("width"), info.get("height"), proc.pid)
     return True
 
 
@@ -157,7 +179,7 @@ def warm_up(job_file: Path) -> int:
     from ..options import default_batch
     from .stages import make_engine
 
-    os.nice(WARM_NICE)
+    _stand_aside()
     job = json.loads(job_file.read_text())
     key, info = job["key"], job["info"]
     marks = job_file.parent
@@ -174,6 +196,15 @@ def warm_up(job_file: Path) -> int:
         raise
     finally:
         (marks / f"{key}.running").unlink(missing_ok=True)
+
+
+def _stand_aside() -> None:
+    """This process (and the compilers it starts) runs only where the CPU is otherwise idle: SCHED_IDLE
+    on Linux, else nice 19."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):
+        os.nice(WARM_NICE)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -364,7 +364,7 @@ def make_engine(options: Options, info: dict[str, Any], fmt: PixelFormat,
     engine = Engine(net, device, precision=precision, tile=options.tile or 0, compile=compiled)
     if options.compile is None and not compiled and device.type == "cpu" \
             and output_frames >= compiling.COMPILE_MIN_FRAMES:
-        compiling.start_warm_up(key, clip, options.filter_args())
+        compiling.warm_up_later(engine, key, clip, options.filter_args())
     return engine, net.any_time, source
 
 

@@ -1,9 +1,11 @@
 """Window means over the last two dimensions: the block averages of the motion search, its confidence,
 the trust map and the still rules, dozens per made frame.
 
-Running sums of shifted slices, a row's then a column's (the cost grows with the window's side, not its
-area). avg_pool2d, which did this before, took 4-8x as long on this project's CPU (2 threads, 9 planes of
-640x360 over 5 px: 17.8 ms against 2.1 ms), for the same means to float rounding (1e-7 of a mean)."""
+On the CPU, running sums of shifted slices, a row's then a column's (the cost grows with the window's side,
+not its area): avg_pool2d took 4-8x as long on this project's CPU (2 threads, 9 planes of 640x360 over 5 px:
+17.8 ms against 2.1 ms), for the same means to float rounding (1e-7 of a mean). On a GPU avg_pool2d stays,
+a row's then a column's: there each slice added is a kernel launch and a pass over memory (the search's
+counted operations rose from 2293 to 2893 a pass with the slices), and it has not been measured there."""
 from __future__ import annotations
 
 import threading
@@ -12,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 _SCALES: dict[tuple, torch.Tensor] = {}
-MAX_CPU_SCALES = 64   # kept in host memory (the frame-edge search's bands come in many sizes); none dropped on a GPU
+MAX_SCALES = 64   # kept (the frame-edge search's bands come in many sizes): the CPU's only, made in microseconds
 _LOCK = threading.Lock()
 
 
@@ -28,8 +30,8 @@ def _sum_along(x: torch.Tensor, side: int, dim: int) -> torch.Tensor:
 
 def _inverse_counts(h: int, w: int, side: int, like: torch.Tensor) -> torch.Tensor:
     """(h, w): 1 over how many pixels of the frame the window around each holds (fewer at the edges),
-    made once per size, window, device and dtype."""
-    key = (h, w, side, like.device, like.dtype)
+    made once per size, window and dtype (on the CPU)."""
+    key = (h, w, side, like.dtype)
     found = _SCALES.get(key)
     if found is None:
         with _LOCK, torch.inference_mode(False):
@@ -38,11 +40,8 @@ def _inverse_counts(h: int, w: int, side: int, like: torch.Tensor) -> torch.Tens
                 at = torch.arange(n, device=like.device)
                 return ((at + r).clamp_max(n - 1) - (at - r).clamp_min(0) + 1).to(like.dtype)
             found = 1 / (counts(h)[:, None] * counts(w)[None])
-            if found.is_cuda:     # finished before another stream reads it (filter/streams.py)
-                torch.cuda.current_stream(found.device).synchronize()
-            elif len(_SCALES) >= MAX_CPU_SCALES:
-                for old in [k for k, v in _SCALES.items() if not v.is_cuda]:
-                    del _SCALES[old]
+            if len(_SCALES) >= MAX_SCALES:
+                _SCALES.clear()
             _SCALES[key] = found
     return found
 
@@ -50,6 +49,9 @@ def _inverse_counts(h: int, w: int, side: int, like: torch.Tensor) -> torch.Tens
 def block_mean(x: torch.Tensor, side: int) -> torch.Tensor:
     """Mean over the side x side window around each pixel, of the pixels inside the frame (fewer at the
     edges), each channel apart: what avg_pool2d gives with count_include_pad=False."""
+    if x.is_cuda:
+        rows = F.avg_pool2d(x, (1, side), stride=1, padding=(0, side // 2), count_include_pad=False)
+        return F.avg_pool2d(rows, (side, 1), stride=1, padding=(side // 2, 0), count_include_pad=False)
     sums = _sum_along(_sum_along(x, side, -1), side, -2)
     return sums.mul_(_inverse_counts(*x.shape[-2:], side, x))
 
@@ -57,6 +59,9 @@ def block_mean(x: torch.Tensor, side: int) -> torch.Tensor:
 def box_mean(x: torch.Tensor, side: int) -> torch.Tensor:
     """Mean over the side x side window around each pixel with the frame's edges replicated (B, C, H, W)."""
     r = side // 2
+    if x.is_cuda:
+        x = F.avg_pool2d(F.pad(x, (r, r, 0, 0), mode="replicate"), (1, side), stride=1)
+        return F.avg_pool2d(F.pad(x, (0, 0, r, r), mode="replicate"), (side, 1), stride=1)
     padded = F.pad(x, (r, r, r, r), mode="replicate")
     h, w = x.shape[-2:]
     sums = _sum_along(_sum_along(padded, side, -1), side, -2)
