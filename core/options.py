@@ -83,8 +83,8 @@ class Options:
                                "whole frames")
     compile: bool | None = _option("flag", "torch.compile the network's learned part (faster frames): 1 always, 0 "
                                    "never; unset (auto): on the CPU, clips of 200 output frames or more run compiled "
-                                   "once a background warm-up for their frame size has finished (the first such run "
-                                   "starts it; docs/usage.md)")
+                                   "once a background warm-up for their frame size has finished (the end of the "
+                                   "first such run starts it; docs/usage.md)")
     detail: float | None = _option("float", "0..1: how much of the source frames' sharpness the new frames get "
                                    "back (default: the weights' own, 1 for the bundled model)")
     safety: float | None = _option("float", "0..1: how far a new frame falls back toward the plain blend of its two "

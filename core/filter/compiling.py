@@ -2,7 +2,7 @@
 makes compiling pay from a clip's first frame.
 
 Compiled, the learned part takes about two thirds of its eager time on the CPU (640x360, bf16, this
-project's 2-core machine: 0.31-0.34 s against 0.51-0.56 s a made frame). But a compile from nothing takes
+project's 2-core machine: 0.29-0.31 s against 0.38-0.45 s a made frame, bench). But a compile from nothing takes
 about a minute there (63 s), with inductor's cache holding the work about 4 s. So with ``compile`` unset
 (auto), on the CPU:
 
@@ -12,8 +12,8 @@ about a minute there (63 s), with inductor's cache holding the work about 4 s. S
 - any other clip runs eager, and when a long enough one ends (its filter freed), one background process
   (SCHED_IDLE, else nice 19: it takes only what is otherwise idle) compiles the learned part for its size
   into the cache, running the filter's own engine on a blank window, so the next run compiles in seconds.
-  Not during the run: beside it, it slowed the filter by a quarter (``warm_up_later``). About a minute of
-  CPU, once per size: a failed one leaves a ``.failed`` file and is not tried again.
+  Not during the run: beside it, it slowed the filter by a quarter (``warm_up_later``). 81 s at 640x360
+  on this project's machine, once per size: a failed one leaves a ``.failed`` file and is not tried again.
   CONVLSTM_NO_WARM_UP=1 in the environment starts none.
 
 A run is compiled or eager from its first frame to its last: the two differ by float rounding (at most
@@ -98,7 +98,7 @@ def warm_up_later(run: object, key: str, info: dict[str, Any], options: dict[str
     if os.environ.get("CONVLSTM_NO_WARM_UP") or _settled(key):
         return False
     log.info("the learned part runs eager this time; once this run ends, a background process compiles it for "
-             "%sx%s (at idle priority, about a minute), so that later runs of this size start compiled (compile=0: "
+             "%sx%s (at idle priority, a minute or two), so that later runs of this size start compiled (compile=0: "
              "never)", info.get("width"), info.get("height"))
     weakref.finalize(run, start_warm_up, key, info, options)
     return True
