@@ -114,6 +114,14 @@ def start_warm_up(key: str, info: dict[str, Any], options: dict[str, Any]) -> bo
     runs, ran or failed, or where the environment sets CONVLSTM_NO_WARM_UP. Whether one started."""
     if os.environ.get("CONVLSTM_NO_WARM_UP"):
         return False
+    try:
+        return _start(key, info, options)
+    except OSError as exc:      # a cache folder it cannot write, no Python to run: the runs stay eager
+        log.warning("could not start the background compile (%s); runs of this size stay eager", exc)
+        return False
+
+
+def _start(key: str, info: dict[str, Any], options: dict[str, Any]) -> bool:
     marks = _marks()
     marks.mkdir(parents=True, exist_ok=True)
     if _settled(key):
@@ -130,12 +138,17 @@ def start_warm_up(key: str, info: dict[str, Any], options: dict[str, Any]) -> bo
         except FileExistsError:
             return False
     job = {"key": key, "info": info, "options": options}
-    with open(marks / f"{key}.json", "w") as f:
-        json.dump(job, f)
-    with open(marks / f"{key}.log", "w") as out:
-        proc = subprocess.Popen([_python(), "-m", "convlstm.filter.compiling", str(marks / f"{key}.json")],
-                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True, env=os.environ.copy())
+    try:
+        with open(marks / f"{key}.json", "w") as f:
+            json.dump(job, f)
+        with open(marks / f"{key}.log", "w") as out:
+            proc = subprocess.Popen([_python(), "-m", "convlstm.filter.compiling", str(marks / f"{key}.json")],
+                                    stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                    start_new_session=True, env=os.environ.copy())
+    except OSError:
+        os.close(fd)
+        running.unlink(missing_ok=True)         # not left to say "running" for ever
+        raise
     with os.fdopen(fd, "w") as f:
         f.write(str(proc.pid))
     log.info("compiling the learned part for %sx%s in the background (pid %d, idle priority), for later runs",

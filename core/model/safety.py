@@ -43,8 +43,6 @@ OUTER_RATIO = (0.2, 0.6)         # O / U: at most 0.2 one outer side bears it ou
 FALLBACK_BELOW = 0.5             # a pixel "fell back" (the share reported) where trust is below this
 
 
-
-
 def _ramp(x: torch.Tensor, bounds: tuple[float, float]) -> torch.Tensor:
     lo, hi = bounds
     return ((x - lo) / (hi - lo)).clamp(0, 1)
