@@ -172,7 +172,10 @@ def _block_mean(x: torch.Tensor, block: Block = BLOCK) -> torch.Tensor:
     """Mean over the block around each pixel (fewer at the edges), each channel apart; for several
     sides, the average of their means (a window weighted toward its centre)."""
     if isinstance(block, tuple):
-        return sum(_block_mean(x, side) for side in block) / len(block)
+        total = _block_mean(x, block[0])
+        for side in block[1:]:
+            total.add_(_block_mean(x, side))
+        return total.div_(len(block))
     return block_mean(x, block)
 
 
@@ -220,7 +223,8 @@ def _cost(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, scale: int
             return origin[:, i:i + step] if origin is not None and origin.shape[1] == k else origin
         return torch.cat([_cost(a, b, v[:, i:i + step], t, scale, floor, part(i), block)
                           for i in range(0, k, step)], 1)
-    motion = (v if origin is None else v - origin).abs().sum(2)          # px of this level
+    moving = v[..., :1, :1] if v.stride(-1) == 0 and v.stride(-2) == 0 else v   # one vector a field: once
+    motion = (moving if origin is None else moving - origin).abs().sum(2)          # px of this level
     cost = _mismatch(a, b, v, t, block).mul_(torch.add(1, motion, alpha=SMALL_MOTION * scale))
     return cost if floor is None else cost.addcmul_(floor, motion, value=scale)
 
