@@ -519,3 +519,26 @@ def test_look_alike_icons_moving_between_coarse_pixels_keep_their_own_motion(mon
     wrong_whole, error_whole = wrong_and_error()
     assert wrong < 0.01 and wrong_whole > 0.08, (wrong, wrong_whole)
     assert error < 0.5 * error_whole, (error, error_whole)
+
+
+def test_the_finer_levels_refine_in_half_px(monkeypatch):
+    """Each level coarser than the frame refines within +-1 px in half px: in whole px a level's vectors
+    came out up to half a px of it (2 or 4 frame px) off, and the next level started from there. A
+    27.5 px pan of a texture at 720x404 (cityCC0's size and speed): vectors more than a px off 4.7 % ->
+    0.6 %, the compensated frame's error halved (seeds 1, 2, 4 alike: 8.0 -> 4.3 %, 4.0 -> 1.4 %,
+    2.1 -> 0.7 %)."""
+    from convlstm.model import motion
+    base = texture(404, 720, 0)
+    seq = steady(base, 27.5, 3.25)
+
+    def wrong_and_error() -> tuple[float, float]:
+        v = estimate_motion(seq[:, 1], seq[:, 2], outer=(seq[:, 0], seq[:, 3]))
+        inner = (..., slice(40, -40), slice(60, -60))
+        off = (v[:, 0][inner] - 27.5).abs().maximum((v[:, 1][inner] - 3.25).abs())
+        mc = warp_to(seq, v, mode="bicubic")
+        return float((off > 1).float().mean()), float((0.5 * (mc[:, 1] + mc[:, 2]) - base)[inner].abs().mean())
+    wrong, error = wrong_and_error()
+    monkeypatch.setattr(motion, "STEPS", motion.WHOLE_STEPS)
+    wrong_whole, error_whole = wrong_and_error()
+    assert wrong < 0.02 and wrong_whole > 0.035, (wrong, wrong_whole)
+    assert error < 0.7 * error_whole, (error, error_whole)
