@@ -245,7 +245,7 @@ def _coarse_block(scale: int) -> Block:
 def _moves(radius: int, scale: int) -> tuple[tuple[float, float], ...]:
     """The full search's candidates: every whole px within ``radius`` of the coarse level, and on a level
     at least HALF_PX_SCALE frame px to its px every half px too, row by row. A coarse px of 8 frame px is
-    too coarse a step: a stream of look-alike icons moving 13 px (1.75 coarse px) matched the icon behind
+    too coarse a step: a stream of look-alike icons moving 13 px (1.6 coarse px) matched the icon behind
     at -24 px better than its own motion's whole-px neighbours, and nothing finer walks that back
     (wannaworktogether, 480x352: 29.4 -> 31.2 dB, mvtools 30.6)."""
     div = 2 if scale >= HALF_PX_SCALE else 1
