@@ -286,3 +286,25 @@ def test_a_codecs_noise_at_single_pixels_is_still_but_grain_is_not():
     g = torch.Generator().manual_seed(3)
     grainy = frames + torch.randn(frames.shape, generator=g) * (3 / 127.5)
     assert float(still_weight(grainy, grainy).max()) == 0.0
+
+
+def test_grey_footage_makes_grey_frames_and_colour_is_left_alone(bundled):
+    """A window with no colour in any of its four frames (a black-and-white film, a grey camera) makes a grey
+    frame: the net, trained on colour, left faint colour at moving edges (a brownish rim on the grey
+    held-out clip visp-mire-2). Up to 2 levels between the channels still counts as grey; a window with
+    any colour is left exactly as the net made it."""
+    from convlstm.model.safety import keep_grey
+    grey = translated().mean(2, keepdim=True).expand(-1, -1, 3, -1, -1).contiguous()
+    with torch.no_grad():
+        raw = bundled.correct(bundled.compensate(grey)).frame
+    out = Engine(bundled, torch.device("cpu")).predict(grey, 0.5)[0]
+    assert float((raw.amax(1) - raw.amin(1)).max()) > 0                # the net's own frame is not grey
+    assert torch.equal(out[0], out[1]) and torch.equal(out[1], out[2])
+    frame = torch.rand(1, 3, 64, 96) * 2 - 1
+    tinted = grey.clone()
+    tinted[:, :, 0] += 1.5 / 127.5                                    # 1.5 levels of red: still grey
+    assert torch.equal(keep_grey(frame, tinted)[0, 0], frame.mean(1)[0])
+    tinted[:, 2, 0, 10, 10] += 1.0 / 127.5                            # one pixel of one frame at 2.5 levels
+    assert torch.equal(keep_grey(frame, tinted), frame)
+    colour = translated()
+    assert torch.equal(keep_grey(frame, colour), frame)

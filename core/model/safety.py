@@ -123,9 +123,25 @@ def still_weight(frames: torch.Tensor, moved: torch.Tensor) -> torch.Tensor:
 
 
 def settle(frame: torch.Tensor, frames: torch.Tensor, moved: torch.Tensor, t: Time) -> torch.Tensor:
-    """``hold_still``, then ``settle_steps``: the two always-on rules, with the blend made once."""
+    """``hold_still``, then ``settle_steps``, then ``keep_grey``: the always-on rules, with the blend made
+    once."""
     safe = blend_at(frames, t).to(frame.dtype)
-    return settle_steps(hold_still(frame, frames, moved, t, safe), frames, moved, t, safe)
+    return keep_grey(settle_steps(hold_still(frame, frames, moved, t, safe), frames, moved, t, safe), frames)
+
+
+GREY_LEVELS = 2.0   # 8-bit levels: a window whose four frames' channels differ by at most this nowhere is grey
+
+
+def keep_grey(frame: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+    """A window of grey footage (a black-and-white film, a grey camera: in none of its four frames (B, 4, 3,
+    H, W on [-1, 1]) do a pixel's channels differ by more than GREY_LEVELS) makes a grey frame: the net,
+    trained on colour, leaves faint colour at moving edges there (the grey held-out clip visp-mire-2: a
+    brownish rim on a white disc). Each pixel then takes its channels' mean; a window with any colour is
+    left as it is."""
+    with torch.no_grad():
+        spread = (frames.amax(2) - frames.amin(2)).flatten(1).amax(1).float() * 127.5     # (B,) 8-bit levels
+        grey = (spread <= GREY_LEVELS).view(-1, 1, 1, 1)
+    return torch.where(grey, frame.mean(1, keepdim=True).expand_as(frame), frame)
 
 
 def hold_still(frame: torch.Tensor, frames: torch.Tensor, moved: torch.Tensor, t: Time,
