@@ -141,6 +141,8 @@ def keep_grey(frame: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
         spread = (frames.amax(2) - frames.amin(2)).flatten(1).amax(1).float() * 127.5     # (B,) 8-bit levels
         grey = (spread <= GREY_LEVELS).view(-1, 1, 1, 1)
+    if not grey.is_cuda and not grey.any():     # a colour clip: no mean made (on a GPU, asking would wait)
+        return frame
     return torch.where(grey, frame.mean(1, keepdim=True).expand_as(frame), frame)
 
 
