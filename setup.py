@@ -47,7 +47,13 @@ setup(
             define_macros=[("Py_LIMITED_API", "0x030C0000")],
             py_limited_api=True,
             extra_compile_args=[] if sys.platform == "win32" else ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
-        )
+        ),
+        Extension(   # the motion search's CPU kernel (core/model/kernels.py loads it with ctypes)
+            "convlstm.model._kernels",
+            sources=["core/model/kernels.c"],
+            py_limited_api=True,
+            extra_compile_args=["/O2"] if sys.platform == "win32" else ["-O3", "-Wall", "-Wextra"],
+        ),
     ],
     cmdclass={"build_ext": PluginBuild},
     options={"bdist_wheel": {"py_limited_api": "cp312"}},

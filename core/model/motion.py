@@ -34,6 +34,7 @@ import threading
 import torch
 import torch.nn.functional as F
 
+from . import kernels
 from .box import block_mean
 
 LUMA = (0.299, 0.587, 0.114)   # BT.601 luma weights of R, G, B; the one copy, imported wherever luma is taken
@@ -181,9 +182,13 @@ def _block_mean(x: torch.Tensor, block: Block = BLOCK) -> torch.Tensor:
 
 def _mismatch(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, block: Block = BLOCK) -> torch.Tensor:
     """Block-averaged |a(p - t v) - b(p + (1 - t) v)|, summed over the planes (``_planes``), for K
-    candidate fields v (B, K, 2, h, w): (B, K, h, w)."""
-    t = _per_sample(t)
-    return _block_mean((sample_each(a, v, -t) - sample_each(b, v, 1 - t)).abs_().sum(2), block)
+    candidate fields v (B, K, 2, h, w): (B, K, h, w). On the CPU the reads and their difference are one
+    fused kernel (``kernels``); this expression is its reference, and what a GPU runs."""
+    summed = kernels.bilinear_mismatch(a, b, v, t)
+    if summed is None:
+        t = _per_sample(t)
+        summed = (sample_each(a, v, -t) - sample_each(b, v, 1 - t)).abs_().sum(2)
+    return _block_mean(summed, block)
 
 
 def _floor(a: torch.Tensor, b: torch.Tensor, t: Time = 0.5, origin: torch.Tensor | None = None,

@@ -1,0 +1,97 @@
+"""The CPU's fused kernel for the motion search's inner step (kernels.c), called through ctypes.
+
+ctypes releases the GIL for the call, so the rows are split between torch's threads (the calling thread
+takes one share, a small pool the others) and the filter's serving threads keep working meanwhile. Where
+the kernel cannot run (a GPU tensor, another dtype, a gradient wanted, the module not built: a source tree
+run without its build step) the caller's torch expression runs instead: ``bilinear_mismatch`` returns None.
+That expression stays the reference (motion._mismatch) and the one a GPU runs; tests/test_kernels.py holds
+the two to float rounding."""
+from __future__ import annotations
+
+import ctypes
+import importlib.util
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import torch
+
+log = logging.getLogger(__name__)
+
+ENABLED = True          # the tests set it False to run the torch reference on the CPU
+MIN_SPLIT = 1 << 15     # output px below which one thread does it all (a handoff costs more)
+
+_lock = threading.Lock()
+_state: dict[str, object] = {}
+
+
+def _function():
+    """The kernel's entry point, or None where the module was not built (said once in the log)."""
+    if "function" not in _state:
+        with _lock:
+            if "function" not in _state:
+                function = None
+                spec = importlib.util.find_spec(f"{__package__}._kernels")
+                if spec is not None and spec.origin:
+                    function = ctypes.CDLL(spec.origin).bilinear_mismatch
+                    pointer, size = ctypes.c_void_p, ctypes.c_int64
+                    function.argtypes = [pointer, pointer, size, size, size, pointer, pointer, size, pointer,
+                                         pointer, size, size]
+                    function.restype = ctypes.c_int
+                else:
+                    log.info("the motion search's CPU kernel is not built (%s._kernels): it runs on torch alone, "
+                             "slower; `pip install .` builds it", __package__)
+                _state["function"] = function
+    return _state["function"]
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    with _lock:
+        if _state.get("workers", 0) < workers:     # the old pool's threads finish what they hold and end
+            _state["pool"] = ThreadPoolExecutor(workers, thread_name_prefix="convlstm-kernel")
+            _state["workers"] = workers
+        return _state["pool"]
+
+
+def instruction_set() -> str | None:
+    """What the kernel runs on this CPU ("avx2" or "scalar"), None where it is not built: for the bench."""
+    function = _function()
+    if function is None:
+        return None
+    one = torch.zeros(1, 1, 1, 1)
+    strides = (ctypes.c_int64 * 5)(0, 0, 0, 0, 0)
+    kind = function(one.data_ptr(), one.data_ptr(), 1, 1, 1, one.data_ptr(), strides, 1, one.data_ptr(),
+                    torch.empty(1).data_ptr(), 0, 1)
+    return "avx2" if kind == 2 else "scalar"
+
+
+def bilinear_mismatch(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor,
+                      t: float | torch.Tensor) -> torch.Tensor | None:
+    """(B, K, h, w): for K fields v (B or 1, K, 2, h, w) in px, |a(p - t v) - b(p + (1 - t) v)| summed over
+    a's and b's planes (B, C, h, w), bilinear reads with the frame's edges clamped, t a float or one per
+    sample (B, 1, 1, 1). None where the kernel does not run (module docstring)."""
+    n, c, h, w = a.shape
+    if (not ENABLED or a.is_cuda or a.dtype != torch.float32 or b.shape != a.shape or b.dtype != a.dtype
+            or v.dtype != a.dtype or v.device != a.device or v.dim() != 5 or v.shape[2] != 2
+            or tuple(v.shape[-2:]) != (h, w) or v.shape[0] not in (1, n)
+            or (torch.is_grad_enabled() and (a.requires_grad or b.requires_grad or v.requires_grad))):
+        return None
+    function = _function()
+    if function is None:
+        return None
+    a, b = a.contiguous(), b.contiguous()
+    v = v.expand(n, *v.shape[1:])
+    k = v.shape[1]
+    times = (t.reshape(-1).float().expand(n) if torch.is_tensor(t) else torch.full((n,), float(t))).contiguous()
+    out = torch.empty(n, k, h, w)
+    strides = (ctypes.c_int64 * 5)(*v.stride())
+    args = (a.data_ptr(), b.data_ptr(), c, h, w, v.data_ptr(), strides, k, times.data_ptr(), out.data_ptr())
+    rows = n * k * h
+    threads = min(torch.get_num_threads(), max(1, rows * w // MIN_SPLIT), rows)
+    cuts = [rows * i // threads for i in range(threads + 1)]
+    others = [_pool(threads - 1).submit(function, *args, cuts[i], cuts[i + 1]) for i in range(1, threads)] \
+        if threads > 1 else []
+    function(*args, cuts[0], cuts[1])
+    for other in others:
+        other.result()
+    return out

@@ -1,0 +1,69 @@
+"""The motion search's fused CPU kernel (model/kernels.c) against its torch reference (motion._mismatch's
+expression, what a GPU runs), and the search's vectors with and without it."""
+import pytest
+import torch
+
+from convlstm.model import kernels, motion
+from test_motion import steady, texture
+
+
+@pytest.fixture
+def reference():
+    """Runs the torch expression instead of the kernel inside the block."""
+    def run(fn, *args):
+        kernels.ENABLED = False
+        try:
+            return fn(*args)
+        finally:
+            kernels.ENABLED = True
+    return run
+
+
+def torch_mismatch(a, b, v, t):
+    t = motion._per_sample(t)
+    return (motion.sample_each(a, v, -t) - motion.sample_each(b, v, 1 - t)).abs().sum(2)
+
+
+def test_the_installed_package_has_the_kernel():
+    assert kernels.instruction_set() in ("avx2", "scalar")
+
+
+@pytest.mark.parametrize("h, w", [(37, 53), (16, 1100)])     # odd sizes (not whole vectors of 8); a wide row
+def test_the_kernel_reads_as_grid_sample_does(h, w):
+    g = torch.Generator().manual_seed(1)
+    a, b = torch.rand(2, 3, h, w, generator=g), torch.rand(2, 3, h, w, generator=g)
+    fields = {
+        "per pixel, far outside the frame too": torch.randn(2, 4, 2, h, w, generator=g) * 20,
+        "one vector a field (expanded: no stride)": (torch.randn(1, 5, 2, 1, 1, generator=g) * 7).expand(2, 5, 2, h, w),
+        "one set for the batch": torch.randn(1, 3, 2, h, w, generator=g) * 3,
+        "not contiguous": (torch.randn(2, 2, h, w, 3, generator=g) * 5).permute(0, 4, 1, 2, 3),
+        "whole px": torch.randint(-4, 5, (2, 3, 2, h, w), generator=g).float(),
+    }
+    for t in (0.5, 1 / 3, torch.tensor([0.25, 0.8]).view(2, 1, 1, 1)):
+        for name, v in fields.items():
+            got = kernels.bilinear_mismatch(a, b, v, t)
+            want = torch_mismatch(a, b, v, t)
+            assert got is not None and got.shape == want.shape == (2, v.shape[1], h, w), name
+            # grid_sample goes through -1..1 units and back: its positions are off by ~1e-5 px
+            assert (got - want).abs().max() < 1e-3, (name, t)
+
+
+def test_the_kernel_steps_aside_where_it_cannot_run():
+    a = torch.rand(1, 3, 8, 8)
+    v = torch.zeros(1, 1, 2, 8, 8)
+    assert kernels.bilinear_mismatch(a.double(), a.double(), v.double(), 0.5) is None
+    assert kernels.bilinear_mismatch(a, a, torch.zeros(1, 1, 2, 4, 4), 0.5) is None       # another size
+    with torch.enable_grad():
+        assert kernels.bilinear_mismatch(a.requires_grad_(), a, v, 0.5) is None          # no gradient here
+
+
+def test_the_search_finds_the_same_motion_with_the_kernel(reference):
+    """Float rounding may break a near tie the other way; the vectors must still agree almost everywhere."""
+    base = texture(128, 192, seed=3)
+    seq = steady(base, 13.0, -5.5)
+    fast = motion.estimate_motion(seq[:, 1], seq[:, 2], outer=(seq[:, 0], seq[:, 3]))
+    slow = reference(motion.estimate_motion, seq[:, 1], seq[:, 2], 0.5, (seq[:, 0], seq[:, 3]))
+    apart = (fast - slow).abs().amax(1)
+    assert (apart > 0.25).float().mean() < 0.005
+    inner = fast[..., 16:-16, 24:-24]
+    assert (inner - torch.tensor([13.0, -5.5]).view(1, 2, 1, 1)).abs().amax(1).median() < 0.2
