@@ -67,3 +67,12 @@ def test_the_search_finds_the_same_motion_with_the_kernel(reference):
     assert (apart > 0.25).float().mean() < 0.005
     inner = fast[..., 16:-16, 24:-24]
     assert (inner - torch.tensor([13.0, -5.5]).view(1, 2, 1, 1)).abs().amax(1).median() < 0.2
+
+
+def test_the_bench_counts_what_a_gpu_runs():
+    """The counts of operations and bytes (evaluate/flops.py) are of the torch expression, the GPU's path:
+    under a dispatch mode the kernel steps aside."""
+    from torch.utils.flop_counter import FlopCounterMode
+    a = torch.rand(1, 3, 8, 8)
+    with FlopCounterMode(display=False):
+        assert kernels.bilinear_mismatch(a, a, torch.zeros(1, 1, 2, 8, 8), 0.5) is None

@@ -414,7 +414,8 @@ def bench(sizes: list[tuple[int, int]], device: str = "auto", precisions: list[s
     rows = [_in_fresh_process(case, device, frames, compare)
             for case in cases(sizes, precisions, batches, scales, channels_last, tiles, compile)]
     print(format_table(rows))
-    machine = machine_description()
+    from ..model.kernels import instruction_set
+    machine = f"{machine_description()}, motion kernel: {instruction_set() or 'not built (torch)'}"
     print(f"machine: {machine}")
     if json_path:
         Path(json_path).write_text(json.dumps({"machine": machine, "rows": rows}, indent=2))

@@ -2,8 +2,9 @@
 
 ctypes releases the GIL for the call, so the rows are split between torch's threads (the calling thread
 takes one share, a small pool the others) and the filter's serving threads keep working meanwhile. Where
-the kernel cannot run (a GPU tensor, another dtype, a gradient wanted, the module not built: a source tree
-run without its build step) the caller's torch expression runs instead: ``bilinear_mismatch`` returns None.
+the kernel cannot run (a GPU tensor, another dtype, a gradient wanted, a dispatch mode watching torch's
+operations, as the bench's counts of what a GPU runs, or the module not built: a source tree run without
+its build step) the caller's torch expression runs instead: ``bilinear_mismatch`` returns None.
 That expression stays the reference (motion._mismatch) and the one a GPU runs; tests/test_kernels.py holds
 the two to float rounding."""
 from __future__ import annotations
@@ -58,10 +59,10 @@ def instruction_set() -> str | None:
     function = _function()
     if function is None:
         return None
-    one = torch.zeros(1, 1, 1, 1)
+    one, out = torch.zeros(2), torch.empty(1)     # a 1x1 frame of one plane, and its vector; kept alive
     strides = (ctypes.c_int64 * 5)(0, 0, 0, 0, 0)
     kind = function(one.data_ptr(), one.data_ptr(), 1, 1, 1, one.data_ptr(), strides, 1, one.data_ptr(),
-                    torch.empty(1).data_ptr(), 0, 1)
+                    out.data_ptr(), 0, 1)
     return "avx2" if kind == 2 else "scalar"
 
 
@@ -71,8 +72,8 @@ def bilinear_mismatch(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor,
     a's and b's planes (B, C, h, w), bilinear reads with the frame's edges clamped, t a float or one per
     sample (B, 1, 1, 1). None where the kernel does not run (module docstring)."""
     n, c, h, w = a.shape
-    if (not ENABLED or a.is_cuda or a.dtype != torch.float32 or b.shape != a.shape or b.dtype != a.dtype
-            or v.dtype != a.dtype or v.device != a.device or v.dim() != 5 or v.shape[2] != 2
+    if (not ENABLED or a.device.type != "cpu" or torch._C._len_torch_dispatch_stack() or a.dtype != torch.float32
+            or b.shape != a.shape or b.dtype != a.dtype or b.device != a.device or v.dtype != a.dtype or v.device != a.device or v.dim() != 5 or v.shape[2] != 2
             or tuple(v.shape[-2:]) != (h, w) or v.shape[0] not in (1, n)
             or (torch.is_grad_enabled() and (a.requires_grad or b.requires_grad or v.requires_grad))):
         return None
