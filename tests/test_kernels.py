@@ -3,7 +3,7 @@ expression, what a GPU runs), and the search's vectors with and without it."""
 import pytest
 import torch
 
-from convlstm.model import kernels, motion
+from convlstm.model import box, kernels, motion
 from test_motion import steady, texture
 
 
@@ -46,6 +46,19 @@ def test_the_kernel_reads_as_grid_sample_does(h, w):
             assert got is not None and got.shape == want.shape == (2, v.shape[1], h, w), name
             # grid_sample goes through -1..1 units and back: its positions are off by ~1e-5 px
             assert (got - want).abs().max() < 1e-3, (name, t)
+
+
+@pytest.mark.parametrize("shape", [(1, 1089, 45, 80), (2, 3, 37, 53), (1, 1, 3, 2000), (4, 1, 1), (5, 7)])
+@pytest.mark.parametrize("side", [1, 5, 9])
+def test_block_means_are_avg_pools_without_the_padding(shape, side, reference):
+    """Windows wider than the frame, one-row frames, many planes split between threads at any row."""
+    x = torch.rand(shape, generator=torch.Generator().manual_seed(side))
+    got = box.block_mean(x, side)
+    want = reference(box.block_mean, x, side)
+    assert got.shape == x.shape and (got - want).abs().max() < 1e-6
+    if len(shape) == 4:
+        pooled = torch.nn.functional.avg_pool2d(x, side, stride=1, padding=side // 2, count_include_pad=False)
+        assert (got - pooled).abs().max() < 1e-6
 
 
 def test_the_kernel_steps_aside_where_it_cannot_run():

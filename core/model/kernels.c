@@ -1,4 +1,4 @@
-/* The motion search's inner step on the CPU, fused: for each pixel p of K candidate fields v, the two
+/* The motion search's two inner steps on the CPU. First, fused: for each pixel p of K candidate fields v, the two
  * frames read bilinearly along the trajectory through p (a at p - t v, b at p + (1 - t) v, coordinates
  * clamped to the frame as grid_sample's border padding does) and their absolute difference summed over
  * the planes. kernels.py calls it (the GIL released, rows split between threads) and keeps the torch
@@ -7,13 +7,17 @@
  * Why: in torch the same step is a grid per candidate, two grid_sample reads of every plane, a
  * difference, its absolute value and a sum, each a pass over memory; at 640x360 it was two thirds of the
  * motion search's time. Here nothing is written but the sum. With AVX2 and FMA (chosen at run time), 8
- * pixels at a time by gathers; otherwise one at a time. Plain C with no Python API in the work itself:
+ * pixels at a time by gathers; otherwise one at a time. Second, the block means of such sums (box.py): in
+ * torch the running sums of shifted slices, a row's then a column's, are a pass over memory per slice,
+ * and on the full search's hundreds of small planes they took more than half its time. Plain C with no
+ * Python API in the work itself:
  * the module exists only so that setuptools builds and installs it beside the package.
  */
 #define Py_LIMITED_API 0x030C0000
 #include <Python.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #if defined(_WIN32)
 #define EXPORT __declspec(dllexport)
@@ -170,6 +174,56 @@ EXPORT int bilinear_mismatch(const float *a, const float *b, int64_t channels, i
         }
     }
     return segment == segment_scalar ? 1 : 2;
+}
+
+/* Rows row_begin..row_end of the flattened (planes, height) output: each pixel's mean over the side x side
+ * window around it, of the pixels inside the frame (fewer at the edges), x and out (planes, height, width)
+ * float32 contiguous. Each call sums its own rows' neighbours along x again (up to side - 1 rows beyond
+ * its range), so calls on different rows share nothing. */
+EXPORT void block_mean(const float *x, float *out, int64_t height, int64_t width, int64_t side,
+                       int64_t row_begin, int64_t row_end)
+{
+    const int64_t r = side / 2;
+    float *across = malloc(sizeof(float) * (size_t)width * (size_t)(row_end - row_begin + 2 * r));
+    float *inverse_x = malloc(sizeof(float) * (size_t)width);
+    if (!across || !inverse_x) {   /* out of memory: the caller sees NaN (never silently plausible) */
+        for (int64_t i = row_begin * width; i < row_end * width; i++) out[i] = NAN;
+        free(across);
+        free(inverse_x);
+        return;
+    }
+    for (int64_t i = 0; i < width; i++)
+        inverse_x[i] = 1.f / (float)((i + r < width - 1 ? i + r : width - 1) - (i - r > 0 ? i - r : 0) + 1);
+    for (int64_t r0 = row_begin; r0 < row_end;) {
+        const int64_t plane = r0 / height, y0 = r0 % height;
+        const int64_t y1 = (plane + 1) * height < row_end ? height : row_end - plane * height;
+        const int64_t from = y0 - r > 0 ? y0 - r : 0, to = y1 + r < height ? y1 + r : height;
+        const float *src = x + plane * height * width;
+        for (int64_t y = from; y < to; y++) {       /* sums along x of the rows this part reads */
+            const float *in = src + y * width;
+            float *line = across + (y - from) * width;
+            for (int64_t i = 0; i < width; i++) line[i] = in[i];
+            for (int64_t d = 1; d <= r && d < width; d++) {
+                for (int64_t i = d; i < width; i++) line[i] += in[i - d];
+                for (int64_t i = 0; i < width - d; i++) line[i] += in[i + d];
+            }
+        }
+        for (int64_t y = y0; y < y1; y++) {        /* then along y, and the counts */
+            const int64_t lo = y - r > 0 ? y - r : 0, hi = y + r < height - 1 ? y + r : height - 1;
+            float *o = out + (plane * height + y) * width;
+            const float *first = across + (lo - from) * width;
+            for (int64_t i = 0; i < width; i++) o[i] = first[i];
+            for (int64_t k = lo + 1; k <= hi; k++) {
+                const float *line = across + (k - from) * width;
+                for (int64_t i = 0; i < width; i++) o[i] += line[i];
+            }
+            const float inverse_y = 1.f / (float)(hi - lo + 1);
+            for (int64_t i = 0; i < width; i++) o[i] *= inverse_x[i] * inverse_y;
+        }
+        r0 = plane * height + y1;
+    }
+    free(across);
+    free(inverse_x);
 }
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, .m_name = "_kernels", .m_size = -1};

@@ -1,12 +1,13 @@
-"""The CPU's fused kernel for the motion search's inner step (kernels.c), called through ctypes.
+"""The CPU's kernels for the motion search's two inner steps (kernels.c), called through ctypes: the
+candidates' mismatch (``bilinear_mismatch``) and block means (``block_mean``).
 
 ctypes releases the GIL for the call, so the rows are split between torch's threads (the calling thread
 takes one share, a small pool the others) and the filter's serving threads keep working meanwhile. Where
-the kernel cannot run (a GPU tensor, another dtype, a gradient wanted, a dispatch mode watching torch's
+a kernel cannot run (a GPU tensor, another dtype, a gradient wanted, a dispatch mode watching torch's
 operations, as the bench's counts of what a GPU runs, or the module not built: a source tree run without
-its build step) the caller's torch expression runs instead: ``bilinear_mismatch`` returns None.
-That expression stays the reference (motion._mismatch) and the one a GPU runs; tests/test_kernels.py holds
-the two to float rounding."""
+its build step) the caller's torch expression runs instead: each returns None. Those expressions stay
+the reference (motion._mismatch, box.block_mean) and what a GPU runs; tests/test_kernels.py holds each
+pair to float rounding."""
 from __future__ import annotations
 
 import ctypes
@@ -26,24 +27,31 @@ _lock = threading.Lock()
 _state: dict[str, object] = {}
 
 
-def _function():
-    """The kernel's entry point, or None where the module was not built (said once in the log)."""
-    if "function" not in _state:
+_POINTER, _SIZE = ctypes.c_void_p, ctypes.c_int64
+_SIGNATURES = {   # name: (argument types, result type)
+    "bilinear_mismatch": ([_POINTER, _POINTER, _SIZE, _SIZE, _SIZE, _POINTER, _POINTER, _SIZE, _POINTER, _POINTER,
+                           _SIZE, _SIZE], ctypes.c_int),
+    "block_mean": ([_POINTER, _POINTER, _SIZE, _SIZE, _SIZE, _SIZE, _SIZE], None),
+}
+
+
+def _function(name: str):
+    """A kernel's entry point, or None where the module was not built (said once in the log)."""
+    if "library" not in _state:
         with _lock:
-            if "function" not in _state:
-                function = None
+            if "library" not in _state:
                 spec = importlib.util.find_spec(f"{__package__}._kernels")
-                if spec is not None and spec.origin:
-                    function = ctypes.CDLL(spec.origin).bilinear_mismatch
-                    pointer, size = ctypes.c_void_p, ctypes.c_int64
-                    function.argtypes = [pointer, pointer, size, size, size, pointer, pointer, size, pointer,
-                                         pointer, size, size]
-                    function.restype = ctypes.c_int
+                library = ctypes.CDLL(spec.origin) if spec is not None and spec.origin else None
+                if library is None:
+                    log.info("the motion search's CPU kernels are not built (%s._kernels): it runs on torch "
+                             "alone, slower; `pip install .` builds them", __package__)
                 else:
-                    log.info("the motion search's CPU kernel is not built (%s._kernels): it runs on torch alone, "
-                             "slower; `pip install .` builds it", __package__)
-                _state["function"] = function
-    return _state["function"]
+                    for symbol, (arguments, result) in _SIGNATURES.items():
+                        getattr(library, symbol).argtypes = arguments
+                        getattr(library, symbol).restype = result
+                _state["library"] = library
+    library = _state["library"]
+    return None if library is None else getattr(library, name)
 
 
 def _pool(workers: int) -> ThreadPoolExecutor:
@@ -56,7 +64,7 @@ def _pool(workers: int) -> ThreadPoolExecutor:
 
 def instruction_set() -> str | None:
     """What the kernel runs on this CPU ("avx2" or "scalar"), None where it is not built: for the bench."""
-    function = _function()
+    function = _function("bilinear_mismatch")
     if function is None:
         return None
     one, out = torch.zeros(2), torch.empty(1)     # a 1x1 frame of one plane, and its vector; kept alive
@@ -77,7 +85,7 @@ def bilinear_mismatch(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor,
             or tuple(v.shape[-2:]) != (h, w) or v.shape[0] not in (1, n)
             or (torch.is_grad_enabled() and (a.requires_grad or b.requires_grad or v.requires_grad))):
         return None
-    function = _function()
+    function = _function("bilinear_mismatch")
     if function is None:
         return None
     a, b = a.contiguous(), b.contiguous()
@@ -86,13 +94,33 @@ def bilinear_mismatch(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor,
     times = (t.reshape(-1).float().expand(n) if torch.is_tensor(t) else torch.full((n,), float(t))).contiguous()
     out = torch.empty(n, k, h, w)
     strides = (ctypes.c_int64 * 5)(*v.stride())
-    args = (a.data_ptr(), b.data_ptr(), c, h, w, v.data_ptr(), strides, k, times.data_ptr(), out.data_ptr())
-    rows = n * k * h
-    threads = min(torch.get_num_threads(), max(1, rows * w // MIN_SPLIT), rows)
+    _split(function, (a.data_ptr(), b.data_ptr(), c, h, w, v.data_ptr(), strides, k, times.data_ptr(),
+                      out.data_ptr()), n * k * h, w)
+    return out
+
+
+def block_mean(x: torch.Tensor, side: int) -> torch.Tensor | None:
+    """Mean over the side x side window around each pixel of x (..., h, w), of the pixels inside the frame
+    (fewer at the edges), each plane apart; None where the kernel does not run (module docstring)."""
+    if (not ENABLED or x.device.type != "cpu" or torch._C._len_torch_dispatch_stack() or x.dtype != torch.float32
+            or x.dim() < 2 or x.numel() == 0 or (torch.is_grad_enabled() and x.requires_grad)):
+        return None
+    function = _function("block_mean")
+    if function is None:
+        return None
+    x = x.contiguous()
+    h, w = x.shape[-2:]
+    out = torch.empty_like(x)
+    _split(function, (x.data_ptr(), out.data_ptr(), h, w, side), x.numel() // w, w)
+    return out
+
+
+def _split(function, args: tuple, rows: int, width: int) -> None:
+    """function(*args, first row, end row) over ``rows`` rows of ``width`` px, split between torch's threads."""
+    threads = min(torch.get_num_threads(), max(1, rows * width // MIN_SPLIT), rows)
     cuts = [rows * i // threads for i in range(threads + 1)]
     others = [_pool(threads - 1).submit(function, *args, cuts[i], cuts[i + 1]) for i in range(1, threads)] \
         if threads > 1 else []
     function(*args, cuts[0], cuts[1])
     for other in others:
         other.result()
-    return out
