@@ -542,3 +542,14 @@ def test_the_finer_levels_refine_in_half_px(monkeypatch):
     wrong_whole, error_whole = wrong_and_error()
     assert wrong < 0.02 and wrong_whole > 0.035, (wrong, wrong_whole)
     assert error < 0.7 * error_whole, (error, error_whole)
+
+
+def test_the_vector_median_is_the_median_of_each_3x3_window():
+    """_smooth's network of minima and maxima against torch.median over the windows, ties included."""
+    from convlstm.model.motion import _smooth
+    g = torch.Generator().manual_seed(0)
+    for v in (torch.randn(2, 2, 45, 80, generator=g), torch.randint(-2, 3, (1, 2, 17, 9), generator=g).float(),
+              torch.randn(1, 2, 1, 1, generator=g)):
+        b, _, h, w = v.shape
+        windows = F.unfold(F.pad(v, (1, 1, 1, 1), mode="replicate"), 3).view(b, 2, 9, h, w)
+        assert torch.equal(_smooth(v), windows.median(dim=2).values)
