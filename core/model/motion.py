@@ -229,7 +229,8 @@ def _cost(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, scale: int
         return torch.cat([_cost(a, b, v[:, i:i + step], t, scale, floor, part(i), block)
                           for i in range(0, k, step)], 1)
     moving = v[..., :1, :1] if v.stride(-1) == 0 and v.stride(-2) == 0 else v   # one vector a field: once
-    motion = (moving if origin is None else moving - origin).abs().sum(2)          # px of this level
+    apart = moving if origin is None else moving - origin
+    motion = apart[:, :, 0].abs().add_(apart[:, :, 1].abs())   # px of this level; abs().sum(2) to the bit, faster
     cost = _mismatch(a, b, v, t, block).mul_(torch.add(1, motion, alpha=SMALL_MOTION * scale))
     return cost if floor is None else cost.addcmul_(floor, motion, value=scale)
 
