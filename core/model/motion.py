@@ -9,8 +9,8 @@ differences (``_planes``): a thing may differ from its background in colour alon
 search on the first pyramid level at most 48 px on its short side, reaching 64 px of motion at least, over
 a window weighted toward its centre by a wider one where that spans little of the frame
 (``_coarse_block``); at every finer level a pixel whose upsampled vector clearly fails takes a neighbour's
-(1 or 2 px away), then every vector is refined by +-1 px; the finest level gets a sub-pixel fit. Motion
-beyond the full search's reach (a fast pan, up to half the frame along each axis) comes from the camera:
+(1 or 2 px away), then every vector is refined within +-1 px in half px; the finest level gets a
+sub-pixel fit. Motion beyond the full search's reach (a fast pan, up to half the frame along each axis) comes from the camera:
 the strongest translations between the two frames by phase correlation on the coarse level are tried
 around every pixel too, and taken where the full search clearly failed; such vectors are then refined
 with the prior for small motion centred on the camera's motion (``_camera``). Along the frame's edges,
@@ -396,21 +396,22 @@ def _remeasure(v: torch.Tensor, ident: torch.Tensor, camera: torch.Tensor) -> to
     return torch.stack(out, 1)
 
 
-WHOLE_STEPS = tuple((dx, dy) for dy in (-1, 0, 1) for dx in (-1, 0, 1))
 STEPS = tuple((dx / 2, dy / 2) for dy in range(-2, 3) for dx in range(-2, 3))     # +-1 px in half px
 
 
 def _search(a: torch.Tensor, b: torch.Tensor, start: torch.Tensor, t: Time, scale: int,
             floor: torch.Tensor, origin: torch.Tensor | None = None) -> torch.Tensor:
-    """Best v among start + every offset in STEPS, within +-1 px in half px, on every level coarser than
-    the frame (WHOLE_STEPS on the frame, where the sub-px fit follows); motion counted from ``origin``
-    (B, 2, h, w). In whole px a level's vectors came out up to half a px of that level off (2 or 4 frame
-    px), and the next level's +-1 px started from there: quick check (every fourth predicted frame of the
-    14 clips) 35.74 -> 35.87 dB, every clip gaining, cityCC0's city pan +0.70. One joint search: whole px
-    first and then half px around the best (tried at every level) gained less and lost elsewhere (demo
-    +0.22 where the joint search gave +0.38, wannaworktogether -0.37). On the frame too: 35.92, but
-    at 640x360 that level's 25 candidates cost 0.25 s a made frame more (9 now)."""
-    steps = _constant(STEPS if scale > 1 else WHOLE_STEPS, start)
+    """Best v among start + every offset in STEPS, within +-1 px in half px, on every level (on the
+    frame, the sub-px fit follows); motion counted from ``origin`` (B, 2, h, w). In whole px a level's
+    vectors came out up to half a px of that level off (2 or 4 frame px), and the next level's +-1 px
+    started from there: quick check (every fourth predicted frame of the 14 clips) 35.74 -> 35.87 dB with
+    the levels between the coarse one and the frame, every clip gaining, cityCC0's city pan +0.70; 35.92
+    with the frame's own level too (since 2026-12-07, when the CPU's kernels made its 25 candidates cost
+    0.06 s a made frame more at 640x360, not 0.25: 12 of the 14 clips gain, up to +0.16, none loses more
+    than 0.002). One joint search: whole px first and then half px around the best (tried at every
+    level) gained less and lost elsewhere (demo +0.22 where the joint search gave +0.38,
+    wannaworktogether -0.37)."""
+    steps = _constant(STEPS, start)
     costs = _cost(a, b, start[:, None] + steps.view(1, -1, 2, 1, 1), t, scale, floor,
                   None if origin is None else origin[:, None])
     # min, not argmin: the same first of equals, and on the CPU argmin across the candidates (not the last
