@@ -23,6 +23,7 @@ def test_the_manylinux_wheel_installs_into_a_fresh_venv_and_autoloads(tmp_path):
     assert tags[2:4] == ["cp312", "abi3"] and "manylinux" in tags[4], wheel.name
     names = zipfile.ZipFile(wheel).namelist()
     assert "vapoursynth/plugins/convlstm/convlstm.so" in names and "convlstm/assets/interpolate.vpy" in names
+    assert "convlstm/model/_kernels.abi3.so" in names       # the motion search's CPU kernels
     assert any(n.endswith("licenses/LICENSE") for n in names) and "convlstm/weights/default.pt" in names
 
     # A fresh venv: its own vapoursynth (whose plugin folder autoloading reads) and this wheel; torch and
@@ -44,6 +45,8 @@ def test_the_manylinux_wheel_installs_into_a_fresh_venv_and_autoloads(tmp_path):
     code = ("import vapoursynth as vs, convlstm, pathlib\n"
             "assert pathlib.Path(vs.__file__).is_relative_to(pathlib.Path(__import__('sys').prefix)), vs.__file__\n"
             "assert pathlib.Path(convlstm.__file__).is_relative_to(pathlib.Path(__import__('sys').prefix))\n"
+            "from convlstm.model.kernels import instruction_set\n"
+            "assert instruction_set() in ('avx2', 'scalar'), instruction_set()\n"
             "clip = vs.core.std.BlankClip(format=vs.YUV420P8, width=64, height=48, length=4, color=[80, 128, 128])\n"
             "out = vs.core.convlstm.Interpolate(clip, device='cpu')\n"
             "print(out.num_frames, out.get_frame(3).props['ConvLSTMInterpolated'])\n")
