@@ -149,9 +149,7 @@ EXPORT int bilinear_mismatch(const float *a, const float *b, int64_t channels, i
                              const float *v, const int64_t *vs, int64_t candidates, const float *times,
                              float *out, int64_t row_begin, int64_t row_end)
 {
-    static Segment segment = 0;
-    if (!segment)
-        segment = choose_segment();   /* the same answer in every thread: a race only repeats it */
+    const Segment segment = choose_segment();   /* a few loads: asked on every call, nothing shared */
     const int64_t image = channels * height * width;
     float gathered[2][SEGMENT];
     for (int64_t r = row_begin; r < row_end; r++) {

@@ -74,16 +74,22 @@ def instruction_set() -> str | None:
     return "avx2" if kind == 2 else "scalar"
 
 
+def _runs_here(*tensors: torch.Tensor) -> bool:
+    """Whether a kernel may take these: float32 in host memory, no gradient wanted, no dispatch mode
+    watching (module docstring)."""
+    return (ENABLED and not torch._C._len_torch_dispatch_stack()
+            and all(x.device.type == "cpu" and x.dtype == torch.float32 for x in tensors)
+            and not (torch.is_grad_enabled() and any(x.requires_grad for x in tensors)))
+
+
 def bilinear_mismatch(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor,
                       t: float | torch.Tensor) -> torch.Tensor | None:
     """(B, K, h, w): for K fields v (B or 1, K, 2, h, w) in px, |a(p - t v) - b(p + (1 - t) v)| summed over
     a's and b's planes (B, C, h, w), bilinear reads with the frame's edges clamped, t a float or one per
     sample (B, 1, 1, 1). None where the kernel does not run (module docstring)."""
     n, c, h, w = a.shape
-    if (not ENABLED or a.device.type != "cpu" or torch._C._len_torch_dispatch_stack() or a.dtype != torch.float32
-            or b.shape != a.shape or b.dtype != a.dtype or b.device != a.device or v.dtype != a.dtype or v.device != a.device or v.dim() != 5 or v.shape[2] != 2
-            or tuple(v.shape[-2:]) != (h, w) or v.shape[0] not in (1, n)
-            or (torch.is_grad_enabled() and (a.requires_grad or b.requires_grad or v.requires_grad))):
+    if (not _runs_here(a, b, v) or b.shape != a.shape or v.dim() != 5 or v.shape[2] != 2
+            or tuple(v.shape[-2:]) != (h, w) or v.shape[0] not in (1, n)):
         return None
     function = _function("bilinear_mismatch")
     if function is None:
@@ -102,8 +108,7 @@ def bilinear_mismatch(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor,
 def block_mean(x: torch.Tensor, side: int) -> torch.Tensor | None:
     """Mean over the side x side window around each pixel of x (..., h, w), of the pixels inside the frame
     (fewer at the edges), each plane apart; None where the kernel does not run (module docstring)."""
-    if (not ENABLED or x.device.type != "cpu" or torch._C._len_torch_dispatch_stack() or x.dtype != torch.float32
-            or x.dim() < 2 or x.numel() == 0 or (torch.is_grad_enabled() and x.requires_grad)):
+    if not _runs_here(x) or x.dim() < 2 or x.numel() == 0:
         return None
     function = _function("block_mean")
     if function is None:
