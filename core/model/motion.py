@@ -19,7 +19,8 @@ judge a vector: given I1 and I4 (``outer``), the side that sees the place does (
 ``warp_to`` lets the frame that sees it stand in for the one that does not. Where the vectors are not
 borne out by the frames the search did not use (noise, flicker, a mistaken pattern), ``confidence`` says
 so and the model keeps the plain frames there. Every step is plain tensor arithmetic, so CPU and CUDA run
-the same code.
+the same code; on the CPU the candidates' mismatch and the block means run as kernels that compute the
+same to float rounding (``kernels``), with these expressions as their reference.
 
 The target time t is a float, or in training one per sample as a (B, 1, 1, 1) tensor (``Time``).
 
