@@ -89,3 +89,24 @@ def test_the_bench_counts_what_a_gpu_runs():
     a = torch.rand(1, 3, 8, 8)
     with FlopCounterMode(display=False):
         assert kernels.bilinear_mismatch(a, a, torch.zeros(1, 1, 2, 8, 8), 0.5) is None
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")   # the point here
+def test_a_forked_child_runs_the_kernels():
+    """The rows are split with a thread pool; a child forked after it was made has none of its threads.
+    (The child checks with numpy: torch's own OpenMP pool may not run in a forked child.)"""
+    import os
+    a = torch.rand(1, 3, 64, 640)
+    v = torch.zeros(1, 4, 2, 64, 640)
+    if torch.get_num_threads() < 2:
+        pytest.skip("one thread: the kernels split no rows")
+    assert kernels.bilinear_mismatch(a, a, v, 0.5) is not None                # the pool exists now
+    pid = os.fork()
+    if pid == 0:                                   # the child: exit 0 only if the kernel finished
+        ok = False
+        try:
+            ok = not kernels.bilinear_mismatch(a, a, v, 0.5).numpy().any()
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import importlib.util
 import logging
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -52,6 +53,15 @@ def _function(name: str):
                 _state["library"] = library
     library = _state["library"]
     return None if library is None else getattr(library, name)
+
+
+def _forget_pool() -> None:
+    """In a forked child the pool's threads do not exist, and work given to it would wait for ever."""
+    _state.pop("pool", None)
+    _state.pop("workers", None)
+
+
+os.register_at_fork(after_in_child=_forget_pool)
 
 
 def _pool(workers: int) -> ThreadPoolExecutor:
