@@ -110,3 +110,15 @@ def test_a_forked_child_runs_the_kernels():
             os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+@pytest.mark.parametrize("shape", [(1, 25, 37, 53), (2, 1089, 9, 16), (3, 1, 4, 4), (2, 9, 1, 300)])
+def test_the_cheapest_candidate_is_torchs_min(shape):
+    """Values and first indices of min(1), ties and NaN (which torch counts as the smallest) included."""
+    g = torch.Generator().manual_seed(shape[1])
+    for cost in (torch.rand(shape, generator=g), torch.randint(0, 3, shape, generator=g).float()):
+        if shape[1] > 2:
+            cost[:, 2, 0, 0] = cost[:, 1, 0, 0] = float("nan")
+        value, index = kernels.min_over_candidates(cost)
+        want_value, want_index = cost.min(1, keepdim=True)
+        assert torch.equal(index, want_index) and torch.equal(value.nan_to_num(-1), want_value.nan_to_num(-1))

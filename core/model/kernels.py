@@ -1,12 +1,13 @@
-"""The CPU's kernels for the motion search's two inner steps (kernels.c), called through ctypes: the
-candidates' mismatch (``bilinear_mismatch``) and block means (``block_mean``).
+"""The CPU's kernels for the motion search's inner steps (kernels.c), called through ctypes: the
+candidates' mismatch (``bilinear_mismatch``), block means (``block_mean``) and each pixel's cheapest
+candidate (``min_over_candidates``).
 
 ctypes releases the GIL for the call, so the rows are split between torch's threads (the calling thread
 takes one share, a small pool the others) and the filter's serving threads keep working meanwhile. Where
 a kernel cannot run (a GPU tensor, another dtype, a gradient wanted, a dispatch mode watching torch's
 operations, as the bench's counts of what a GPU runs, or the module not built: a source tree run without
 its build step) the caller's torch expression runs instead: each returns None. Those expressions stay
-the reference (motion._mismatch, box.block_mean) and what a GPU runs; tests/test_kernels.py holds each
+the reference (motion._mismatch, box.block_mean, torch's min) and what a GPU runs; tests/test_kernels.py holds each
 pair to float rounding."""
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ _SIGNATURES = {   # name: (argument types, result type)
     "bilinear_mismatch": ([_POINTER, _POINTER, _SIZE, _SIZE, _SIZE, _POINTER, _POINTER, _SIZE, _POINTER, _POINTER,
                            _SIZE, _SIZE], ctypes.c_int),
     "block_mean": ([_POINTER, _POINTER, _SIZE, _SIZE, _SIZE, _SIZE, _SIZE], None),
+    "min_over_candidates": ([_POINTER, _SIZE, _SIZE, _POINTER, _POINTER, _SIZE, _SIZE], None),
 }
 
 
@@ -128,6 +130,22 @@ def block_mean(x: torch.Tensor, side: int) -> torch.Tensor | None:
     out = torch.empty_like(x)
     _split(function, (x.data_ptr(), out.data_ptr(), h, w, side), x.numel() // w, w)
     return out
+
+
+def min_over_candidates(cost: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """(values, indices), each (B, 1, h, w), of cost (B, K, h, w): what cost.min(1, keepdim=True) gives,
+    the first of equals and NaN as torch orders it; None where the kernel does not run."""
+    if not _runs_here(cost) or cost.dim() != 4 or cost.numel() == 0:
+        return None
+    function = _function("min_over_candidates")
+    if function is None:
+        return None
+    cost = cost.contiguous()
+    n, k, h, w = cost.shape
+    value = torch.empty(n, 1, h, w)
+    index = torch.empty(n, 1, h, w, dtype=torch.int64)
+    _split(function, (cost.data_ptr(), k, h * w, value.data_ptr(), index.data_ptr()), n * h * w, k)
+    return value, index
 
 
 def _split(function, args: tuple, rows: int, width: int) -> None:
