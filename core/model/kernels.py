@@ -63,7 +63,8 @@ def _forget_pool() -> None:
     _state.pop("workers", None)
 
 
-os.register_at_fork(after_in_child=_forget_pool)
+if hasattr(os, "register_at_fork"):     # POSIX only; Windows does not fork
+    os.register_at_fork(after_in_child=_forget_pool)
 
 
 def _pool(workers: int) -> ThreadPoolExecutor:
