@@ -1,5 +1,5 @@
-/* The motion search's two inner steps on the CPU. First, fused: for each pixel p of K candidate fields v, the two
- * frames read bilinearly along the trajectory through p (a at p - t v, b at p + (1 - t) v, coordinates
+/* The motion search's inner steps on the CPU. First, fused: for each pixel p of K candidate fields v,
+ * the two frames read bilinearly along the trajectory through p (a at p - t v, b at p + (1 - t) v, coordinates
  * clamped to the frame as grid_sample's border padding does) and their absolute difference summed over
  * the planes. kernels.py calls it (the GIL released, rows split between threads) and keeps the torch
  * reference that a GPU runs; tests/test_kernels.py holds the two to float rounding.
