@@ -66,6 +66,7 @@ def test_the_kernel_steps_aside_where_it_cannot_run():
     v = torch.zeros(1, 1, 2, 8, 8)
     assert kernels.bilinear_mismatch(a.double(), a.double(), v.double(), 0.5) is None
     assert kernels.bilinear_mismatch(a, a, torch.zeros(1, 1, 2, 4, 4), 0.5) is None       # another size
+    assert kernels.bilinear_mismatch(a, a, torch.zeros(1, 0, 2, 8, 8), 0.5).shape == (1, 0, 8, 8)   # no candidates
     with torch.enable_grad():
         assert kernels.bilinear_mismatch(a.requires_grad_(), a, v, 0.5) is None          # no gradient here
 

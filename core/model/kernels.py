@@ -151,6 +151,8 @@ def min_over_candidates(cost: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]
 
 def _split(function, args: tuple, rows: int, width: int) -> None:
     """function(*args, first row, end row) over ``rows`` rows of ``width`` px, split between torch's threads."""
+    if rows <= 0:
+        return                                      # nothing to compute (no candidates): no call at all
     threads = min(torch.get_num_threads(), max(1, rows * width // MIN_SPLIT), rows)
     cuts = [rows * i // threads for i in range(threads + 1)]
     others = [_pool(threads - 1).submit(function, *args, cuts[i], cuts[i + 1]) for i in range(1, threads)] \
