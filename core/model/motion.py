@@ -10,17 +10,17 @@ search on the first pyramid level at most 48 px on its short side, reaching 64 p
 a window weighted toward its centre by a wider one where that spans little of the frame
 (``_coarse_block``); at every finer level a pixel whose upsampled vector clearly fails takes a neighbour's
 (1 or 2 px away), then every vector is refined within +-1 px in half px; the finest level gets a
-sub-pixel fit. Motion beyond the full search's reach (a fast pan, up to half the frame along each axis) comes from the camera:
-the strongest translations between the two frames by phase correlation on the coarse level are tried
-around every pixel too, and taken where the full search clearly failed; such vectors are then refined
-with the prior for small motion centred on the camera's motion (``_camera``). Along the frame's edges,
-where a trajectory leaves the frame in I2 or I3 (a pan's leading and trailing strips), I2 and I3 cannot
-judge a vector: given I1 and I4 (``outer``), the side that sees the place does (``_edges``), and
-``warp_to`` lets the frame that sees it stand in for the one that does not. Where the vectors are not
-borne out by the frames the search did not use (noise, flicker, a mistaken pattern), ``confidence`` says
-so and the model keeps the plain frames there. Every step is plain tensor arithmetic, so CPU and CUDA run
-the same code; on the CPU the candidates' mismatch and the block means run as kernels that compute the
-same to float rounding (``kernels``), with these expressions as their reference.
+sub-pixel fit. Motion beyond the full search's reach (a fast pan, up to half the frame along each axis)
+comes from the camera: the strongest translations between the two frames by phase correlation on the coarse
+level are tried around every pixel too, and taken where the full search clearly failed; such vectors are
+then refined with the prior for small motion centred on the camera's motion (``_camera``). Along the
+frame's edges, where a trajectory leaves the frame in I2 or I3 (a pan's leading and trailing strips), I2
+and I3 cannot judge a vector: given I1 and I4 (``outer``), the side that sees the place does (``_edges``),
+and ``warp_to`` lets the frame that sees it stand in for the one that does not. Where the vectors are not
+borne out by the frames the search did not use (noise, flicker, a mistaken pattern), ``confidence`` says so
+and the model keeps the plain frames there. Every step is plain tensor arithmetic, so CPU and CUDA run the
+same code; on the CPU the candidates' mismatch, the block means and each pixel's cheapest candidate run as
+kernels that compute the same to float rounding (``kernels``), with these expressions as their reference.
 
 The target time t is a float, or in training one per sample as a (B, 1, 1, 1) tensor (``Time``).
 
@@ -698,7 +698,7 @@ def _edges(frames: torch.Tensor, v: torch.Tensor, t: Time, camera: torch.Tensor 
             fields = torch.stack(candidates[first:first + 8], 1)                  # (B, K, 2, h, w)
             cost, detail, leaves = _seen_mismatch(frames, fields, t, (y0, x0))
             score = _proof(cost, detail)
-            low, index = torch.where(score <= 0, score, torch.full_like(score, math.inf)).min(1, keepdim=True)
+            low, index = _cheapest(torch.where(score <= 0, score, torch.full_like(score, math.inf)))
             cost, detail, leaves = cost.gather(1, index), detail.gather(1, index), leaves.gather(1, index)
             # where the pixel's own vector proved nothing (a dark patch that moved on matches itself at
             # many a wrong vector): a clear win (by more than MATCH_NOISE; a match of flat reads is none
