@@ -31,8 +31,8 @@ class ModelConfig:
     ``blend_mask`` lets the synthesis net weight I2 and I3 per pixel in its base (model/synthesis.py).
     ``detail`` (0 to 1) makes up that share of the frame's detail deficit against its two compensated
     sources (model/detail.py): at 1 the new frames are as sharp as the source frames.
-    ``safety`` (0 to 1) is how far a made frame falls back toward the blend where the motion is not trusted
-    (model/safety.py; inference only, and only with motion compensation).
+    ``safety`` (0 to 1) is how far a made frame falls back toward the compensated pair's blend where the
+    motion is not trusted (model/safety.py; inference only, and only with motion compensation).
     """
 
     channels: tuple[int, ...] = (8, 16, 32, 64, 96)

@@ -87,10 +87,10 @@ class Options:
                                    "first such run starts it; docs/usage.md)")
     detail: float | None = _option("float", "0..1: how much of the source frames' sharpness the new frames get "
                                    "back (default: the weights' own, 1 for the bundled model)")
-    safety: float | None = _option("float", "0..1: how far a new frame falls back toward the plain blend of its two "
-                                   "neighbours where the motion cannot be trusted (changing texture, shapes that "
-                                   "appear, bent outlines; docs/usage.md, \"The safety net\"); 0 off (default: the "
-                                   "weights' own, 0 for the bundled model)")
+    safety: float | None = _option("float", "0..1: how far a new frame falls back toward the average of its two "
+                                   "neighbours brought to its time, where the motion cannot be trusted (changing "
+                                   "texture such as water, shapes that appear, bent outlines; docs/usage.md, \"The "
+                                   "safety net\"); 0 off (default: the weights' own, 1 for the bundled model)")
     mask: bool | None = _option("flag", "show the safety net's trust map as the picture of the new frames (grey: "
                                 "white = the net's frame kept, black = the blend taken); source frames pass "
                                 "unchanged (default off)")

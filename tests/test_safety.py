@@ -1,5 +1,5 @@
-"""The safety net (model/safety.py): where the motion cannot be trusted a made frame falls back toward the
-blend, where it can the net's frame is kept; the trust map is in [0, 1], reaches the filter's stages as a
+"""The safety net (model/safety.py): where the motion cannot be trusted over an area a made frame falls back
+toward the compensated pair's blend, where it can (or only a thin band doubts it) the net's frame is kept; the trust map is in [0, 1], reaches the filter's stages as a
 picture (mask=1), and every pass (whole frames, tiles) gets the same rule through Net.safeguard."""
 import pytest
 import torch
@@ -11,7 +11,8 @@ from convlstm.config import ModelConfig
 from convlstm.errors import InterpolateError
 from convlstm.filter.engine import Engine
 from convlstm.model import Net
-from convlstm.model.safety import blend_at, fall_back, step_weight, still_weight, summary, trust_map
+from convlstm.model.safety import (FAILURE_AREA, blend_at, fall_back, opened, step_weight, still_weight, summary,
+                                   trust_map)
 from helpers import TINY_MOTION
 
 INFO = {"width": 96, "height": 64, "num_frames": 8, "fps_num": 24, "fps_den": 1, "color_family": vs.RGB,
@@ -59,15 +60,20 @@ def test_trust_is_in_range_and_high_on_a_clean_translation(bundled):
 
 
 def without_and_with_safety(net, frames):
-    """The engine's frame at t = 0.5 with safety 0, then 1 (the net left at 0)."""
+    """The engine's frame at t = 0.5 with safety 0, then 1 (the net left as it was)."""
     engine = Engine(net, torch.device("cpu"))
+    before = net.config.safety
     net.set_safety(0.0)
-    plain = engine.predict(frames, 0.5)
-    net.set_safety(1.0)
     try:
+        plain = engine.predict(frames, 0.5)
+        net.set_safety(1.0)
         return plain, engine.predict(frames, 0.5)
     finally:
-        net.set_safety(0.0)
+        net.set_safety(before)
+
+
+def test_the_bundled_model_falls_back_by_default(bundled):
+    assert load_weights(None)[0].config.safety == 1.0
 
 
 def test_a_clean_translation_is_left_as_the_net_made_it(bundled):
@@ -75,27 +81,58 @@ def test_a_clean_translation_is_left_as_the_net_made_it(bundled):
     assert (safe - plain).abs().mean() < 0.003 * 2   # under a level of 8-bit on average
 
 
-def test_where_the_fields_disagree_the_frame_goes_toward_the_blend(bundled):
+def test_where_the_fields_disagree_the_frame_goes_toward_the_compensated_blend(bundled):
     frames = changing()
     with torch.no_grad():
         moved = bundled.compensate(frames)
     trust = trust_map(frames, moved)
     assert summary(trust)[0] < 0.3, summary(trust)
     plain, safe = without_and_with_safety(bundled, frames)
-    blend = blend_at(frames, 0.5)[0]
+    blend = blend_at(moved, 0.5)[0]
     assert (safe - blend).abs().mean() < 0.5 * (plain - blend).abs().mean()
 
 
+def failing_in(columns: slice, width: int = 96) -> tuple[torch.Tensor, torch.Tensor]:
+    """(frames, moved) of a still grey picture where, in ``columns``, all four frames are unrelated
+    textures and the compensated ones are the frames as they came: the middle pair differ, no vector
+    explains them, neither outer side bears them out."""
+    frames = torch.zeros(1, 4, 3, 64, width)
+    for k in range(4):
+        frames[0, k, :, :, columns] = texture(30 + k, 64, width)[:, 16:80, 16:16 + width][..., columns]
+    return frames, frames.clone()
+
+
+def test_a_failure_falls_back_where_it_fills_an_area_not_along_a_thin_band():
+    """Water fills an area; along a motion boundary the pair and one outer side can disagree in a band a
+    few px wide, which the net handles: that band keeps the net's frame."""
+    wide = trust_map(*failing_in(slice(20, 76)))
+    assert float(wide[..., 8:-8, 40:56].max()) < 0.1
+    band = trust_map(*failing_in(slice(45, 49)))     # 4 px: its window means spread it to about 10
+    assert float(band.min()) > 0.999
+
+
+def test_opened_keeps_what_fills_the_square_and_counts_the_edges_as_absent():
+    x = torch.zeros(1, 1, 40, 40)
+    x[..., 5:25, 10:30] = 1.0          # 20 px wide: kept whole
+    x[..., 30:40, 0:4] = 1.0           # 4 px wide, at the edge: gone
+    out = opened(x, 9)
+    torch.testing.assert_close(out[..., :28, :], x[..., :28, :])
+    assert float(out[..., 30:, :].max()) == 0.0
+    edge = torch.zeros(1, 1, 40, 40)
+    edge[..., :, :12] = 1.0            # a 12 px band along the left edge fills the square there
+    torch.testing.assert_close(opened(edge, 9), edge)
+
+
 def test_fall_back_is_a_per_pixel_mix_scaled_by_strength():
-    frames = changing()
+    moved = changing()                 # standing in for the four frames brought to t
     frame = torch.zeros(1, 3, 64, 96)
     trust = torch.linspace(0, 1, 96).view(1, 1, 1, 96).expand(1, 1, 64, 96)
-    blend = blend_at(frames, 0.5)
-    torch.testing.assert_close(fall_back(frame, frames, trust, 0.5), (1 - trust) * blend)
-    torch.testing.assert_close(fall_back(frame, frames, trust, 0.5, strength=0.0), frame)
+    blend = blend_at(moved, 0.5)
+    torch.testing.assert_close(fall_back(frame, moved, trust, 0.5), (1 - trust) * blend)
+    torch.testing.assert_close(fall_back(frame, moved, trust, 0.5, strength=0.0), frame)
     # away from halfway the blend leans to the nearer frame, smoothly in t
     t = torch.tensor([0.25]).view(1, 1, 1, 1)
-    torch.testing.assert_close(blend_at(frames, t), 0.75 * frames[:, 1] + 0.25 * frames[:, 2])
+    torch.testing.assert_close(blend_at(moved, t), 0.75 * moved[:, 1] + 0.25 * moved[:, 2])
 
 
 def test_every_pass_gets_it_whole_or_tiled_and_training_steps_do_not():
@@ -106,7 +143,7 @@ def test_every_pass_gets_it_whole_or_tiled_and_training_steps_do_not():
         out = net(frames)
         raw = net.correct(net.compensate(frames))
     assert out.trust is not None and out.trust.shape == (1, 1, 64, 96)
-    torch.testing.assert_close(out.frame, fall_back(raw.frame, frames, out.trust, 0.5))
+    torch.testing.assert_close(out.frame, fall_back(raw.frame, net.compensate(frames), out.trust, 0.5))
     whole = Engine(net, torch.device("cpu")).predict(frames, 0.5)
     tiled = Engine(net, torch.device("cpu"), tile=64).predict(frames, 0.5)
     assert (whole - tiled).abs().max() < 0.05         # the tiles' own seam only; the map is the whole frame's

@@ -1,5 +1,6 @@
-"""The safety net: where the motion cannot be trusted, the made frame falls back smoothly toward the plain
-time-weighted blend of I2 and I3 (issue 28 item 3; what SVPFlow's masks and mvtools' ``ml`` do for theirs).
+"""The safety net: where the motion cannot be trusted, the made frame falls back smoothly toward the
+time-weighted average of the compensated I2 and I3 (issue 28 item 3; what SVPFlow's masks and mvtools'
+``ml`` do for theirs).
 
 Not learned: a rule on top of the trained net, from what the motion stage already has, the four frames as
 they came (``frames``) and as the net saw them, brought to time t (``moved``). Luma, means over a
@@ -15,10 +16,22 @@ TRUST_BLOCK window, on [0, 1]:
   middle pair with one agreeing side is not a failure. O / U near 0: one side bears the motion out.
 
 The failure measure is the product of the three ramps (each 0 below its low end, 1 above its high end), so
-a pixel falls back only where all three say so; trust = 1 - failure, spread by a TRUST_SMOOTH box so that
-the fallback has no seam. The thresholds were chosen on held-out material only (synthetic water, a disc
-rotating in place, a textured object crossing a textured background, icons appearing, and two real
-held-out clips; never the evaluation clips): docs/results.md, "The safety net".
+a pixel falls back only where all three say so; then only where it fills a FAILURE_AREA square (an opening:
+the least over the square, then the most): a texture that changes (water, foliage, smoke) fills areas,
+while along a motion boundary the middle pair and one outer side can disagree in a band a few px wide that
+the net handles (a disc passing over a cup's rim lost 0.3 dB where that band fell back). trust = 1 -
+failure, spread by a TRUST_SMOOTH box so that the fallback has no seam. The thresholds were chosen on
+held-out material only (synthetic water, a disc rotating in place, a textured object crossing a textured
+background, icons appearing, and two real held-out clips; never the evaluation clips): docs/results.md,
+"The safety net".
+
+What it falls back to is the compensated pair's time-weighted average, (1 - t) I2' + t I3', not the net's
+frame and not the plain blend: where the pair disagree and no outer side bears the motion out, the net,
+trained on motion its frames explain, paints a texture of its own (on rendered water a held-out clip's
+frames lost 0.3-0.6 dB to the plain average of the compensated pair, row band by row band), and the
+average of two equally likely pictures is the least-squares answer. Where the vectors themselves are
+doubted, the compensated frames are already the plain ones (``Net.compensate`` mixes them by
+``motion.confidence``), so the average is the plain blend there.
 
 Apart from the safety net and always: what holds still between I2 and I3 is their blend (``hold_still``),
 and so is what changed in place between them and held still before and after (``settle_steps``).
@@ -37,6 +50,7 @@ from .motion import LUMA, Time, _constant
 
 TRUST_BLOCK = 9                  # px: the window each measure is averaged over
 TRUST_SMOOTH = 15                # px: the box that spreads trust (no hard seam where the fallback starts)
+FAILURE_AREA = 15                # px: a failure falls back only where it fills a square this wide
 UNCHANGED_LEVELS = (2.0, 8.0)    # U in 8-bit levels: below 2 nothing falls back, from 8 it may fully
 MIDDLE_RATIO = (0.1, 0.5)        # D / U: at most 0.1 the motion explains the pair; from 0.5 it does not
 OUTER_RATIO = (0.2, 0.6)         # O / U: at most 0.2 one outer side bears it out; from 0.6 neither does
@@ -71,22 +85,32 @@ def trust_map(frames: torch.Tensor, moved: torch.Tensor) -> torch.Tensor:
                              comp[:, 0] - comp[:, 1], comp[:, 2] - comp[:, 3]], 1).abs()
         u, d, left, right = box_mean(pairs, TRUST_BLOCK).unbind(1)
         failure = _unexplained(u, d) * _ramp(torch.minimum(left, right) / u.clamp_min(1e-3), OUTER_RATIO)
-        return box_mean((1 - failure)[:, None], TRUST_SMOOTH).clamp(0, 1)
+        return box_mean(1 - opened(failure[:, None], FAILURE_AREA), TRUST_SMOOTH).clamp(0, 1)
+
+
+def opened(x: torch.Tensor, side: int) -> torch.Tensor:
+    """x (B, 1, H, W) where it fills a square ``side`` px wide: the least over the square, then the most
+    (a morphological opening; edges count as absent, not as zeros)."""
+    pad = side // 2
+    least = -F.max_pool2d(-x, side, stride=1, padding=pad)
+    return F.max_pool2d(least, side, stride=1, padding=pad)
 
 
 def blend_at(frames: torch.Tensor, t: Time) -> torch.Tensor:
-    """The safe frame: I2 and I3 as they came, weighted by their nearness to time t."""
+    """I2 and I3 of (B, 4, 3, H, W) frames weighted by their nearness to time t: the plain blend of the frames
+    as they came, the safety net's fallback of the frames brought to t."""
     if isinstance(t, float) and t == 0.5:
         return 0.5 * (frames[:, 1] + frames[:, 2])
     return (1 - t) * frames[:, 1] + t * frames[:, 2]
 
 
-def fall_back(frame: torch.Tensor, frames: torch.Tensor, trust: torch.Tensor, t: Time,
+def fall_back(frame: torch.Tensor, moved: torch.Tensor, trust: torch.Tensor, t: Time,
               strength: float = 1.0) -> torch.Tensor:
-    """trust * frame + (1 - trust) * blend, with the fallback scaled by ``strength`` (0: the frame as it is)."""
+    """trust * frame + (1 - trust) * the compensated pair's blend (``moved``: the four frames brought to
+    time t), with the fallback scaled by ``strength`` (0: the frame as it is)."""
     if strength != 1.0:
         trust = 1 - strength * (1 - trust)
-    safe = blend_at(frames, t).to(frame.dtype)
+    safe = blend_at(moved, t).to(frame.dtype)
     return safe + trust.to(frame.dtype) * (frame - safe)
 
 
