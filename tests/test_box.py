@@ -1,10 +1,11 @@
 """The window means (model/box.py): on the CPU by running sums, the same means as avg_pool2d's to float
-rounding, at every size down to a single pixel and windows wider than the frame."""
+rounding, at every size down to a single pixel and windows wider than the frame; the window maxima,
+max_pool2d's exactly."""
 import pytest
 import torch
 import torch.nn.functional as F
 
-from convlstm.model.box import block_mean, box_mean
+from convlstm.model.box import block_mean, box_mean, window_max
 
 
 def pooled_block_mean(x, side):
@@ -28,3 +29,10 @@ def test_the_window_means_are_avg_pool2ds(shape, side):
         b = box_mean(x, side)
         assert b.shape == x.shape and torch.allclose(b, pooled_box_mean(x, side), atol=1e-6, rtol=0)
     assert torch.equal(x, torch.rand(shape, generator=torch.Generator().manual_seed(side)))   # input untouched
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 45, 80), (2, 3, 7, 5), (1, 1, 1, 1), (1, 2, 3, 100)])
+@pytest.mark.parametrize("side", [1, 3, 5, 9, 15, 17])
+def test_the_window_maxima_are_max_pool2ds(shape, side):
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(side))
+    assert torch.equal(window_max(x, side), F.max_pool2d(x, side, stride=1, padding=side // 2))

@@ -1,5 +1,6 @@
 """Window means over the last two dimensions: the block averages of the motion search, its confidence,
-the trust map and the still rules, dozens per made frame.
+the trust map and the still rules, dozens per made frame; and window maxima (``window_max``) for the
+safety net's rules.
 
 On the CPU, running sums of shifted slices, a row's then a column's (the cost grows with the window's side,
 not its area): avg_pool2d took 4-8x as long on this project's CPU (2 threads, 9 planes of 640x360 over 5 px:
@@ -74,3 +75,24 @@ def box_mean(x: torch.Tensor, side: int) -> torch.Tensor:
     h, w = x.shape[-2:]
     sums = _sum_along(_sum_along(padded, side, -1), side, -2)
     return sums[..., r:r + h, r:r + w].mul_(1 / (side * side))
+
+
+def window_max(x: torch.Tensor, side: int) -> torch.Tensor:
+    """The largest value in the ``side`` x ``side`` square (odd) centred on each pixel, what lies beyond the
+    edges left out: F.max_pool2d(x, side, stride=1, padding=side // 2)'s values, a row's then a column's,
+    each by doubling (the maxima of 1, 2, 4, 8 entries, then two overlapping ones of those): 8 passes for
+    15 px. max_pool2d compares the whole square at every pixel: a 15 px opening of a 640x360 map took
+    0.105 s with it against 2.3 ms (one thread, this project's CPU)."""
+    pad = side // 2
+    for dim, spec in ((-1, (pad, pad, 0, 0)), (-2, (0, 0, pad, pad))):
+        m = F.pad(x, spec, value=float("-inf"))
+        span = 1
+        while 2 * span <= side:
+            n = m.shape[dim] - span
+            m = torch.maximum(m.narrow(dim, 0, n), m.narrow(dim, span, n))
+            span *= 2
+        if span < side:
+            n = m.shape[dim] - (side - span)
+            m = torch.maximum(m.narrow(dim, 0, n), m.narrow(dim, side - span, n))
+        x = m
+    return x

@@ -43,9 +43,8 @@ frame would jump at t = 0.5, a visible step in a slow-motion ramp).
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
-from .box import box_mean
+from .box import box_mean, window_max
 from .motion import LUMA, Time, _constant
 
 TRUST_BLOCK = 9                  # px: the window each measure is averaged over
@@ -91,9 +90,7 @@ def trust_map(frames: torch.Tensor, moved: torch.Tensor) -> torch.Tensor:
 def opened(x: torch.Tensor, side: int) -> torch.Tensor:
     """x (B, 1, H, W) where it fills a square ``side`` px wide: the least over the square, then the most
     (a morphological opening; edges count as absent, not as zeros)."""
-    pad = side // 2
-    least = -F.max_pool2d(-x, side, stride=1, padding=pad)
-    return F.max_pool2d(least, side, stride=1, padding=pad)
+    return window_max(-window_max(-x, side), side)
 
 
 def blend_at(frames: torch.Tensor, t: Time) -> torch.Tensor:
@@ -142,7 +139,7 @@ def still_weight(frames: torch.Tensor, moved: torch.Tensor) -> torch.Tensor:
         levels = 127.5      # [-1, 1] -> 8-bit levels
         gaps = torch.stack([frames[:, 1] - frames[:, 2], moved[:, 1] - frames[:, 1], moved[:, 2] - frames[:, 2]], 1)
         pixel = gaps.float().abs().amax((1, 2))[:, None] * levels
-        worst = F.max_pool2d(pixel, STILL_BLOCK, stride=1, padding=STILL_BLOCK // 2)
+        worst = window_max(pixel, STILL_BLOCK)
         return (1 - _ramp(worst, STILL_LEVELS)) * (1 - _ramp(box_mean(pixel, STILL_BLOCK), STILL_MEAN))
 
 
