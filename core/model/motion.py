@@ -309,20 +309,17 @@ def _camera_peaks(a: torch.Tensor, b: torch.Tensor, count: int) -> tuple[torch.T
     to a fraction of a px by a parabola through it and its neighbours in x and in y: a coarse level's
     whole px is 8 px of a 640x360 frame, and the camera's motion is the prior's centre at every finer
     level (``_camera``). No host sync: the peaks stay on the device. A whole frame moving as one gives a
-    peak near 1; no motion at all, only low peaks (the thresholds on them: CAMERA_HEIGHT, CAMERA_SHARE).
-
-    Each window of a batch is transformed alone: a batch's luma plane is a strided view whose means and
-    FFTs round differently in the last bits from one window's (an Intel CPU's, torch 2.14: a peak 1e-9 px
-    apart), and a window's vectors must not depend on its companions (docs/design.md, determinism)."""
+    peak near 1; no motion at all, only low peaks (the thresholds on them: CAMERA_HEIGHT, CAMERA_SHARE)."""
     n, _, h, w = a.shape
-    if n > 1:
-        parts = [_camera_peaks(a[i:i + 1], b[i:i + 1], count) for i in range(n)]
-        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
     window = _hann(h, w, a)
     fa = torch.fft.rfft2((a - a.mean((-2, -1), keepdim=True)) * window, s=(2 * h, 2 * w))
     fb = torch.fft.rfft2((b - b.mean((-2, -1), keepdim=True)) * window, s=(2 * h, 2 * w))
     cross = fa.conj() * fb
-    surface = torch.fft.irfft2(cross / cross.abs().clamp_min(1e-12), s=(2 * h, 2 * w))[:, 0]     # (B, 2h, 2w)
+    whitened = cross / cross.abs().clamp_min(1e-12)
+    # the inverse transform of each window alone: a batch's rounds differently in the last bits from one
+    # window's (torch 2.14 on an Intel CPU: a peak 1e-9 px apart), and a window's vectors must not depend on
+    # its companions (docs/design.md, determinism)
+    surface = torch.cat([torch.fft.irfft2(whitened[i:i + 1], s=(2 * h, 2 * w)) for i in range(n)])[:, 0]   # (B, 2h, 2w)
     wrapped = F.pad(surface[:, None], (1, 1, 1, 1), mode="circular")   # the surface is periodic
     peak = surface == F.max_pool2d(wrapped, 3, stride=1)[:, 0]
     score = torch.where(peak, surface, torch.full_like(surface, -math.inf)).flatten(1)
