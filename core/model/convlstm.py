@@ -18,33 +18,22 @@ class ConvLSTMCell(nn.Module):
     def forward(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None
                 ) -> tuple[torch.Tensor, torch.Tensor]:
         """One step; ``state`` None is the zero state of the first step, whose half of the convolution
-        and forget gate are skipped (they read zeros). Each gate is its own convolution (``_gate``) over
-        the same input, with its rows of the one weight: the same sums, and each gate's picture a tensor
-        of its own, where the four as one output's channel slices cost a copy or a strided pass each
-        (learned part at 640x360, bf16 on this project's 2-core CPU: 0.387 -> 0.312 s; 0.263 with
-        channels-last activations, which read slices across channels). f c + i g is one multiply-add."""
+        and forget gate are skipped (they read zeros). Each elementwise step is a pass over the frame's
+        memory, which a GPU pays for more than for the arithmetic: the three gates' sigmoids are one,
+        f c + i g is one multiply-add."""
+        n = self.hidden_channels
         if state is None:
-            inputs, width = x, x.shape[1]
+            w = self.gates.weight[:, :x.shape[1]]
+            gates = F.conv2d(x, w, self.gates.bias, padding=self.gates.padding)
         else:
-            inputs, width = torch.cat([x, state[0]], dim=1), None
-        i = torch.sigmoid(self._gate(inputs, 0, width))
-        c = i * torch.tanh(self._gate(inputs, 3, width))
+            gates = self.gates(torch.cat([x, state[0]], dim=1))
+        ifo = torch.sigmoid(gates[:, :3 * n])
+        i, f, o = ifo[:, :n], ifo[:, n:2 * n], ifo[:, 2 * n:]
+        c = i * torch.tanh(gates[:, 3 * n:])
         # the cell state keeps the input's precision under autocast (bf16 gates, float32 frames), as a zero
         # state of the input's dtype did: c accumulates over the steps
-        if state is None:
-            c = c.to(x.dtype)
-        else:
-            c = torch.addcmul(c, torch.sigmoid(self._gate(inputs, 1, width)), state[1])
-        return torch.sigmoid(self._gate(inputs, 2, width)) * torch.tanh(c), c
-
-    def _gate(self, inputs: torch.Tensor, k: int, width: int | None) -> torch.Tensor:
-        """Gate k (0 input, 1 forget, 2 output, 3 candidate) before its activation: the convolution with
-        rows k n .. (k + 1) n of ``gates``, over the first ``width`` input channels (None: all)."""
-        n = self.hidden_channels
-        weight = self.gates.weight[k * n:(k + 1) * n]
-        if width is not None:
-            weight = weight[:, :width]
-        return F.conv2d(inputs, weight, self.gates.bias[k * n:(k + 1) * n], padding=self.gates.padding)
+        c = c.to(x.dtype) if state is None else torch.addcmul(c, f, state[1])
+        return o * torch.tanh(c), c
 
 
 class ConvLSTM(nn.Module):
