@@ -138,7 +138,7 @@ class Options:
                                    f"frames), got {self.detail}")
         if self.safety is not None and not 0.0 <= self.safety <= 1.0:
             raise InterpolateError(f"safety must be in [0, 1] (0: the net's own frame, 1: the full fallback toward "
-                                   f"the blend where the motion is not trusted), got {self.safety}")
+                                   f"the compensated blend where the motion is not trusted), got {self.safety}")
         if self.sc_threshold is not None and not 0.0 <= self.sc_threshold <= 1.0:
             raise InterpolateError(f"sc_threshold must be in [0, 1] (0 turns detection off), got {self.sc_threshold}")
         if self.device is not None:

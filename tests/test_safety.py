@@ -1,6 +1,7 @@
 """The safety net (model/safety.py): where the motion cannot be trusted over an area a made frame falls back
-toward the compensated pair's blend, where it can (or only a thin band doubts it) the net's frame is kept; the trust map is in [0, 1], reaches the filter's stages as a
-picture (mask=1), and every pass (whole frames, tiles) gets the same rule through Net.safeguard."""
+toward the compensated pair's blend, where it can (or only a thin band doubts it) the net's frame is kept;
+the trust map is in [0, 1], reaches the filter's stages as a picture (mask=1), and every pass (whole
+frames, tiles) gets the same rule through Net.safeguard."""
 import pytest
 import torch
 import torch.nn.functional as F
@@ -72,7 +73,7 @@ def without_and_with_safety(net, frames):
         net.set_safety(before)
 
 
-def test_the_bundled_model_falls_back_by_default(bundled):
+def test_the_bundled_model_falls_back_by_default():
     assert load_weights(None)[0].config.safety == 1.0
 
 
