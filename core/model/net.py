@@ -13,7 +13,7 @@ from .detail import match_detail
 from .fusion import ScaleFusion, halve
 from .motion import Time, confidence, estimate_motion, warp_to
 from .refinement import RefinementNet
-from .safety import fall_back, settle, trust_map, trust_picture
+from .safety import fall_back, pair_means, settle, trust_map, trust_picture
 from .synthesis import SynthesisNet
 
 
@@ -177,11 +177,12 @@ class Net(nn.Module):
         if self.training or self.config.motion != "block":
             return out
         frame, trust = out.frame, None
+        means = pair_means(frames, moved)      # what the trust map and the step rule both read: made once
         if strength or self.show_trust:
-            trust = trust_map(frames, moved)
+            trust = trust_map(frames, moved, means)
         if strength:
             frame = fall_back(frame, moved, trust, t, strength)
-        frame = settle(frame, frames, moved, t)
+        frame = settle(frame, frames, moved, t, means)
         if self.show_trust:
             frame = trust_picture(trust).to(out.frame.dtype)
         return NetOutput(frame, out.synthesized, trust)

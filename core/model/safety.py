@@ -42,6 +42,8 @@ frame would jump at t = 0.5, a visible step in a slow-motion ramp).
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 
 from .box import box_mean, window_max
@@ -75,15 +77,34 @@ def _unexplained(u: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
     return _ramp(u * 255, UNCHANGED_LEVELS) * _ramp(d / u.clamp_min(1e-3), MIDDLE_RATIO)
 
 
-def trust_map(frames: torch.Tensor, moved: torch.Tensor) -> torch.Tensor:
-    """(B, 1, H, W) in [0, 1]: how far the net's frame is trusted (1) over the blend (0). ``frames``: the
-    four frames (B, 4, 3, H, W) on [-1, 1]; ``moved``: the same brought to time t (Net.compensate)."""
+class PairMeans(NamedTuple):
+    """TRUST_BLOCK window means of luma differences on [0, 1] (``pair_means``), read by the trust map and
+    the step rule alike: U, D and the outer pairs as they came and as brought to time t."""
+    u: torch.Tensor          # |I2 - I3|
+    d: torch.Tensor          # |I2' - I3'|
+    before: torch.Tensor     # |I1 - I2|
+    after: torch.Tensor      # |I3 - I4|
+    left: torch.Tensor       # |I1' - I2'|
+    right: torch.Tensor      # |I3' - I4'|
+
+
+def pair_means(frames: torch.Tensor, moved: torch.Tensor) -> PairMeans:
+    """The window means both rules read, made once per pass (``Net.safeguard``): ``frames`` the four frames
+    (B, 4, 3, H, W) on [-1, 1], ``moved`` the same brought to time t (Net.compensate)."""
     with torch.no_grad():
-        plain, comp = _luma(frames[:, 1:3].float()), _luma(moved.float())
-        pairs = torch.stack([plain[:, 0] - plain[:, 1], comp[:, 1] - comp[:, 2],
-                             comp[:, 0] - comp[:, 1], comp[:, 2] - comp[:, 3]], 1).abs()
-        u, d, left, right = box_mean(pairs, TRUST_BLOCK).unbind(1)
-        failure = _unexplained(u, d) * _ramp(torch.minimum(left, right) / u.clamp_min(1e-3), OUTER_RATIO)
+        plain, comp = _luma(frames.float()), _luma(moved.float())
+        pairs = torch.stack([plain[:, 1] - plain[:, 2], comp[:, 1] - comp[:, 2], plain[:, 0] - plain[:, 1],
+                             plain[:, 2] - plain[:, 3], comp[:, 0] - comp[:, 1], comp[:, 2] - comp[:, 3]], 1).abs()
+        return PairMeans(*box_mean(pairs, TRUST_BLOCK).unbind(1))
+
+
+def trust_map(frames: torch.Tensor, moved: torch.Tensor, means: PairMeans | None = None) -> torch.Tensor:
+    """(B, 1, H, W) in [0, 1]: how far the net's frame is trusted (1) over the blend (0). ``frames``: the
+    four frames (B, 4, 3, H, W) on [-1, 1]; ``moved``: the same brought to time t (Net.compensate);
+    ``means``: their ``pair_means``, where the caller has them."""
+    with torch.no_grad():
+        m = means or pair_means(frames, moved)
+        failure = _unexplained(m.u, m.d) * _ramp(torch.minimum(m.left, m.right) / m.u.clamp_min(1e-3), OUTER_RATIO)
         return box_mean(1 - opened(failure[:, None], FAILURE_AREA), TRUST_SMOOTH).clamp(0, 1)
 
 
@@ -143,11 +164,12 @@ def still_weight(frames: torch.Tensor, moved: torch.Tensor) -> torch.Tensor:
         return (1 - _ramp(worst, STILL_LEVELS)) * (1 - _ramp(box_mean(pixel, STILL_BLOCK), STILL_MEAN))
 
 
-def settle(frame: torch.Tensor, frames: torch.Tensor, moved: torch.Tensor, t: Time) -> torch.Tensor:
+def settle(frame: torch.Tensor, frames: torch.Tensor, moved: torch.Tensor, t: Time,
+           means: PairMeans | None = None) -> torch.Tensor:
     """``hold_still``, then ``settle_steps``, then ``keep_grey``: the always-on rules, with the blend made
-    once."""
+    once (``means``: the frames' ``pair_means``, where the caller has them)."""
     safe = blend_at(frames, t).to(frame.dtype)
-    return keep_grey(settle_steps(hold_still(frame, frames, moved, t, safe), frames, moved, t, safe), frames)
+    return keep_grey(settle_steps(hold_still(frame, frames, moved, t, safe), frames, moved, t, safe, means), frames)
 
 
 GREY_LEVELS = 2.0   # 8-bit levels: a window whose four frames' channels differ by at most this nowhere is grey
@@ -180,21 +202,19 @@ STEP_STILL_LEVELS = (2.0, 4.0)   # 8-bit levels, TRUST_BLOCK means: I1 = I2 and 
                                  # from 4 not
 
 
-def step_weight(frames: torch.Tensor, moved: torch.Tensor) -> torch.Tensor:
+def step_weight(frames: torch.Tensor, moved: torch.Tensor, means: PairMeans | None = None) -> torch.Tensor:
     """(B, 1, H, W) in [0, 1]: where the picture changed in place between I2 and I3 and held still on both
     sides of the change: I1 = I2 and I3 = I4 as they came (STEP_STILL_LEVELS), I2 and I3 differ, and the
     vectors explain none of it (``_unexplained``: a flat object moving over a still background also holds
     still on both sides of its edge, but there the compensated pair agree). A screen that switches
     pages, a title that appears, a light turned on. A side whose outer frame is a copy of its middle one
-    (a clip's first or last window, a frame put back across a cut) is no evidence: nothing there."""
+    (a clip's first or last window, a frame put back across a cut) is no evidence: nothing there.
+    ``means``: the frames' ``pair_means``, where the caller has them."""
     with torch.no_grad():
-        plain, comp = _luma(frames.float()), _luma(moved[:, 1:3].float())
-        pairs = torch.stack([plain[:, 1] - plain[:, 2], comp[:, 0] - comp[:, 1],
-                             plain[:, 0] - plain[:, 1], plain[:, 2] - plain[:, 3]], 1).abs()
-        u, d, before, after = box_mean(pairs, TRUST_BLOCK).unbind(1)
-        settled = 1 - _ramp(torch.maximum(before, after) * 255, STEP_STILL_LEVELS)
+        m = means or pair_means(frames, moved)
+        settled = 1 - _ramp(torch.maximum(m.before, m.after) * 255, STEP_STILL_LEVELS)
         copies = _copies(frames, 0, 1) | _copies(frames, 2, 3)
-        step = _unexplained(u, d) * settled * (~copies).to(settled.dtype).view(-1, 1, 1)
+        step = _unexplained(m.u, m.d) * settled * (~copies).to(settled.dtype).view(-1, 1, 1)
         return box_mean(step[:, None], TRUST_SMOOTH).clamp(0, 1)
 
 
@@ -204,14 +224,14 @@ def _copies(frames: torch.Tensor, a: int, b: int) -> torch.Tensor:
 
 
 def settle_steps(frame: torch.Tensor, frames: torch.Tensor, moved: torch.Tensor, t: Time,
-                 safe: torch.Tensor | None = None) -> torch.Tensor:
+                 safe: torch.Tensor | None = None, means: PairMeans | None = None) -> torch.Tensor:
     """The frame with what changed in place between I2 and I3 taken from their blend (``step_weight``).
     When between the two frames the change came is unknown, and the time-weighted blend is the
     least-squares answer for any moment equally likely (the share changed by t is t); a net trained on
     motion makes a picture of its own there: half an icon smeared toward a neighbour, a page's text
     warped (a held-out screen recording lost 0.3-2.1 dB to the blend on such frames). ``safe``: as
-    ``hold_still``'s."""
-    return _toward_blend(frame, frames, step_weight(frames, moved), t, safe)
+    ``hold_still``'s; ``means``: as ``step_weight``'s."""
+    return _toward_blend(frame, frames, step_weight(frames, moved, means), t, safe)
 
 
 def _toward_blend(frame: torch.Tensor, frames: torch.Tensor, weight: torch.Tensor, t: Time,
