@@ -1,5 +1,6 @@
-"""The motion search's fused CPU kernel (model/kernels.c) against its torch reference (motion._mismatch's
-expression, what a GPU runs), and the search's vectors with and without it."""
+"""The CPU's kernels against their torch references (what a GPU runs): the motion search's (model/kernels.c:
+motion._mismatch's expression, block means, each pixel's cheapest candidate) and the search's vectors with and
+without them; the ConvLSTM cell's (model/lstm_kernel.c), and the learned part with it."""
 import pytest
 import torch
 
@@ -123,3 +124,64 @@ def test_the_cheapest_candidate_is_torchs_min(shape):
         value, index = kernels.min_over_candidates(cost)
         want_value, want_index = cost.min(1, keepdim=True)
         assert torch.equal(index, want_index) and torch.equal(value.nan_to_num(-1), want_value.nan_to_num(-1))
+
+
+def cell_and_inputs(hidden: int, layout, seed: int = 0):
+    """A ConvLSTM cell with random weights and a step's input and state (h, c), all in ``layout``."""
+    from convlstm.model.convlstm import ConvLSTMCell
+    torch.manual_seed(seed)
+    cell = ConvLSTMCell(3, hidden).eval().to(memory_format=layout)
+    for p in cell.parameters():
+        torch.nn.init.normal_(p, std=0.5)    # gates well into both ends of the sigmoid and tanh
+    x, h, c = torch.randn(2, 3, 37, 29), torch.randn(2, hidden, 37, 29), torch.randn(2, hidden, 37, 29) * 2
+    return cell, *(v.contiguous(memory_format=layout) for v in (x, h, c))
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+@pytest.mark.parametrize("hidden", [8, 5])      # whole vectors of 8; a tail alone (NHWC) / a row's tail (NCHW)
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_the_cell_kernel_is_the_cells_torch_expression(layout, hidden, precision, reference):
+    """First step and later ones; h in the gates' dtype (what the next convolution reads), c in float32,
+    both in the gates' layout. In bf16 the torch expression rounds every step to bf16 and the kernel only h:
+    they agree to bf16's rounding of values up to 1 (1/128), and where the kernel rounds h, to the float32
+    value's nearest bf16."""
+    cell, x, h, c = cell_and_inputs(hidden, layout)
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+        for state in (None, (h, c)):
+            got_h, got_c = cell(x, state)
+            want_h, want_c = reference(cell, x, state)
+            assert got_h.dtype == (torch.bfloat16 if precision == "bf16" else torch.float32)
+            assert got_c.dtype == torch.float32
+            assert got_h.is_contiguous(memory_format=layout) and got_c.is_contiguous(memory_format=layout)
+            tolerance = 1e-6 if precision == "fp32" else 1 / 64
+            assert (got_h.float() - want_h.float()).abs().max() < tolerance
+            assert (got_c - want_c.float()).abs().max() < 2 * tolerance
+
+
+def test_the_cell_kernel_steps_aside_where_it_cannot_run():
+    """Training (a gradient), another dtype, gates that are a view of no layout it reads, and the bench's
+    counts of what a GPU runs (a dispatch mode): the torch expression runs there."""
+    from torch.utils.flop_counter import FlopCounterMode
+    gates = torch.randn(1, 32, 6, 7)
+    assert kernels.lstm_cell(gates, None) is not None
+    assert kernels.lstm_cell(gates.double(), None) is None
+    assert kernels.lstm_cell(torch.randn(1, 64, 6, 7)[:, ::2], None) is None
+    with torch.enable_grad():
+        assert kernels.lstm_cell(gates.clone().requires_grad_(), None) is None
+    with FlopCounterMode(display=False):
+        assert kernels.lstm_cell(gates, None) is None
+
+
+def test_the_filters_cpu_engine_runs_the_learned_part_nhwc_as_nchw(test_weights, monkeypatch):
+    """The CPU's default layout (NHWC, the cell's kernel) makes what NCHW and the torch expression make, to
+    float rounding, and leaves the frames it returns NCHW."""
+    from convlstm.checkpoint import load_net
+    from convlstm.filter.engine import Engine
+    frames = torch.rand(2, 4, 3, 40, 56) * 2 - 1
+    nhwc = Engine(load_net(test_weights)[0], torch.device("cpu"))
+    assert nhwc.memory_format is torch.channels_last and nhwc.net.layout is torch.channels_last
+    got = nhwc.predict(frames)
+    monkeypatch.setattr(kernels, "lstm_cell", lambda gates, c_prev: None)    # the cell's torch expression
+    want = Engine(load_net(test_weights)[0], torch.device("cpu"), channels_last=False).predict(frames)
+    assert got.is_contiguous() and (got - want).abs().max() < 1e-4
+

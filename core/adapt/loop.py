@@ -213,7 +213,8 @@ def adapt_frames(frames: np.ndarray, out: Path, *, minutes: float | None = 3.0, 
     dev = resolve_device(device)
     windows = ClipWindows(frames, CROP, net.pad_multiple)
     held = [batch for scale, batch in zip(("half", "full"), windows.held_batches()) if scale in judge]
-    keeper = _Keeper(Engine(net, dev), held)   # the engine holds the same net object: scored as it trains
+    # the engine holds the same net object: scored as it trains (so in the layout it trains in: NCHW)
+    keeper = _Keeper(Engine(net, dev, channels_last=False), held)
     log.info("adapting %s on %d windows (%d held aside) of %d frames; held-aside PSNR %.2f dB", name,
              len(windows.split.train), len(windows.split.held), len(frames), np.mean(keeper.base))
     bar = tqdm(total=steps if steps is not None else round(budget.seconds), unit="step" if steps is not None else "s",

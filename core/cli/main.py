@@ -223,7 +223,9 @@ def add_measure(sub: Any, common: argparse.ArgumentParser) -> None:
     b.add_argument("--fp16", action="store_true", help=argparse.SUPPRESS)   # replaced: says so
     b.add_argument("--batch", default="1", help="windows per forward pass, in the filter and the bare-net timing; "
                    "several: 1,2,4,8")
-    b.add_argument("--channels-last", action="store_true", help="NHWC activations for the bare-net timing")
+    b.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
+                   help="the learned part's layout in the bare-net timing: NHWC (--channels-last) or NCHW "
+                   "(--no-channels-last); default the filter's, NHWC on the CPU and NCHW on CUDA")
     b.add_argument("--compile", action="store_true", help="torch.compile the net's learned part (filter and "
                    "bare net; the latency columns then include the compile)")
     b.add_argument("--tile", default="0", help="tile side in px (0: whole frames), or several: 0,1024; a tiled row "

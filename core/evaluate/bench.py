@@ -50,7 +50,7 @@ class Case:
     precision: str = "auto"      # the filter's precision= (auto: its rule; the row shows what it chose)
     batch: int = 1               # windows per forward pass, in the filter and in the bare-net timing
     scales: int | None = None    # None: the weights' own setting
-    channels_last: bool = False
+    channels_last: bool | None = None   # the bare net's layout; None: the filter's (NHWC on the CPU only)
     tile: int = 0                # 0: whole frames; else the tile side in px (filter and bare net)
     compile: bool = False        # torch.compile of the learned part (filter and bare net)
 
@@ -110,6 +110,8 @@ def stage_seconds(engine, x) -> dict[str, float]:
 
 def bench_one(case: Case, device: str, frames: int, compare: bool) -> dict[str, Any]:
     """One case, in a fresh process so peak RSS and CUDA memory belong to it alone."""
+    import torch
+
     from ..filter.devices import resolve_device
     from ..filter.engine import Engine
 
@@ -127,6 +129,7 @@ def bench_one(case: Case, device: str, frames: int, compare: bool) -> dict[str, 
     row.update(_filter_timings(case, dev, src))
     engine = Engine(net, dev, precision=precision, channels_last=case.channels_last, tile=case.tile,
                     compile=case.compile)
+    row["channels_last"] = engine.memory_format is torch.channels_last
     row.update(_net_timings(case, engine))
     row.update(_work(case, engine, row["forward_s_per_frame"]))
     row.update(_against_peaks(row, measure_peaks(dev, precision), precision))
@@ -312,7 +315,7 @@ def _in_fresh_process(case: Case, device: str, frames: int, compare: bool) -> di
 
 
 def cases(sizes: list[tuple[int, int]], precisions: list[str], batches: list[int], scales: list[int | None],
-          channels_last: bool = False, tiles: list[int] | None = None, compile: bool = False) -> list[Case]:
+          channels_last: bool | None = None, tiles: list[int] | None = None, compile: bool = False) -> list[Case]:
     """Every combination, sizes outermost (the order of the table)."""
     return [Case(w, h, p, b, s, channels_last, tile, compile) for w, h in sizes for p in precisions for s in scales
             for tile in (tiles or [0]) for b in batches]
@@ -401,7 +404,7 @@ def plot_rates(rows: list[dict[str, Any]], machine: str, path: Path) -> None:
 def bench(sizes: list[tuple[int, int]], device: str = "auto", precisions: list[str] | None = None,
           batches: list[int] | None = None, frames: int = 20, compare: bool = False,
           json_path: str | Path | None = "bench.json", scales: list[int | None] | None = None,
-          channels_last: bool = False, tiles: list[int] | None = None, compile: bool = False) -> list[dict[str, Any]]:
+          channels_last: bool | None = None, tiles: list[int] | None = None, compile: bool = False) -> list[dict[str, Any]]:
     """The matrix sizes x precisions x scales x batches, one fresh process per row."""
     precisions, batches, scales = precisions or ["auto"], batches or [1], scales or [None]
     if min(batches) < 1 or frames < 2:

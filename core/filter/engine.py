@@ -73,13 +73,17 @@ class Engine:
     refused (emulated, slower than fp32) and bf16 needs native bf16 arithmetic (``cpu_bf16``): the net
     stays float32 and its learned part runs under bf16 autocast (convolutions in bf16, sums and the blend
     it corrects in float32: faster than a converted net here, and closer to fp32); the motion search and
-    the detail matching turn autocast off (model/net.py, model/detail.py). ``channels_last`` stores
-    activations NHWC, which tensor-core convolutions read without a transpose. ``tile`` bounds memory: the motion search runs on the whole frame (a few frames' worth of
+    the detail matching turn autocast off (model/net.py, model/detail.py). ``channels_last`` stores the
+    learned part's weights and activations NHWC (``Net.layout``), which tensor-core convolutions read without
+    a transpose; unset, on the CPU only: there oneDNN's bf16 convolutions write NHWC without a reorder to
+    NCHW (in NCHW those reorders were a third of the learned part) and the ConvLSTM cell's kernel reads its
+    gates in place (model/lstm_kernel.c; the learned part at 640x352 in bf16 0.36 -> 0.20 s, in fp32 0.38
+    -> 0.34 s: docs/benchmarks.md). ``tile`` bounds memory: the motion search runs on the whole frame (a few frames' worth of
     memory), then the learned part, which holds the memory, runs on tiles of at most ``tile`` px with
     TILE_OVERLAP px of context computed and dropped (what is left of a seam, bench measures).
     """
 
-    def __init__(self, net: Net, device: torch.device, precision: str = "fp32", *, channels_last: bool = False,
+    def __init__(self, net: Net, device: torch.device, precision: str = "fp32", *, channels_last: bool | None = None,
                  tile: int = 0, compile: bool = False) -> None:
         if tile and tile < MIN_TILE:
             raise InterpolateError(f"tile must be 0 (whole frames) or at least {MIN_TILE} px, got {tile}")
@@ -97,8 +101,11 @@ class Engine:
         # bf16 on the CPU: autocast over a float32 net (see above); elsewhere the net converted
         self.autocast = device.type == "cpu" and precision == "bf16"
         self.dtype = torch.float32 if self.autocast else PRECISIONS[precision]
+        if channels_last is None:
+            channels_last = device.type == "cpu"
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.net = net.to(device=device, dtype=self.dtype, memory_format=self.memory_format).eval()
+        self.net.layout = self.memory_format
         self.multiple = net.pad_multiple
         if compile:
             with self.precision_context():
@@ -151,16 +158,13 @@ class Engine:
 
     def prepare(self, frames: torch.Tensor) -> torch.Tensor:
         """(B, 4, 3, H, W) as the net takes them: on the device in the engine's dtype, padded to the net's
-        multiple, NHWC when asked."""
+        multiple (NCHW: the net's learned part takes them NHWC itself where asked, ``Net.layout``)."""
         b, n, c, h, w = frames.shape
         ph, pw = -h % self.multiple, -w % self.multiple
         x = frames.to(device=self.device, dtype=self.dtype).reshape(b, n * c, h, w)
         if ph or pw:
             x = F.pad(x, (0, pw, 0, ph), mode="replicate")
-        x = x.reshape(b, n, c, h + ph, w + pw)
-        if self.memory_format is torch.channels_last:
-            x = x.flatten(0, 1).contiguous(memory_format=torch.channels_last).unflatten(0, (b, n))
-        return x
+        return x.reshape(b, n, c, h + ph, w + pw)
 
     def _padded(self, frames: torch.Tensor, run) -> torch.Tensor:
         """``run`` on the prepared frames, cropped back, float32."""

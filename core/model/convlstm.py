@@ -5,6 +5,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import kernels
+
 
 class ConvLSTMCell(nn.Module):
     """One time step. A single convolution over [x_t, h_{t-1}] computes all four gates."""
@@ -20,13 +22,18 @@ class ConvLSTMCell(nn.Module):
         """One step; ``state`` None is the zero state of the first step, whose half of the convolution
         and forget gate are skipped (they read zeros). Each elementwise step is a pass over the frame's
         memory, which a GPU pays for more than for the arithmetic: the three gates' sigmoids are one,
-        f c + i g is one multiply-add."""
+        f c + i g is one multiply-add. On the CPU all of it after the convolution is one kernel
+        (``kernels.lstm_cell``: h in the gates' dtype, c in float32); this expression is its reference, and
+        what a GPU, training and torch.compile run."""
         n = self.hidden_channels
         if state is None:
             w = self.gates.weight[:, :x.shape[1]]
             gates = F.conv2d(x, w, self.gates.bias, padding=self.gates.padding)
         else:
             gates = self.gates(torch.cat([x, state[0]], dim=1))
+        fused = kernels.lstm_cell(gates, None if state is None else state[1])
+        if fused is not None:
+            return fused
         ifo = torch.sigmoid(gates[:, :3 * n])
         i, f, o = ifo[:, :n], ifo[:, n:2 * n], ifo[:, 2 * n:]
         c = i * torch.tanh(gates[:, 3 * n:])

@@ -16,20 +16,8 @@
  */
 #define Py_LIMITED_API 0x030C0000
 #include <Python.h>
-#include <math.h>
-#include <stdint.h>
-#include <stdlib.h>
 
-#if defined(_WIN32)
-#define EXPORT __declspec(dllexport)
-#else
-#define EXPORT __attribute__((visibility("default")))
-#endif
-
-#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
-#define HAVE_AVX2_PATH 1
-#include <immintrin.h>
-#endif
+#include "kernels.h"
 
 #define SEGMENT 1024   /* px of a row whose vectors are gathered at a time where a field is not contiguous */
 

@@ -1,14 +1,15 @@
-"""The CPU's kernels for the motion search's inner steps (kernels.c), called through ctypes: the
+"""The CPU's kernels, called through ctypes: for the motion search's inner steps (kernels.c) the
 candidates' mismatch (``bilinear_mismatch``), block means (``block_mean``) and each pixel's cheapest
-candidate (``min_over_candidates``).
+candidate (``min_over_candidates``); for the learned part the ConvLSTM cell's arithmetic after its
+convolution (``lstm_cell``, lstm_kernel.c).
 
 ctypes releases the GIL for the call, so the rows are split between torch's threads (the calling thread
 takes one share, a small pool the others) and the filter's serving threads keep working meanwhile. Where
 a kernel cannot run (a GPU tensor, another dtype, a gradient wanted, a dispatch mode watching torch's
 operations, as the bench's counts of what a GPU runs, or the module not built: a source tree run without
 its build step) the caller's torch expression runs instead: each returns None. Those expressions stay
-the reference (motion._mismatch, box.block_mean, torch's min) and what a GPU runs; tests/test_kernels.py holds each
-pair to float rounding."""
+the reference (motion._mismatch, box.block_mean, torch's min, ConvLSTMCell's gates) and what a GPU runs;
+tests/test_kernels.py holds each pair to float rounding."""
 from __future__ import annotations
 
 import ctypes
@@ -35,6 +36,8 @@ _SIGNATURES = {   # name: (argument types, result type)
                            _SIZE, _SIZE], ctypes.c_int),
     "block_mean": ([_POINTER, _POINTER, _SIZE, _SIZE, _SIZE, _SIZE, _SIZE], None),
     "min_over_candidates": ([_POINTER, _SIZE, _SIZE, _POINTER, _POINTER, _SIZE, _SIZE], None),
+    "lstm_cell": ([_POINTER, ctypes.c_int32, _SIZE, _POINTER, _SIZE, _POINTER, _SIZE, _POINTER, _POINTER, _POINTER,
+                   _SIZE, _SIZE], ctypes.c_int),
 }
 
 
@@ -147,6 +150,42 @@ def min_over_candidates(cost: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]
     index = torch.empty(n, 1, h, w, dtype=torch.int64)
     _split(function, (cost.data_ptr(), k, h * w, value.data_ptr(), index.data_ptr()), n * h * w, k)
     return value, index
+
+
+def lstm_cell(gates: torch.Tensor, c_prev: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The ConvLSTM cell's (h, c) from its convolution's ``gates`` (B, 4n, H, W: i, f, o, g) and the cell
+    state before (None on the first step): what ``ConvLSTMCell``'s torch expression computes, in one pass
+    (lstm_kernel.c). h in the gates' dtype (bf16 or float32: what the next convolution reads), c in float32,
+    both in the gates' layout (NCHW or NHWC). None where the kernel does not run (module docstring; also
+    while torch.compile traces, which fuses the expression itself)."""
+    if (not ENABLED or torch.compiler.is_compiling() or torch._C._len_torch_dispatch_stack()
+            or gates.device.type != "cpu" or gates.dtype not in (torch.float32, torch.bfloat16) or gates.dim() != 4
+            or gates.shape[1] % 4 or gates.numel() == 0
+            or (torch.is_grad_enabled() and (gates.requires_grad or (c_prev is not None and c_prev.requires_grad)))):
+        return None
+    b, n4, h, w = gates.shape
+    n, plane = n4 // 4, h * w
+    if gates.is_contiguous():
+        layout, outer2, gate_strides, step, state_strides, inner = torch.contiguous_format, n, (n4 * plane, plane), \
+            n * plane, (n * plane, plane), plane
+    elif gates.is_contiguous(memory_format=torch.channels_last):
+        layout, outer2, gate_strides, step, state_strides, inner = torch.channels_last, plane, (plane * n4, n4), \
+            n, (plane * n, n), n
+    else:
+        return None
+    function = _function("lstm_cell")
+    if function is None:
+        return None
+    c = torch.empty((b, n, h, w), dtype=torch.float32, memory_format=layout)
+    hidden = torch.empty((b, n, h, w), dtype=gates.dtype, memory_format=layout)
+    if c_prev is not None:
+        if c_prev.shape != c.shape or c_prev.device.type != "cpu":
+            return None
+        c_prev = c_prev.to(torch.float32).contiguous(memory_format=layout)
+    _split(function, (gates.data_ptr(), int(gates.dtype == torch.bfloat16), outer2, (ctypes.c_int64 * 2)(*gate_strides),
+                      step, (ctypes.c_int64 * 2)(*state_strides), inner, None if c_prev is None else c_prev.data_ptr(),
+                      c.data_ptr(), hidden.data_ptr()), b * outer2, inner)
+    return hidden, c
 
 
 def _split(function, args: tuple, rows: int, width: int) -> None:

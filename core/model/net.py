@@ -45,6 +45,10 @@ class Net(nn.Module):
 
     ``show_trust`` (the filter's ``mask=1``): the frame made is the safety net's trust map as a grey
     picture (``safeguard``), whatever ``model.safety``.
+
+    ``layout``: the memory format of the learned part's activations (``_learned``); the engine sets
+    channels_last on the CPU, where it converts the weights too (filter/engine.py). The motion search and
+    the safety net read the frames as they came.
     """
 
     def __init__(self, cfg: ModelConfig | None = None) -> None:
@@ -55,6 +59,7 @@ class Net(nn.Module):
         self.fusion = ScaleFusion(self.config.fusion_channels) if self.config.scales == 2 else None
         self.compiled_correct: Callable[[torch.Tensor, Time], NetOutput] | None = None
         self.show_trust = False
+        self.layout = torch.contiguous_format
 
     @property
     def pad_multiple(self) -> int:
@@ -193,8 +198,14 @@ class Net(nn.Module):
         return self.compensate(frames, t, valid) if self.config.motion == "block" else frames
 
     def _learned(self, frames: torch.Tensor, t: Time) -> NetOutput:
-        """``correct``, compiled when ``compiled_correct`` is set."""
-        return (self.correct if self.compiled_correct is None else self.compiled_correct)(frames, t)
+        """``correct``, compiled when ``compiled_correct`` is set, over the frames in ``layout`` (its
+        outputs back in the frames' own)."""
+        run = self.correct if self.compiled_correct is None else self.compiled_correct
+        if self.layout is torch.contiguous_format:
+            return run(frames, t)
+        lead = frames.shape[:2]
+        out = run(frames.flatten(0, 1).contiguous(memory_format=self.layout).unflatten(0, lead), t)
+        return NetOutput(out.frame.contiguous(), out.synthesized.contiguous(), out.trust)
 
     def correct(self, frames: torch.Tensor, t: Time = 0.5) -> NetOutput:
         """The learned part over (compensated) frames: synthesis, then refinement (then, with

@@ -1,0 +1,184 @@
+/* The ConvLSTM cell's arithmetic after its convolution, on the CPU, in one pass (model/convlstm.py holds the
+ * torch reference that a GPU and training run; tests/test_kernels.py holds the two to float rounding):
+ *
+ *     i, f, o = sigmoid(gates[0:n]), sigmoid(gates[n:2n]), sigmoid(gates[2n:3n]);  g = tanh(gates[3n:4n])
+ *     c = f * c_prev + i * g            (c = i * g on the first step: no c_prev)
+ *     h = o * tanh(c)
+ *
+ * Why: in torch these are seven passes over memory, each of a gate's channel slice; with activations stored
+ * NHWC (where oneDNN's bf16 convolutions need no reorder of their output) the slices are strided and the
+ * passes took three fifths of the learned part (640x352, 2 threads, bf16). Here each gate value is read
+ * once and only h and c are written. The gates come in bf16 or float32 (h is written in the same type); c is
+ * float32 (it accumulates over the steps). Any layout whose four gates, h and c are addressed as
+ * base(o1, o2) + gate * gate_step + j, j contiguous, is taken: NCHW (o2 a channel, j a pixel) and NHWC (o2 a
+ * pixel, j a channel). With AVX2 and FMA (chosen at run time) 8 values at a time, exp by a polynomial
+ * (Cephes' expf, within 2 ulp); otherwise, and for a row's last values, libm's.
+ */
+#include <string.h>
+
+#include "kernels.h"
+
+static inline float bf16_to_float(uint16_t v)
+{
+    const uint32_t bits = (uint32_t)v << 16;
+    float out;
+    memcpy(&out, &bits, sizeof out);
+    return out;
+}
+
+static inline uint16_t float_to_bf16(float x)
+{
+    uint32_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    if (x != x)
+        return (uint16_t)((bits >> 16) | 0x40);                   /* a NaN stays a (quiet) NaN */
+    return (uint16_t)((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);   /* to nearest, ties to even */
+}
+
+static inline float load_one(const void *p, int64_t at, int bf16)
+{
+    return bf16 ? bf16_to_float(((const uint16_t *)p)[at]) : ((const float *)p)[at];
+}
+
+static inline void store_one(void *p, int64_t at, float x, int bf16)
+{
+    if (bf16)
+        ((uint16_t *)p)[at] = float_to_bf16(x);
+    else
+        ((float *)p)[at] = x;
+}
+
+static inline float sigmoid1(float x) { return 1.f / (1.f + expf(-x)); }
+
+/* values j0..inner of one (o1, o2) row, one at a time */
+static void row_scalar(const void *gates, int64_t gate_step, const float *c_prev, float *c_out, void *h_out,
+                       int bf16, int64_t j0, int64_t inner)
+{
+    for (int64_t j = j0; j < inner; j++) {
+        const float i = sigmoid1(load_one(gates, j, bf16)), o = sigmoid1(load_one(gates, 2 * gate_step + j, bf16));
+        const float g = tanhf(load_one(gates, 3 * gate_step + j, bf16));
+        float c = i * g;
+        if (c_prev)
+            c = sigmoid1(load_one(gates, gate_step + j, bf16)) * c_prev[j] + c;
+        c_out[j] = c;
+        store_one(h_out, j, o * tanhf(c), bf16);
+    }
+}
+
+#ifdef HAVE_AVX2_PATH
+__attribute__((target("avx2,fma")))
+static inline __m256 exp8(__m256 x)
+{
+    const __m256 lo = _mm256_set1_ps(-87.3f), hi = _mm256_set1_ps(88.3f);   /* 2^n stays a normal float */
+    x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);        /* x - n ln 2, in two parts */
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.f)));
+    const __m256i scale = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(scale));
+}
+
+__attribute__((target("avx2,fma")))
+static inline __m256 sigmoid8(__m256 x)
+{
+    const __m256 one = _mm256_set1_ps(1.f);
+    return _mm256_div_ps(one, _mm256_add_ps(one, exp8(_mm256_sub_ps(_mm256_setzero_ps(), x))));
+}
+
+__attribute__((target("avx2,fma")))
+static inline __m256 tanh8(__m256 x)      /* 1 - 2 / (1 + e^2x): -1 and 1 at the ends, no overflow */
+{
+    const __m256 one = _mm256_set1_ps(1.f);
+    const __m256 e = exp8(_mm256_add_ps(x, x));
+    return _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.f), _mm256_add_ps(one, e)));
+}
+
+__attribute__((target("avx2,fma")))
+static inline __m256 load8(const void *p, int64_t at, int bf16)
+{
+    if (!bf16)
+        return _mm256_loadu_ps((const float *)p + at);
+    const __m128i half = _mm_loadu_si128((const __m128i *)((const uint16_t *)p + at));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(half), 16));
+}
+
+__attribute__((target("avx2,fma")))
+static inline void store8(void *p, int64_t at, __m256 x, int bf16)
+{
+    if (!bf16) {
+        _mm256_storeu_ps((float *)p + at, x);
+        return;
+    }
+    const __m256i bits = _mm256_castps_si256(x);
+    const __m256i odd = _mm256_and_si256(_mm256_srli_epi32(bits, 16), _mm256_set1_epi32(1));
+    __m256i rounded = _mm256_srli_epi32(_mm256_add_epi32(bits, _mm256_add_epi32(odd, _mm256_set1_epi32(0x7fff))), 16);
+    const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+    const __m256i quiet = _mm256_or_si256(_mm256_srli_epi32(bits, 16), _mm256_set1_epi32(0x40));
+    rounded = _mm256_blendv_epi8(rounded, quiet, nan);
+    const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(rounded, rounded), 0xD8);
+    _mm_storeu_si128((__m128i *)((uint16_t *)p + at), _mm256_castsi256_si128(packed));
+}
+
+__attribute__((target("avx2,fma")))
+static void row_avx2(const void *gates, int64_t gate_step, const float *c_prev, float *c_out, void *h_out,
+                     int bf16, int64_t inner)
+{
+    int64_t j = 0;
+    for (; j + 8 <= inner; j += 8) {
+        const __m256 i = sigmoid8(load8(gates, j, bf16)), o = sigmoid8(load8(gates, 2 * gate_step + j, bf16));
+        const __m256 g = tanh8(load8(gates, 3 * gate_step + j, bf16));
+        __m256 c = _mm256_mul_ps(i, g);
+        if (c_prev)
+            c = _mm256_fmadd_ps(sigmoid8(load8(gates, gate_step + j, bf16)), _mm256_loadu_ps(c_prev + j), c);
+        _mm256_storeu_ps(c_out + j, c);
+        store8(h_out, j, _mm256_mul_ps(o, tanh8(c)), bf16);
+    }
+    if (j < inner)
+        row_scalar(gates, gate_step, c_prev, c_out, h_out, bf16, j, inner);
+}
+#endif
+
+typedef void (*Row)(const void *, int64_t, const float *, float *, void *, int, int64_t);
+
+static void row_plain(const void *gates, int64_t gate_step, const float *c_prev, float *c_out, void *h_out,
+                      int bf16, int64_t inner)
+{
+    row_scalar(gates, gate_step, c_prev, c_out, h_out, bf16, 0, inner);
+}
+
+static Row choose_row(void)
+{
+#ifdef HAVE_AVX2_PATH
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return row_avx2;
+#endif
+    return row_plain;
+}
+
+/* Rows row_begin..row_end of the flattened (outer1, outer2): row r = (o1, o2) reads the gates at element
+ * o1 * gate_strides[0] + o2 * gate_strides[1] (+ gate * gate_step + j) and writes c and h (and reads c_prev,
+ * NULL on the first step) at o1 * state_strides[0] + o2 * state_strides[1] + j, for j < inner. bf16: the
+ * gates and h are bf16 (else float32). Returns the instruction set used (2: AVX2, 1: scalar). */
+EXPORT int lstm_cell(const void *gates, int32_t bf16, int64_t outer2, const int64_t *gate_strides,
+                     int64_t gate_step, const int64_t *state_strides, int64_t inner, const float *c_prev,
+                     float *c_out, void *h_out, int64_t row_begin, int64_t row_end)
+{
+    const Row row = choose_row();
+    const int64_t size = bf16 ? 2 : 4;
+    for (int64_t r = row_begin; r < row_end; r++) {
+        const int64_t o1 = r / outer2, o2 = r % outer2;
+        const int64_t g = o1 * gate_strides[0] + o2 * gate_strides[1], s = o1 * state_strides[0] + o2 * state_strides[1];
+        row((const char *)gates + g * size, gate_step, c_prev ? c_prev + s : NULL, c_out + s,
+            (char *)h_out + s * size, bf16, inner);
+    }
+    return row == row_plain ? 1 : 2;
+}
