@@ -185,3 +185,50 @@ def test_the_filters_cpu_engine_runs_the_learned_part_nhwc_as_nchw(test_weights,
     want = Engine(load_net(test_weights)[0], torch.device("cpu"), channels_last=False).predict(frames)
     assert got.is_contiguous() and (got - want).abs().max() < 1e-4
 
+
+@pytest.mark.parametrize("t", [0.5, torch.tensor([0.3, 0.7]).view(2, 1, 1, 1)])
+@pytest.mark.parametrize("moving_origin", [False, True])
+def test_the_offset_search_chooses_as_the_torch_search(t, moving_origin, reference):
+    """motion._search's fused pass (every offset of STEPS around each pixel's start, its window mean, prior
+    and floor) against the torch expression: the same vectors, but where float rounding breaks a near tie."""
+    base = texture(75, 70, seed=5)                 # odd sizes: strips and threads split rows anywhere
+    seq = steady(base, 3.0, -2.0)
+    a = motion._planes(torch.cat([seq[:, 1], seq[:, 1].flip(-1)]))
+    b = motion._planes(torch.cat([seq[:, 2], seq[:, 2].flip(-1)]))
+    g = torch.Generator().manual_seed(2)
+    start = torch.randn(2, 2, 75, 70, generator=g) * 2 + torch.tensor([3.0, -2.0]).view(1, 2, 1, 1)
+    origin = (torch.randn(2, 2, 75, 70, generator=g) if moving_origin else None)
+    floor = motion._floor(a, b)
+    got = motion._search(a, b, start, t, 2, floor, origin)
+    want = reference(motion._search, a, b, start, t, 2, floor, origin)
+    assert got.shape == want.shape == (2, 2, 75, 70)
+    assert ((got - want).abs().amax(1) > 0).float().mean() < 0.002
+    steps = (got - start) * 2                        # an offset of STEPS, in half px
+    assert (steps - steps.round()).abs().max() < 1e-4 and steps.round().abs().max() <= 2
+
+
+def test_the_offset_search_steps_aside_where_it_cannot_run():
+    a = torch.rand(1, 3, 8, 8)
+    start, floor, offsets = torch.zeros(1, 2, 8, 8), torch.zeros(1, 1, 8, 8), torch.zeros(3, 2)
+    assert kernels.offset_search(a, a, start, offsets, 0.5, 0.03, floor, 1.0, None, (5, 9)) is not None
+    assert kernels.offset_search(a.double(), a.double(), start.double(), offsets.double(), 0.5, 0.03,
+                                 floor.double(), 1.0, None, 5) is None
+    assert kernels.offset_search(a, a, torch.zeros(1, 2, 4, 4), offsets, 0.5, 0.03, floor, 1.0, None, 5) is None
+    assert kernels.offset_search(a, a, start, offsets[:0], 0.5, 0.03, floor, 1.0, None, 5) is None
+
+
+@pytest.mark.parametrize("scale", [8, 2])       # half px candidates (a coarse level of 8 frame px) and whole
+def test_the_full_search_in_one_pass_is_the_torch_search(scale, reference):
+    """motion._full_search through the fused pass (from a start of zero, its window of two sides) against
+    the torch expression: the same vectors and costs, but where float rounding breaks a near tie."""
+    base = texture(45, 80, seed=7)
+    seq = steady(base, 2.5, -1.0)
+    a, b = motion._planes(seq[:, 1]), motion._planes(seq[:, 2])
+    block = motion._coarse_block(scale)
+    floor = motion._floor(a, b, block=block)
+    got_v, got_cost = motion._full_search(a, b, 0.5, 4, scale, floor, block)
+    want_v, want_cost = reference(motion._full_search, a, b, 0.5, 4, scale, floor, block)
+    same = (got_v == want_v).all(1, keepdim=True)
+    assert same.float().mean() > 0.998
+    # grid_sample's reads (the reference) are off by ~1e-5 px: costs agree to that
+    assert ((got_cost - want_cost).abs() / want_cost.abs().clamp_min(1e-3))[same].max() < 1e-3

@@ -11,7 +11,8 @@
  * torch the running sums of shifted slices, a row's then a column's, are a pass over memory per slice,
  * and on the full search's hundreds of small planes they took more than half its time. Third, each
  * pixel's cheapest candidate: torch's min across the candidates (not the last dimension) took 2 ns an
- * element. Plain C with no Python API in the work itself:
+ * element. Fourth, the steps whose candidates are fixed offsets from a start (the refinement, the full
+ * search) whole: see offset_search. Plain C with no Python API in the work itself:
  * the module exists only so that setuptools builds and installs it beside the package.
  */
 #define Py_LIMITED_API 0x030C0000
@@ -163,6 +164,39 @@ EXPORT int bilinear_mismatch(const float *a, const float *b, int64_t channels, i
     return segment == segment_scalar ? 1 : 2;
 }
 
+/* line[i]: the sum of in[i - r .. i + r] inside the row (block_mean's first pass) */
+static void sum_along_x(const float *in, float *line, int64_t width, int64_t r)
+{
+    for (int64_t i = 0; i < width; i++) line[i] = in[i];
+    for (int64_t d = 1; d <= r && d < width; d++) {
+        for (int64_t i = d; i < width; i++) line[i] += in[i - d];
+        for (int64_t i = 0; i < width - d; i++) line[i] += in[i + d];
+    }
+}
+
+/* row y's window means from the row sums of rows from.. (across, one row of width each): rows y - r .. y + r
+ * inside the frame summed, then divided by the pixels counted */
+static void mean_along_y(const float *across, int64_t from, int64_t y, int64_t height, int64_t width, int64_t r,
+                         const float *inverse_x, float *o)
+{
+    const int64_t lo = y - r > 0 ? y - r : 0, hi = y + r < height - 1 ? y + r : height - 1;
+    const float *first = across + (lo - from) * width;
+    for (int64_t i = 0; i < width; i++) o[i] = first[i];
+    for (int64_t k = lo + 1; k <= hi; k++) {
+        const float *line = across + (k - from) * width;
+        for (int64_t i = 0; i < width; i++) o[i] += line[i];
+    }
+    const float inverse_y = 1.f / (float)(hi - lo + 1);
+    for (int64_t i = 0; i < width; i++) o[i] *= inverse_x[i] * inverse_y;
+}
+
+/* 1 / the pixels a window of radius r counts along x at each column */
+static void window_counts(float *inverse_x, int64_t width, int64_t r)
+{
+    for (int64_t i = 0; i < width; i++)
+        inverse_x[i] = 1.f / (float)((i + r < width - 1 ? i + r : width - 1) - (i - r > 0 ? i - r : 0) + 1);
+}
+
 /* Rows row_begin..row_end of the flattened (planes, height) output: each pixel's mean over the side x side
  * window around it, of the pixels inside the frame (fewer at the edges), x and out (planes, height, width)
  * float32 contiguous. Each call sums its own rows' neighbours along x again (up to side - 1 rows beyond
@@ -179,38 +213,126 @@ EXPORT void block_mean(const float *x, float *out, int64_t height, int64_t width
         free(inverse_x);
         return;
     }
-    for (int64_t i = 0; i < width; i++)
-        inverse_x[i] = 1.f / (float)((i + r < width - 1 ? i + r : width - 1) - (i - r > 0 ? i - r : 0) + 1);
+    window_counts(inverse_x, width, r);
     for (int64_t r0 = row_begin; r0 < row_end;) {
         const int64_t plane = r0 / height, y0 = r0 % height;
         const int64_t y1 = (plane + 1) * height < row_end ? height : row_end - plane * height;
         const int64_t from = y0 - r > 0 ? y0 - r : 0, to = y1 + r < height ? y1 + r : height;
         const float *src = x + plane * height * width;
-        for (int64_t y = from; y < to; y++) {       /* sums along x of the rows this part reads */
-            const float *in = src + y * width;
-            float *line = across + (y - from) * width;
-            for (int64_t i = 0; i < width; i++) line[i] = in[i];
-            for (int64_t d = 1; d <= r && d < width; d++) {
-                for (int64_t i = d; i < width; i++) line[i] += in[i - d];
-                for (int64_t i = 0; i < width - d; i++) line[i] += in[i + d];
-            }
-        }
-        for (int64_t y = y0; y < y1; y++) {        /* then along y, and the counts */
-            const int64_t lo = y - r > 0 ? y - r : 0, hi = y + r < height - 1 ? y + r : height - 1;
-            float *o = out + (plane * height + y) * width;
-            const float *first = across + (lo - from) * width;
-            for (int64_t i = 0; i < width; i++) o[i] = first[i];
-            for (int64_t k = lo + 1; k <= hi; k++) {
-                const float *line = across + (k - from) * width;
-                for (int64_t i = 0; i < width; i++) o[i] += line[i];
-            }
-            const float inverse_y = 1.f / (float)(hi - lo + 1);
-            for (int64_t i = 0; i < width; i++) o[i] *= inverse_x[i] * inverse_y;
-        }
+        for (int64_t y = from; y < to; y++)        /* sums along x of the rows this part reads */
+            sum_along_x(src + y * width, across + (y - from) * width, width, r);
+        for (int64_t y = y0; y < y1; y++)          /* then along y, and the counts */
+            mean_along_y(across, from, y, height, width, r, inverse_x, out + (plane * height + y) * width);
         r0 = plane * height + y1;
     }
     free(across);
     free(inverse_x);
+}
+
+/* motion.py's _search and _full_search in one pass: for each pixel p, the cheapest of the K candidate
+ * vectors start(p) + offsets[k], cost = the window mean of their mismatch (bilinear_mismatch's, each pixel
+ * of the window with its own start; side x side, or with side2 > 0 the average of that mean and the
+ * side2 x side2 one), times 1 + prior * |v - origin|, plus floor(p) * floor_weight * |v - origin| (|.| the
+ * sum of both components' magnitudes; origin NULL: zero), ties to the first candidate; written as the
+ * vector chosen and its cost. Rows row_begin..row_end of the flattened (batch, height). a, b: (batch,
+ * channels, height, width); start, origin, out: (batch, 2, height, width); floor, cost: (batch, height,
+ * width); offsets (K, 2); all float32 contiguous. Why: in torch (and with the three kernels above) the K
+ * fields, K mismatch planes and their costs are each written out and read back; here a strip of rows at a
+ * time, in cache. */
+EXPORT int offset_search(const float *a, const float *b, int64_t channels, int64_t height, int64_t width,
+                         const float *start, const float *origin, const float *floor_, const float *offsets,
+                         int64_t candidates, const float *times, float prior, float floor_weight, int64_t side,
+                         int64_t side2, float *out, float *cost_out, int64_t row_begin, int64_t row_end)
+{
+    enum { STRIP = 32 };      /* rows whose costs are found together (the window's reach recomputed around) */
+    const Segment segment = choose_segment();
+    const int64_t r1 = side / 2, r2 = side2 > 0 ? side2 / 2 : 0, r = r1 > r2 ? r1 : r2;
+    const int64_t plane = height * width, image = channels * plane, held = STRIP + 2 * r;
+    float *mismatch = malloc(sizeof(float) * (size_t)(held * width)), *across = malloc(sizeof(float) * (size_t)(held * width));
+    float *across2 = malloc(sizeof(float) * (size_t)(held * width)), *mean2 = malloc(sizeof(float) * (size_t)width);
+    float *inverse_x2 = malloc(sizeof(float) * (size_t)width);
+    float *mean = malloc(sizeof(float) * (size_t)width), *inverse_x = malloc(sizeof(float) * (size_t)width);
+    float *vx = malloc(sizeof(float) * (size_t)width), *vy = malloc(sizeof(float) * (size_t)width);
+    float *best = malloc(sizeof(float) * (size_t)(STRIP * width));
+    int32_t *which = malloc(sizeof(int32_t) * (size_t)(STRIP * width));
+    if (!mismatch || !across || !across2 || !mean2 || !inverse_x2 || !mean || !inverse_x || !vx || !vy || !best || !which) {
+        for (int64_t row = row_begin; row < row_end; row++) {   /* out of memory: NaN, never plausible */
+            const int64_t n = row / height, y = row % height;
+            for (int64_t i = 0; i < width; i++)
+                out[n * 2 * plane + y * width + i] = out[(n * 2 + 1) * plane + y * width + i] =
+                    cost_out[n * plane + y * width + i] = NAN;
+        }
+    } else {
+        window_counts(inverse_x, width, r1);
+        window_counts(inverse_x2, width, r2);
+        for (int64_t row = row_begin; row < row_end;) {
+            const int64_t n = row / height, y0 = row % height;
+            int64_t y1 = y0 + STRIP < height ? y0 + STRIP : height;
+            if (y1 - y0 > row_end - row) y1 = y0 + (row_end - row);
+            const int64_t from = y0 - r > 0 ? y0 - r : 0, to = y1 + r < height ? y1 + r : height;
+            const Pair s = {a + n * image, b + n * image, (int32_t)channels, (int32_t)height, (int32_t)width,
+                            -times[n], 1.f - times[n]};
+            const float *sx = start + n * 2 * plane, *sy = sx + plane;
+            const float *ox = origin ? origin + n * 2 * plane : NULL, *oy = origin ? ox + plane : NULL;
+            for (int64_t k = 0; k < candidates; k++) {
+                const float dx = offsets[2 * k], dy = offsets[2 * k + 1];
+                for (int64_t y = from; y < to; y++) {
+                    for (int64_t i = 0; i < width; i++) {
+                        vx[i] = sx[y * width + i] + dx;
+                        vy[i] = sy[y * width + i] + dy;
+                    }
+                    segment(&s, (int32_t)y, 0, (int32_t)width, vx, vy, mismatch + (y - from) * width);
+                    sum_along_x(mismatch + (y - from) * width, across + (y - from) * width, width, r1);
+                    if (side2 > 0)
+                        sum_along_x(mismatch + (y - from) * width, across2 + (y - from) * width, width, r2);
+                }
+                for (int64_t y = y0; y < y1; y++) {
+                    mean_along_y(across, from, y, height, width, r1, inverse_x, mean);
+                    if (side2 > 0) {      /* as motion._block_mean averages the two: a sum, then halved */
+                        mean_along_y(across2, from, y, height, width, r2, inverse_x2, mean2);
+                        for (int64_t i = 0; i < width; i++) mean[i] = (mean[i] + mean2[i]) / 2.f;
+                    }
+                    const float *f = floor_ + n * plane + y * width;
+                    float *bc = best + (y - y0) * width;
+                    int32_t *bw = which + (y - y0) * width;
+                    for (int64_t i = 0; i < width; i++) {
+                        const int64_t at = y * width + i;
+                        float mx = sx[at] + dx, my = sy[at] + dy;
+                        if (ox) {
+                            mx -= ox[at];
+                            my -= oy[at];
+                        }
+                        const float motion = fabsf(mx) + fabsf(my);
+                        const float cost = mean[i] * (1.f + prior * motion) + f[i] * floor_weight * motion;
+                        if (k == 0 || cost < bc[i] || (cost != cost && bc[i] == bc[i])) {
+                            bc[i] = cost;
+                            bw[i] = (int32_t)k;
+                        }
+                    }
+                }
+            }
+            for (int64_t y = y0; y < y1; y++)
+                for (int64_t i = 0; i < width; i++) {
+                    const int64_t at = y * width + i, k = which[(y - y0) * width + i];
+                    out[n * 2 * plane + at] = sx[at] + offsets[2 * k];
+                    out[n * 2 * plane + plane + at] = sy[at] + offsets[2 * k + 1];
+                    cost_out[n * plane + at] = best[(y - y0) * width + i];
+                }
+            row = n * height + y1;
+        }
+    }
+    free(mismatch);
+    free(across);
+    free(across2);
+    free(mean2);
+    free(inverse_x2);
+    free(mean);
+    free(inverse_x);
+    free(vx);
+    free(vy);
+    free(best);
+    free(which);
+    return segment == segment_scalar ? 1 : 2;
 }
 
 /* Pixels px_begin..px_end of the flattened (batch, height * width): over the K candidates of cost (batch, K,

@@ -1,6 +1,7 @@
 """The CPU's kernels, called through ctypes: for the motion search's inner steps (kernels.c) the
-candidates' mismatch (``bilinear_mismatch``), block means (``block_mean``) and each pixel's cheapest
-candidate (``min_over_candidates``); for the learned part the ConvLSTM cell's arithmetic after its
+candidates' mismatch (``bilinear_mismatch``), block means (``block_mean``), each pixel's cheapest
+candidate (``min_over_candidates``) and, all of those in one pass, the steps that try fixed offsets from a
+start (``offset_search``); for the learned part the ConvLSTM cell's arithmetic after its
 convolution (``lstm_cell``, lstm_kernel.c).
 
 ctypes releases the GIL for the call, so the rows are split between torch's threads (the calling thread
@@ -36,6 +37,9 @@ _SIGNATURES = {   # name: (argument types, result type)
                            _SIZE, _SIZE], ctypes.c_int),
     "block_mean": ([_POINTER, _POINTER, _SIZE, _SIZE, _SIZE, _SIZE, _SIZE], None),
     "min_over_candidates": ([_POINTER, _SIZE, _SIZE, _POINTER, _POINTER, _SIZE, _SIZE], None),
+    "offset_search": ([_POINTER, _POINTER, _SIZE, _SIZE, _SIZE, _POINTER, _POINTER, _POINTER, _POINTER, _SIZE,
+                       _POINTER, ctypes.c_float, ctypes.c_float, _SIZE, _SIZE, _POINTER, _POINTER, _SIZE, _SIZE],
+                      ctypes.c_int),
     "lstm_cell": ([_POINTER, ctypes.c_int32, _SIZE, _POINTER, _SIZE, _POINTER, _SIZE, _POINTER, _POINTER, _POINTER,
                    _SIZE, _SIZE], ctypes.c_int),
 }
@@ -134,6 +138,36 @@ def block_mean(x: torch.Tensor, side: int) -> torch.Tensor | None:
     out = torch.empty_like(x)
     _split(function, (x.data_ptr(), out.data_ptr(), h, w, side), x.numel() // w, w)
     return out
+
+
+def offset_search(a: torch.Tensor, b: torch.Tensor, start: torch.Tensor, offsets: torch.Tensor, t: float | torch.Tensor,
+                  prior: float, floor: torch.Tensor, floor_weight: float, origin: torch.Tensor | None,
+                  block: int | tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Each pixel's cheapest of the vectors start + offsets[k] (start (B, 2, h, w), offsets (K, 2)) and its
+    cost, (B, 2, h, w) and (B, 1, h, w): what motion's torch expressions choose (``_search``, and
+    ``_full_search`` from a start of zero): the window mean (``block``: a side, or two whose means are
+    averaged) of ``bilinear_mismatch`` times 1 + prior * m, plus floor (B, 1, h, w) * floor_weight * m, m
+    the candidate's |v - origin| (x and y summed; origin (B, 2, h, w), None for zero), ties to the first
+    offset. In one pass (kernels.c), where the torch expression writes out and reads back K fields and K
+    cost planes. None where the kernel does not run (module docstring)."""
+    n, c, h, w = a.shape
+    sides = block if isinstance(block, tuple) else (block,)
+    tensors = (a, b, start, offsets, floor) + (() if origin is None else (origin,))
+    if (not _runs_here(*tensors) or b.shape != a.shape or start.shape != (n, 2, h, w) or floor.shape != (n, 1, h, w)
+            or (origin is not None and origin.shape != (n, 2, h, w)) or offsets.dim() != 2 or offsets.shape[1] != 2
+            or len(offsets) == 0 or n * h * w == 0 or len(sides) > 2):
+        return None
+    function = _function("offset_search")
+    if function is None:
+        return None
+    a, b, start, offsets, floor = (x.contiguous() for x in (a, b, start, offsets, floor))
+    origin = None if origin is None else origin.contiguous()
+    times = (t.reshape(-1).float().expand(n) if torch.is_tensor(t) else torch.full((n,), float(t))).contiguous()
+    out, cost = torch.empty(n, 2, h, w), torch.empty(n, 1, h, w)
+    _split(function, (a.data_ptr(), b.data_ptr(), c, h, w, start.data_ptr(), None if origin is None else origin.data_ptr(),
+                      floor.data_ptr(), offsets.data_ptr(), len(offsets), times.data_ptr(), prior, floor_weight, sides[0],
+                      sides[1] if len(sides) == 2 else 0, out.data_ptr(), cost.data_ptr()), n * h, w * len(offsets))
+    return out, cost
 
 
 def min_over_candidates(cost: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:

@@ -276,6 +276,10 @@ def _full_search(a: torch.Tensor, b: torch.Tensor, t: Time, radius: int, scale: 
     Returns the vectors (n, 2, h, w) and their cost (n, 1, h, w)."""
     n, _, h, w = a.shape
     table = _constant(_moves(radius, scale), a)
+    fused = kernels.offset_search(a, b, torch.zeros(n, 2, h, w), table, t, SMALL_MOTION * scale, floor, scale, None,
+                                  block) if a.device.type == "cpu" else None
+    if fused is not None:     # the CPU: the same choice in one pass (kernels.py)
+        return fused
     per = max(1, CANDIDATE_PIXELS // (n * h * w))
     best_cost, best_v = None, None
     for first in range(0, len(table), per):
@@ -426,6 +430,9 @@ def _search(a: torch.Tensor, b: torch.Tensor, start: torch.Tensor, t: Time, scal
     level) gained less and lost elsewhere (demo +0.22 where the joint search gave +0.38,
     wannaworktogether -0.37)."""
     steps = _constant(STEPS, start)
+    fused = kernels.offset_search(a, b, start, steps, t, SMALL_MOTION * scale, floor, scale, origin, BLOCK)
+    if fused is not None:     # the CPU: the same choice in one pass (kernels.py)
+        return fused[0]
     costs = _cost(a, b, start[:, None] + steps.view(1, -1, 2, 1, 1), t, scale, floor,
                   None if origin is None else origin[:, None])
     return start + steps[_cheapest(costs)[1][:, 0]].permute(0, 3, 1, 2)
