@@ -140,20 +140,22 @@ def block_mean(x: torch.Tensor, side: int) -> torch.Tensor | None:
     return out
 
 
-def offset_search(a: torch.Tensor, b: torch.Tensor, start: torch.Tensor, offsets: torch.Tensor, t: float | torch.Tensor,
+def offset_search(a: torch.Tensor, b: torch.Tensor, start: torch.Tensor | None, offsets: torch.Tensor, t: float | torch.Tensor,
                   prior: float, floor: torch.Tensor, floor_weight: float, origin: torch.Tensor | None,
                   block: int | tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor] | None:
     """Each pixel's cheapest of the vectors start + offsets[k] (start (B, 2, h, w), offsets (K, 2)) and its
     cost, (B, 2, h, w) and (B, 1, h, w): what motion's torch expressions choose (``_search``, and
-    ``_full_search`` from a start of zero): the window mean (``block``: a side, or two whose means are
+    ``_full_search`` from a start of zero: None): the window mean (``block``: a side, or two whose means are
     averaged) of ``bilinear_mismatch`` times 1 + prior * m, plus floor (B, 1, h, w) * floor_weight * m, m
     the candidate's |v - origin| (x and y summed; origin (B, 2, h, w), None for zero), ties to the first
     offset. In one pass (kernels.c), where the torch expression writes out and reads back K fields and K
     cost planes. None where the kernel does not run (module docstring)."""
     n, c, h, w = a.shape
     sides = block if isinstance(block, tuple) else (block,)
-    tensors = (a, b, start, offsets, floor) + (() if origin is None else (origin,))
-    if (not _runs_here(*tensors) or b.shape != a.shape or start.shape != (n, 2, h, w) or floor.shape != (n, 1, h, w)
+    if start is None and _runs_here(a):
+        start = torch.zeros(n, 2, h, w)
+    tensors = (a, b, offsets, floor) + tuple(x for x in (start, origin) if x is not None)
+    if (start is None or not _runs_here(*tensors) or b.shape != a.shape or start.shape != (n, 2, h, w) or floor.shape != (n, 1, h, w)
             or (origin is not None and origin.shape != (n, 2, h, w)) or offsets.dim() != 2 or offsets.shape[1] != 2
             or len(offsets) == 0 or n * h * w == 0 or len(sides) > 2):
         return None

@@ -276,8 +276,7 @@ def _full_search(a: torch.Tensor, b: torch.Tensor, t: Time, radius: int, scale: 
     Returns the vectors (n, 2, h, w) and their cost (n, 1, h, w)."""
     n, _, h, w = a.shape
     table = _constant(_moves(radius, scale), a)
-    fused = kernels.offset_search(a, b, torch.zeros(n, 2, h, w), table, t, SMALL_MOTION * scale, floor, scale, None,
-                                  block) if a.device.type == "cpu" else None
+    fused = kernels.offset_search(a, b, None, table, t, SMALL_MOTION * scale, floor, scale, None, block)
     if fused is not None:     # the CPU: the same choice in one pass (kernels.py)
         return fused
     per = max(1, CANDIDATE_PIXELS // (n * h * w))
