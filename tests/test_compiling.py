@@ -38,6 +38,15 @@ def test_the_key_changes_with_what_changes_the_compiled_graph():
     assert key(options={"safety": 1.0, "mask": 1}) == key()     # the safety net runs outside the compiled part
 
 
+def test_the_key_changes_with_the_learned_parts_layout(monkeypatch):
+    """A warm-up made before the CPU's layout changed (NCHW until 2026-12-07) prepared another graph: its
+    marker must not promise the next run a warm cache."""
+    from convlstm.filter import engine
+    nhwc = key()
+    monkeypatch.setattr(engine, "CPU_LAYOUT", torch.contiguous_format)
+    assert key() != nhwc
+
+
 def test_the_plan_compiles_where_asked_and_on_the_cpu_after_a_warm_up(cache):
     k = key()
     assert compiling.plan(True, CPU, 10, k) and compiling.plan(True, GPU, 10, k)      # compile=1: always

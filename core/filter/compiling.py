@@ -61,9 +61,11 @@ def quiet_compiler_logs() -> None:
 
 def warm_key(net_config: Any, precision: str, batch: int, info: dict[str, Any], options: dict[str, Any]) -> str:
     """What a warm-up's graph depends on: torch's and Python's versions, the net's configuration (inductor
-    takes the weights' values as inputs), the precision, the batch, the clip's size and format, and the
-    options that change the learned part."""
+    takes the weights' values as inputs), the learned part's layout on the CPU, the precision, the batch, the
+    clip's size and format, and the options that change the learned part."""
+    from .engine import CPU_LAYOUT
     facts = {"torch": torch.__version__, "python": sys.version_info[:2], "net": dataclasses.asdict(net_config),
+             "layout": str(CPU_LAYOUT),
              "precision": precision, "batch": batch,
              "clip": {k: info.get(k) for k in ("width", "height", "format_name")},
              "options": {k: options.get(k) for k in ("weights", "scales", "tile", "detail")}}

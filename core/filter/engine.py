@@ -63,6 +63,7 @@ def compile_learned_part(net: Net) -> None:
     net.compiled_correct = torch.compile(net.correct, dynamic=False)
 
 
+CPU_LAYOUT = torch.channels_last   # the learned part's layout on the CPU where not asked (Engine's docstring)
 TILE_OVERLAP = 64   # px of context around each tile for the learned part (the motion search sees it whole)
 
 
@@ -102,8 +103,9 @@ class Engine:
         self.autocast = device.type == "cpu" and precision == "bf16"
         self.dtype = torch.float32 if self.autocast else PRECISIONS[precision]
         if channels_last is None:
-            channels_last = device.type == "cpu"
-        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+            self.memory_format = CPU_LAYOUT if device.type == "cpu" else torch.contiguous_format
+        else:
+            self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.net = net.to(device=device, dtype=self.dtype, memory_format=self.memory_format).eval()
         self.net.layout = self.memory_format
         self.multiple = net.pad_multiple
