@@ -124,8 +124,7 @@ typedef void (*Segment)(const Pair *, int32_t, int32_t, int32_t, const float *, 
 static Segment choose_segment(void)
 {
 #ifdef HAVE_AVX2_PATH
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    if (cpu_has_avx2())
         return segment_avx2;
 #endif
     return segment_scalar;

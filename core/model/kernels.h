@@ -18,4 +18,15 @@
 #include <immintrin.h>
 #endif
 
+/* whether this CPU runs the AVX2 + FMA paths (asked on every call: a few loads, nothing shared) */
+static inline int cpu_has_avx2(void)
+{
+#ifdef HAVE_AVX2_PATH
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 0;
+#endif
+}
+
 #endif

@@ -210,14 +210,12 @@ def lstm_cell(gates: torch.Tensor, c_prev: torch.Tensor | None) -> tuple[torch.T
     else:
         return None
     function = _function("lstm_cell")
-    if function is None:
+    if function is None or (c_prev is not None and (c_prev.shape != (b, n, h, w) or c_prev.device.type != "cpu")):
         return None
+    if c_prev is not None:
+        c_prev = c_prev.to(torch.float32).contiguous(memory_format=layout)
     c = torch.empty((b, n, h, w), dtype=torch.float32, memory_format=layout)
     hidden = torch.empty((b, n, h, w), dtype=gates.dtype, memory_format=layout)
-    if c_prev is not None:
-        if c_prev.shape != c.shape or c_prev.device.type != "cpu":
-            return None
-        c_prev = c_prev.to(torch.float32).contiguous(memory_format=layout)
     _split(function, (gates.data_ptr(), int(gates.dtype == torch.bfloat16), outer2, (ctypes.c_int64 * 2)(*gate_strides),
                       step, (ctypes.c_int64 * 2)(*state_strides), inner, None if c_prev is None else c_prev.data_ptr(),
                       c.data_ptr(), hidden.data_ptr()), b * outer2, inner)

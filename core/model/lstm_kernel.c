@@ -157,8 +157,7 @@ static void row_plain(const void *gates, int64_t gate_step, const float *c_prev,
 static Row choose_row(void)
 {
 #ifdef HAVE_AVX2_PATH
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    if (cpu_has_avx2())
         return row_avx2;
 #endif
     return row_plain;

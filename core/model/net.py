@@ -198,14 +198,14 @@ class Net(nn.Module):
         return self.compensate(frames, t, valid) if self.config.motion == "block" else frames
 
     def _learned(self, frames: torch.Tensor, t: Time) -> NetOutput:
-        """``correct``, compiled when ``compiled_correct`` is set, over the frames in ``layout`` (its
-        outputs back in the frames' own)."""
+        """``correct``, compiled when ``compiled_correct`` is set, over the frames in ``layout`` (the frame
+        made back in the frames' own; the synthesis' own estimate, which only training reads, as it is)."""
         run = self.correct if self.compiled_correct is None else self.compiled_correct
         if self.layout is torch.contiguous_format:
             return run(frames, t)
         lead = frames.shape[:2]
         out = run(frames.flatten(0, 1).contiguous(memory_format=self.layout).unflatten(0, lead), t)
-        return NetOutput(out.frame.contiguous(), out.synthesized.contiguous(), out.trust)
+        return NetOutput(out.frame.contiguous(), out.synthesized, out.trust)
 
     def correct(self, frames: torch.Tensor, t: Time = 0.5) -> NetOutput:
         """The learned part over (compensated) frames: synthesis, then refinement (then, with
