@@ -29,6 +29,7 @@ MAX_RATE_TERM = 1 << 40   # fps_num/fps_den and factor_num/factor_den beyond thi
 # VapourSynth's argument kinds -> the Python type a value must have after conversion
 KINDS = {"data": str, "int": int, "float": float, "flag": bool}
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+CUT_MODES = ("blend", "repeat")   # sc_mode's values, the default first (filter/scenes.py: frame_at_cut)
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,12 @@ class Options:
     fps_num: int | None = _option("int", "numerator of a target rate, e.g. 60000 for 59.94 fps", cli=False)
     fps_den: int | None = _option("int", "denominator of a target rate, e.g. 1001 for 59.94 fps", cli=False)
     sc_threshold: float | None = _option("float", f"scene-cut threshold 0..1 (default {DEFAULT_SC_THRESHOLD}; "
-                                         "0 turns detection off): at a cut the frame before is repeated, "
-                                         "never blended across")
+                                         "0 turns detection off): the net never works across a cut; sc_mode says "
+                                         "what a new frame between the two frames of a cut shows")
+    sc_mode: str | None = _option("data", "blend or repeat: a new frame between the two frames of a scene cut shows "
+                                  "the two weighted by its time (blend, the default: the least error where the "
+                                  "cut's moment is unknown, as mvtools' FlowFPS) or the earlier frame again "
+                                  "(repeat: a clean cut)")
     scales: int | None = _option("int", "1: the full-size pass only; 2: plus the half-size pass, for weights "
                                  "trained with a scale fusion (default: the weights' own setting)")
     batch: int | None = _option("int", f"windows per forward pass, 1..{MAX_BATCH} (default: 4 on CUDA up to "
@@ -141,6 +146,12 @@ class Options:
                                    f"the compensated blend where the motion is not trusted), got {self.safety}")
         if self.sc_threshold is not None and not 0.0 <= self.sc_threshold <= 1.0:
             raise InterpolateError(f"sc_threshold must be in [0, 1] (0 turns detection off), got {self.sc_threshold}")
+        if self.sc_mode is not None:
+            text = self.sc_mode.strip().lower()
+            if text not in CUT_MODES:
+                raise InterpolateError(f"sc_mode must be {' or '.join(CUT_MODES)} (what a new frame at a scene cut "
+                                       f"shows), got {self.sc_mode!r}")
+            object.__setattr__(self, "sc_mode", text)
         if self.device is not None:
             parse_device(self.device)
         if self.precision is not None:
@@ -178,6 +189,10 @@ class Options:
     @property
     def sc(self) -> float:
         return DEFAULT_SC_THRESHOLD if self.sc_threshold is None else self.sc_threshold
+
+    @property
+    def cut_mode(self) -> str:
+        return self.sc_mode or CUT_MODES[0]
 
     @property
     def repeat_threshold(self) -> float:

@@ -11,6 +11,7 @@
     "fps_num:int:opt;" \
     "fps_den:int:opt;" \
     "sc_threshold:float:opt;" \
+    "sc_mode:data:opt;" \
     "scales:int:opt;" \
     "batch:int:opt;" \
     "tile:int:opt;" \

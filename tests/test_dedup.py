@@ -138,14 +138,18 @@ def test_a_still_shot_stays_still_and_its_frames_pass_through():
     assert out.get_frame(12).props["ConvLSTMRepeat"] == 2 and out.get_frame(12).props["ConvLSTMInterpolated"] == 0
 
 
-def test_a_cut_inside_a_run_of_repeats_is_not_crossed():
-    """A A A | B B B: the run before the cut shows A (no blend with B), the one after moves on from B."""
+@pytest.mark.parametrize("mode", ["blend", "repeat"])
+def test_a_cut_inside_a_run_of_repeats_is_not_crossed(mode):
+    """A A A | B B B: the run before the cut shows A (no blend with B) up to its last frame; only the new
+    frame between that and B is the cut's (sc_mode), as it would be without dedup."""
     a = moving_frames(W, H, 1)[0]
     b = (255 - a).astype(np.uint8)
     frames = [a, a, a, b, b, b, b + 0]
-    out = core.convlstm.Interpolate(clip_from_frames(frames), dedup=1, device="cpu")
-    for m in range(0, 6):
+    out = core.convlstm.Interpolate(clip_from_frames(frames), dedup=1, device="cpu", sc_mode=mode)
+    for m in range(0, 5):
         assert np.array_equal(planes_of(out.get_frame(m)), a), m
+    at_cut = planes_of(out.get_frame(5))
+    assert np.array_equal(at_cut, a if mode == "repeat" else (a.astype(int) + b + 1) // 2)
     assert out.get_frame(5).props.get("_SceneChangeNext") == 1
 
 

@@ -32,14 +32,29 @@ def net_on(weights, clip, indices):
     return RGB24.from_unit(engine.predict(RGB24.to_unit(x)[None])[0]).numpy()
 
 
-def test_cut_gives_a_copy_of_the_earlier_frame_and_windows_never_mix_scenes(spliced, test_weights):
+def test_cut_gives_the_two_frames_blended_and_windows_never_mix_scenes(spliced, test_weights):
     out = core.convlstm.Interpolate(spliced, weights=str(test_weights))
     at_cut = out.get_frame(11)
-    assert np.array_equal(planes_of(at_cut), planes_of(spliced.get_frame(5)))
+    before, after = planes_of(spliced.get_frame(5)).astype(int), planes_of(spliced.get_frame(6)).astype(int)
+    assert np.array_equal(planes_of(at_cut), (before + after + 1) // 2)      # halfway: the rounded average
     assert at_cut.props["_SceneChangeNext"] == 1 and at_cut.props["ConvLSTMInterpolated"] == 1
     assert np.array_equal(planes_of(out.get_frame(9)), net_on(test_weights, spliced, (3, 4, 5, 5)))
     assert np.array_equal(planes_of(out.get_frame(13)), net_on(test_weights, spliced, (6, 6, 7, 8)))
     assert np.array_equal(planes_of(out.get_frame(5)), net_on(test_weights, spliced, (1, 2, 3, 4)))
+
+
+def test_repeat_mode_gives_a_copy_of_the_earlier_frame_weighted_blends_at_other_times(spliced, test_weights):
+    out = core.convlstm.Interpolate(spliced, weights=str(test_weights), sc_mode="repeat")
+    for n in (11,):
+        assert np.array_equal(planes_of(out.get_frame(n)), planes_of(spliced.get_frame(5)))
+    assert out.get_frame(11).props["_SceneChangeNext"] == 1
+    assert np.array_equal(planes_of(out.get_frame(9)), planes_of(core.convlstm.Interpolate(
+        spliced, weights=str(test_weights)).get_frame(9)))      # away from the cut the mode changes nothing
+    four = core.convlstm.Interpolate(spliced, factor=4, device="cpu")    # weights that take any time
+    before, after = planes_of(spliced.get_frame(5)).astype(int), planes_of(spliced.get_frame(6)).astype(int)
+    for n, t in ((21, 0.25), (22, 0.5), (23, 0.75)):      # any time between the cut's frames: weighted by it
+        assert np.array_equal(planes_of(four.get_frame(n)), np.floor(before * (1 - t) + after * t + 0.5)), n
+    assert [four.get_frame(n).props.get("_SceneChangeNext", 0) for n in range(20, 25)] == [0, 0, 0, 1, 0]
 
 
 def test_detection_off_interpolates_across_the_cut(spliced, test_weights):
@@ -59,7 +74,7 @@ def test_scene_change_props_are_honoured(test_weights):
             f.props["_SceneChangeNext"] = 1
         return f
     marked = core.std.ModifyFrame(clip, clip, mark)
-    out = core.convlstm.Interpolate(marked, weights=str(test_weights), sc_threshold=0)
+    out = core.convlstm.Interpolate(marked, weights=str(test_weights), sc_threshold=0, sc_mode="repeat")
     assert np.array_equal(planes_of(out.get_frame(5)), frames[2])
     plain = core.convlstm.Interpolate(clip, weights=str(test_weights), sc_threshold=0)
     assert not np.array_equal(planes_of(plain.get_frame(5)), frames[2])
@@ -104,6 +119,7 @@ def test_any_target_rate_lands_source_frames_at_their_timestamps(test_weights):
     ({"fps_num": 60, "fps_den": 1, "factor": 4}, "give one of factor, factor_num/factor_den or fps_num/fps_den"),
     ({"fps_num": -60, "fps_den": 1}, "must be positive"),
     ({"sc_threshold": 1.5}, r"sc_threshold must be in \[0, 1\]"),
+    ({"sc_mode": "cut"}, "sc_mode must be blend or repeat .what a new frame at a scene cut shows., got 'cut'"),
 ])
 def test_bad_rate_arguments(kwargs, message):
     clip = core.std.BlankClip(format=vs.RGB24, length=4, width=16, height=16)

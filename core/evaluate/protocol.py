@@ -11,9 +11,9 @@ import torch
 
 from ..filter.engine import Engine
 from ..filter.formats import PixelFormat
-from ..filter.scenes import predict_within_scene
+from ..filter.scenes import frame_at_cut, predict_within_scene
 from ..filter.schedule import clamped_window
-from ..options import DEFAULT_SC_THRESHOLD
+from ..options import CUT_MODES, DEFAULT_SC_THRESHOLD
 from .metrics import WORST_PERCENT, frame_scores, low_percentile, share_off, sharpness_ratio, vmaf
 
 RGB24 = PixelFormat(name="RGB24", bits=8, is_float=False)
@@ -28,21 +28,21 @@ def split_even_odd(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def blend(even: np.ndarray) -> np.ndarray:
     """Rounded average of neighbouring even frames: the baseline every model must beat."""
-    a, b = even[:-1].astype(np.uint16), even[1:].astype(np.uint16)
-    return ((a + b + 1) // 2).astype(np.uint8)
+    return frame_at_cut(even[:-1], even[1:], 0.5, "blend")
 
 
-def predict_with_engine(engine: Engine, even: np.ndarray,
-                        sc_threshold: float = DEFAULT_SC_THRESHOLD) -> np.ndarray:
+def predict_with_engine(engine: Engine, even: np.ndarray, sc_threshold: float = DEFAULT_SC_THRESHOLD,
+                        sc_mode: str = CUT_MODES[0]) -> np.ndarray:
     """Odd frames from the net as the filter makes them, as uint8 RGB: its window schedule (edges
-    clamped) and its scene-cut rule (frame i again at a cut, no window across one)."""
+    clamped) and its scene-cut rule (no window across a cut; at one, ``frame_at_cut``'s frame)."""
     n = len(even)
     stack = RGB24.to_unit(torch.from_numpy(even).permute(0, 3, 1, 2))
     preds = []
     for i in range(n - 1):
         pred, cuts = predict_within_scene(stack[list(clamped_window(i, n))], 0.5,
                                           lambda w, t: engine.predict(w[None], t)[0], sc_threshold)
-        preds.append(even[i] if cuts[1] else RGB24.from_unit(pred).permute(1, 2, 0).cpu().numpy())
+        preds.append(frame_at_cut(even[i], even[i + 1], 0.5, sc_mode) if cuts[1]
+                     else RGB24.from_unit(pred).permute(1, 2, 0).cpu().numpy())
     return np.stack(preds)
 
 

@@ -74,6 +74,11 @@ class Timed:
     def time(self, m: int) -> float:
         return float(self.position(m)[1])
 
+    def cut_weight(self, m: int) -> float:
+        """Where output m lies between the two source frames of a cut between its middle frames (0: at the
+        earlier): the weight of the later frame in a blend across the cut."""
+        return self.time(m)
+
     def first_since_source(self, m: int) -> bool:
         """Whether output m is the first output after source frame i's timestamp, no output showing frame i
         before it (so it starts the scene when a cut precedes frame i)."""
@@ -213,6 +218,13 @@ class Deduped:
 
     def time(self, m: int) -> float:
         return float(self.keys(m)[1])
+
+    def cut_weight(self, m: int) -> float:
+        """Like ``Timed.cut_weight`` on the source's clock: a cut between samples k1 and k2 lies between k2
+        and the frame before it (a new picture follows a cut), so outputs within the run before (its picture
+        held until the cut) weigh 0, and only those after the run's last frame blend."""
+        i, t = self.timed.position(m)
+        return float(t) if i + 1 < self.num_source and not self.repeats.is_repeat(i + 1) else 0.0
 
     def repeat_mark(self, m: int) -> int:
         """ConvLSTMRepeat for output m: 0 where its source frame is a new picture, 1 where it repeats the one

@@ -31,7 +31,7 @@ from . import profile
 from .streams import Slots, mark_ready, use_here
 from .batcher import Batcher
 from . import compiling
-from .scenes import predict_within_scene
+from .scenes import frame_at_cut, predict_within_scene
 from .repeats import RepeatLog, frame_difference, MAX_RUN
 from .schedule import Deduped, Nearest, Timed, doublings_for_rate
 from .yuv import YuvDescription, rgb_to_yuv, yuv_to_rgb
@@ -86,6 +86,7 @@ class Compute:
     io: PlaneIO
     format: PixelFormat
     sc_threshold: float
+    sc_mode: str            # what a new frame at a cut shows (scenes.frame_at_cut)
 
 
 class Stage:
@@ -247,8 +248,11 @@ class Stage:
                 "NaN/Inf samples" if not raw else "samples too large to compute with (beyond about 1e38 once "
                 "scaled); clamp them first, e.g. core.std.Expr(clip, 'x -1 max 2 min')"))
         dst = self._planes(0, dst_ptrs, dst_strides)
-        if cut_here:      # no ghosting: frame i again, its very bytes
-            self.io.store(self._host_planes(1, src_ptrs, src_strides), dst, self.format.numpy_dtype)
+        if cut_here:      # the net never works across a cut: frame i again, or frames i and i + 1 blended
+            weight = self.schedule.cut_weight(n)
+            after = self._host_planes(2, src_ptrs, src_strides)
+            self.io.store([frame_at_cut(a, b, weight, self.compute.sc_mode) for a, b in
+                           zip(self._host_planes(1, src_ptrs, src_strides), after)], dst, self.format.numpy_dtype)
             return self._marks(n, bool(cut_before), True)
         if not finite_out:
             raise InterpolateError(f"cannot interpolate output frame {n}: the net produced NaN/Inf "
@@ -296,7 +300,7 @@ def build(info: dict[str, Any], args: dict[str, Any]) -> list[Stage]:
     batch = options.batch or default_batch(device.type, int(info["width"]), int(info["height"]))
 
     def computing() -> Compute:
-        return Compute(Batcher(engine, batch), PlaneIO(device), fmt, options.sc)
+        return Compute(Batcher(engine, batch), PlaneIO(device), fmt, options.sc, options.cut_mode)
 
     if ratio < 1:
         log.warning("the target rate is below the clip's (%s times): the output has fewer frames than the clip; "
