@@ -12,8 +12,8 @@ from convlstm.config import ModelConfig
 from convlstm.errors import InterpolateError
 from convlstm.filter.engine import Engine
 from convlstm.model import Net
-from convlstm.model.safety import (FAILURE_AREA, blend_at, fall_back, opened, step_weight, still_weight, summary,
-                                   trust_map)
+from convlstm.model.safety import (FAILURE_AREA, blend_at, fall_back, keep_content, lost_weight, opened, pair_means,
+                                   step_weight, still_weight, summary, trust_map)
 from helpers import TINY_MOTION
 
 INFO = {"width": 96, "height": 64, "num_frames": 8, "fps_num": 24, "fps_den": 1, "color_family": vs.RGB,
@@ -346,3 +346,50 @@ def test_grey_footage_makes_grey_frames_and_colour_is_left_alone(bundled):
     assert torch.equal(keep_grey(frame, tinted), frame)
     colour = translated()
     assert torch.equal(keep_grey(frame, colour), frame)
+
+
+def tumbling(xs: list[int], size: int = 10, width: int = 160) -> torch.Tensor:
+    """(1, 4, 3, 64, width): a small bright square on black at each frame's x, its texture new in every frame
+    (a die tumbling: no vector matches it to itself, while black matches black perfectly)."""
+    frames = []
+    for k, x in enumerate(xs):
+        f = torch.full((3, 64, width), -1.0)
+        f[:, 26:26 + size, x:x + size] = 0.5 + 0.3 * texture(30 + k, size, size)[:, 16:16 + size, 16:16 + size]
+        frames.append(f)
+    return torch.stack(frames)[None]
+
+
+@pytest.mark.parametrize("step", [8, 24])
+def test_a_thing_the_motion_lost_is_the_blend_not_gone(bundled, step):
+    """Bilateral matching reads around a small thing whose look changes as it moves over a flat background
+    (black matches black, the thing does not match itself), and the net's frame loses it. Shown twice at
+    half strength (the blend) it is not gone: a thing that vanishes from every other frame flickers."""
+    frames = tumbling([20 + k * step for k in range(4)])
+    with torch.no_grad():
+        moved = bundled.compensate(frames)
+        raw = bundled.correct(moved).frame
+    brightness = lambda x: float(((x + 1) / 2).sum())      # noqa: E731
+    assert brightness(raw) < 0.05 * brightness(frames[0, 1])           # lost by the motion and the net
+    weight = lost_weight(raw, frames, pair_means(frames, moved))
+    blend = blend_at(frames, 0.5)
+    shown = (blend[0] > -0.9).any(0)                                   # where I2 or I3 shows the thing
+    assert float(weight[0, 0][shown].min()) > 0.95
+    out = Engine(bundled, torch.device("cpu")).predict(frames, 0.5)
+    assert float((out - blend)[..., shown].abs().max()) < 0.02
+    assert brightness(out) > 0.9 * brightness(frames[0, 1])
+
+
+def test_a_thing_the_frame_carries_is_left_as_it_is(bundled):
+    """The same thing with one look throughout is carried to its place at t = 0.5: nothing is lost, and
+    the rule changes nothing; nor does it act where there is nothing to lose (a flat frame)."""
+    same = torch.stack([torch.full((3, 64, 160), -1.0)] * 4)[None]
+    look = 0.5 + 0.3 * texture(30, 10, 10)[:, 16:26, 16:26]
+    for k, x in enumerate([20, 28, 36, 44]):
+        same[0, k, :, 26:36, x:x + 10] = look
+    with torch.no_grad():
+        moved = bundled.compensate(same)
+        raw = bundled.correct(moved).frame
+    assert float(lost_weight(raw, same, pair_means(same, moved)).max()) == 0.0
+    assert torch.equal(keep_content(raw, same, moved, 0.5), raw)
+    flat = torch.zeros(1, 4, 3, 64, 160)
+    assert float(lost_weight(flat[:, 1], flat, pair_means(flat, flat)).max()) == 0.0

@@ -34,7 +34,9 @@ doubted, the compensated frames are already the plain ones (``Net.compensate`` m
 ``motion.confidence``), so the average is the plain blend there.
 
 Apart from the safety net and always: what holds still between I2 and I3 is their blend (``hold_still``),
-and so is what changed in place between them and held still before and after (``settle_steps``).
+and so is what changed in place between them and held still before and after (``settle_steps``), and
+what the made frame lost of what I2 and I3 show (``keep_content``: a small thing the motion search read
+around).
 
 The blend is time-weighted, (1 - t) I2 + t I3, not the nearer frame: it is the synthesis net's own base and
 what blending peers make, it equals the plain average at t = 0.5, and it moves smoothly with t (the nearer
@@ -45,6 +47,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import torch
+import torch.nn.functional as F
 
 from .box import box_mean, window_max
 from .motion import LUMA, Time, _constant
@@ -166,10 +169,51 @@ def still_weight(frames: torch.Tensor, moved: torch.Tensor) -> torch.Tensor:
 
 def settle(frame: torch.Tensor, frames: torch.Tensor, moved: torch.Tensor, t: Time,
            means: PairMeans | None = None) -> torch.Tensor:
-    """``hold_still``, then ``settle_steps``, then ``keep_grey``: the always-on rules, with the blend made
-    once (``means``: the frames' ``pair_means``, where the caller has them)."""
+    """``hold_still``, then ``settle_steps``, then ``keep_content``, then ``keep_grey``: the always-on rules,
+    with the blend made once (``means``: the frames' ``pair_means``, where the caller has them)."""
     safe = blend_at(frames, t).to(frame.dtype)
-    return keep_grey(settle_steps(hold_still(frame, frames, moved, t, safe), frames, moved, t, safe, means), frames)
+    frame = settle_steps(hold_still(frame, frames, moved, t, safe), frames, moved, t, safe, means)
+    return keep_grey(keep_content(frame, frames, moved, t, safe, means), frames)
+
+
+CONTENT_BLOCK = 9             # px: a pixel's contrast is |luma - its mean over this window|
+CONTENT_CELL = 8              # px: contrast is averaged over cells this wide, then over a region of cells
+CONTENT_REGION = 1 / 3        # the region's side, as a share of the frame's short side (at least 3 cells)
+CONTENT_LEVELS = (1.0, 3.0)   # 8-bit levels of the region's mean contrast: below 1 nothing to lose
+KEPT_RATIOS = (0.25, 0.5)     # contrast the compensated pair kept of the pair's: at most a quarter is lost
+                              # content (the blend fully); from a half, kept
+
+
+def lost_weight(frame: torch.Tensor, frames: torch.Tensor, means: PairMeans) -> torch.Tensor:
+    """(B, 1, H, W) in [0, 1]: where the made ``frame`` lost what I2 and I3 showed. Bilateral matching (the
+    search at the new frame's time, model/motion.py) cannot see a small thing that moved further than its
+    own size over a flat background: at its place at time t both frames show the background, a perfect
+    match, and the vectors read around it; dice tumbling on black vanished from a held-out clip's frames
+    (19.8 dB where the blend, showing them twice at half strength, gives 21.2). Carried, a thing's
+    contrast moves with it, and the frame has as much as I2 and I3 have on average; read around, it is
+    gone: over a region (CONTENT_REGION of the frame, wider than such a thing moves) the frame keeps at
+    most a quarter of their contrast. There, where I2 and I3 differ (``_unexplained``'s U ramp, widened by
+    TRUST_SMOOTH so that a thing smaller than that gets all of it), the frame is the blend."""
+    with torch.no_grad():
+        luma = torch.cat([_luma(frames[:, 1:3].float()), _luma(frame[:, None].float())], 1)     # (B, 3, H, W)
+        contrast = (luma - box_mean(luma, CONTENT_BLOCK)).abs()
+        h, w = luma.shape[-2:]
+        cells = F.avg_pool2d(contrast, CONTENT_CELL, ceil_mode=True)
+        side = max(3, round(min(h, w) * CONTENT_REGION / CONTENT_CELL)) | 1
+        region = box_mean(cells, side)
+        shown, kept = region[:, 0:2].mean(1, keepdim=True), region[:, 2:3]
+        lost = (1 - _ramp(kept / shown.clamp_min(1e-6), KEPT_RATIOS)) * _ramp(shown * 255, CONTENT_LEVELS)
+        lost = F.interpolate(lost, size=(h, w), mode="bilinear", align_corners=False)
+        changed = window_max(_ramp(means.u[:, None] * 255, UNCHANGED_LEVELS), TRUST_SMOOTH)   # all of a small thing
+        return box_mean(lost * changed, TRUST_SMOOTH).clamp(0, 1)
+
+
+def keep_content(frame: torch.Tensor, frames: torch.Tensor, moved: torch.Tensor, t: Time,
+                 safe: torch.Tensor | None = None, means: PairMeans | None = None) -> torch.Tensor:
+    """The frame with what the motion lost taken from the blend (``lost_weight``): a thing shown twice at
+    half strength is the blend's known fault, a thing gone is worse (a ball that vanishes from every
+    other frame flickers). ``safe``, ``means``: as ``settle_steps``'."""
+    return _toward_blend(frame, frames, lost_weight(frame, frames, means or pair_means(frames, moved)), t, safe)
 
 
 GREY_LEVELS = 2.0   # 8-bit levels: a window whose four frames' channels differ by at most this nowhere is grey
