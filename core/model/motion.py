@@ -18,7 +18,9 @@ frame's edges, where a trajectory leaves the frame in I2 or I3 (a pan's leading 
 and I3 cannot judge a vector: given I1 and I4 (``outer``), the side that sees the place does (``_edges``),
 and ``warp_to`` lets the frame that sees it stand in for the one that does not. Where the vectors are not
 borne out by the frames the search did not use (noise, flicker, a mistaken pattern), ``confidence`` says so
-and the model keeps the plain frames there. Every step is plain tensor arithmetic, so CPU and CUDA run the
+and the model keeps the plain frames there. What the bilateral field lost altogether (a small thing whose
+look changes as it moves fast over a flat background) ``rescue`` searches for from I2 and carries again.
+Every step is plain tensor arithmetic, so CPU and CUDA run the
 same code; on the CPU the candidates' mismatch, the block means and each pixel's cheapest candidate run as
 kernels that compute the same to float rounding (``kernels``), with these expressions as their reference.
 
@@ -36,7 +38,7 @@ import torch
 import torch.nn.functional as F
 
 from . import kernels
-from .box import block_mean
+from .box import block_mean, box_mean
 
 LUMA = (0.299, 0.587, 0.114)   # BT.601 luma weights of R, G, B; the one copy, imported wherever luma is taken
 # what the search matches beside luma: BT.601 Cb = 0.564 (B - Y), Cr = 0.713 (R - Y), from LUMA (3 digits: a weight)
@@ -743,3 +745,100 @@ def _seen_only(moved: torch.Tensor, inside: torch.Tensor) -> torch.Tensor:
     j2 = i2 + (1 - s2) * s3 * (i3 - i2)
     j3 = i3 + (1 - s3) * s2 * (i2 - i3)
     return torch.stack([i1 + (1 - s1) * (j2 - i1), j2, j3, i4 + (1 - s4) * (j3 - i4)], 1)
+
+
+CONTENT_BLOCK = 9           # px: a pixel's contrast is |luma - its mean over this window|
+CONTENT_CELL = 8            # px: contrast is averaged over cells this wide, then over a region of cells
+CONTENT_REGION = 1 / 3      # the region's side, as a share of the frame's short side (at least 3 cells)
+LOST_SHARE = 0.5            # a region whose compensated pair keeps at most this share of the contrast lost some
+RESCUE_CONTRAST = 8 / 255   # luma (on [0, 1]) off its 9x9 mean by more than this is content worth carrying
+RESCUE_GAIN = 0.5           # a source-anchored match is taken where it at most halves the no-motion mismatch
+RESCUE_REACH = 7            # px: the content around a lost pixel goes with it (a thing partly read is moved whole)
+FIXED_POINT = 64            # vectors splatted as whole 64ths of a px: integer sums add up alike on any device
+
+
+def _contrast(luma: torch.Tensor) -> torch.Tensor:
+    """|luma - its CONTENT_BLOCK mean| (B, N, H, W): where a frame shows something rather than a flat area."""
+    return (luma - box_mean(luma, CONTENT_BLOCK)).abs()
+
+
+def contrast_kept(shown: torch.Tensor, kept: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """How much of what frames show another set of frames still shows, over regions: ``shown`` and ``kept``
+    (B, N, H, W) luma on [0, 1] (N frames each, e.g. I2 and I3 against the frame made from them). Carried,
+    a thing's contrast (``_contrast``) moves with it, so over a region wider than things move (a third of
+    the frame's short side, in cells of CONTENT_CELL px) the two have as much on average; read around, it
+    is gone. Returns (B, 1, H, W) the share kept and the mean contrast shown (on [0, 1]), bilinear between
+    the cells' regions."""
+    h, w = shown.shape[-2:]
+    cells = F.avg_pool2d(_contrast(torch.cat([shown, kept], 1)), CONTENT_CELL, ceil_mode=True)
+    side = max(3, round(min(h, w) * CONTENT_REGION / CONTENT_CELL)) | 1
+    region = box_mean(cells, side)
+    before = region[:, :shown.shape[1]].mean(1, keepdim=True)
+    after = region[:, shown.shape[1]:].mean(1, keepdim=True)
+    both = F.interpolate(torch.cat([after / before.clamp_min(1e-6), before], 1), size=(h, w), mode="bilinear",
+                         align_corners=False)
+    return both[:, :1], both[:, 1:]
+
+
+def _targets(v: torch.Tensor, along: Time) -> torch.Tensor:
+    """(B, H*W) long: the pixel each pixel p reads at p + along * v(p) (rounded, clamped to the frame), as
+    an index into the flattened frame."""
+    b, _, h, w = v.shape
+    along = along.reshape(-1, 1, 1) if torch.is_tensor(along) else along
+    ys = torch.arange(h, device=v.device, dtype=v.dtype).view(1, h, 1)
+    xs = torch.arange(w, device=v.device, dtype=v.dtype).view(1, 1, w)
+    x = torch.round(xs + along * v[:, 0]).clamp(0, w - 1).long()
+    y = torch.round(ys + along * v[:, 1]).clamp(0, h - 1).long()
+    return (y * w + x).view(b, -1)
+
+
+def _unread(v: torch.Tensor, along: Time) -> torch.Tensor:
+    """(B, 1, H, W) bool: the pixels of a frame that the field v reads (at p + along * v, within a px)
+    nowhere."""
+    b, _, h, w = v.shape
+    counts = torch.zeros(b, h * w, device=v.device, dtype=v.dtype)
+    counts.scatter_add_(1, _targets(v, along), torch.ones_like(counts))
+    return F.max_pool2d(counts.view(b, 1, h, w), 3, stride=1, padding=1) == 0
+
+
+def _read(image: torch.Tensor, v: torch.Tensor, along: Time) -> torch.Tensor:
+    """image (B, C, H, W) read at p + along * v(p), ``along`` a float or (B, 1, 1, 1) per sample."""
+    return sample_each(image, v[:, None], along.reshape(-1, 1) if torch.is_tensor(along) else along)[:, 0]
+
+
+def rescue(i2: torch.Tensor, i3: torch.Tensor, v: torch.Tensor, t: Time) -> torch.Tensor:
+    """The field v at time t (``estimate_motion``'s, for I2 and I3 (B, 3, H, W) on [0, 1]) with what it lost
+    carried again. Bilateral matching cannot see a small thing
+    whose look changes as it moves further than its own size over a flat background (a die tumbling on
+    black): at the thing's place at time t both frames show the background, a perfect match, while the
+    thing does not match itself, so the vectors read around it and it is lost. Such a thing is content of
+    I2 that the field reads nowhere. Searched from I2 (t = 0: where in I3 does this block go?), a thing
+    finds its other look, which matches it better than the background it would otherwise meet; where
+    that halves its mismatch with staying put (RESCUE_GAIN), its vector is splatted forward to where the
+    thing is at time t (nearest pixel, collisions averaged in fixed point, one px of gaps filled), and
+    taken there where its reads show more than the bilateral vector's (flat, or the thing in part).
+    Costs a second search only where something was lost; on a GPU (no wait to ask) always."""
+    b, _, h, w = v.shape
+    luma2, luma3 = _luma(i2), _luma(i3)
+    kept, _ = contrast_kept(torch.cat([luma2, luma3], 1), torch.cat([_read(luma2, v, -t), _read(luma3, v, 1 - t)], 1))
+    contrast2, contrast3 = _contrast(luma2), _contrast(luma3)
+    lost = (contrast2 > RESCUE_CONTRAST) & _unread(v, -t) & (kept <= LOST_SHARE)
+    if not v.is_cuda and not bool(lost.any()):
+        return v
+    u = estimate_motion(i2, i3, 0.0)
+    a, c = _planes(i2), _planes(i3)
+    moved = _block_mean((a - sample(c, u)).abs().sum(1, keepdim=True))
+    still = _block_mean((a - c).abs().sum(1, keepdim=True))
+    near_lost = F.max_pool2d(lost.to(v.dtype), RESCUE_REACH, stride=1, padding=RESCUE_REACH // 2) > 0
+    lost3 = _read(_unread(v, 1 - t).to(v.dtype), u, 1.0) > 0.5            # its other look is lost too
+    source = ((contrast2 > RESCUE_CONTRAST) & near_lost & lost3 & (moved < RESCUE_GAIN * still)).view(b, 1, -1).long()
+    where = _targets(u, t)[:, None]                              # where each I2 pixel is at time t
+    fixed = torch.cat([torch.round(u.view(b, 2, -1) * FIXED_POINT).long(), torch.ones_like(source)], 1) * source
+    sums = torch.zeros_like(fixed).scatter_add_(2, where.expand(-1, 3, -1), fixed).view(b, 3, h, w).to(v.dtype)
+    near = F.avg_pool2d(sums, 3, stride=1, padding=1) * 9        # exact: sums of small whole numbers
+    sums = torch.where(sums[:, 2:3] > 0, sums, near)             # a px of gaps filled from the neighbours
+    count = sums[:, 2:3]
+    carried = sums[:, :2] / (count.clamp_min(1) * FIXED_POINT)
+    held = _read(contrast2, v, -t) + _read(contrast3, v, 1 - t)                # what each field's reads show
+    more = _read(contrast2, carried, -t) + _read(contrast3, carried, 1 - t) > held
+    return torch.where((count > 0) & more, carried, v)

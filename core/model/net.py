@@ -11,7 +11,7 @@ from torch import nn
 from ..config import ModelConfig
 from .detail import match_detail
 from .fusion import ScaleFusion, halve
-from .motion import Time, confidence, estimate_motion, warp_to
+from .motion import Time, confidence, estimate_motion, rescue, warp_to
 from .refinement import RefinementNet
 from .safety import fall_back, pair_means, settle, trust_map, trust_picture
 from .synthesis import SynthesisNet
@@ -154,6 +154,7 @@ class Net(nn.Module):
             x = frames[..., :h, :w].float()
             unit = (x + 1) * 0.5
             v = estimate_motion(unit[:, 1], unit[:, 2], t, outer=(unit[:, 0], unit[:, 3]))
+            v = rescue(unit[:, 1], unit[:, 2], v, t)
             trust = confidence(unit, v, t)[:, None]
             moved = trust * warp_to(x, v, t, mode="bicubic") + (1 - trust) * x
             if (h, w) != (height, width):

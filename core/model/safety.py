@@ -47,10 +47,9 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F
 
 from .box import box_mean, window_max
-from .motion import LUMA, Time, _constant
+from .motion import LOST_SHARE, LUMA, Time, _constant, contrast_kept
 
 TRUST_BLOCK = 9                  # px: the window each measure is averaged over
 TRUST_SMOOTH = 15                # px: the box that spreads trust (no hard seam where the fallback starts)
@@ -176,12 +175,9 @@ def settle(frame: torch.Tensor, frames: torch.Tensor, moved: torch.Tensor, t: Ti
     return keep_grey(keep_content(frame, frames, moved, t, safe, means), frames)
 
 
-CONTENT_BLOCK = 9             # px: a pixel's contrast is |luma - its mean over this window|
-CONTENT_CELL = 8              # px: contrast is averaged over cells this wide, then over a region of cells
-CONTENT_REGION = 1 / 3        # the region's side, as a share of the frame's short side (at least 3 cells)
-CONTENT_LEVELS = (1.0, 3.0)   # 8-bit levels of the region's mean contrast: below 1 nothing to lose
-KEPT_RATIOS = (0.25, 0.5)     # contrast the compensated pair kept of the pair's: at most a quarter is lost
-                              # content (the blend fully); from a half, kept
+CONTENT_LEVELS = (1.0, 3.0)   # 8-bit levels of a region's mean contrast: below 1 nothing to lose
+KEPT_RATIOS = (0.25, LOST_SHARE)   # contrast the made frame kept of I2's and I3's: at most a quarter is
+                                   # lost content (the blend fully); from a half, kept
 
 
 def lost_weight(frame: torch.Tensor, frames: torch.Tensor, means: PairMeans) -> torch.Tensor:
@@ -189,21 +185,13 @@ def lost_weight(frame: torch.Tensor, frames: torch.Tensor, means: PairMeans) -> 
     search at the new frame's time, model/motion.py) cannot see a small thing that moved further than its
     own size over a flat background: at its place at time t both frames show the background, a perfect
     match, and the vectors read around it; dice tumbling on black vanished from a held-out clip's frames
-    (19.8 dB where the blend, showing them twice at half strength, gives 21.2). Carried, a thing's
-    contrast moves with it, and the frame has as much as I2 and I3 have on average; read around, it is
-    gone: over a region (CONTENT_REGION of the frame, wider than such a thing moves) the frame keeps at
-    most a quarter of their contrast. There, where I2 and I3 differ (``_unexplained``'s U ramp, widened by
+    (19.8 dB where the blend, showing them twice at half strength, gives 21.2), and ``motion.rescue``
+    carries only what it can match. Over a region the frame keeps at most a quarter of their contrast
+    (``motion.contrast_kept``); there, where I2 and I3 differ (``_unexplained``'s U ramp, widened by
     TRUST_SMOOTH so that a thing smaller than that gets all of it), the frame is the blend."""
     with torch.no_grad():
-        luma = torch.cat([_luma(frames[:, 1:3].float()), _luma(frame[:, None].float())], 1)     # (B, 3, H, W)
-        contrast = (luma - box_mean(luma, CONTENT_BLOCK)).abs()
-        h, w = luma.shape[-2:]
-        cells = F.avg_pool2d(contrast, CONTENT_CELL, ceil_mode=True)
-        side = max(3, round(min(h, w) * CONTENT_REGION / CONTENT_CELL)) | 1
-        region = box_mean(cells, side)
-        shown, kept = region[:, 0:2].mean(1, keepdim=True), region[:, 2:3]
-        lost = (1 - _ramp(kept / shown.clamp_min(1e-6), KEPT_RATIOS)) * _ramp(shown * 255, CONTENT_LEVELS)
-        lost = F.interpolate(lost, size=(h, w), mode="bilinear", align_corners=False)
+        kept, shown = contrast_kept(_luma(frames[:, 1:3].float()), _luma(frame[:, None].float()))
+        lost = (1 - _ramp(kept, KEPT_RATIOS)) * _ramp(shown * 255, CONTENT_LEVELS)
         changed = window_max(_ramp(means.u[:, None] * 255, UNCHANGED_LEVELS), TRUST_SMOOTH)   # all of a small thing
         return box_mean(lost * changed, TRUST_SMOOTH).clamp(0, 1)
 
