@@ -380,6 +380,18 @@ def test_a_thing_the_motion_carries_again_is_in_its_place(bundled):
     assert float((out[0] - truth)[at_t].abs().mean()) < 0.5 * float((blend_at(frames, 0.5)[0] - truth)[at_t].abs().mean())
 
 
+def test_rescue_takes_one_time_per_sample_as_training_does():
+    """Training brings each sample to its own time ((B, 1, 1, 1) t): the same vectors as one at a time."""
+    unit = (torch.cat([tumbling([20 + k * 8 for k in range(4)]), tumbling([30 + k * 8 for k in range(4)])]) + 1) * 0.5
+    times = torch.tensor([0.5, 0.25]).view(2, 1, 1, 1)
+    v = torch.cat([estimate_motion(unit[i:i + 1, 1], unit[i:i + 1, 2], float(times[i])) for i in range(2)])
+    both = rescue(unit[:, 1], unit[:, 2], v, times)
+    for i in range(2):
+        torch.testing.assert_close(both[i:i + 1], rescue(unit[i:i + 1, 1], unit[i:i + 1, 2], v[i:i + 1],
+                                                         float(times[i])))
+    assert not torch.equal(both[:1], v[:1])                  # the first sample's thing was carried
+
+
 def test_rescue_leaves_a_field_that_lost_nothing_as_it_is():
     frames = (translated() + 1) * 0.5
     v = estimate_motion(frames[:, 1], frames[:, 2], 0.5)
