@@ -751,6 +751,7 @@ CONTENT_BLOCK = 9           # px: a pixel's contrast is |luma - its mean over th
 CONTENT_CELL = 8            # px: contrast is averaged over cells this wide, then over a region of cells
 CONTENT_REGION = 1 / 3      # the region's side, as a share of the frame's short side (at least 3 cells)
 LOST_SHARE = 0.5            # a region whose compensated pair keeps at most this share of the contrast lost some
+CONTENT_FLOOR = 1.0         # 8-bit levels of a region's mean contrast: below this it shows nothing to lose
 RESCUE_CONTRAST = 8 / 255   # luma (on [0, 1]) off its 9x9 mean by more than this is content worth carrying
 RESCUE_GAIN = 0.5           # a source-anchored match is taken where it at most halves the no-motion mismatch
 RESCUE_REACH = 7            # px: the content around a lost pixel goes with it (a thing partly read is moved whole)
@@ -762,22 +763,25 @@ def _contrast(luma: torch.Tensor) -> torch.Tensor:
     return (luma - box_mean(luma, CONTENT_BLOCK)).abs()
 
 
-def contrast_kept(shown: torch.Tensor, kept: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def contrast_regions(shown: torch.Tensor, kept: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """How much of what frames show another set of frames still shows, over regions: ``shown`` and ``kept``
     (B, N, H, W) luma on [0, 1] (N frames each, e.g. I2 and I3 against the frame made from them). Carried,
     a thing's contrast (``_contrast``) moves with it, so over a region wider than things move (a third of
     the frame's short side, in cells of CONTENT_CELL px) the two have as much on average; read around, it
-    is gone. Returns (B, 1, H, W) the share kept and the mean contrast shown (on [0, 1]), bilinear between
-    the cells' regions."""
+    is gone. Returns, per cell (B, 1, H / CONTENT_CELL, W / CONTENT_CELL), the share kept and the mean
+    contrast shown (on [0, 1]); ``at_pixels`` brings them to the frame's size."""
     h, w = shown.shape[-2:]
     cells = F.avg_pool2d(_contrast(torch.cat([shown, kept], 1)), CONTENT_CELL, ceil_mode=True)
     side = max(3, round(min(h, w) * CONTENT_REGION / CONTENT_CELL)) | 1
     region = box_mean(cells, side)
     before = region[:, :shown.shape[1]].mean(1, keepdim=True)
     after = region[:, shown.shape[1]:].mean(1, keepdim=True)
-    both = F.interpolate(torch.cat([after / before.clamp_min(1e-6), before], 1), size=(h, w), mode="bilinear",
-                         align_corners=False)
-    return both[:, :1], both[:, 1:]
+    return after / before.clamp_min(1e-6), before
+
+
+def at_pixels(cells: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """A map of ``contrast_regions``' cells at the frame's ``size`` (H, W), bilinear between them."""
+    return F.interpolate(cells, size=size, mode="bilinear", align_corners=False)
 
 
 def _targets(v: torch.Tensor, along: Time) -> torch.Tensor:
@@ -801,9 +805,9 @@ def _unread(v: torch.Tensor, along: Time) -> torch.Tensor:
     return F.max_pool2d(counts.view(b, 1, h, w), 3, stride=1, padding=1) == 0
 
 
-def _read(image: torch.Tensor, v: torch.Tensor, along: Time) -> torch.Tensor:
+def _read(image: torch.Tensor, v: torch.Tensor, along: Time, mode: str = "bilinear") -> torch.Tensor:
     """image (B, C, H, W) read at p + along * v(p), ``along`` a float or (B, 1, 1, 1) per sample."""
-    return sample_each(image, v[:, None], along.reshape(-1, 1) if torch.is_tensor(along) else along)[:, 0]
+    return sample_each(image, v[:, None], along.reshape(-1, 1) if torch.is_tensor(along) else along, mode)[:, 0]
 
 
 def rescue(i2: torch.Tensor, i3: torch.Tensor, v: torch.Tensor, t: Time) -> torch.Tensor:
@@ -820,9 +824,14 @@ def rescue(i2: torch.Tensor, i3: torch.Tensor, v: torch.Tensor, t: Time) -> torc
     Costs a second search only where something was lost; on a GPU (no wait to ask) always."""
     b, _, h, w = v.shape
     luma2, luma3 = _luma(i2), _luma(i3)
-    kept, _ = contrast_kept(torch.cat([luma2, luma3], 1), torch.cat([_read(luma2, v, -t), _read(luma3, v, 1 - t)], 1))
+    # read at the nearest pixel: a read between pixels smooths fine texture (noise, grain) and is no loss
+    reads = torch.cat([_read(luma2, v, -t, "nearest"), _read(luma3, v, 1 - t, "nearest")], 1)
+    kept, shown = contrast_regions(torch.cat([luma2, luma3], 1), reads)
+    lossy = (kept <= LOST_SHARE) & (shown * 255 > CONTENT_FLOOR)
+    if not v.is_cuda and not bool(lossy.any()):     # the usual case: a few ms, no second search
+        return v
     contrast2, contrast3 = _contrast(luma2), _contrast(luma3)
-    lost = (contrast2 > RESCUE_CONTRAST) & _unread(v, -t) & (kept <= LOST_SHARE)
+    lost = (contrast2 > RESCUE_CONTRAST) & _unread(v, -t) & (at_pixels(lossy.to(v.dtype), (h, w)) > 0)
     if not v.is_cuda and not bool(lost.any()):
         return v
     u = estimate_motion(i2, i3, 0.0)

@@ -49,7 +49,7 @@ from typing import NamedTuple
 import torch
 
 from .box import box_mean, window_max
-from .motion import LOST_SHARE, LUMA, Time, _constant, contrast_kept
+from .motion import CONTENT_FLOOR, LOST_SHARE, LUMA, Time, _constant, at_pixels, contrast_regions
 
 TRUST_BLOCK = 9                  # px: the window each measure is averaged over
 TRUST_SMOOTH = 15                # px: the box that spreads trust (no hard seam where the fallback starts)
@@ -175,9 +175,14 @@ def settle(frame: torch.Tensor, frames: torch.Tensor, moved: torch.Tensor, t: Ti
     return keep_grey(keep_content(frame, frames, moved, t, safe, means), frames)
 
 
-CONTENT_LEVELS = (1.0, 3.0)   # 8-bit levels of a region's mean contrast: below 1 nothing to lose
+CONTENT_LEVELS = (CONTENT_FLOOR, 3.0)   # 8-bit levels of a region's mean contrast: below 1 nothing to lose
 KEPT_RATIOS = (0.25, LOST_SHARE)   # contrast the made frame kept of I2's and I3's: at most a quarter is
                                    # lost content (the blend fully); from a half, kept
+
+
+def _lost(kept: torch.Tensor, shown: torch.Tensor) -> torch.Tensor:
+    """How far a region lost its content: its share of contrast kept (KEPT_RATIOS), where it had some."""
+    return (1 - _ramp(kept, KEPT_RATIOS)) * _ramp(shown * 255, CONTENT_LEVELS)
 
 
 def lost_weight(frame: torch.Tensor, frames: torch.Tensor, means: PairMeans) -> torch.Tensor:
@@ -187,11 +192,14 @@ def lost_weight(frame: torch.Tensor, frames: torch.Tensor, means: PairMeans) -> 
     match, and the vectors read around it; dice tumbling on black vanished from a held-out clip's frames
     (19.8 dB where the blend, showing them twice at half strength, gives 21.2), and ``motion.rescue``
     carries only what it can match. Over a region the frame keeps at most a quarter of their contrast
-    (``motion.contrast_kept``); there, where I2 and I3 differ (``_unexplained``'s U ramp, widened by
+    (``motion.contrast_regions``); there, where I2 and I3 differ (``_unexplained``'s U ramp, widened by
     TRUST_SMOOTH so that a thing smaller than that gets all of it), the frame is the blend."""
     with torch.no_grad():
-        kept, shown = contrast_kept(_luma(frames[:, 1:3].float()), _luma(frame[:, None].float()))
-        lost = (1 - _ramp(kept, KEPT_RATIOS)) * _ramp(shown * 255, CONTENT_LEVELS)
+        kept, shown = contrast_regions(_luma(frames[:, 1:3].float()), _luma(frame[:, None].float()))
+        if not kept.is_cuda and not bool(_lost(kept, shown).any()):     # the usual case: nothing lost
+            return torch.zeros_like(kept[:, :, :1, :1]).expand(-1, -1, *frame.shape[-2:])
+        both = at_pixels(torch.cat([kept, shown], 1), frame.shape[-2:])   # ramped at each pixel
+        lost = _lost(both[:, :1], both[:, 1:])
         changed = window_max(_ramp(means.u[:, None] * 255, UNCHANGED_LEVELS), TRUST_SMOOTH)   # all of a small thing
         return box_mean(lost * changed, TRUST_SMOOTH).clamp(0, 1)
 
@@ -201,7 +209,10 @@ def keep_content(frame: torch.Tensor, frames: torch.Tensor, moved: torch.Tensor,
     """The frame with what the motion lost taken from the blend (``lost_weight``): a thing shown twice at
     half strength is the blend's known fault, a thing gone is worse (a ball that vanishes from every
     other frame flickers). ``safe``, ``means``: as ``settle_steps``'."""
-    return _toward_blend(frame, frames, lost_weight(frame, frames, means or pair_means(frames, moved)), t, safe)
+    weight = lost_weight(frame, frames, means or pair_means(frames, moved))
+    if not weight.is_cuda and not bool(weight.any()):
+        return frame          # the usual case (on the CPU, where asking costs no wait)
+    return _toward_blend(frame, frames, weight, t, safe)
 
 
 GREY_LEVELS = 2.0   # 8-bit levels: a window whose four frames' channels differ by at most this nowhere is grey
