@@ -812,16 +812,18 @@ def _read(image: torch.Tensor, v: torch.Tensor, along: Time, mode: str = "biline
 
 def rescue(i2: torch.Tensor, i3: torch.Tensor, v: torch.Tensor, t: Time) -> torch.Tensor:
     """The field v at time t (``estimate_motion``'s, for I2 and I3 (B, 3, H, W) on [0, 1]) with what it lost
-    carried again. Bilateral matching cannot see a small thing
-    whose look changes as it moves further than its own size over a flat background (a die tumbling on
-    black): at the thing's place at time t both frames show the background, a perfect match, while the
+    carried again. Bilateral matching cannot see a small thing whose look changes as it moves further than
+    its own size over a flat background (a die tumbling on black): at the thing's place at time t both frames show the background, a perfect match, while the
     thing does not match itself, so the vectors read around it and it is lost. Such a thing is content of
     I2 that the field reads nowhere. Searched from I2 (t = 0: where in I3 does this block go?), a thing
     finds its other look, which matches it better than the background it would otherwise meet; where
-    that halves its mismatch with staying put (RESCUE_GAIN), its vector is splatted forward to where the
+    that halves its mismatch with staying put (RESCUE_GAIN) and its other end is read nowhere in I3 either
+    (an icon that appears matches a look-alike that is carried), its vector is splatted forward to where the
     thing is at time t (nearest pixel, collisions averaged in fixed point, one px of gaps filled), and
     taken there where its reads show more than the bilateral vector's (flat, or the thing in part).
-    Costs a second search only where something was lost; on a GPU (no wait to ask) always."""
+    Only regions whose compensated pair kept at most LOST_SHARE of the contrast (``contrast_regions``)
+    are looked at, so the second search runs only where something was lost; on a GPU (no wait to ask)
+    always, with the same result."""
     b, _, h, w = v.shape
     luma2, luma3 = _luma(i2), _luma(i3)
     # read at the nearest pixel: a read between pixels smooths fine texture (noise, grain) and is no loss
