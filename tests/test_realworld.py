@@ -57,6 +57,22 @@ def test_repeat_mode_gives_a_copy_of_the_earlier_frame_weighted_blends_at_other_
     assert [four.get_frame(n).props.get("_SceneChangeNext", 0) for n in range(20, 25)] == [0, 0, 0, 1, 0]
 
 
+@pytest.mark.parametrize("fmt", [vs.YUV420P10, vs.RGBS, vs.YUV444PH])
+def test_the_blend_at_a_cut_is_made_in_the_clips_own_samples(spliced, test_weights, fmt):
+    """Each plane of the clip's format (subsampled chroma, 10-bit, float, half float) blended as it is:
+    no trip through RGB, integers rounded half up."""
+    clip = spliced.resize.Bicubic(format=fmt, **({} if fmt == vs.RGBS else {"matrix_s": "470bg"}))
+    out = core.convlstm.Interpolate(clip, weights=str(test_weights))
+    at_cut, before, after = out.get_frame(11), clip.get_frame(5), clip.get_frame(6)
+    for p in range(3):
+        a, b = np.asarray(before[p]).astype(np.float64), np.asarray(after[p]).astype(np.float64)
+        want = (a + b) / 2
+        if clip.format.sample_type == vs.INTEGER:
+            want = np.floor(want + 0.5)
+        np.testing.assert_allclose(np.asarray(at_cut[p]).astype(np.float64), want, rtol=0,
+                                   atol=1e-3 if fmt == vs.YUV444PH else 1e-6)
+
+
 def test_detection_off_interpolates_across_the_cut(spliced, test_weights):
     out = core.convlstm.Interpolate(spliced, weights=str(test_weights), sc_threshold=0)
     mid = planes_of(out.get_frame(11)).astype(int)
