@@ -406,9 +406,9 @@ def test_what_the_frame_lost_is_the_blend_not_gone():
     weight = lost_weight(lost, frames, pair_means(frames, frames))
     blend = blend_at(frames, 0.5)
     shown = (blend[0] > -0.9).any(0)                           # where I2 or I3 shows the thing
-    assert float(weight[0, 0][shown].min()) > 0.99
+    assert float(weight[0, 0][shown].min()) > 0.85
     out = keep_content(lost, frames, frames, 0.5)
-    assert float((out - blend)[..., shown].abs().max()) < 0.02
+    assert float((out - blend)[..., shown].abs().max()) < 0.15 * float((lost - blend)[..., shown].abs().max())
 
 
 def test_a_frame_that_keeps_the_thing_is_left_as_it_is():
@@ -419,3 +419,15 @@ def test_a_frame_that_keeps_the_thing_is_left_as_it_is():
     assert float((keep_content(kept, frames, frames, 0.5) - kept).abs().max()) < 0.05
     flat = torch.zeros(1, 4, 3, 64, 160)
     assert float(lost_weight(flat[:, 1], flat, pair_means(flat, flat)).max()) == 0.0
+
+
+def test_a_fast_pan_carried_is_no_loss():
+    """A textured picture panned further between I2 and I3 than a third of the frame's short side: the
+    frame at its place at t = 0.5 keeps all of it (regions narrower than the pan, misaligned with the
+    frame, took the blend into pans: 55 -> 36 dB at a quarter of the width)."""
+    big = texture(3, 64, 400)
+    big[:, :, 210:] = 0.0                 # texture, then a flat area: what a region holds varies along the pan
+    step = 40
+    frames = torch.stack([big[:, :, 160 - k * step:256 - k * step] for k in range(-1, 3)])[None]
+    made = big[:, :, 160 - step // 2:256 - step // 2][None]
+    assert float(lost_weight(made, frames, pair_means(frames, frames)).max()) == 0.0

@@ -749,7 +749,8 @@ def _seen_only(moved: torch.Tensor, inside: torch.Tensor) -> torch.Tensor:
 
 CONTENT_BLOCK = 9           # px: a pixel's contrast is |luma - its mean over this window|
 CONTENT_CELL = 8            # px: contrast is averaged over cells this wide, then over a region of cells
-CONTENT_REGION = 1 / 3      # the region's side, as a share of the frame's short side (at least 3 cells)
+CONTENT_REGION = 1 / 3      # the rescue's region: its side as a share of the frame's short side (at least 3 cells);
+                            # a wrong "lost" there only starts a search, so it may be narrower than a fast pan
 LOST_SHARE = 0.5            # a region whose compensated pair keeps at most this share of the contrast lost some
 CONTENT_FLOOR = 1.0         # 8-bit levels of a region's mean contrast: below this it shows nothing to lose
 RESCUE_CONTRAST = 8 / 255   # luma (on [0, 1]) off its 9x9 mean by more than this is content worth carrying
@@ -763,19 +764,20 @@ def _contrast(luma: torch.Tensor) -> torch.Tensor:
     return (luma - box_mean(luma, CONTENT_BLOCK)).abs()
 
 
-def contrast_regions(shown: torch.Tensor, kept: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def contrast_regions(shown: torch.Tensor, kept: torch.Tensor, region: float = CONTENT_REGION
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
     """How much of what frames show another set of frames still shows, over regions: ``shown`` and ``kept``
     (B, N, H, W) luma on [0, 1] (N frames each, e.g. I2 and I3 against the frame made from them). Carried,
-    a thing's contrast (``_contrast``) moves with it, so over a region wider than things move (a third of
-    the frame's short side, in cells of CONTENT_CELL px) the two have as much on average; read around, it
-    is gone. Returns, per cell (B, 1, H / CONTENT_CELL, W / CONTENT_CELL), the share kept and the mean
+    a thing's contrast (``_contrast``) moves with it, so over a region wider than things move (``region``
+    of the frame's short side, in cells of CONTENT_CELL px) the two have as much on average; read around,
+    it is gone. Returns, per cell (B, 1, H / CONTENT_CELL, W / CONTENT_CELL), the share kept and the mean
     contrast shown (on [0, 1]); ``at_pixels`` brings them to the frame's size."""
     h, w = shown.shape[-2:]
     cells = F.avg_pool2d(_contrast(torch.cat([shown, kept], 1)), CONTENT_CELL, ceil_mode=True)
-    side = max(3, round(min(h, w) * CONTENT_REGION / CONTENT_CELL)) | 1
-    region = box_mean(cells, side)
-    before = region[:, :shown.shape[1]].mean(1, keepdim=True)
-    after = region[:, shown.shape[1]:].mean(1, keepdim=True)
+    side = max(3, round(min(h, w) * region / CONTENT_CELL)) | 1
+    over = box_mean(cells, side)
+    before = over[:, :shown.shape[1]].mean(1, keepdim=True)
+    after = over[:, shown.shape[1]:].mean(1, keepdim=True)
     return after / before.clamp_min(1e-6), before
 
 

@@ -175,6 +175,8 @@ def settle(frame: torch.Tensor, frames: torch.Tensor, moved: torch.Tensor, t: Ti
     return keep_grey(keep_content(frame, frames, moved, t, safe, means), frames)
 
 
+LOST_REGION = 1.0   # keep_content's region: the frame's short side, wider than a fast pan moves (a quarter of
+                    # the width between I2 and I3: a third of the short side took the blend into pans, 55 -> 36 dB)
 CONTENT_LEVELS = (CONTENT_FLOOR, 3.0)   # 8-bit levels of a region's mean contrast: below 1 nothing to lose
 KEPT_RATIOS = (0.25, LOST_SHARE)   # contrast the made frame kept of I2's and I3's: at most a quarter is
                                    # lost content (the blend fully); from a half, kept
@@ -191,11 +193,12 @@ def lost_weight(frame: torch.Tensor, frames: torch.Tensor, means: PairMeans) -> 
     own size over a flat background: at its place at time t both frames show the background, a perfect
     match, and the vectors read around it; dice tumbling on black vanished from a held-out clip's frames
     (19.8 dB where the blend, showing them twice at half strength, gives 21.2), and ``motion.rescue``
-    carries only what it can match. Over a region the frame keeps at most a quarter of their contrast
-    (``motion.contrast_regions``); there, where I2 and I3 differ (``_unexplained``'s U ramp, widened by
+    carries only what it can match. Over a region as wide as the frame's short side (LOST_REGION: a
+    narrower one, misaligned with the frame by a fast pan, took the blend into pans) the frame keeps at
+    most a quarter of their contrast (``motion.contrast_regions``); there, where I2 and I3 differ (``_unexplained``'s U ramp, widened by
     TRUST_SMOOTH so that a thing smaller than that gets all of it), the frame is the blend."""
     with torch.no_grad():
-        kept, shown = contrast_regions(_luma(frames[:, 1:3].float()), _luma(frame[:, None].float()))
+        kept, shown = contrast_regions(_luma(frames[:, 1:3].float()), _luma(frame[:, None].float()), LOST_REGION)
         if not kept.is_cuda and not bool(_lost(kept, shown).any()):     # the usual case: nothing lost
             return torch.zeros_like(kept[:, :, :1, :1]).expand(-1, -1, *frame.shape[-2:])
         both = at_pixels(torch.cat([kept, shown], 1), frame.shape[-2:])   # ramped at each pixel
