@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 
 from . import kernels
-from .box import block_mean, box_mean
+from .box import block_mean, box_mean, window_max
 
 LUMA = (0.299, 0.587, 0.114)   # BT.601 luma weights of R, G, B; the one copy, imported wherever luma is taken
 # what the search matches beside luma: BT.601 Cb = 0.564 (B - Y), Cr = 0.713 (R - Y), from LUMA (3 digits: a weight)
@@ -804,7 +804,7 @@ def _unread(v: torch.Tensor, along: Time) -> torch.Tensor:
     b, _, h, w = v.shape
     counts = torch.zeros(b, h * w, device=v.device, dtype=v.dtype)
     counts.scatter_add_(1, _targets(v, along), torch.ones_like(counts))
-    return F.max_pool2d(counts.view(b, 1, h, w), 3, stride=1, padding=1) == 0
+    return window_max(counts.view(b, 1, h, w), 3) == 0
 
 
 def _read(image: torch.Tensor, v: torch.Tensor, along: Time, mode: str = "bilinear") -> torch.Tensor:
@@ -842,7 +842,7 @@ def rescue(i2: torch.Tensor, i3: torch.Tensor, v: torch.Tensor, t: Time) -> torc
     a, c = _planes(i2), _planes(i3)
     moved = _block_mean((a - sample(c, u)).abs().sum(1, keepdim=True))
     still = _block_mean((a - c).abs().sum(1, keepdim=True))
-    near_lost = F.max_pool2d(lost.to(v.dtype), RESCUE_REACH, stride=1, padding=RESCUE_REACH // 2) > 0
+    near_lost = window_max(lost.to(v.dtype), RESCUE_REACH) > 0
     lost3 = _read(_unread(v, 1 - t).to(v.dtype), u, 1.0) > 0.5            # its other look is lost too
     source = ((contrast2 > RESCUE_CONTRAST) & near_lost & lost3 & (moved < RESCUE_GAIN * still)).view(b, 1, -1).long()
     where = _targets(u, t)[:, None]                              # where each I2 pixel is at time t
