@@ -12,8 +12,8 @@ from convlstm.config import ModelConfig
 from convlstm.errors import InterpolateError
 from convlstm.filter.engine import Engine
 from convlstm.model import Net
-from convlstm.model.safety import (FAILURE_AREA, blend_at, fall_back, keep_content, lost_weight, opened, pair_means,
-                                   step_weight, still_weight, summary, trust_map)
+from convlstm.model.safety import (CLAMP_MARGIN, FAILURE_AREA, blend_at, fall_back, keep_content, lost_weight, opened,
+                                   pair_means, stay_between, step_weight, still_weight, summary, trust_map)
 from convlstm.model.motion import estimate_motion, rescue
 from helpers import TINY_MOTION
 
@@ -325,6 +325,60 @@ def test_a_codecs_noise_at_single_pixels_is_still_but_grain_is_not():
     g = torch.Generator().manual_seed(3)
     grainy = frames + torch.randn(frames.shape, generator=g) * (3 / 127.5)
     assert float(still_weight(grainy, grainy).max()) == 0.0
+
+
+def test_a_nearly_still_pair_keeps_the_frame_within_its_values():
+    """Where I2 and I3 differ by a codec's few levels (more than ``hold_still`` takes for still), a blob
+    the net drew there (a screen recording's still icons between frames that change around them) is
+    taken back to within the two frames' values; what lies between them (the net's grain, their blend)
+    stays as it is, and so does everything where something moves."""
+    picture = texture(30)[:, 16:80, 16:112]
+    frames = torch.stack([picture] * 4)[None]
+    frames[:, 2, :, ::4, ::4] += 6 / 127.5                     # a codec's noise: 6 levels at single pixels
+    assert float(still_weight(frames, frames)[..., 4:-4, 4:-4].max()) < 0.6    # not fully still for hold_still
+    made = blend_at(frames, 0.5).clone()
+    made[..., 20:30, 40:50] += 40 / 127.5                      # a blob 40 levels bright
+    out = stay_between(made, frames, frames)
+    low, high = frames[:, 1:3].amin(1), frames[:, 1:3].amax(1)
+    margin = CLAMP_MARGIN / 127.5 + 1e-6
+    assert bool(((out >= low - margin) & (out <= high + margin)).all())
+    assert float((out - made)[..., 20:30, 40:50].abs().min()) > 30 / 127.5           # the blob taken away
+    outside = torch.ones_like(made, dtype=torch.bool)
+    outside[..., 20:30, 40:50] = False
+    torch.testing.assert_close(out[outside], made[outside], rtol=0, atol=0)         # the rest as it was
+    moving = translated(4)
+    drawn = blend_at(moving, 0.5) + 40 / 127.5
+    torch.testing.assert_close(stay_between(drawn, moving, moving), drawn, rtol=0, atol=0)
+
+
+def test_a_step_the_search_explains_in_pieces_is_the_blend():
+    """A page that appears over a still screen: the search matches pieces of it to look-alikes (here a
+    band whose compensated pair agree), so window by window the band seems explained; over the region
+    (a third of the short side) the vectors explain little of the step, and all of it is the blend."""
+    back = texture(40, 192, 256)[:, 16:208, 16:272]
+    after = back.clone()
+    after[:, 32:160, 32:224] = 0.4 + 0.3 * texture(41, 128, 192)[:, 16:144, 16:208]
+    frames = grain(torch.stack([back, back, after, after])[None])
+    moved = frames.clone()
+    moved[:, 1, :, 32:160, 122:134] = moved[:, 2, :, 32:160, 122:134]     # the band "explained"
+    band = (..., slice(60, 130), slice(124, 132))
+    explained = moved.clone()
+    explained[:, 1] = explained[:, 2]                             # everything explained: no step
+    weight = step_weight(frames, moved)
+    assert float(weight[band].min()) > 0.99
+    assert float(weight[..., :, :20].max()) == 0.0                 # the still screen outside: not a step
+    assert float(step_weight(frames, explained).max()) < 0.01
+
+
+def test_animation_on_twos_is_not_a_step(bundled):
+    """Every drawing shown twice: I1 = I2 and I3 = I4 everywhere, still on both sides as a step is; but
+    the vectors explain the change between the drawings, region by region as window by window, so the net's
+    frame is kept."""
+    moving = translated(4)[0]
+    frames = grain(torch.stack([moving[1], moving[1], moving[2], moving[2]])[None])
+    with torch.no_grad():
+        moved = bundled.compensate(frames)
+    assert float(step_weight(frames, moved)[..., 8:-8, 8:-8].max()) < 0.05
 
 
 def test_grey_footage_makes_grey_frames_and_colour_is_left_alone(bundled):

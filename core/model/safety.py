@@ -47,9 +47,10 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import torch
+import torch.nn.functional as F
 
 from .box import box_mean, window_max
-from .motion import CONTENT_FLOOR, LOST_SHARE, LUMA, Time, _constant, at_pixels, contrast_regions
+from .motion import CONTENT_CELL, CONTENT_FLOOR, LOST_SHARE, LUMA, Time, _constant, at_pixels, contrast_regions
 
 TRUST_BLOCK = 9                  # px: the window each measure is averaged over
 TRUST_SMOOTH = 15                # px: the box that spreads trust (no hard seam where the fallback starts)
@@ -148,30 +149,65 @@ def summary(trust: torch.Tensor) -> tuple[float, float]:
 STILL_LEVELS = (4.0, 8.0)   # 8-bit levels: where I2 and I3 differ by at most 4 anywhere in a STILL_BLOCK
 STILL_MEAN = (2.0, 3.0)     # and by at most 2 on its average, they are one still picture and the frame is
 STILL_BLOCK = 5             # their blend; from 8 anywhere or 3 on average, the net's frame
+NEAR_STILL_LEVELS = (8.0, 16.0)   # the same measures, looser: where I2 and I3 differ by at most 8 anywhere
+NEAR_STILL_MEAN = (4.0, 6.0)      # in the block and 4 on average, the frame stays within their values
+CLAMP_MARGIN = 2.0                # (``stay_between``) to within 2 levels; from 16 or 6, as the net made it
 
 
-def still_weight(frames: torch.Tensor, moved: torch.Tensor) -> torch.Tensor:
+def _still_measures(frames: torch.Tensor, moved: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(worst, mean), each (B, 1, H, W) in 8-bit levels over a STILL_BLOCK: how far I2 and I3 differ
+    (``still_weight`` says on what hypotheses), read by both still rules."""
+    with torch.no_grad():
+        levels = 127.5      # [-1, 1] -> 8-bit levels
+        gaps = torch.stack([frames[:, 1] - frames[:, 2], moved[:, 1] - frames[:, 1], moved[:, 2] - frames[:, 2]], 1)
+        pixel = gaps.float().abs().amax((1, 2))[:, None] * levels
+        return window_max(pixel, STILL_BLOCK), box_mean(pixel, STILL_BLOCK)
+
+
+def _still_from(measures: tuple[torch.Tensor, torch.Tensor], worst_levels: tuple[float, float],
+                mean_levels: tuple[float, float]) -> torch.Tensor:
+    worst, mean = measures
+    return (1 - _ramp(worst, worst_levels)) * (1 - _ramp(mean, mean_levels))
+
+
+def still_weight(frames: torch.Tensor, moved: torch.Tensor,
+                 measures: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """(B, 1, H, W) in [0, 1]: where the picture holds still between I2 and I3 (B, 4, 3, H, W on [-1, 1], as
     they came and as brought to time t: ``moved``). A pixel's difference is the largest of any channel on
     both hypotheses: the two frames as they came agree, and so do the compensated ones with them (nothing
     the vectors carry passes through there, as a ball crossing between the two frames would). Still is
     the largest over the block at most STILL_LEVELS[0] and their mean at most STILL_MEAN[0]: a lossy
     codec's noise where nothing changed reaches 4-8 levels at single pixels along edges (a screen
-    recording's icons), while grain, which the net's frame keeps, differs everywhere and so on average."""
-    with torch.no_grad():
-        levels = 127.5      # [-1, 1] -> 8-bit levels
-        gaps = torch.stack([frames[:, 1] - frames[:, 2], moved[:, 1] - frames[:, 1], moved[:, 2] - frames[:, 2]], 1)
-        pixel = gaps.float().abs().amax((1, 2))[:, None] * levels
-        worst = window_max(pixel, STILL_BLOCK)
-        return (1 - _ramp(worst, STILL_LEVELS)) * (1 - _ramp(box_mean(pixel, STILL_BLOCK), STILL_MEAN))
+    recording's icons), while grain, which the net's frame keeps, differs everywhere and so on average.
+    ``measures``: ``_still_measures``, where the caller has them."""
+    return _still_from(measures or _still_measures(frames, moved), STILL_LEVELS, STILL_MEAN)
+
+
+def stay_between(frame: torch.Tensor, frames: torch.Tensor, moved: torch.Tensor,
+                 measures: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+    """The frame kept within I2's and I3's own values (per pixel and channel, CLAMP_MARGIN levels beyond)
+    where the two nearly hold still (the NEAR_STILL levels: looser than ``hold_still``'s, since this takes
+    away only what lies outside both). A still icon between frames that change around it (a screen
+    recording whose search results come and go) drew a blob of the net's own there, 39 levels off, on a
+    pair 5 levels apart: the codec's noise at the icon's edge, over what ``hold_still`` takes for still
+    (display-dual-monitors' frames 31 and 47: 52.2 and 52.3 dB against the blend's 54.2 and 55.0). Grain the
+    net keeps lies between the two frames' grains and stays. Not where anything moves: there the net's
+    frame may rightly show what neither frame shows at that pixel (a thing crossing it in between)."""
+    weight = _still_from(measures or _still_measures(frames, moved), NEAR_STILL_LEVELS, NEAR_STILL_MEAN)
+    margin = CLAMP_MARGIN / 127.5
+    pair = frames[:, 1:3].to(frame.dtype)
+    inside = torch.minimum(torch.maximum(frame, pair.amin(1) - margin), pair.amax(1) + margin)
+    return frame + weight.to(frame.dtype) * (inside - frame)
 
 
 def settle(frame: torch.Tensor, frames: torch.Tensor, moved: torch.Tensor, t: Time,
            means: PairMeans | None = None) -> torch.Tensor:
-    """``hold_still``, then ``settle_steps``, then ``keep_content``, then ``keep_grey``: the always-on rules,
+    """``stay_between``, ``hold_still``, then ``settle_steps``, then ``keep_content``, then ``keep_grey``: the always-on rules,
     with the blend made once (``means``: the frames' ``pair_means``, where the caller has them)."""
     safe = blend_at(frames, t).to(frame.dtype)
-    frame = settle_steps(hold_still(frame, frames, moved, t, safe), frames, moved, t, safe, means)
+    measures = _still_measures(frames, moved)
+    frame = hold_still(stay_between(frame, frames, moved, measures), frames, moved, t, safe, measures)
+    frame = settle_steps(frame, frames, moved, t, safe, means)
     return keep_grey(keep_content(frame, frames, moved, t, safe, means), frames)
 
 
@@ -236,16 +272,19 @@ def keep_grey(frame: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
 
 
 def hold_still(frame: torch.Tensor, frames: torch.Tensor, moved: torch.Tensor, t: Time,
-               safe: torch.Tensor | None = None) -> torch.Tensor:
+               safe: torch.Tensor | None = None,
+               measures: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """The frame with what held still between I2 and I3 taken from their blend (``still_weight``): there
     the blend is exact, and a net's residual (a halo from an edge moving nearby, a grain it invented) can
     only add error. Static UI in a screen recording, a title card's letters, a letterbox bar. ``safe``:
-    the blend, where the caller has it (``settle``)."""
-    return _toward_blend(frame, frames, still_weight(frames, moved), t, safe)
+    the blend, where the caller has it (``settle``); ``measures``: as ``still_weight``'s."""
+    return _toward_blend(frame, frames, still_weight(frames, moved, measures), t, safe)
 
 
 STEP_STILL_LEVELS = (2.0, 4.0)   # 8-bit levels, TRUST_BLOCK means: I1 = I2 and I3 = I4 to within 2 is still;
                                  # from 4 not
+STEP_REGION = 1 / 3              # the regional step rule's region: its side as a share of the short side
+REGION_RATIO = (0.5, 0.8)        # D / U summed over the region: from 0.8 its vectors explain none of the step
 
 
 def step_weight(frames: torch.Tensor, moved: torch.Tensor, means: PairMeans | None = None) -> torch.Tensor:
@@ -255,13 +294,36 @@ def step_weight(frames: torch.Tensor, moved: torch.Tensor, means: PairMeans | No
     still on both sides of its edge, but there the compensated pair agree). A screen that switches
     pages, a title that appears, a light turned on. A side whose outer frame is a copy of its middle one
     (a clip's first or last window, a frame put back across a cut) is no evidence: nothing there.
-    ``means``: the frames' ``pair_means``, where the caller has them."""
+
+    Judged in each TRUST_BLOCK window and over regions (``_regional_steps``), whichever says more: icons
+    that appear over a still screen have flat areas and rims that the search matches to look-alikes (an
+    icon's white to another white, its rim to a neighbour's), so window by window the vectors seem to
+    explain a quarter of the change, and the frame smeared those pieces (display-dual-monitors' frame 29:
+    22.02 dB against the blend's 22.91; over regions 22.64). ``means``: the frames'
+    ``pair_means``, where the caller has them."""
     with torch.no_grad():
         m = means or pair_means(frames, moved)
         settled = 1 - _ramp(torch.maximum(m.before, m.after) * 255, STEP_STILL_LEVELS)
         copies = _copies(frames, 0, 1) | _copies(frames, 2, 3)
-        step = _unexplained(m.u, m.d) * settled * (~copies).to(settled.dtype).view(-1, 1, 1)
-        return box_mean(step[:, None], TRUST_SMOOTH).clamp(0, 1)
+        settled = settled * (~copies).to(settled.dtype).view(-1, 1, 1)
+        step = _unexplained(m.u, m.d) * settled
+        local = box_mean(step[:, None], TRUST_SMOOTH).clamp(0, 1)
+        return torch.maximum(local, _regional_steps(m, settled))
+
+
+def _regional_steps(m: PairMeans, settled: torch.Tensor) -> torch.Tensor:
+    """(B, 1, H, W): the step rule over regions of STEP_REGION: where what changed and held still on both
+    sides has, summed over the region, a compensated difference D of at least REGION_RATIO of U. Animation
+    on twos (every frame twice: I1 = I2, I3 = I4 everywhere) stays the net's: its vectors explain most of
+    each region's change (three clips made so: within 0.01 dB of the rule without regions)."""
+    changed = _ramp(m.u * 255, UNCHANGED_LEVELS) * settled
+    if not changed.is_cuda and not bool(changed.any()):      # the usual case: nothing held still and changed
+        return torch.zeros_like(changed[:, None, :1, :1]).expand(-1, -1, *changed.shape[-2:])
+    h, w = changed.shape[-2:]
+    cells = F.avg_pool2d(torch.stack([m.d * changed, m.u * changed], 1), CONTENT_CELL, ceil_mode=True)
+    over = box_mean(cells, max(3, round(min(h, w) * STEP_REGION / CONTENT_CELL)) | 1)
+    ratio = at_pixels(over[:, :1] / over[:, 1:].clamp_min(1e-6), (h, w))
+    return box_mean(_ramp(ratio, REGION_RATIO) * changed[:, None], TRUST_SMOOTH).clamp(0, 1)
 
 
 def _copies(frames: torch.Tensor, a: int, b: int) -> torch.Tensor:
