@@ -194,10 +194,12 @@ def stay_between(frame: torch.Tensor, frames: torch.Tensor, moved: torch.Tensor,
     net keeps lies between the two frames' grains and stays. Not where anything moves: there the net's
     frame may rightly show what neither frame shows at that pixel (a thing crossing it in between)."""
     weight = _still_from(measures or _still_measures(frames, moved), NEAR_STILL_LEVELS, NEAR_STILL_MEAN)
+    if not weight.is_cuda and not bool(weight.any()):
+        return frame          # nothing nearly still (on the CPU, where asking costs no wait)
     margin = CLAMP_MARGIN / 127.5
-    pair = frames[:, 1:3].to(frame.dtype)
-    inside = torch.minimum(torch.maximum(frame, pair.amin(1) - margin), pair.amax(1) + margin)
-    return frame + weight.to(frame.dtype) * (inside - frame)
+    i2, i3 = frames[:, 1].to(frame.dtype), frames[:, 2].to(frame.dtype)
+    inside = torch.clamp(frame, torch.minimum(i2, i3).sub_(margin), torch.maximum(i2, i3).add_(margin))
+    return torch.lerp(frame, inside, weight.to(frame.dtype))
 
 
 def settle(frame: torch.Tensor, frames: torch.Tensor, moved: torch.Tensor, t: Time,
@@ -347,4 +349,4 @@ def _toward_blend(frame: torch.Tensor, frames: torch.Tensor, weight: torch.Tenso
     """frame + weight * (blend - frame): the blend where ``weight`` is 1, the frame where it is 0."""
     if safe is None:
         safe = blend_at(frames, t).to(frame.dtype)
-    return frame + weight.to(frame.dtype) * (safe - frame)
+    return torch.lerp(frame, safe, weight.to(frame.dtype))
