@@ -174,7 +174,8 @@ class Net(nn.Module):
         I2 and I3, by model.safety (0: not at all). Its detail is not matched again there: where the pair
         disagree, raising the high band of their average doubles the contrast of what does not line up (on
         rendered water 0.2 dB below the fallback alone, and what the safety net was to take away). Always,
-        what held still between I2 and I3 is their blend (safety.hold_still), and so is what changed in
+        what held still between I2 and I3 is their blend (safety.hold_still; where they nearly hold
+        still, the frame stays within their values: safety.stay_between), and so is what changed in
         place between them, still before and after (safety.settle_steps). With
         ``show_trust`` the frame is the trust map itself. Inference only
         (a training step's loss sees the net's own frame; validation, in eval mode, sees what the filter

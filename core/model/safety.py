@@ -33,7 +33,8 @@ average of two equally likely pictures is the least-squares answer. Where the ve
 doubted, the compensated frames are already the plain ones (``Net.compensate`` mixes them by
 ``motion.confidence``), so the average is the plain blend there.
 
-Apart from the safety net and always: what holds still between I2 and I3 is their blend (``hold_still``),
+Apart from the safety net and always: where I2 and I3 nearly hold still the frame stays within their values
+(``stay_between``), what holds still between them is their blend (``hold_still``),
 and so is what changed in place between them and held still before and after (``settle_steps``), and
 what the made frame lost of what I2 and I3 show (``keep_content``: a small thing the motion search read
 around).
