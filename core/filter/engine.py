@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from ..errors import InterpolateError
 from ..model import Net
-from ..model.net import NetOutput, times_on
+from ..model.net import NetOutput, steady_ends, times_on
 from ..model.detail import PATCH
 from ..options import MIN_TILE
 from .compiling import inductor_cache, quiet_compiler_logs
@@ -140,7 +140,7 @@ class Engine:
         # memory is a few frames' worth), the learned part, which holds the memory, runs in tiles
         source = frames.to(device=self.device, dtype=self.dtype)
         x = self.net.motion_stage(source, t)
-        out = self._tiled(x, lambda part: self._padded(part, lambda p: self.net.learned_stage(p, t)))
+        out = self._tiled(steady_ends(source, x), lambda part: self._padded(part, lambda p: self.net.learned_stage(p, t)))
         # the safety net on the joined frame (its map is as the whole frame's, no seam at the tiles)
         return self.net.safeguard(NetOutput(out, out), source, x, times_on(t, self.device)).frame.float()
 

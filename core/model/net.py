@@ -165,7 +165,7 @@ class Net(nn.Module):
         """The paper's network: ConvLSTM U-Net synthesis, then attention refinement (over the
         motion-compensated frames with model.motion="block"), then the safety net (``safeguard``)."""
         moved = self.motion_compensated(frames, t, valid)
-        return self.safeguard(self._learned(moved, t), frames, moved, t)
+        return self.safeguard(self._learned(steady_ends(frames, moved), t), frames, moved, t)
 
     def safeguard(self, out: NetOutput, frames: torch.Tensor, moved: torch.Tensor, t: Time) -> NetOutput:
         """The one place the safety net runs (model/safety.py), for every pass that made ``out`` from
@@ -219,6 +219,25 @@ class Net(nn.Module):
         if self.config.detail:
             frame = match_detail(frame, frames[:, 1], frames[:, 2], self.config.detail)
         return NetOutput(frame, synthesized)
+
+
+def steady_ends(frames: torch.Tensor, moved: torch.Tensor) -> torch.Tensor:
+    """What the learned part reads: ``moved`` (the four frames brought to time t), except that an outer
+    frame that is its middle neighbour's very copy (a clip's first or last window, a frame put back across
+    a cut: filter/schedule.py clamped_window) reads as that neighbour brought to time t, as if the motion
+    went on steadily. Brought along its own time, the copy is the neighbour shifted by a whole vector, a
+    ghost that the ConvLSTM reads as the motion stopping (the demo clip's first made frame: 34.29 dB with
+    it, 34.79 without; the evaluation protocol's first and last frames of 14 clips: +0.06 dB on average,
+    from -0.12 to +0.50). The safety net reads ``moved`` as it is: a copy is no evidence that the motion
+    is borne out there (model/safety.py)."""
+    with torch.no_grad():
+        first = (frames[:, 0] == frames[:, 1]).flatten(1).all(1)
+        last = (frames[:, 3] == frames[:, 2]).flatten(1).all(1)
+    if not frames.is_cuda and not bool((first | last).any()):
+        return moved          # the usual window (on the CPU, where asking costs no wait)
+    shape = (-1, 1, 1, 1)
+    return torch.stack([torch.where(first.view(shape), moved[:, 1], moved[:, 0]), moved[:, 1], moved[:, 2],
+                         torch.where(last.view(shape), moved[:, 2], moved[:, 3])], 1)
 
 
 def interpolation_loss(synthesized: torch.Tensor, refined: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
