@@ -140,7 +140,8 @@ class Engine:
         # memory is a few frames' worth), the learned part, which holds the memory, runs in tiles
         source = frames.to(device=self.device, dtype=self.dtype)
         x = self.net.motion_stage(source, t)
-        out = self._tiled(steady_ends(source, x), lambda part: self._padded(part, lambda p: self.net.learned_stage(p, t)))
+        read = steady_ends(source, x)       # what the learned part reads (net.py)
+        out = self._tiled(read, lambda part: self._padded(part, lambda p: self.net.learned_stage(p, t)))
         # the safety net on the joined frame (its map is as the whole frame's, no seam at the tiles)
         return self.net.safeguard(NetOutput(out, out), source, x, times_on(t, self.device)).frame.float()
 
