@@ -772,17 +772,23 @@ def contrast_regions(shown: torch.Tensor, kept: torch.Tensor, region: float = CO
     of the frame's short side, in cells of CONTENT_CELL px) the two have as much on average; read around,
     it is gone. Returns, per cell (B, 1, H / CONTENT_CELL, W / CONTENT_CELL), the share kept and the mean
     contrast shown (on [0, 1]); ``at_pixels`` brings them to the frame's size."""
-    h, w = shown.shape[-2:]
-    cells = F.avg_pool2d(_contrast(torch.cat([shown, kept], 1)), CONTENT_CELL, ceil_mode=True)
-    side = max(3, round(min(h, w) * region / CONTENT_CELL)) | 1
-    over = box_mean(cells, side)
+    over = region_means(_contrast(torch.cat([shown, kept], 1)), region)
     before = over[:, :shown.shape[1]].mean(1, keepdim=True)
     after = over[:, shown.shape[1]:].mean(1, keepdim=True)
     return after / before.clamp_min(1e-6), before
 
 
+def region_means(x: torch.Tensor, region: float) -> torch.Tensor:
+    """Means of x (B, C, H, W) over regions whose side is ``region`` of the frame's short side (at least 3
+    cells), taken in cells of CONTENT_CELL px: (B, C, H / CONTENT_CELL, W / CONTENT_CELL), one per cell."""
+    h, w = x.shape[-2:]
+    cells = F.avg_pool2d(x, CONTENT_CELL, ceil_mode=True)
+    return box_mean(cells, max(3, round(min(h, w) * region / CONTENT_CELL)) | 1)
+
+
 def at_pixels(cells: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """A map of ``contrast_regions``' cells at the frame's ``size`` (H, W), bilinear between them."""
+    """A map of cells (``region_means``, ``contrast_regions``) at the frame's ``size`` (H, W), bilinear
+    between them."""
     return F.interpolate(cells, size=size, mode="bilinear", align_corners=False)
 
 

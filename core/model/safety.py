@@ -48,10 +48,9 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F
 
 from .box import box_mean, window_max
-from .motion import CONTENT_CELL, CONTENT_FLOOR, LOST_SHARE, LUMA, Time, _constant, at_pixels, contrast_regions
+from .motion import CONTENT_FLOOR, LOST_SHARE, LUMA, Time, _constant, at_pixels, contrast_regions, region_means
 
 TRUST_BLOCK = 9                  # px: the window each measure is averaged over
 TRUST_SMOOTH = 15                # px: the box that spreads trust (no hard seam where the fallback starts)
@@ -167,6 +166,7 @@ def _still_measures(frames: torch.Tensor, moved: torch.Tensor) -> tuple[torch.Te
 
 def _still_from(measures: tuple[torch.Tensor, torch.Tensor], worst_levels: tuple[float, float],
                 mean_levels: tuple[float, float]) -> torch.Tensor:
+    """Still by ``_still_measures`` at the given levels: 1 up to each ramp's low end, 0 from either high end."""
     worst, mean = measures
     return (1 - _ramp(worst, worst_levels)) * (1 - _ramp(mean, mean_levels))
 
@@ -237,8 +237,9 @@ def lost_weight(frame: torch.Tensor, frames: torch.Tensor, means: PairMeans) -> 
     (19.8 dB where the blend, showing them twice at half strength, gives 21.2), and ``motion.rescue``
     carries only what it can match. Over a region as wide as the frame's short side (LOST_REGION: a
     narrower one, misaligned with the frame by a fast pan, took the blend into pans) the frame keeps at
-    most a quarter of their contrast (``motion.contrast_regions``); there, where I2 and I3 differ (``_unexplained``'s U ramp, widened by
-    TRUST_SMOOTH so that a thing smaller than that gets all of it), the frame is the blend."""
+    most a quarter of their contrast (``motion.contrast_regions``); there, where I2 and I3 differ
+    (``_unexplained``'s U ramp, widened by TRUST_SMOOTH so that a thing smaller than that gets all of it),
+    the frame is the blend."""
     with torch.no_grad():
         kept, shown = contrast_regions(_luma(frames[:, 1:3].float()), _luma(frame[:, None].float()), LOST_REGION)
         if not kept.is_cuda and not bool(_lost(kept, shown).any()):     # the usual case: nothing lost
@@ -310,7 +311,7 @@ def step_weight(frames: torch.Tensor, moved: torch.Tensor, means: PairMeans | No
     with torch.no_grad():
         m = means or pair_means(frames, moved)
         settled = 1 - _ramp(torch.maximum(m.before, m.after) * 255, STEP_STILL_LEVELS)
-        copies = _copies(frames, 0, 1) | _copies(frames, 2, 3)
+        copies = is_copy(frames, 0, 1) | is_copy(frames, 2, 3)
         settled = settled * (~copies).to(settled.dtype).view(-1, 1, 1)
         step = _unexplained(m.u, m.d) * settled
         local = box_mean(step[:, None], TRUST_SMOOTH).clamp(0, 1)
@@ -325,14 +326,12 @@ def _regional_steps(m: PairMeans, settled: torch.Tensor) -> torch.Tensor:
     changed = _ramp(m.u * 255, UNCHANGED_LEVELS) * settled
     if not changed.is_cuda and not bool(changed.any()):      # the usual case: nothing held still and changed
         return torch.zeros_like(changed[:, None, :1, :1]).expand(-1, -1, *changed.shape[-2:])
-    h, w = changed.shape[-2:]
-    cells = F.avg_pool2d(torch.stack([m.d * changed, m.u * changed], 1), CONTENT_CELL, ceil_mode=True)
-    over = box_mean(cells, max(3, round(min(h, w) * STEP_REGION / CONTENT_CELL)) | 1)
-    ratio = at_pixels(over[:, :1] / over[:, 1:].clamp_min(1e-6), (h, w))
+    over = region_means(torch.stack([m.d * changed, m.u * changed], 1), STEP_REGION)
+    ratio = at_pixels(over[:, :1] / over[:, 1:].clamp_min(1e-6), changed.shape[-2:])
     return box_mean(_ramp(ratio, REGION_RATIO) * changed[:, None], TRUST_SMOOTH).clamp(0, 1)
 
 
-def _copies(frames: torch.Tensor, a: int, b: int) -> torch.Tensor:
+def is_copy(frames: torch.Tensor, a: int, b: int) -> torch.Tensor:
     """(B,) bool: frame a of each window is frame b's very copy (decided on the device: no wait)."""
     return (frames[:, a] == frames[:, b]).flatten(1).all(1)
 
