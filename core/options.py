@@ -22,6 +22,7 @@ DEFAULT_SC_THRESHOLD = 0.15
 DEFAULT_DEDUP_THRESHOLD = 0.03    # filter/repeats.py explains the measure
 MAX_FACTOR = 64
 MAX_BATCH = 16
+MAX_LANES = 16
 MIN_TILE = 64        # px: smaller tiles would be mostly overlap
 MAX_TILE = 1 << 16
 MAX_RATE_TERM = 1 << 40   # fps_num/fps_den and factor_num/factor_den beyond this describe no real rate
@@ -87,9 +88,9 @@ class Options:
                                f"{MIN_TILE}; bounds memory, e.g. 1024 for 4K on a 16 GB card); 0 or unset: "
                                "whole frames")
     compile: bool | None = _option("flag", "torch.compile the network's learned part (faster frames): 1 always, 0 "
-                                   "never; unset (auto): on the CPU, clips of 200 output frames or more run compiled "
-                                   "once a background warm-up for their frame size has finished (the end of the "
-                                   "first such run starts it; docs/usage.md)")
+                                   "never; unset (auto): on the CPU in one lane (lanes=1), clips of 200 output "
+                                   "frames or more run compiled once a background warm-up for their frame size has "
+                                   "finished (the end of the first such run starts it; docs/usage.md)")
     detail: float | None = _option("float", "0..1: how much of the source frames' sharpness the new frames get "
                                    "back (default: the weights' own, 1 for the bundled model)")
     safety: float | None = _option("float", "0..1: how far a new frame falls back toward the average of its two "
@@ -106,6 +107,10 @@ class Options:
                                             "differs by more than this fraction of full range on average "
                                             f"(default {DEFAULT_DEDUP_THRESHOLD}: about 7.7 levels of 8-bit; raise "
                                             "it for heavily compressed sources)")
+    lanes: int | None = _option("int", f"forward passes at once on the CPU, 1..{MAX_LANES}, each on an equal share of "
+                                "torch's threads: more frames a second where frames are requested together (vspipe), "
+                                "a slower single frame (lanes=1 for previewing); default 2 on a CPU of at least 2 "
+                                "threads up to 1920x1088, else 1; on CUDA 1 (batch= shares the card)")
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -135,6 +140,8 @@ class Options:
                                    f"better on fast motion), got {self.scales}")
         if self.batch is not None and not 1 <= self.batch <= MAX_BATCH:
             raise InterpolateError(f"batch must be 1..{MAX_BATCH} (windows per forward pass), got {self.batch}")
+        if self.lanes is not None and not 1 <= self.lanes <= MAX_LANES:
+            raise InterpolateError(f"lanes must be 1..{MAX_LANES} (forward passes at once on the CPU), got {self.lanes}")
         if self.tile and not MIN_TILE <= self.tile <= MAX_TILE:
             raise InterpolateError(f"tile must be 0 (whole frames) or a side of {MIN_TILE}..{MAX_TILE} px, "
                                    f"got {self.tile}")
@@ -294,6 +301,16 @@ def default_batch(device_type: str, width: int, height: int) -> int:
     most of it idle, up to 1080p; beyond, four windows' activations cost more memory than they gain (use
     tile= there). On the CPU the net already uses every core, and a padded pass only costs time."""
     return 4 if device_type == "cuda" and width * height <= 1920 * 1088 else 1
+
+
+def default_lanes(device_type: str, width: int, height: int, threads: int) -> int:
+    """Forward passes at once on the CPU: two passes of one thread each made a quarter more frames a second
+    than one of two threads on this project's 2-core CPU (640x360 bf16, docs/benchmarks.md): the net's
+    small elementwise steps leave a second thread waiting. Not on the filter's threads: a frame's bits
+    follow its pass's share of torch's threads (filter/batcher.py), which must not change with
+    core.num_threads. Up to 1080p, as default_batch (two passes hold two passes' activations); never on a
+    GPU, whose passes queue on one card."""
+    return 2 if device_type == "cpu" and threads >= 2 and width * height <= 1920 * 1088 else 1
 
 
 def c_header() -> str:

@@ -21,4 +21,5 @@
     "mask:int:opt;" \
     "dedup:int:opt;" \
     "dedup_threshold:float:opt;" \
+    "lanes:int:opt;" \
     "fp16:int:opt;"

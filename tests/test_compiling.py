@@ -36,6 +36,7 @@ def test_the_key_changes_with_what_changes_the_compiled_graph():
               key(options={"tile": 256}), key(net_config=ModelConfig(**{**TINY_MOTION.to_dict(), "channels": (6, 12)}))]
     assert len({key(), *others}) == len(others) + 1
     assert key(options={"safety": 1.0, "mask": 1}) == key()     # the safety net runs outside the compiled part
+    assert key(threads=1) != key()          # loops written for one thread of two passes side by side
 
 
 def test_the_key_changes_with_the_learned_parts_layout(monkeypatch):
@@ -58,6 +59,8 @@ def test_the_plan_compiles_where_asked_and_on_the_cpu_after_a_warm_up(cache):
     assert compiling.plan(None, CPU, long, k)                     # warmed up: compiled
     assert not compiling.plan(None, CPU, long - 1, k)             # a short clip would not win the seconds back
     assert not compiling.plan(None, GPU, long, k)                 # not measured on a GPU: eager there
+    assert not compiling.plan(None, CPU, long, k, lanes=2)        # passes side by side: eager ones made more
+    assert compiling.plan(True, CPU, long, k, lanes=2)
 
 
 def test_no_second_warm_up_where_one_runs_finished_or_failed(cache, monkeypatch):
@@ -96,7 +99,8 @@ def test_the_warm_up_waits_for_the_run_to_end(cache, monkeypatch):
 
 @pytest.mark.slow
 def test_a_long_clip_warms_up_in_the_background_and_the_next_run_is_compiled(tmp_path, cache):
-    """The first run of a size is eager and, once it ends, starts the warm-up (a real process, the filter's own engine);
+    """The first run of a size in one lane (lanes=1; two lanes run eager) is eager and, once it ends, starts
+    the warm-up (a real process, the filter's own engine);
     once it is done, the same script runs compiled: one graph (the device constants the detail matching
     reads are made before the trace: made during it, they broke the learned part into 9 graphs, and fused
     kernels stop at every break), frames within a level of the eager ones."""
@@ -104,7 +108,12 @@ def test_a_long_clip_warms_up_in_the_background_and_the_next_run_is_compiled(tmp
     weights = random_weights(tmp_path / "motion.pt", TINY_MOTION, seed=3)
     frames = moving_frames(96, 64, compiling.COMPILE_MIN_FRAMES // 2 + 1, speed=4)
     clip = clip_from_frames(frames)
-    first = vs.core.convlstm.Interpolate(clip, weights=str(weights), device="cpu", detail=1.0)
+    lanes2 = vs.core.convlstm.Interpolate(clip, weights=str(weights), device="cpu", detail=1.0, lanes=2)
+    lanes2.get_frame(1)
+    del lanes2
+    gc.collect()
+    assert not cache.exists() or not list(cache.glob("*.running"))   # two lanes: eager, no warm-up for them
+    first = vs.core.convlstm.Interpolate(clip, weights=str(weights), device="cpu", detail=1.0, lanes=1)
     eager = [planes_of(first.get_frame(n)).astype(int) for n in (1, 3, 5)]
     assert not cache.exists() or not list(cache.glob("*.running"))   # not beside the run
     del first                                                         # the run ends: its filter is freed
@@ -120,14 +129,14 @@ def test_a_long_clip_warms_up_in_the_background_and_the_next_run_is_compiled(tmp
     assert not (cache / f"{k}.running").exists()
     from torch._dynamo.utils import counters
     graphs = counters["stats"]["unique_graphs"]
-    second = vs.core.convlstm.Interpolate(clip, weights=str(weights), device="cpu", detail=1.0)
+    second = vs.core.convlstm.Interpolate(clip, weights=str(weights), device="cpu", detail=1.0, lanes=1)
     compiled = [planes_of(second.get_frame(n)).astype(int) for n in (1, 3, 5)]
     assert counters["stats"]["unique_graphs"] == graphs + 1
     for a, b in zip(eager, compiled):
         assert np.abs(a - b).max() <= 1
     assert any((cache.parent).rglob("*.so")) or any(cache.parent.rglob("*.py"))    # inductor's work, kept
     # compile=1 compiles whatever the cache holds (here it holds this graph: the same frames); nothing new starts
-    explicit = vs.core.convlstm.Interpolate(clip, weights=str(weights), device="cpu", detail=1.0, compile=1)
+    explicit = vs.core.convlstm.Interpolate(clip, weights=str(weights), device="cpu", detail=1.0, compile=1, lanes=1)
     for n, b in zip((1, 3, 5), compiled):
         assert np.array_equal(planes_of(explicit.get_frame(n)).astype(int), b)
     assert not list(cache.glob("*.running"))

@@ -228,18 +228,32 @@ def test_filter_error_in_python_gets_frame_error_not_crash():
 
 
 def test_thread_count_does_not_change_bytes(test_weights):
+    """With passes side by side (lanes: 2 by default on a CPU of 2 threads or more) or one at a time."""
     frames = moving_frames(40, 24, 8)
-    results = []
-    for threads in (1, 4):
-        c = vs.core
-        old = c.num_threads
-        c.num_threads = threads
-        try:
-            out = c.convlstm.Interpolate(clip_from_frames(frames), weights=str(test_weights))
-            results.append([planes_of(f) for f in out.frames()])
-        finally:
-            c.num_threads = old
-    assert all(np.array_equal(a, b) for a, b in zip(*results))
+    for lanes in (None, 1, 3):
+        results = []
+        for threads in (1, 4):
+            c = vs.core
+            old = c.num_threads
+            c.num_threads = threads
+            try:
+                out = c.convlstm.Interpolate(clip_from_frames(frames), weights=str(test_weights), lanes=lanes)
+                results.append([planes_of(f) for f in out.frames()])
+            finally:
+                c.num_threads = old
+        assert all(np.array_equal(a, b) for a, b in zip(*results)), lanes
+
+
+def test_lanes_out_of_range_or_on_a_gpu_are_refused():
+    clip = core.std.BlankClip(width=16, height=16, format=vs.RGBS, length=4)
+    with pytest.raises(vs.Error, match="lanes must be 1..16"):
+        core.convlstm.Interpolate(clip, lanes=0)
+    from convlstm.errors import InterpolateError
+    from convlstm.filter.stages import choose_lanes
+    with pytest.raises(InterpolateError, match="use batch="):
+        choose_lanes(2, torch.device("cuda"), 640, 360)
+    assert choose_lanes(None, torch.device("cuda"), 640, 360) == 1
+    assert choose_lanes(None, torch.device("cpu"), 3840, 2160) == 1     # two 4K passes' memory: one at a time
 
 
 def test_request_order_does_not_change_bytes(test_weights):

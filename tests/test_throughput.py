@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from convlstm.checkpoint import load_net
-from convlstm.filter.batcher import Batcher
+from convlstm.filter.batcher import Batcher, per_thread_threads
 from convlstm.filter.engine import Engine
 from convlstm.errors import InterpolateError
 from helpers import TINY_MOTION, random_weights
@@ -31,8 +31,11 @@ class GatedEngine:
 
     def __init__(self, engine: Engine) -> None:
         self.engine, self.gate, self.first = engine, threading.Event(), True
+        self.device = engine.device
+        self.threads: list[int] = []     # torch's threads each pass ran on, in the order they started
 
     def predict(self, frames, t):
+        self.threads.append(torch.get_num_threads())
         if self.first:
             self.first = False
             assert self.gate.wait(30)
@@ -71,6 +74,49 @@ def test_a_window_gives_the_same_bits_alone_or_in_any_company(engine):
         assert torch.equal(results[k], alone[k]), k
 
 
+def test_lanes_run_passes_side_by_side_each_on_its_share_of_the_threads(engine):
+    """While one pass runs, the next starts at once; every pass, alone or not, on the same share (a
+    frame's bits may follow the threads that made it: the module docstring)."""
+    if not per_thread_threads():
+        pytest.skip("torch's threads here are one pool for the process (not OpenMP)")
+    w = windows(3, seed=4)
+    alone = [Batcher(engine, 1).predict(w[k]) for k in range(3)]
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        gated = GatedEngine(engine)
+        batcher = Batcher(gated, 1, lanes=2)
+        threads, results = in_threads(batcher, [(w[0], 0.5)])
+        deadline = time.time() + 30
+        while not gated.threads and time.time() < deadline:
+            time.sleep(0.01)
+        second = batcher.predict(w[1])          # the first pass is held: this one runs beside it
+        assert batcher._running == 1 and results[0] is None
+        gated.gate.set()
+        threads[0].join(60)
+        third = batcher.predict(w[2])            # alone
+        assert torch.get_num_threads() == 2      # the serving thread's own count is as it was
+    finally:
+        torch.set_num_threads(before)
+    assert gated.threads == [1, 1, 1]
+    for k, out in enumerate((results[0], second, third)):
+        assert torch.equal(out, alone[k]), k
+
+
+def test_one_lane_is_one_pass_at_a_time_on_every_thread(engine):
+    gated = GatedEngine(engine)
+    batcher = Batcher(gated, 1, lanes=1)
+    threads, results = in_threads(batcher, [(windows(1)[0], 0.5), (windows(1, 1)[0], 0.5)])
+    deadline = time.time() + 30
+    while len(batcher._queue) < 1 and time.time() < deadline:
+        time.sleep(0.01)
+    assert batcher._running == 1 and len(gated.threads) == 1     # the second waits for the first
+    gated.gate.set()
+    for th in threads:
+        th.join(60)
+    assert gated.threads == [torch.get_num_threads()] * 2
+
+
 def test_batch_size_is_the_shape_of_every_pass(engine):
     """Padding to the batch size is what keeps the bits: a pass of another size may round differently."""
     w = windows(1, seed=2)
@@ -98,6 +144,8 @@ def test_an_error_reaches_every_waiting_thread_and_the_batcher_recovers(engine):
 def test_batch_sizes_outside_the_range_are_refused(engine):
     with pytest.raises(ValueError, match="1..16"):
         Batcher(engine, 0)
+    with pytest.raises(ValueError, match="lanes must be 1..16"):
+        Batcher(engine, 1, lanes=0)
     with pytest.raises(InterpolateError, match="precision=fp16 needs a CUDA device.*use precision=fp32"):
         Engine(engine.net, torch.device("cpu"), precision="fp16")
     with pytest.raises(InterpolateError, match="precision must be one of"):

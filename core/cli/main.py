@@ -89,7 +89,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise ValueError(f"--scales takes 1 and/or 2, got {args.scales}")
     bench(parse_sizes(args.sizes), device=args.device, precisions=precisions, batches=listed(args.batch, int),
           frames=args.frames, compare=args.compare, json_path=args.json, scales=scales,
-          channels_last=args.channels_last, tiles=listed(args.tile, int), compile=args.compile)
+          channels_last=args.channels_last, tiles=listed(args.tile, int), compile=args.compile,
+          lanes=None if args.lanes is None else listed(args.lanes, int))
     return 0
 
 
@@ -223,6 +224,8 @@ def add_measure(sub: Any, common: argparse.ArgumentParser) -> None:
     b.add_argument("--fp16", action="store_true", help=argparse.SUPPRESS)   # replaced: says so
     b.add_argument("--batch", default="1", help="windows per forward pass, in the filter and the bare-net timing; "
                    "several: 1,2,4,8")
+    b.add_argument("--lanes", default=None, help="the filter's passes at once on the CPU, or several: 1,2 (default: "
+                   "the filter's own choice, which the table names)")
     b.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
                    help="the learned part's layout in the bare-net timing: NHWC (--channels-last) or NCHW "
                    "(--no-channels-last); default the filter's, NHWC on the CPU and NCHW on CUDA")

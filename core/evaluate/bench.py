@@ -53,6 +53,7 @@ class Case:
     channels_last: bool | None = None   # the bare net's layout; None: the filter's (NHWC on the CPU only)
     tile: int = 0                # 0: whole frames; else the tile side in px (filter and bare net)
     compile: bool = False        # torch.compile of the learned part (filter and bare net)
+    lanes: int | None = None     # the filter's passes at once on the CPU; None: its default (the row says which)
 
 
 def seam_error(engine, width: int, height: int) -> dict[str, float]:
@@ -158,6 +159,8 @@ def _case_net(case: Case, dev) -> tuple[Any, dict[str, Any]]:
     row: dict[str, Any] = {"size": f"{case.width}x{case.height}", "device": str(dev), "precision": case.precision,
                            "batch": case.batch, "channels_last": case.channels_last, "tile": case.tile,
                            "compiled": case.compile, "threads": vs.core.num_threads}
+    from ..filter.stages import choose_lanes
+    row["lanes"] = choose_lanes(case.lanes, dev, case.width, case.height)
     net, _ = load_weights(None)
     if case.scales == 1:
         net.drop_scale_fusion()
@@ -182,6 +185,8 @@ def _filter_timings(case: Case, dev, src) -> dict[str, Any]:
     from ..filter import profile
     core = vs.core
     kwargs = {"scales": case.scales} if case.scales else {}
+    if case.lanes is not None:
+        kwargs["lanes"] = case.lanes
     clip = core.convlstm.Interpolate(src, device=str(dev), precision=case.precision, batch=case.batch, tile=case.tile, compile=int(case.compile), **kwargs)
     row: dict[str, Any] = {}
     t = time.perf_counter()
@@ -315,13 +320,14 @@ def _in_fresh_process(case: Case, device: str, frames: int, compare: bool) -> di
 
 
 def cases(sizes: list[tuple[int, int]], precisions: list[str], batches: list[int], scales: list[int | None],
-          channels_last: bool | None = None, tiles: list[int] | None = None, compile: bool = False) -> list[Case]:
+          channels_last: bool | None = None, tiles: list[int] | None = None, compile: bool = False,
+          lanes: list[int | None] | None = None) -> list[Case]:
     """Every combination, sizes outermost (the order of the table)."""
-    return [Case(w, h, p, b, s, channels_last, tile, compile) for w, h in sizes for p in precisions for s in scales
-            for tile in (tiles or [0]) for b in batches]
+    return [Case(w, h, p, b, s, channels_last, tile, compile, lane) for w, h in sizes for p in precisions
+            for s in scales for tile in (tiles or [0]) for b in batches for lane in (lanes or [None])]
 
 
-COLUMNS = [("size", "{}"), ("device", "{}"), ("precision", "{}"), ("batch", "{}"), ("scales", "{}"),
+COLUMNS = [("size", "{}"), ("device", "{}"), ("precision", "{}"), ("batch", "{}"), ("lanes", "{}"), ("scales", "{}"),
            ("tile", "{}"), ("compiled", "{}"), ("motion", "{}"), ("filter_fps", "{:.2f}"), ("latency_s", "{:.3f}"),
            ("warm_latency_s", "{:.3f}"), ("windows_per_pass", "{:.2f}"), ("host_s_per_frame", "{:.4f}"),
            ("forward_s_per_frame", "{:.4f}"), ("motion_s_per_frame", "{:.4f}"), ("learned_s_per_frame", "{:.4f}"),
@@ -404,7 +410,8 @@ def plot_rates(rows: list[dict[str, Any]], machine: str, path: Path) -> None:
 def bench(sizes: list[tuple[int, int]], device: str = "auto", precisions: list[str] | None = None,
           batches: list[int] | None = None, frames: int = 20, compare: bool = False,
           json_path: str | Path | None = "bench.json", scales: list[int | None] | None = None,
-          channels_last: bool | None = None, tiles: list[int] | None = None, compile: bool = False) -> list[dict[str, Any]]:
+          channels_last: bool | None = None, tiles: list[int] | None = None, compile: bool = False,
+          lanes: list[int | None] | None = None) -> list[dict[str, Any]]:
     """The matrix sizes x precisions x scales x batches, one fresh process per row."""
     precisions, batches, scales = precisions or ["auto"], batches or [1], scales or [None]
     if min(batches) < 1 or frames < 2:
@@ -415,7 +422,7 @@ def bench(sizes: list[tuple[int, int]], device: str = "auto", precisions: list[s
         raise ValueError(f"unknown precision {unknown[0]!r}; use {', '.join(PRECISIONS)}")
     from .report import machine_description
     rows = [_in_fresh_process(case, device, frames, compare)
-            for case in cases(sizes, precisions, batches, scales, channels_last, tiles, compile)]
+            for case in cases(sizes, precisions, batches, scales, channels_last, tiles, compile, lanes)]
     print(format_table(rows))
     from ..model.kernels import instruction_set
     machine = f"{machine_description()}, motion kernel: {instruction_set() or 'not built (torch)'}"

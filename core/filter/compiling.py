@@ -59,14 +59,16 @@ def quiet_compiler_logs() -> None:
     logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
 
 
-def warm_key(net_config: Any, precision: str, batch: int, info: dict[str, Any], options: dict[str, Any]) -> str:
+def warm_key(net_config: Any, precision: str, batch: int, info: dict[str, Any], options: dict[str, Any],
+             threads: int = 0) -> str:
     """What a warm-up's graph depends on: torch's and Python's versions, the net's configuration (inductor
     takes the weights' values as inputs), the learned part's layout on the CPU, the precision, the batch, the
-    clip's size and format, and the options that change the learned part."""
+    clip's size and format, the options that change the learned part, and the threads its loops are
+    written for (``Engine``'s threads)."""
     from .engine import CPU_LAYOUT
     facts = {"torch": torch.__version__, "python": sys.version_info[:2], "net": dataclasses.asdict(net_config),
              "layout": str(CPU_LAYOUT),
-             "precision": precision, "batch": batch,
+             "precision": precision, "batch": batch, "threads": threads,
              "clip": {k: info.get(k) for k in ("width", "height", "format_name")},
              "options": {k: options.get(k) for k in ("weights", "scales", "tile", "detail")}}
     return hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()[:20]
@@ -76,11 +78,13 @@ def _marks() -> Path:
     return inductor_cache() / "convlstm-warm"
 
 
-def plan(compile_option: bool | None, device: torch.device, output_frames: int, key: str) -> bool:
-    """Whether this run compiles; with ``compile`` unset, also starts the warm-up where one would pay."""
+def plan(compile_option: bool | None, device: torch.device, output_frames: int, key: str, lanes: int = 1) -> bool:
+    """Whether this run compiles. With ``compile`` unset, not where passes run side by side (``lanes``):
+    there the eager passes made more frames a second than compiled ones (640x360 bf16, this project's
+    2-core CPU: 5.15 fps eager in two lanes, 3.78 compiled in two, 3.98 compiled in one; docs/benchmarks.md)."""
     if compile_option is not None:
         return compile_option
-    if device.type != "cpu" or output_frames < COMPILE_MIN_FRAMES:
+    if device.type != "cpu" or output_frames < COMPILE_MIN_FRAMES or lanes > 1:
         return False
     marks = _marks()
     if (marks / f"{key}.done").exists():

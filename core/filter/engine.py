@@ -48,11 +48,13 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine() or "this CPU"
 
 
-def compile_learned_part(net: Net) -> None:
+def compile_learned_part(net: Net, threads: int = 0) -> None:
     """torch.compile (inductor) of the net's learned part, the one the time goes into; the motion search's
     unrolled loops would make a graph that takes long to compile for little. The first frame of each
     frame size pays the compile, kept for later runs in the package's cache folder (inductor's graph
-    cache, filter/compiling.py). The net's passes run it in place of ``Net.correct`` (``Net.compiled_correct``)."""
+    cache, filter/compiling.py). The net's passes run it in place of ``Net.correct`` (``Net.compiled_correct``).
+    inductor writes its loops for a fixed number of threads, torch's where it compiles unless ``threads``
+    says (passes side by side: each its share, not every core twice over)."""
     inductor_cache()
     quiet_compiler_logs()
     # one eager run first makes the device constants the learned part reads (model/motion.py _constant):
@@ -60,7 +62,8 @@ def compile_learned_part(net: Net) -> None:
     p = next(net.parameters())
     with torch.inference_mode():
         net.correct(torch.zeros(1, 4, 3, net.pad_multiple, net.pad_multiple, device=p.device, dtype=p.dtype))
-    net.compiled_correct = torch.compile(net.correct, dynamic=False)
+    options = {"cpp.threads": threads} if threads > 0 else None
+    net.compiled_correct = torch.compile(net.correct, dynamic=False, options=options)
 
 
 CPU_LAYOUT = torch.channels_last   # the learned part's layout on the CPU where not asked (Engine's docstring)
@@ -85,7 +88,10 @@ class Engine:
     """
 
     def __init__(self, net: Net, device: torch.device, precision: str = "fp32", *, channels_last: bool | None = None,
-                 tile: int = 0, compile: bool = False) -> None:
+                 tile: int = 0, compile: bool = False, threads: int = 0) -> None:
+        """``threads``: torch's threads each pass runs on, where the filter runs several at once
+        (filter/batcher.py); a compiled learned part's own loops are made for that many (0: as many as the
+        thread that compiles has)."""
         if tile and tile < MIN_TILE:
             raise InterpolateError(f"tile must be 0 (whole frames) or at least {MIN_TILE} px, got {tile}")
         self.tile = tile
@@ -111,7 +117,7 @@ class Engine:
         self.multiple = net.pad_multiple
         if compile:
             with self.precision_context():
-                compile_learned_part(self.net)
+                compile_learned_part(self.net, threads)
 
     def precision_context(self):
         """The context the net runs in: bf16 autocast for bf16 on the CPU, else nothing."""

@@ -22,14 +22,14 @@ import torch
 from ..checkpoint import load_weights
 from ..errors import InterpolateError
 from ..log import info_once
-from ..options import Options, default_batch
+from ..options import Options, default_batch, default_lanes
 from .devices import resolve_device
 from .engine import Engine, cpu_bf16
 from .formats import PixelFormat, check_format, field_order
 from .planes import Plane, PlaneIO, host_view
 from . import profile
 from .streams import Slots, mark_ready, use_here
-from .batcher import Batcher
+from .batcher import Batcher, lane_threads
 from . import compiling
 from .scenes import frame_at_cut, predict_within_scene
 from .repeats import RepeatLog, frame_difference, MAX_RUN
@@ -282,6 +282,14 @@ class Stage:
 
 
 
+def choose_lanes(lanes: int | None, device: torch.device, width: int, height: int) -> int:
+    """The passes at once the filter runs: option.lanes, or its default for the device and frame size."""
+    if lanes is not None and lanes > 1 and device.type != "cpu":
+        raise InterpolateError(f"lanes={lanes} runs passes side by side on the CPU's cores; on {device} they "
+                               "queue on one card: leave lanes unset and use batch= to put windows together")
+    return lanes or default_lanes(device.type, width, height, torch.get_num_threads())
+
+
 def build(info: dict[str, Any], args: dict[str, Any]) -> list[Stage]:
     """Checks the options and the clip, loads the model once, and plans the stages: one exact-time stage
     for weights that take the time position, else 2x stages (and a final retiming for fps_num/fps_den)."""
@@ -297,10 +305,12 @@ def build(info: dict[str, Any], args: dict[str, Any]) -> list[Stage]:
                                "can hold (2^31 - 1); interpolate the clip in parts")
     engine, any_time, source = make_engine(options, info, fmt, int(num_source * ratio))
     device = engine.device
-    batch = options.batch or default_batch(device.type, int(info["width"]), int(info["height"]))
+    width, height = int(info["width"]), int(info["height"])
+    batch = options.batch or default_batch(device.type, width, height)
+    lanes = choose_lanes(options.lanes, device, width, height)
 
     def computing() -> Compute:
-        return Compute(Batcher(engine, batch), PlaneIO(device), fmt, options.sc, options.cut_mode)
+        return Compute(Batcher(engine, batch, lanes), PlaneIO(device), fmt, options.sc, options.cut_mode)
 
     if ratio < 1:
         log.warning("the target rate is below the clip's (%s times): the output has fewer frames than the clip; "
@@ -363,10 +373,12 @@ def make_engine(options: Options, info: dict[str, Any], fmt: PixelFormat,
     net.show_trust = bool(options.mask)
     batch = options.batch or default_batch(device.type, int(info["width"]), int(info["height"]))
     clip = {k: info[k] for k in WARM_INFO}
-    key = compiling.warm_key(net.config, precision, batch, clip, options.filter_args())
-    compiled = compiling.plan(options.compile, device, output_frames, key)
-    engine = Engine(net, device, precision=precision, tile=options.tile or 0, compile=compiled)
-    if options.compile is None and not compiled and device.type == "cpu" \
+    lanes = choose_lanes(options.lanes, device, int(info["width"]), int(info["height"]))
+    threads = lane_threads(lanes) if lanes > 1 else 0     # a compiled pass's loops: its share, not every core
+    key = compiling.warm_key(net.config, precision, batch, clip, options.filter_args(), threads)
+    compiled = compiling.plan(options.compile, device, output_frames, key, lanes)
+    engine = Engine(net, device, precision=precision, tile=options.tile or 0, compile=compiled, threads=threads)
+    if options.compile is None and not compiled and device.type == "cpu" and lanes == 1 \
             and output_frames >= compiling.COMPILE_MIN_FRAMES:
         compiling.warm_up_later(engine, key, clip, options.filter_args())
     return engine, net.any_time, source
