@@ -232,3 +232,71 @@ def test_the_full_search_in_one_pass_is_the_torch_search(scale, reference):
     assert same.float().mean() > 0.998
     # grid_sample's reads (the reference) are off by ~1e-5 px: costs agree to that
     assert ((got_cost - want_cost).abs() / want_cost.abs().clamp_min(1e-3))[same].max() < 1e-3
+
+
+@pytest.mark.parametrize("shape", [(2, 8, 11, 20), (1, 96, 3, 5), (1, 3, 1, 1), (3, 5, 2, 7)])
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
+def test_the_decoders_kernel_is_its_torch_expression(shape, dtype):
+    """Upsampled 2x and summed with the skip in one pass: in bf16 the same bits as torch's two operations
+    (every product and sum of bf16 values with weights of quarters is exact in float), in float32 to
+    rounding; NHWC in and out."""
+    import torch.nn.functional as F
+    g = torch.Generator().manual_seed(5)
+    b, c, h, w = shape
+    x = (torch.randn(b, c, h, w, generator=g) * 3).to(dtype).contiguous(memory_format=torch.channels_last)
+    skip = torch.randn(b, c, 2 * h, 2 * w, generator=g).to(dtype).contiguous(memory_format=torch.channels_last)
+    got = kernels.upsample_add(x, skip)
+    want = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False) + skip
+    assert got.dtype == dtype and got.is_contiguous(memory_format=torch.channels_last)
+    if dtype == torch.bfloat16:
+        assert torch.equal(got, want)
+    else:
+        assert (got - want).abs().max() <= 1e-6 * want.abs().max()
+
+
+def test_the_decoders_kernel_steps_aside_where_it_cannot_run():
+    from torch.utils.flop_counter import FlopCounterMode
+    x = torch.randn(1, 4, 3, 5).contiguous(memory_format=torch.channels_last)
+    skip = torch.randn(1, 4, 6, 10).contiguous(memory_format=torch.channels_last)
+    assert kernels.upsample_add(x, skip) is not None
+    assert kernels.upsample_add(x.contiguous(), skip.contiguous()) is None      # NCHW (4 channels: a layout apart)
+    assert kernels.upsample_add(x, skip[..., :9]) is None                          # not twice the size
+    assert kernels.upsample_add(x.double(), skip.double()) is None
+    with torch.enable_grad():
+        assert kernels.upsample_add(x.clone().requires_grad_(), skip) is None
+    with FlopCounterMode(display=False):
+        assert kernels.upsample_add(x, skip) is None
+
+
+@pytest.mark.parametrize("shape", [(4, 3, 23, 37), (1, 3, 1, 1), (2, 1, 5, 2)])
+def test_the_detail_kernel_is_its_torch_expression(shape, reference):
+    planes = torch.rand(*shape, generator=torch.Generator().manual_seed(2))
+    got = motion._detail(planes)
+    assert torch.equal(got, reference(motion._detail, planes))
+    assert kernels.detail_planes(planes.double()) is None
+
+
+def test_batch_norms_folded_at_inference_are_the_three_layers(reference):
+    """conv, norm, ReLU as one convolution with a bias at inference, to float rounding; the folded weights
+    follow the parameters when they change in place (an adaptation's optimizer step); training runs the
+    norm on the batch's own statistics, as before."""
+    from convlstm.model.synthesis import ConvBNReLU
+    g = torch.Generator().manual_seed(3)
+    block = ConvBNReLU(5, 6)
+    with torch.no_grad():
+        for p in (block[1].weight, block[1].bias, block[1].running_mean):
+            p.copy_(torch.randn(p.shape, generator=g))
+        block[1].running_var.copy_(torch.rand(6, generator=g) + 0.5)
+    x = torch.randn(2, 5, 9, 11, generator=g)
+    block.eval()
+    with torch.inference_mode():
+        folded = block(x)
+        layered = torch.nn.Sequential.forward(block, x.clone())
+    assert (folded - layered).abs().max() < 1e-5
+    with torch.no_grad():
+        block[0].weight.mul_(2)                      # in place, as an optimizer step
+    with torch.inference_mode():
+        assert (block(x) - torch.nn.Sequential.forward(block, x.clone())).abs().max() < 1e-5
+    block.train()
+    out = block(x)
+    assert out.requires_grad and block[1].num_batches_tracked.item() == 1    # the norm ran on the batch

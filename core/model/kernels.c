@@ -369,6 +369,35 @@ EXPORT void min_over_candidates(const float *cost, int64_t candidates, int64_t p
     }
 }
 
+/* motion.py's _detail: planes (N, C, H, W) copied into out (N, C + 1, H, W) and after them half the sum
+ * over the planes of |p(x + 1) - p(x)| + |p(y + 1) - p(y)| (0 past the last column or row), summed plane by
+ * plane as torch's sum over that dimension does. Rows row_begin..row_end of the flattened (N, H). Why: in
+ * torch two differences, two pads, their sum, a sum over the planes and a concatenation, each a pass over
+ * four frames' planes: 25 ms of the motion stage at 640x360 on one thread. */
+EXPORT void detail_planes(const float *planes, float *out, int64_t channels, int64_t height, int64_t width,
+                          int64_t row_begin, int64_t row_end)
+{
+    const int64_t plane = height * width;
+    for (int64_t row = row_begin; row < row_end; row++) {
+        const int64_t n = row / height, y = row % height;
+        float *d = out + (n * (channels + 1) + channels) * plane + y * width;
+        for (int64_t i = 0; i < width; i++)
+            d[i] = 0.f;
+        for (int64_t c = 0; c < channels; c++) {
+            const float *p = planes + (n * channels + c) * plane + y * width;
+            const float *below = y + 1 < height ? p + width : NULL;
+            memcpy(out + (n * (channels + 1) + c) * plane + y * width, p, sizeof(float) * (size_t)width);
+            for (int64_t i = 0; i < width; i++) {
+                const float dx = i + 1 < width ? fabsf(p[i + 1] - p[i]) : 0.f;
+                const float dy = below ? fabsf(below[i] - p[i]) : 0.f;
+                d[i] += dx + dy;
+            }
+        }
+        for (int64_t i = 0; i < width; i++)
+            d[i] *= 0.5f;
+    }
+}
+
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, .m_name = "_kernels", .m_size = -1};
 
 PyMODINIT_FUNC PyInit__kernels(void) { return PyModule_Create(&module); }

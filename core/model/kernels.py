@@ -1,8 +1,10 @@
 """The CPU's kernels, called through ctypes: for the motion search's inner steps (kernels.c) the
 candidates' mismatch (``bilinear_mismatch``), block means (``block_mean``), each pixel's cheapest
-candidate (``min_over_candidates``) and, all of those in one pass, the steps that try fixed offsets from a
-start (``offset_search``); for the learned part the ConvLSTM cell's arithmetic after its
-convolution (``lstm_cell``, lstm_kernel.c).
+candidate (``min_over_candidates``), all of those in one pass for the steps that try fixed offsets from a
+start (``offset_search``), and the planes' detail for the search at the frame's edges
+(``detail_planes``); for the learned part the ConvLSTM cell's arithmetic after its convolution
+(``lstm_cell``, lstm_kernel.c) and the decoder's upsampling with its skip's sum (``upsample_add``,
+decoder_kernel.c).
 
 ctypes releases the GIL for the call, so the rows are split between torch's threads (the calling thread
 takes one share, a small pool the others) and the filter's serving threads keep working meanwhile. Where
@@ -42,6 +44,8 @@ _SIGNATURES = {   # name: (argument types, result type)
                       ctypes.c_int),
     "lstm_cell": ([_POINTER, ctypes.c_int32, _SIZE, _POINTER, _SIZE, _POINTER, _SIZE, _POINTER, _POINTER, _POINTER,
                    _SIZE, _SIZE], ctypes.c_int),
+    "detail_planes": ([_POINTER, _POINTER, _SIZE, _SIZE, _SIZE, _SIZE, _SIZE], None),
+    "upsample_add": ([_POINTER, _POINTER, _POINTER, ctypes.c_int32, _SIZE, _SIZE, _SIZE, _SIZE, _SIZE], ctypes.c_int),
 }
 
 
@@ -222,14 +226,52 @@ def lstm_cell(gates: torch.Tensor, c_prev: torch.Tensor | None) -> tuple[torch.T
     return hidden, c
 
 
-def _split(function, args: tuple, rows: int, width: int) -> None:
-    """function(*args, first row, end row) over ``rows`` rows of ``width`` px, split between torch's threads."""
+def detail_planes(planes: torch.Tensor) -> torch.Tensor | None:
+    """(N, C, H, W) -> (N, C + 1, H, W): the planes and their detail, what ``motion._detail``'s torch
+    expression gives, in one pass; None where the kernel does not run (module docstring)."""
+    if not _runs_here(planes) or planes.dim() != 4 or planes.numel() == 0:
+        return None
+    function = _function("detail_planes")
+    if function is None:
+        return None
+    planes = planes.contiguous()
+    n, c, h, w = planes.shape
+    out = torch.empty(n, c + 1, h, w)
+    _split(function, (planes.data_ptr(), out.data_ptr(), c, h, w), n * h, w * c)
+    return out
+
+
+def upsample_add(x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor | None:
+    """x (B, C, H, W) upsampled 2x, bilinear (align_corners=False), plus skip (B, C, 2H, 2W): what the
+    decoder's torch expression computes, rounded as its two operations round (decoder_kernel.c), in one pass.
+    Both NHWC (the learned part's layout on the CPU), bf16 or float32. None where the kernel does not run
+    (module docstring; also while torch.compile traces, which fuses the expression itself)."""
+    if (not ENABLED or torch.compiler.is_compiling() or torch._C._len_torch_dispatch_stack()
+            or x.device.type != "cpu" or skip.device.type != "cpu" or x.dtype not in (torch.float32, torch.bfloat16)
+            or skip.dtype != x.dtype or x.dim() != 4 or skip.dim() != 4 or x.numel() == 0
+            or tuple(skip.shape) != (x.shape[0], x.shape[1], 2 * x.shape[2], 2 * x.shape[3])
+            or not x.is_contiguous(memory_format=torch.channels_last)
+            or not skip.is_contiguous(memory_format=torch.channels_last)
+            or (torch.is_grad_enabled() and (x.requires_grad or skip.requires_grad))):
+        return None
+    function = _function("upsample_add")
+    if function is None:
+        return None
+    b, c, h, w = x.shape
+    out = torch.empty_like(skip, memory_format=torch.channels_last)
+    done = _split(function, (x.data_ptr(), skip.data_ptr(), out.data_ptr(), int(x.dtype == torch.bfloat16), c, h, w),
+                  b * 2 * h, 2 * w * c)
+    return out if min(done, default=0) == 0 else None     # a row's buffers not had: torch's expression
+
+
+def _split(function, args: tuple, rows: int, width: int) -> list:
+    """function(*args, first row, end row) over ``rows`` rows of ``width`` px, split between torch's threads;
+    what each part returned."""
     if rows <= 0:
-        return                                      # nothing to compute (no candidates): no call at all
+        return []                                   # nothing to compute (no candidates): no call at all
     threads = min(torch.get_num_threads(), max(1, rows * width // MIN_SPLIT), rows)
     cuts = [rows * i // threads for i in range(threads + 1)]
     others = [_pool(threads - 1).submit(function, *args, cuts[i], cuts[i + 1]) for i in range(1, threads)] \
         if threads > 1 else []
-    function(*args, cuts[0], cuts[1])
-    for other in others:
-        other.result()
+    results = [function(*args, cuts[0], cuts[1])]
+    return results + [other.result() for other in others]

@@ -14,26 +14,7 @@
  * pixel, j a channel). With AVX2 and FMA (chosen at run time) 8 values at a time, exp by a polynomial
  * (Cephes' expf, within 2 ulp); otherwise, and for a row's last values, libm's.
  */
-#include <string.h>
-
 #include "kernels.h"
-
-static inline float bf16_to_float(uint16_t v)
-{
-    const uint32_t bits = (uint32_t)v << 16;
-    float out;
-    memcpy(&out, &bits, sizeof out);
-    return out;
-}
-
-static inline uint16_t float_to_bf16(float x)
-{
-    uint32_t bits;
-    memcpy(&bits, &x, sizeof bits);
-    if (x != x)
-        return (uint16_t)((bits >> 16) | 0x40);                   /* a NaN stays a (quiet) NaN */
-    return (uint16_t)((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);   /* to nearest, ties to even */
-}
 
 static inline float load_one(const void *p, int64_t at, int bf16)
 {

@@ -622,7 +622,10 @@ def _positions(v: torch.Tensor, along: torch.Tensor, at: tuple[int, int] = (0, 0
 def _detail(planes: torch.Tensor) -> torch.Tensor:
     """(N, C, H, W) planes (``_planes``) -> (N, C + 1, H, W): the planes and after them their detail, the
     mean |difference| between neighbouring pixels summed over the planes (what a match off by a px would
-    cost), all read together by one grid_sample."""
+    cost), all read together by one grid_sample. On the CPU one pass (``kernels``); this is its reference."""
+    fused = kernels.detail_planes(planes)
+    if fused is not None:
+        return fused
     dx = F.pad((planes[..., :, 1:] - planes[..., :, :-1]).abs(), (0, 1))
     dy = F.pad((planes[..., 1:, :] - planes[..., :-1, :]).abs(), (0, 0, 0, 1))
     return torch.cat([planes, 0.5 * (dx + dy).sum(1, keepdim=True)], 1)
