@@ -109,8 +109,9 @@ class Options:
                                             "it for heavily compressed sources)")
     lanes: int | None = _option("int", f"forward passes at once on the CPU, 1..{MAX_LANES}, each on an equal share of "
                                 "torch's threads: more frames a second where frames are requested together (vspipe), "
-                                "a slower single frame (lanes=1 for previewing); default 2 on a CPU of at least 2 "
-                                "threads up to 1920x1088, else 1; on CUDA 1 (batch= shares the card)")
+                                "a slower single frame (lanes=1 for previewing, and where core.num_threads is 1); "
+                                "default 2 on a CPU of at least 2 threads up to 1920x1088, else 1; on CUDA 1 "
+                                "(batch= shares the card)")
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -141,7 +142,8 @@ class Options:
         if self.batch is not None and not 1 <= self.batch <= MAX_BATCH:
             raise InterpolateError(f"batch must be 1..{MAX_BATCH} (windows per forward pass), got {self.batch}")
         if self.lanes is not None and not 1 <= self.lanes <= MAX_LANES:
-            raise InterpolateError(f"lanes must be 1..{MAX_LANES} (forward passes at once on the CPU), got {self.lanes}")
+            raise InterpolateError(f"lanes must be 1..{MAX_LANES} (forward passes at once on the CPU), "
+                                   f"got {self.lanes}")
         if self.tile and not MIN_TILE <= self.tile <= MAX_TILE:
             raise InterpolateError(f"tile must be 0 (whole frames) or a side of {MIN_TILE}..{MAX_TILE} px, "
                                    f"got {self.tile}")
@@ -304,7 +306,7 @@ def default_batch(device_type: str, width: int, height: int) -> int:
 
 
 def default_lanes(device_type: str, width: int, height: int, threads: int) -> int:
-    """Forward passes at once on the CPU: two passes of one thread each made a quarter more frames a second
+    """Forward passes at once on the CPU: two passes of one thread each made a third more frames a second
     than one of two threads on this project's 2-core CPU (640x360 bf16, docs/benchmarks.md): the net's
     small elementwise steps leave a second thread waiting. Not on the filter's threads: a frame's bits
     follow its pass's share of torch's threads (filter/batcher.py), which must not change with

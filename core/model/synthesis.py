@@ -17,8 +17,8 @@ def conv_relu(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, 
     a full-size ReLU is a pass over memory, 7 ms of a 16 -> 8 channel convolution's 18 at 640x352 on one
     thread, bf16. The weights in x's dtype, as autocast would cast them."""
     if x.device.type == "cpu" and (x.is_contiguous() or x.is_contiguous(memory_format=torch.channels_last)):
-        pointwise = getattr(torch.ops.mkldnn, "_convolution_pointwise", None) if torch.backends.mkldnn.is_available() else None
-        if pointwise is not None:
+        pointwise = getattr(torch.ops.mkldnn, "_convolution_pointwise", None)
+        if pointwise is not None and torch.backends.mkldnn.is_available():
             return pointwise(x, weight.to(x.dtype), None if bias is None else bias.to(x.dtype), list(conv.padding),
                              list(conv.stride), list(conv.dilation), conv.groups, "relu", [], "")
     return F.relu(F.conv2d(x, weight, bias, conv.stride, conv.padding, conv.dilation, conv.groups), inplace=True)
@@ -59,10 +59,6 @@ class ConvBNReLU(nn.Sequential):
         return self._folded[1], self._folded[2]
 
 
-def conv_bn_relu(cin: int, cout: int, k: int = 3) -> ConvBNReLU:
-    return ConvBNReLU(cin, cout, k)
-
-
 def halve_max(x: torch.Tensor) -> torch.Tensor:
     """2x2 max pooling (H and W even): the same values as F.max_pool2d(x, 2), which on the CPU also finds
     the maxima's indices and took 36 ms of the learned part's 400 at 640x360 (this project's 2-core CPU,
@@ -81,7 +77,7 @@ class EncoderBlock(nn.Module):
     def __init__(self, cin: int, cout: int, k: int) -> None:
         super().__init__()
         self.lstm = ConvLSTM(cin, cout, k)
-        self.conv = conv_bn_relu(cout, cout, k)
+        self.conv = ConvBNReLU(cout, cout, k)
 
     def forward(self, seq: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         b, t = seq.shape[:2]
@@ -95,7 +91,7 @@ class DecoderBlock(nn.Module):
 
     def __init__(self, cin: int, cout: int, k: int) -> None:
         super().__init__()
-        self.conv = conv_bn_relu(cin, cout, k)
+        self.conv = ConvBNReLU(cin, cout, k)
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
         fused = kernels.upsample_add(x, skip)     # on the CPU one pass (model/kernels.py); this is its reference
@@ -120,7 +116,7 @@ class SynthesisNet(nn.Module):
         ch, k = cfg.channels, cfg.kernel_size
         ins = (3,) + ch[:-1]
         self.encoders = nn.ModuleList(EncoderBlock(i, o, k) for i, o in zip(ins, ch))
-        self.middle = conv_bn_relu(ch[-1], ch[-1], k)
+        self.middle = ConvBNReLU(ch[-1], ch[-1], k)
         outs = (ch[0],) + ch[:-1]
         self.decoders = nn.ModuleList(DecoderBlock(i, o, k) for i, o in zip(ch, outs))
         self.head = nn.Sequential(nn.Conv2d(4 * ch[0], ch[0], k, padding=k // 2), nn.ReLU(inplace=True),
