@@ -48,9 +48,10 @@ setup(
             py_limited_api=True,
             extra_compile_args=[] if sys.platform == "win32" else ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
         ),
-        Extension(   # the CPU's kernels: motion search, ConvLSTM cell, decoder step (core/model/kernels.py loads them with ctypes)
+        Extension(   # the CPU's kernels: motion search, ConvLSTM cell, decoder, attention (model/kernels.py loads them)
             "convlstm.model._kernels",
-            sources=["core/model/kernels.c", "core/model/lstm_kernel.c", "core/model/decoder_kernel.c"],
+            sources=["core/model/kernels.c", "core/model/lstm_kernel.c", "core/model/decoder_kernel.c",
+                     "core/model/attention_kernel.c"],
             depends=["core/model/kernels.h"],
             py_limited_api=True,
             extra_compile_args=["/O2"] if sys.platform == "win32" else ["-O3", "-Wall", "-Wextra"],

@@ -300,3 +300,44 @@ def test_batch_norms_folded_at_inference_are_the_three_layers(reference):
     block.train()
     out = block(x)
     assert out.requires_grad and block[1].num_batches_tracked.item() == 1    # the norm ran on the batch
+
+
+@pytest.mark.parametrize("channels", [16, 5])        # whole vectors of 8 (AVX2); one channel at a time
+@pytest.mark.parametrize("precision", ["bf16", "fp32"])
+def test_the_attention_kernels_are_the_blocks_torch_expression(channels, precision):
+    """An attention block on the CPU (the channel weights' products, their mean and maximum over the
+    channels, the residual sum in two kernels) against its torch expression: in bf16 to bf16's rounding of
+    the mean (its sum is ordered otherwise), in float32 to float rounding; NHWC out."""
+    from convlstm.model.refinement import AttentionBlock
+    torch.manual_seed(4)
+    block = AttentionBlock(channels, 1).eval().to(memory_format=torch.channels_last)
+    x = torch.randn(2, channels, 13, 21).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+        if precision == "bf16":
+            x = x.to(torch.bfloat16)
+        y = block.body(x)
+        weights = block.channel.fc(y)
+        assert kernels.scaled_pool(y, weights) is not None
+        got = block(x)
+        kernels.ENABLED = False
+        try:
+            want = block(x)
+        finally:
+            kernels.ENABLED = True
+    assert got.dtype == want.dtype and got.is_contiguous(memory_format=torch.channels_last)
+    tolerance = 1e-5 if precision == "fp32" else 1 / 32
+    assert (got.float() - want.float()).abs().max() <= tolerance * max(1.0, want.float().abs().max().item())
+
+
+def test_the_attention_kernels_step_aside_where_they_cannot_run():
+    from torch.utils.flop_counter import FlopCounterMode
+    y = torch.randn(1, 8, 5, 6).contiguous(memory_format=torch.channels_last)
+    s, a = torch.rand(1, 8, 1, 1), torch.rand(1, 1, 5, 6)
+    assert kernels.scaled_pool(y, s) is not None and kernels.attend(y, y, s, a) is not None
+    assert kernels.scaled_pool(y.contiguous(), s) is None                      # NCHW
+    assert kernels.scaled_pool(y, s.to(torch.bfloat16)) is None                # mixed dtypes
+    assert kernels.attend(y, y, s, a[..., :5]) is None                         # a of another size
+    with torch.enable_grad():
+        assert kernels.attend(y.clone().requires_grad_(), y, s, a) is None
+    with FlopCounterMode(display=False):
+        assert kernels.scaled_pool(y, s) is None

@@ -1,6 +1,6 @@
-/* What the CPU's kernels (kernels.c, lstm_kernel.c, decoder_kernel.c) share: how an entry point is exported
- * for ctypes, bf16's conversions, and whether the AVX2 path is compiled (GCC or Clang on x86, the
- * instruction set then chosen at run time). */
+/* What the CPU's kernels (kernels.c, lstm_kernel.c, decoder_kernel.c, attention_kernel.c) share: how an
+ * entry point is exported for ctypes, bf16's conversions, one value or eight of a bf16 or float32 array, and
+ * whether the AVX2 path is compiled (GCC or Clang on x86, the instruction set then chosen at run time). */
 #ifndef CONVLSTM_KERNELS_H
 #define CONVLSTM_KERNELS_H
 
@@ -37,6 +37,50 @@ static inline uint16_t float_to_bf16(float x)
         return (uint16_t)((bits >> 16) | 0x40);                   /* a NaN stays a (quiet) NaN */
     return (uint16_t)((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);   /* to nearest, ties to even */
 }
+
+/* one value of a bf16 or float32 array, as a float, and back */
+static inline float load_one(const void *p, int64_t at, int bf16)
+{
+    return bf16 ? bf16_to_float(((const uint16_t *)p)[at]) : ((const float *)p)[at];
+}
+
+static inline void store_one(void *p, int64_t at, float x, int bf16)
+{
+    if (bf16)
+        ((uint16_t *)p)[at] = float_to_bf16(x);
+    else
+        ((float *)p)[at] = x;
+}
+
+#ifdef HAVE_AVX2_PATH
+/* eight values of a bf16 or float32 array, as floats, and back (rounded as float_to_bf16 rounds) */
+__attribute__((target("avx2,fma")))
+static inline __m256 load8(const void *p, int64_t at, int bf16)
+{
+    if (!bf16)
+        return _mm256_loadu_ps((const float *)p + at);
+    const __m128i half = _mm_loadu_si128((const __m128i *)((const uint16_t *)p + at));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(half), 16));
+}
+
+__attribute__((target("avx2,fma")))
+static inline void store8(void *p, int64_t at, __m256 x, int bf16)
+{
+    if (!bf16) {
+        _mm256_storeu_ps((float *)p + at, x);
+        return;
+    }
+    const __m256i bits = _mm256_castps_si256(x);
+    const __m256i odd = _mm256_and_si256(_mm256_srli_epi32(bits, 16), _mm256_set1_epi32(1));
+    __m256i rounded = _mm256_srli_epi32(_mm256_add_epi32(bits, _mm256_add_epi32(odd, _mm256_set1_epi32(0x7fff))), 16);
+    const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+    const __m256i quiet = _mm256_or_si256(_mm256_srli_epi32(bits, 16), _mm256_set1_epi32(0x40));
+    rounded = _mm256_blendv_epi8(rounded, quiet, nan);
+    const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(rounded, rounded), 0xD8);
+    _mm_storeu_si128((__m128i *)((uint16_t *)p + at), _mm256_castsi256_si128(packed));
+}
+
+#endif
 
 /* whether this CPU runs the AVX2 + FMA paths (asked on every call: a few loads, nothing shared) */
 static inline int cpu_has_avx2(void)

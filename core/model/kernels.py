@@ -3,8 +3,9 @@ candidates' mismatch (``bilinear_mismatch``), block means (``block_mean``), each
 candidate (``min_over_candidates``), all of those in one pass for the steps that try fixed offsets from a
 start (``offset_search``), and the planes' detail for the search at the frame's edges
 (``detail_planes``); for the learned part the ConvLSTM cell's arithmetic after its convolution
-(``lstm_cell``, lstm_kernel.c) and the decoder's upsampling with its skip's sum (``upsample_add``,
-decoder_kernel.c).
+(``lstm_cell``, lstm_kernel.c), the decoder's upsampling with its skip's sum (``upsample_add``,
+decoder_kernel.c) and the refinement's attention after its convolutions (``scaled_pool``, ``attend``,
+attention_kernel.c).
 
 ctypes releases the GIL for the call, so the rows are split between torch's threads (the calling thread
 takes one share, a small pool the others) and the filter's serving threads keep working meanwhile. Where
@@ -45,6 +46,9 @@ _SIGNATURES = {   # name: (argument types, result type)
     "lstm_cell": ([_POINTER, ctypes.c_int32, _SIZE, _POINTER, _SIZE, _POINTER, _SIZE, _POINTER, _POINTER, _POINTER,
                    _SIZE, _SIZE], ctypes.c_int),
     "detail_planes": ([_POINTER, _POINTER, _SIZE, _SIZE, _SIZE, _SIZE, _SIZE], None),
+    "scaled_pool": ([_POINTER, _POINTER, _POINTER, ctypes.c_int32, _SIZE, _SIZE, _SIZE, _SIZE, _SIZE], ctypes.c_int),
+    "attend": ([_POINTER, _POINTER, _POINTER, _POINTER, _POINTER, ctypes.c_int32, _SIZE, _SIZE, _SIZE, _SIZE, _SIZE],
+               ctypes.c_int),
     "upsample_add": ([_POINTER, _POINTER, _POINTER, ctypes.c_int32, _SIZE, _SIZE, _SIZE, _SIZE, _SIZE], ctypes.c_int),
 }
 
@@ -262,6 +266,53 @@ def upsample_add(x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor | None:
     done = _split(function, (x.data_ptr(), skip.data_ptr(), out.data_ptr(), int(x.dtype == torch.bfloat16), c, h, w),
                   b * 2 * h, 2 * w * c)
     return out if min(done, default=0) == 0 else None     # a row's buffers not had: torch's expression
+
+
+def _learned_inputs_here(*tensors: torch.Tensor) -> bool:
+    """Whether the learned part's kernels may take these: on the CPU, all bf16 or all float32, no gradient
+    wanted, no dispatch mode watching, not inside a torch.compile trace (which fuses the expressions)."""
+    return (ENABLED and not torch.compiler.is_compiling() and not torch._C._len_torch_dispatch_stack()
+            and tensors[0].dtype in (torch.float32, torch.bfloat16)
+            and all(x.device.type == "cpu" and x.dtype == tensors[0].dtype for x in tensors)
+            and not (torch.is_grad_enabled() and any(x.requires_grad for x in tensors)))
+
+
+def _nhwc(x: torch.Tensor) -> bool:
+    return x.dim() == 4 and x.numel() > 0 and x.is_contiguous(memory_format=torch.channels_last)
+
+
+def scaled_pool(y: torch.Tensor, s: torch.Tensor) -> torch.Tensor | None:
+    """(B, 2, H, W) NHWC: the mean and the maximum over the channels of y * s (y (B, C, H, W) NHWC, s
+    (B, C, 1, 1)), the product rounded to y's dtype first, as the refinement's torch expression rounds it
+    (attention_kernel.c). None where the kernel does not run."""
+    if not _learned_inputs_here(y, s) or not _nhwc(y) or tuple(s.shape) != (y.shape[0], y.shape[1], 1, 1):
+        return None
+    function = _function("scaled_pool")
+    if function is None:
+        return None
+    b, c, h, w = y.shape
+    s = s.contiguous()
+    pooled = torch.empty((b, 2, h, w), dtype=y.dtype, memory_format=torch.channels_last)
+    done = _split(function, (y.data_ptr(), s.data_ptr(), pooled.data_ptr(), int(y.dtype == torch.bfloat16), c, h, w),
+                  b * h, w * c)
+    return pooled if min(done, default=0) == 0 else None
+
+
+def attend(x: torch.Tensor, y: torch.Tensor, s: torch.Tensor, a: torch.Tensor) -> torch.Tensor | None:
+    """x + (y * s) * a, NHWC like x and y (B, C, H, W), s (B, C, 1, 1), a (B, 1, H, W), each product rounded
+    to the dtype as torch's operations round it (attention_kernel.c). None where the kernel does not run."""
+    if (not _learned_inputs_here(x, y, s, a) or not _nhwc(x) or not _nhwc(y) or x.shape != y.shape
+            or tuple(s.shape) != (y.shape[0], y.shape[1], 1, 1) or tuple(a.shape) != (y.shape[0], 1, *y.shape[2:])):
+        return None
+    function = _function("attend")
+    if function is None:
+        return None
+    b, c, h, w = y.shape
+    s, a = s.contiguous(), a.contiguous()
+    out = torch.empty_like(x, memory_format=torch.channels_last)
+    done = _split(function, (x.data_ptr(), y.data_ptr(), s.data_ptr(), a.data_ptr(), out.data_ptr(),
+                             int(y.dtype == torch.bfloat16), c, h, w), b * h, w * c)
+    return out if min(done, default=0) == 0 else None
 
 
 def _split(function, args: tuple, rows: int, width: int) -> list:

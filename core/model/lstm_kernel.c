@@ -16,19 +16,6 @@
  */
 #include "kernels.h"
 
-static inline float load_one(const void *p, int64_t at, int bf16)
-{
-    return bf16 ? bf16_to_float(((const uint16_t *)p)[at]) : ((const float *)p)[at];
-}
-
-static inline void store_one(void *p, int64_t at, float x, int bf16)
-{
-    if (bf16)
-        ((uint16_t *)p)[at] = float_to_bf16(x);
-    else
-        ((float *)p)[at] = x;
-}
-
 static inline float sigmoid1(float x) { return 1.f / (1.f + expf(-x)); }
 
 /* values j0..inner of one (o1, o2) row, one at a time */
@@ -80,32 +67,6 @@ static inline __m256 tanh8(__m256 x)      /* 1 - 2 / (1 + e^2x): -1 and 1 at the
     const __m256 one = _mm256_set1_ps(1.f);
     const __m256 e = exp8(_mm256_add_ps(x, x));
     return _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.f), _mm256_add_ps(one, e)));
-}
-
-__attribute__((target("avx2,fma")))
-static inline __m256 load8(const void *p, int64_t at, int bf16)
-{
-    if (!bf16)
-        return _mm256_loadu_ps((const float *)p + at);
-    const __m128i half = _mm_loadu_si128((const __m128i *)((const uint16_t *)p + at));
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(half), 16));
-}
-
-__attribute__((target("avx2,fma")))
-static inline void store8(void *p, int64_t at, __m256 x, int bf16)
-{
-    if (!bf16) {
-        _mm256_storeu_ps((float *)p + at, x);
-        return;
-    }
-    const __m256i bits = _mm256_castps_si256(x);
-    const __m256i odd = _mm256_and_si256(_mm256_srli_epi32(bits, 16), _mm256_set1_epi32(1));
-    __m256i rounded = _mm256_srli_epi32(_mm256_add_epi32(bits, _mm256_add_epi32(odd, _mm256_set1_epi32(0x7fff))), 16);
-    const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(x, x, _CMP_UNORD_Q));
-    const __m256i quiet = _mm256_or_si256(_mm256_srli_epi32(bits, 16), _mm256_set1_epi32(0x40));
-    rounded = _mm256_blendv_epi8(rounded, quiet, nan);
-    const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(rounded, rounded), 0xD8);
-    _mm_storeu_si128((__m128i *)((uint16_t *)p + at), _mm256_castsi256_si128(packed));
 }
 
 __attribute__((target("avx2,fma")))

@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
+from . import kernels
 
 
 class ChannelAttention(nn.Module):
@@ -42,7 +43,14 @@ class AttentionBlock(nn.Module):
         self.spatial = SpatialAttention()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.spatial(self.channel(self.body(x)))
+        y = self.body(x)
+        weights = self.channel.fc(y)
+        pooled = kernels.scaled_pool(y, weights)      # on the CPU two passes in all (model/kernels.py)
+        if pooled is not None:
+            out = kernels.attend(x, y, weights, torch.sigmoid(self.spatial.conv(pooled)))
+            if out is not None:
+                return out
+        return x + self.spatial(self.channel(y))     # the reference
 
 
 class RefinementNet(nn.Module):
