@@ -245,29 +245,6 @@ def detail_planes(planes: torch.Tensor) -> torch.Tensor | None:
     return out
 
 
-def upsample_add(x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor | None:
-    """x (B, C, H, W) upsampled 2x, bilinear (align_corners=False), plus skip (B, C, 2H, 2W): what the
-    decoder's torch expression computes, rounded as its two operations round (decoder_kernel.c), in one pass.
-    Both NHWC (the learned part's layout on the CPU), bf16 or float32. None where the kernel does not run
-    (module docstring; also while torch.compile traces, which fuses the expression itself)."""
-    if (not ENABLED or torch.compiler.is_compiling() or torch._C._len_torch_dispatch_stack()
-            or x.device.type != "cpu" or skip.device.type != "cpu" or x.dtype not in (torch.float32, torch.bfloat16)
-            or skip.dtype != x.dtype or x.dim() != 4 or skip.dim() != 4 or x.numel() == 0
-            or tuple(skip.shape) != (x.shape[0], x.shape[1], 2 * x.shape[2], 2 * x.shape[3])
-            or not x.is_contiguous(memory_format=torch.channels_last)
-            or not skip.is_contiguous(memory_format=torch.channels_last)
-            or (torch.is_grad_enabled() and (x.requires_grad or skip.requires_grad))):
-        return None
-    function = _function("upsample_add")
-    if function is None:
-        return None
-    b, c, h, w = x.shape
-    out = torch.empty_like(skip, memory_format=torch.channels_last)
-    done = _split(function, (x.data_ptr(), skip.data_ptr(), out.data_ptr(), int(x.dtype == torch.bfloat16), c, h, w),
-                  b * 2 * h, 2 * w * c)
-    return out if min(done, default=0) == 0 else None     # a row's buffers not had: torch's expression
-
-
 def _learned_inputs_here(*tensors: torch.Tensor) -> bool:
     """Whether the learned part's kernels may take these: on the CPU, all bf16 or all float32, no gradient
     wanted, no dispatch mode watching, not inside a torch.compile trace (which fuses the expressions)."""
@@ -279,6 +256,24 @@ def _learned_inputs_here(*tensors: torch.Tensor) -> bool:
 
 def _nhwc(x: torch.Tensor) -> bool:
     return x.dim() == 4 and x.numel() > 0 and x.is_contiguous(memory_format=torch.channels_last)
+
+
+def upsample_add(x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor | None:
+    """x (B, C, H, W) upsampled 2x, bilinear (align_corners=False), plus skip (B, C, 2H, 2W): what the
+    decoder's torch expression computes, rounded as its two operations round (decoder_kernel.c), in one pass.
+    Both NHWC (the learned part's layout on the CPU), bf16 or float32. None where the kernel does not run
+    (module docstring; also while torch.compile traces, which fuses the expression itself)."""
+    if (not _learned_inputs_here(x, skip) or not _nhwc(x) or not _nhwc(skip)
+            or tuple(skip.shape) != (x.shape[0], x.shape[1], 2 * x.shape[2], 2 * x.shape[3])):
+        return None
+    function = _function("upsample_add")
+    if function is None:
+        return None
+    b, c, h, w = x.shape
+    out = torch.empty_like(skip, memory_format=torch.channels_last)
+    done = _split(function, (x.data_ptr(), skip.data_ptr(), out.data_ptr(), int(x.dtype == torch.bfloat16), c, h, w),
+                  b * 2 * h, 2 * w * c)
+    return out if min(done, default=0) == 0 else None     # a row's buffers not had: torch's expression
 
 
 def scaled_pool(y: torch.Tensor, s: torch.Tensor) -> torch.Tensor | None:
