@@ -32,15 +32,6 @@ static inline void taps(int64_t o, int64_t n, int64_t *a, int64_t *b, float *wa,
     *b = *a + 1 < n ? *a + 1 : n - 1;
 }
 
-/* float_to_bf16 without a branch (the loops below vectorize): the same bits */
-static inline uint16_t bf16_round(float x)
-{
-    uint32_t bits;
-    memcpy(&bits, &x, sizeof bits);
-    const uint32_t rounded = (bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16, quiet = (bits >> 16) | 0x40u;
-    return (uint16_t)(x != x ? quiet : rounded);
-}
-
 /* one source row y upsampled along x into h (2W * C floats): 3/4 and 1/4 of its two source px */
 static void along_x(const void *x, int bf16, int64_t y_at, int64_t channels, int64_t width, float *h)
 {
@@ -99,7 +90,7 @@ EXPORT int upsample_add(const void *x, const void *skip, void *out, int32_t bf16
             const uint16_t *k = (const uint16_t *)skip + at;
             uint16_t *o = (uint16_t *)out + at;
             for (int64_t i = 0; i < span; i++)
-                o[i] = bf16_round(bf16_to_float(bf16_round(wy0 * h0[i] + wy1 * h1[i])) + bf16_to_float(k[i]));
+                o[i] = float_to_bf16(bf16_to_float(float_to_bf16(wy0 * h0[i] + wy1 * h1[i])) + bf16_to_float(k[i]));
         } else {
             const float *k = (const float *)skip + at;
             float *o = (float *)out + at;
