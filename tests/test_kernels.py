@@ -341,3 +341,73 @@ def test_the_attention_kernels_step_aside_where_they_cannot_run():
         assert kernels.attend(y.clone().requires_grad_(), y, s, a) is None
     with FlopCounterMode(display=False):
         assert kernels.scaled_pool(y, s) is None
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
+@pytest.mark.parametrize("shape", [(2, 16, 13, 21), (1, 5, 7, 3), (3, 8, 1, 1)])    # AVX2; one at a time; one px
+def test_the_channel_means_are_the_average_pooling(dtype, shape):
+    """The channel attention's mean over the pixels in one pass: torch's average pooling to float rounding of
+    the sum (bf16: at most one step of bf16's rounding, the sum being ordered otherwise)."""
+    y = (torch.randn(shape, generator=torch.Generator().manual_seed(6)) + 1).to(dtype)
+    y = y.contiguous(memory_format=torch.channels_last)
+    got = kernels.channel_means(y)
+    want = torch.nn.AdaptiveAvgPool2d(1)(y)
+    assert got.dtype == dtype and got.shape == want.shape
+    tolerance = 1e-6 if dtype == torch.float32 else 1 / 128
+    assert ((got.float() - want.float()).abs() <= tolerance * want.float().abs().clamp_min(1)).all()
+    assert kernels.channel_means(y.contiguous()) is None or y.is_contiguous()      # NCHW: torch's pooling
+    with torch.enable_grad():
+        assert kernels.channel_means(y.float().requires_grad_()) is None
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_the_cell_kernel_writes_h_where_it_is_told(layout):
+    """h into a step's slot of a larger output (a batch stride of its own) and again into the channels of
+    the next step's input after the input's own: the same values as the h it returns alone; an output
+    laid out otherwise than the gates is refused."""
+    gates = torch.randn(2, 32, 6, 7).contiguous(memory_format=layout)
+    c = torch.randn(2, 8, 6, 7).contiguous(memory_format=layout)
+    alone, c_alone = kernels.lstm_cell(gates, c)
+    out = torch.zeros(2 * 3, 8, 6, 7).contiguous(memory_format=layout).unflatten(0, (2, 3))
+    joint = torch.zeros(2, 3 + 8, 6, 7).contiguous(memory_format=layout)
+    h, c_new = kernels.lstm_cell(gates, c, out[:, 1], joint[:, 3:])
+    assert torch.equal(h, alone) and torch.equal(out[:, 1], alone) and torch.equal(c_new, c_alone)
+    assert torch.equal(joint[:, 3:], alone) and not joint[:, :3].any() and not out[:, 0].any()
+    other = torch.channels_last if layout is torch.contiguous_format else torch.contiguous_format
+    assert kernels.lstm_cell(gates, c, torch.empty(2, 8, 6, 7).contiguous(memory_format=other)) is None
+    assert kernels.lstm_cell(gates, c, torch.empty(2, 8, 6, 7, dtype=torch.float64)) is None
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_the_convlstm_written_in_place_is_its_steps_stacked(batch, precision, monkeypatch):
+    """The ConvLSTM's steps at inference on the CPU, NHWC, with each h written into its output slot and the
+    next step's input: the very bits of the steps run one by one, concatenated and stacked (the encoder
+    after it too); NCHW and training run those."""
+    from convlstm.model.convlstm import ConvLSTM
+    from convlstm.model.synthesis import EncoderBlock
+    torch.manual_seed(7)
+    block = EncoderBlock(3, 8, 3).eval().to(memory_format=torch.channels_last)
+    seq = torch.randn(batch * 4, 3, 12, 10).contiguous(memory_format=torch.channels_last).unflatten(0, (batch, 4))
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+        assert block.lstm._in_place(seq) is not None
+        got_seq, (got_skip, got_pooled) = block.lstm(seq), block(seq)
+        monkeypatch.setattr(ConvLSTM, "_in_place", lambda self, seq: None)
+        want_seq, (want_skip, want_pooled) = block.lstm(seq), block(seq)
+    assert torch.equal(got_seq, want_seq) and torch.equal(got_skip, want_skip) and torch.equal(got_pooled, want_pooled)
+    assert got_skip.is_contiguous(memory_format=torch.channels_last)
+    monkeypatch.undo()
+    with torch.inference_mode():
+        assert block.lstm._in_place(seq.flatten(0, 1).contiguous().unflatten(0, (batch, 4))) is None    # NCHW
+    block.train()
+    assert block.lstm._in_place(seq) is None
+
+
+def test_time_steps_side_by_side_along_the_channels():
+    """NHWC in one pass, as the reshape of the steps folded into the batch gives; NCHW a view."""
+    from convlstm.model.synthesis import steps_as_channels
+    x = torch.randn(2 * 4, 5, 6, 7)
+    want = x.unflatten(0, (2, 4)).flatten(1, 2)
+    assert torch.equal(steps_as_channels(x, 4), want) and steps_as_channels(x, 4).data_ptr() == x.data_ptr()
+    nhwc = steps_as_channels(x.contiguous(memory_format=torch.channels_last), 4)
+    assert torch.equal(nhwc, want) and nhwc.is_contiguous(memory_format=torch.channels_last)

@@ -5,13 +5,16 @@
  *     pooled = [mean_c z, max_c z] (what the spatial attention's 7x7 convolution reads)    -> scaled_pool
  *     out = x + z * a              (a = sigmoid of that convolution, one weight per px)    -> attend
  *
+ * and before them the channel attention's mean of y over the pixels, as each row's sums     -> channel_sums
+ *
  * x, y, out (B, H, W, C) and pooled (B, H, W, 2), NHWC (the learned part's layout on the CPU), a (B, H, W),
  * all bf16 or all float32; each product and sum rounded to that type where torch's operations round it
  * (z is never written: both make it again). With AVX2 and FMA (chosen at run time) 8 channels at a time
  * where C is a multiple of 8 (the mean then sums in another order than torch's: float rounding);
  * otherwise one at a time. Why: in torch the products, the two reductions over the channels, their
  * concatenation and the residual sum are each a pass over the full-size 16-channel activations: 18-22 ms
- * of a 39-43 ms block at 640x352 on one thread, bf16. */
+ * of a 39-43 ms block at 640x352 on one thread, bf16; the mean over the pixels of bf16 activations is a
+ * float32 copy of them summed, 5-7 ms a block. */
 #include "kernels.h"
 
 static inline float round_to(float v, int bf16)      /* what an array of the type holds of v */
@@ -143,4 +146,40 @@ EXPORT int attend(const void *x, const void *y, const void *s, const void *a, vo
             step(x, y, (row * width + i) * channels, weights, load_one(a, row * width + i, bf16), out, bf16, channels);
     }
     return 0;
+}
+
+/* Each row's sums over its pixels of each channel, in float32: sums[row * C + c] for the rows row_begin..row_end
+ * of the flattened (B, H) (the caller adds the rows: the mean over the pixels, in another order than torch's). */
+#ifdef HAVE_AVX2_PATH
+__attribute__((target("avx2,fma")))
+static void row_sums8(const void *y, int64_t at, int bf16, int64_t channels, int64_t width, float *sums)
+{
+    for (int64_t c = 0; c < channels; c += 8) {
+        __m256 sum = _mm256_setzero_ps();
+        for (int64_t i = 0; i < width; i++)
+            sum = _mm256_add_ps(sum, load8(y, at + i * channels + c, bf16));
+        _mm256_storeu_ps(sums + c, sum);
+    }
+}
+#endif
+
+static void row_sums(const void *y, int64_t at, int bf16, int64_t channels, int64_t width, float *sums)
+{
+    for (int64_t c = 0; c < channels; c++)
+        sums[c] = 0.f;
+    for (int64_t i = 0; i < width; i++)
+        for (int64_t c = 0; c < channels; c++)
+            sums[c] += load_one(y, at + i * channels + c, bf16);
+}
+
+EXPORT void channel_sums(const void *y, float *sums, int32_t bf16, int64_t channels, int64_t width, int64_t row_begin,
+                         int64_t row_end)
+{
+    void (*sum_row)(const void *, int64_t, int, int64_t, int64_t, float *) = row_sums;
+#ifdef HAVE_AVX2_PATH
+    if (channels % 8 == 0 && cpu_has_avx2())
+        sum_row = row_sums8;
+#endif
+    for (int64_t row = row_begin; row < row_end; row++)
+        sum_row(y, row * width * channels, bf16, channels, width, sums + row * channels);
 }

@@ -51,6 +51,9 @@ class ConvLSTM(nn.Module):
         self.cell = ConvLSTMCell(in_channels, hidden_channels, kernel_size)
 
     def forward(self, seq: torch.Tensor) -> torch.Tensor:
+        in_place = self._in_place(seq)
+        if in_place is not None:
+            return in_place
         t = seq.shape[1]
         state = None
         outputs = []
@@ -58,3 +61,34 @@ class ConvLSTM(nn.Module):
             state = self.cell(seq[:, step], state)
             outputs.append(state[0])
         return torch.stack(outputs, dim=1)
+
+    def _in_place(self, seq: torch.Tensor) -> torch.Tensor | None:
+        """forward's steps at inference on the CPU with NHWC activations (the engine's layout there), the
+        same values without the copies: the cell kernel writes each h into its step's slot of the output,
+        whose steps folded into the batch are then NHWC as they are (the encoder's next convolution reads
+        them with no reorder), and into the channels after the input's of the next step's convolution input,
+        whose own channels are copied in (what the gates' convolution reads is what torch.cat of the two
+        gives, cast as autocast casts it). At 640x352 on one thread in bf16 the stacking, the reorder and
+        the concatenations took 25-30 ms of the learned part's 310. None where it does not apply: the
+        steps of ``forward`` then run as written (also the reference, and what a GPU and training run)."""
+        cell = self.cell
+        b, steps, cin, h, w = seq.shape
+        if (self.training or not kernels.learned_inputs_here(seq) or (torch.is_grad_enabled() and cell.gates.weight.requires_grad)
+                or seq.stride(2) != 1 or seq.stride(4) != cin or seq.stride(3) != w * cin):     # each step NHWC
+            return None
+        gates = F.conv2d(seq[:, 0], cell.gates.weight[:, :cin], cell.gates.bias, padding=cell.gates.padding)
+        if not gates.is_contiguous(memory_format=torch.channels_last):
+            return None
+        n, dtype = cell.hidden_channels, gates.dtype
+        out = torch.empty((b * steps, n, h, w), dtype=dtype, memory_format=torch.channels_last).unflatten(0, (b, steps))
+        joint = torch.empty((b, cin + n, h, w), dtype=dtype, memory_format=torch.channels_last)
+        c = None
+        for step in range(steps):
+            if step:
+                joint[:, :cin].copy_(seq[:, step])
+                gates = cell.gates(joint)
+            fused = kernels.lstm_cell(gates, c, out[:, step], joint[:, cin:] if step + 1 < steps else None)
+            if fused is None:
+                return None         # the module not built: forward's steps from the start
+            c = fused[1]
+        return out

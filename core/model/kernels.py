@@ -44,11 +44,12 @@ _SIGNATURES = {   # name: (argument types, result type)
                        _POINTER, ctypes.c_float, ctypes.c_float, _SIZE, _SIZE, _POINTER, _POINTER, _SIZE, _SIZE],
                       ctypes.c_int),
     "lstm_cell": ([_POINTER, ctypes.c_int32, _SIZE, _POINTER, _SIZE, _POINTER, _SIZE, _POINTER, _POINTER, _POINTER,
-                   _SIZE, _SIZE], ctypes.c_int),
+                   _POINTER, _POINTER, _POINTER, _SIZE, _SIZE], ctypes.c_int),
     "detail_planes": ([_POINTER, _POINTER, _SIZE, _SIZE, _SIZE, _SIZE, _SIZE], None),
     "scaled_pool": ([_POINTER, _POINTER, _POINTER, ctypes.c_int32, _SIZE, _SIZE, _SIZE, _SIZE, _SIZE], ctypes.c_int),
     "attend": ([_POINTER, _POINTER, _POINTER, _POINTER, _POINTER, ctypes.c_int32, _SIZE, _SIZE, _SIZE, _SIZE, _SIZE],
                ctypes.c_int),
+    "channel_sums": ([_POINTER, _POINTER, ctypes.c_int32, _SIZE, _SIZE, _SIZE, _SIZE], None),
     "upsample_add": ([_POINTER, _POINTER, _POINTER, ctypes.c_int32, _SIZE, _SIZE, _SIZE, _SIZE, _SIZE], ctypes.c_int),
 }
 
@@ -196,12 +197,16 @@ def min_over_candidates(cost: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]
     return value, index
 
 
-def lstm_cell(gates: torch.Tensor, c_prev: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor] | None:
+def lstm_cell(gates: torch.Tensor, c_prev: torch.Tensor | None, hidden: torch.Tensor | None = None,
+              next_input: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor] | None:
     """The ConvLSTM cell's (h, c) from its convolution's ``gates`` (B, 4n, H, W: i, f, o, g) and the cell
     state before (None on the first step): what ``ConvLSTMCell``'s torch expression computes, in one pass
     (lstm_kernel.c). h in the gates' dtype (bf16 or float32: what the next convolution reads), c in float32,
-    both in the gates' layout (NCHW or NHWC). None where the kernel does not run (module docstring; also
-    while torch.compile traces, which fuses the expression itself)."""
+    both in the gates' layout (NCHW or NHWC). h is written into ``hidden`` where given (B, n, H, W, the
+    gates' dtype, any batch stride: a step's slot of the layer's output), and where ``next_input`` is given
+    (the same shape) into it too (the h channels of the next step's convolution input). None where the kernel
+    does not run (module docstring; also while torch.compile traces, which fuses the expression itself, and
+    where an output given is not laid out as the gates are)."""
     if (not ENABLED or torch.compiler.is_compiling() or torch._C._len_torch_dispatch_stack()
             or gates.device.type != "cpu" or gates.dtype not in (torch.float32, torch.bfloat16) or gates.dim() != 4
             or gates.shape[1] % 4 or gates.numel() == 0
@@ -220,14 +225,34 @@ def lstm_cell(gates: torch.Tensor, c_prev: torch.Tensor | None) -> tuple[torch.T
     function = _function("lstm_cell")
     if function is None or (c_prev is not None and (c_prev.shape != (b, n, h, w) or c_prev.device.type != "cpu")):
         return None
+    if hidden is None:
+        hidden = torch.empty((b, n, h, w), dtype=gates.dtype, memory_format=layout)
+    outputs = [_row_strides(x, layout, gates) for x in (hidden, next_input) if x is not None]
+    if None in outputs:
+        return None
     if c_prev is not None:
         c_prev = c_prev.to(torch.float32).contiguous(memory_format=layout)
     c = torch.empty((b, n, h, w), dtype=torch.float32, memory_format=layout)
-    hidden = torch.empty((b, n, h, w), dtype=gates.dtype, memory_format=layout)
     _split(function, (gates.data_ptr(), int(gates.dtype == torch.bfloat16), outer2, (ctypes.c_int64 * 2)(*gate_strides),
                       step, (ctypes.c_int64 * 2)(*state_strides), inner, None if c_prev is None else c_prev.data_ptr(),
-                      c.data_ptr(), hidden.data_ptr()), b * outer2, inner)
+                      c.data_ptr(), hidden.data_ptr(), outputs[0], None if next_input is None else next_input.data_ptr(),
+                      outputs[1] if next_input is not None else None), b * outer2, inner)
     return hidden, c
+
+
+def _row_strides(x: torch.Tensor, layout: torch.memory_format, gates: torch.Tensor):
+    """The two strides (a batch's, and a channel's in NCHW or a pixel's in NHWC) at which the cell kernel
+    writes h into x (B, n, H, W), whose rows must run as the gates' do (the pixels of a channel contiguous in
+    NCHW, the channels of a pixel in NHWC); None where they do not, or x is not on the CPU in the gates'
+    dtype."""
+    b, n4, h, w = gates.shape
+    if x.shape != (b, n4 // 4, h, w) or x.dtype != gates.dtype or x.device.type != "cpu":
+        return None
+    if layout is torch.contiguous_format and x.stride(3) == 1 and x.stride(2) == w:
+        return (ctypes.c_int64 * 2)(x.stride(0), x.stride(1))
+    if layout is torch.channels_last and x.stride(1) == 1 and x.stride(2) == w * x.stride(3):
+        return (ctypes.c_int64 * 2)(x.stride(0), x.stride(3))
+    return None
 
 
 def detail_planes(planes: torch.Tensor) -> torch.Tensor | None:
@@ -245,7 +270,7 @@ def detail_planes(planes: torch.Tensor) -> torch.Tensor | None:
     return out
 
 
-def _learned_inputs_here(*tensors: torch.Tensor) -> bool:
+def learned_inputs_here(*tensors: torch.Tensor) -> bool:
     """Whether the learned part's kernels may take these: on the CPU, all bf16 or all float32, no gradient
     wanted, no dispatch mode watching, not inside a torch.compile trace (which fuses the expressions)."""
     return (ENABLED and not torch.compiler.is_compiling() and not torch._C._len_torch_dispatch_stack()
@@ -263,7 +288,7 @@ def upsample_add(x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor | None:
     decoder's torch expression computes, rounded as its two operations round (decoder_kernel.c), in one pass.
     Both NHWC (the learned part's layout on the CPU), bf16 or float32. None where the kernel does not run
     (module docstring; also while torch.compile traces, which fuses the expression itself)."""
-    if (not _learned_inputs_here(x, skip) or not _nhwc(x) or not _nhwc(skip)
+    if (not learned_inputs_here(x, skip) or not _nhwc(x) or not _nhwc(skip)
             or tuple(skip.shape) != (x.shape[0], x.shape[1], 2 * x.shape[2], 2 * x.shape[3])):
         return None
     function = _function("upsample_add")
@@ -276,11 +301,26 @@ def upsample_add(x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor | None:
     return out if min(done, default=0) == 0 else None     # a row's buffers not had: torch's expression
 
 
+def channel_means(y: torch.Tensor) -> torch.Tensor | None:
+    """(B, C, 1, 1) in y's dtype: y's mean over its pixels (y (B, C, H, W) NHWC), what the channel attention's
+    average pooling gives but for the summing order (attention_kernel.c: each row summed in float32, then
+    the rows); torch casts bf16 activations to a float32 copy first. None where the kernel does not run."""
+    if not learned_inputs_here(y) or not _nhwc(y):
+        return None
+    function = _function("channel_sums")
+    if function is None:
+        return None
+    b, c, h, w = y.shape
+    sums = torch.empty(b * h, c)
+    _split(function, (y.data_ptr(), sums.data_ptr(), int(y.dtype == torch.bfloat16), c, w), b * h, w * c)
+    return (sums.view(b, h, c).sum(1) / (h * w)).to(y.dtype).view(b, c, 1, 1)
+
+
 def scaled_pool(y: torch.Tensor, s: torch.Tensor) -> torch.Tensor | None:
     """(B, 2, H, W) NHWC: the mean and the maximum over the channels of y * s (y (B, C, H, W) NHWC, s
     (B, C, 1, 1)), the product rounded to y's dtype first, as the refinement's torch expression rounds it
     (attention_kernel.c). None where the kernel does not run."""
-    if not _learned_inputs_here(y, s) or not _nhwc(y) or tuple(s.shape) != (y.shape[0], y.shape[1], 1, 1):
+    if not learned_inputs_here(y, s) or not _nhwc(y) or tuple(s.shape) != (y.shape[0], y.shape[1], 1, 1):
         return None
     function = _function("scaled_pool")
     if function is None:
@@ -296,7 +336,7 @@ def scaled_pool(y: torch.Tensor, s: torch.Tensor) -> torch.Tensor | None:
 def attend(x: torch.Tensor, y: torch.Tensor, s: torch.Tensor, a: torch.Tensor) -> torch.Tensor | None:
     """x + (y * s) * a, NHWC like x and y (B, C, H, W), s (B, C, 1, 1), a (B, 1, H, W), each product rounded
     to the dtype as torch's operations round it (attention_kernel.c). None where the kernel does not run."""
-    if (not _learned_inputs_here(x, y, s, a) or not _nhwc(x) or not _nhwc(y) or x.shape != y.shape
+    if (not learned_inputs_here(x, y, s, a) or not _nhwc(x) or not _nhwc(y) or x.shape != y.shape
             or tuple(s.shape) != (y.shape[0], y.shape[1], 1, 1) or tuple(a.shape) != (y.shape[0], 1, *y.shape[2:])):
         return None
     function = _function("attend")

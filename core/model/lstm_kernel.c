@@ -20,7 +20,7 @@ static inline float sigmoid1(float x) { return 1.f / (1.f + expf(-x)); }
 
 /* values j0..inner of one (o1, o2) row, one at a time */
 static void row_scalar(const void *gates, int64_t gate_step, const float *c_prev, float *c_out, void *h_out,
-                       int bf16, int64_t j0, int64_t inner)
+                       void *h_next, int bf16, int64_t j0, int64_t inner)
 {
     for (int64_t j = j0; j < inner; j++) {
         const float i = sigmoid1(load_one(gates, j, bf16)), o = sigmoid1(load_one(gates, 2 * gate_step + j, bf16));
@@ -29,7 +29,10 @@ static void row_scalar(const void *gates, int64_t gate_step, const float *c_prev
         if (c_prev)
             c = sigmoid1(load_one(gates, gate_step + j, bf16)) * c_prev[j] + c;
         c_out[j] = c;
-        store_one(h_out, j, o * tanhf(c), bf16);
+        const float h = o * tanhf(c);
+        store_one(h_out, j, h, bf16);
+        if (h_next)
+            store_one(h_next, j, h, bf16);
     }
 }
 
@@ -70,8 +73,8 @@ static inline __m256 tanh8(__m256 x)      /* 1 - 2 / (1 + e^2x): -1 and 1 at the
 }
 
 __attribute__((target("avx2,fma")))
-static void row_avx2(const void *gates, int64_t gate_step, const float *c_prev, float *c_out, void *h_out,
-                     int bf16, int64_t inner)
+static inline void row_avx2(const void *gates, int64_t gate_step, const float *c_prev, float *c_out, void *h_out,
+                            void *h_next, int bf16, int64_t inner)
 {
     int64_t j = 0;
     for (; j + 8 <= inner; j += 8) {
@@ -81,45 +84,88 @@ static void row_avx2(const void *gates, int64_t gate_step, const float *c_prev, 
         if (c_prev)
             c = _mm256_fmadd_ps(sigmoid8(load8(gates, gate_step + j, bf16)), _mm256_loadu_ps(c_prev + j), c);
         _mm256_storeu_ps(c_out + j, c);
-        store8(h_out, j, _mm256_mul_ps(o, tanh8(c)), bf16);
+        const __m256 h = _mm256_mul_ps(o, tanh8(c));
+        store8(h_out, j, h, bf16);
+        if (h_next)
+            store8(h_next, j, h, bf16);
     }
     if (j < inner)
-        row_scalar(gates, gate_step, c_prev, c_out, h_out, bf16, j, inner);
+        row_scalar(gates, gate_step, c_prev, c_out, h_out, h_next, bf16, j, inner);
 }
 #endif
 
-typedef void (*Row)(const void *, int64_t, const float *, float *, void *, int, int64_t);
+typedef void (*Row)(const void *, int64_t, const float *, float *, void *, void *, int, int64_t);
 
 static void row_plain(const void *gates, int64_t gate_step, const float *c_prev, float *c_out, void *h_out,
-                      int bf16, int64_t inner)
+                      void *h_next, int bf16, int64_t inner)
 {
-    row_scalar(gates, gate_step, c_prev, c_out, h_out, bf16, 0, inner);
+    row_scalar(gates, gate_step, c_prev, c_out, h_out, h_next, bf16, 0, inner);
 }
 
-static Row choose_row(void)
+/* What a range of rows shares, and where each row's values are. */
+typedef struct {
+    const void *gates;
+    int64_t gate_step, outer2, inner, size;
+    const int64_t *gate_strides, *state_strides, *h_strides, *next_strides;
+    const float *c_prev;
+    float *c_out;
+    void *h_out, *h_next;
+    int bf16;
+} Cell;
+
+/* Rows row_begin..row_end through ``row``. Inlined into each instruction set's caller with ``row`` a
+ * constant, so that a row of NHWC's few channels (8 at the top level: one vector) costs no call through a
+ * pointer and no division to find its place (at 640x352 those were half the kernel's time). */
+static inline __attribute__((always_inline)) void cell_rows(const Cell *k, Row row, int64_t row_begin, int64_t row_end)
 {
-#ifdef HAVE_AVX2_PATH
-    if (cpu_has_avx2())
-        return row_avx2;
-#endif
-    return row_plain;
+    int64_t o1 = row_begin / k->outer2, o2 = row_begin % k->outer2;
+    for (int64_t r = row_begin; r < row_end; r++) {
+        const int64_t g = o1 * k->gate_strides[0] + o2 * k->gate_strides[1];
+        const int64_t s = o1 * k->state_strides[0] + o2 * k->state_strides[1];
+        char *h = (char *)k->h_out + (o1 * k->h_strides[0] + o2 * k->h_strides[1]) * k->size;
+        char *next = k->h_next ? (char *)k->h_next + (o1 * k->next_strides[0] + o2 * k->next_strides[1]) * k->size : NULL;
+        row((const char *)k->gates + g * k->size, k->gate_step, k->c_prev ? k->c_prev + s : NULL, k->c_out + s, h,
+            next, k->bf16, k->inner);
+        if (++o2 == k->outer2) {
+            o2 = 0;
+            o1++;
+        }
+    }
 }
+
+static void rows_plain(const Cell *k, int64_t row_begin, int64_t row_end)
+{
+    cell_rows(k, row_plain, row_begin, row_end);
+}
+
+#ifdef HAVE_AVX2_PATH
+__attribute__((target("avx2,fma")))
+static void rows_avx2(const Cell *k, int64_t row_begin, int64_t row_end)
+{
+    cell_rows(k, row_avx2, row_begin, row_end);
+}
+#endif
 
 /* Rows row_begin..row_end of the flattened (outer1, outer2): row r = (o1, o2) reads the gates at element
- * o1 * gate_strides[0] + o2 * gate_strides[1] (+ gate * gate_step + j) and writes c and h (and reads c_prev,
- * NULL on the first step) at o1 * state_strides[0] + o2 * state_strides[1] + j, for j < inner. bf16: the
- * gates and h are bf16 (else float32). Returns the instruction set used (2: AVX2, 1: scalar). */
+ * o1 * gate_strides[0] + o2 * gate_strides[1] (+ gate * gate_step + j), reads c_prev (NULL on the first step)
+ * and writes c at o1 * state_strides[0] + o2 * state_strides[1] + j, and h at o1 * h_strides[0] + o2 *
+ * h_strides[1] + j (a step's slot of the layer's output: no stacking of the steps afterwards), for j < inner;
+ * where h_next is given, h again at its strides (the channels of the next step's convolution input that
+ * follow the input's own: no concatenation). bf16: the gates and h are bf16 (else float32). Returns the
+ * instruction set used (2: AVX2, 1: scalar). */
 EXPORT int lstm_cell(const void *gates, int32_t bf16, int64_t outer2, const int64_t *gate_strides,
                      int64_t gate_step, const int64_t *state_strides, int64_t inner, const float *c_prev,
-                     float *c_out, void *h_out, int64_t row_begin, int64_t row_end)
+                     float *c_out, void *h_out, const int64_t *h_strides, void *h_next, const int64_t *next_strides,
+                     int64_t row_begin, int64_t row_end)
 {
-    const Row row = choose_row();
-    const int64_t size = bf16 ? 2 : 4;
-    for (int64_t r = row_begin; r < row_end; r++) {
-        const int64_t o1 = r / outer2, o2 = r % outer2;
-        const int64_t g = o1 * gate_strides[0] + o2 * gate_strides[1], s = o1 * state_strides[0] + o2 * state_strides[1];
-        row((const char *)gates + g * size, gate_step, c_prev ? c_prev + s : NULL, c_out + s,
-            (char *)h_out + s * size, bf16, inner);
+    const Cell k = {gates, gate_step, outer2, inner, bf16 ? 2 : 4, gate_strides, state_strides, h_strides,
+                    next_strides, c_prev, c_out, h_out, h_next, bf16};
+#ifdef HAVE_AVX2_PATH
+    if (cpu_has_avx2()) {
+        rows_avx2(&k, row_begin, row_end);
+        return 2;
     }
-    return row == row_plain ? 1 : 2;
+#endif
+    rows_plain(&k, row_begin, row_end);
+    return 1;
 }

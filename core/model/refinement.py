@@ -6,6 +6,7 @@ from torch import nn
 
 from ..config import ModelConfig
 from . import kernels
+from .synthesis import conv_then_relu
 
 
 class ChannelAttention(nn.Module):
@@ -18,6 +19,12 @@ class ChannelAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.fc(x)
+
+    def weights(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, 1, 1): fc's channel weights of x, its first step (the mean over the pixels) on the CPU
+        as one pass (model/kernels.py)."""
+        means = kernels.channel_means(x)
+        return self.fc(x) if means is None else self.fc[1:](means)
 
 
 class SpatialAttention(nn.Module):
@@ -43,8 +50,8 @@ class AttentionBlock(nn.Module):
         self.spatial = SpatialAttention()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.body(x)
-        weights = self.channel.fc(y)
+        y = self.body[2](conv_then_relu(self.body[0], x))
+        weights = self.channel.weights(y)
         pooled = kernels.scaled_pool(y, weights)      # on the CPU two passes in all (model/kernels.py)
         if pooled is not None:
             out = kernels.attend(x, y, weights, torch.sigmoid(self.spatial.conv(pooled)))
