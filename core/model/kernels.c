@@ -73,8 +73,11 @@ static inline __m256 read8(const float *p, __m256i at, __m256i dx, __m256i dy, _
 }
 
 /* where one side of a frame's trajectory lands: whole px (clamped as above), the step to the next column
- * and row (0 on the last one, whose weight is then 0), and the fractions */
-typedef struct { __m256i at, dx, dy; __m256 fx, fy; } Landing;
+ * and row (0 on the last one, whose weight is then 0), and the fractions; ``run``: the 8 lanes land on 8
+ * neighbouring px of a row, none on the last column or row (a vector the same or nearly so across the 8,
+ * as every candidate of the full search is and most of a smooth field), where four loads read what
+ * eight-wide gathers would: the same values, at a fraction of the gathers' cost */
+typedef struct { __m256i at, dx, dy; __m256 fx, fy; int run; } Landing;
 
 __attribute__((target("avx2,fma")))
 static inline Landing land8(__m256 x, __m256 y, __m256 hx, __m256 hy, int32_t width)
@@ -89,7 +92,25 @@ static inline Landing land8(__m256 x, __m256 y, __m256 hx, __m256 hy, int32_t wi
     l.dx = _mm256_and_si256(_mm256_cmpgt_epi32(_mm256_cvttps_epi32(hx), x0), _mm256_set1_epi32(1));
     l.dy = _mm256_and_si256(_mm256_cmpgt_epi32(_mm256_cvttps_epi32(hy), y0), _mm256_set1_epi32(width));
     l.at = _mm256_add_epi32(_mm256_mullo_epi32(y0, _mm256_set1_epi32(width)), x0);
+    const __m256i first = _mm256_sub_epi32(l.at, _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const __m256i same = _mm256_and_si256(
+        _mm256_cmpeq_epi32(first, _mm256_permutevar8x32_epi32(first, _mm256_setzero_si256())),
+        _mm256_and_si256(_mm256_cmpeq_epi32(l.dx, _mm256_set1_epi32(1)), _mm256_cmpeq_epi32(l.dy, _mm256_set1_epi32(width))));
+    l.run = _mm256_movemask_epi8(same) == -1;
     return l;
+}
+
+__attribute__((target("avx2,fma")))
+static inline __m256 read_landing(const float *p, const Landing *l, int32_t width)
+{
+    if (!l->run)
+        return read8(p, l->at, l->dx, l->dy, l->fx, l->fy);
+    const float *q = p + _mm256_cvtsi256_si32(l->at);
+    const __m256 v00 = _mm256_loadu_ps(q), v01 = _mm256_loadu_ps(q + 1);
+    const __m256 v10 = _mm256_loadu_ps(q + width), v11 = _mm256_loadu_ps(q + width + 1);
+    const __m256 top = _mm256_fmadd_ps(l->fx, _mm256_sub_ps(v01, v00), v00);
+    const __m256 bottom = _mm256_fmadd_ps(l->fx, _mm256_sub_ps(v11, v10), v10);
+    return _mm256_fmadd_ps(l->fy, _mm256_sub_ps(bottom, top), top);
 }
 
 __attribute__((target("avx2,fma")))
@@ -108,8 +129,8 @@ static void segment_avx2(const Pair *s, int32_t y, int32_t x0, int32_t x1, const
         const Landing lb = land8(_mm256_fmadd_ps(tb, mx, column), _mm256_fmadd_ps(tb, my, row), hx, hy, width);
         __m256 sum = _mm256_setzero_ps();
         for (int32_t c = 0; c < s->channels; c++) {
-            const __m256 ra = read8(s->a + c * plane, la.at, la.dx, la.dy, la.fx, la.fy);
-            const __m256 rb = read8(s->b + c * plane, lb.at, lb.dx, lb.dy, lb.fx, lb.fy);
+            const __m256 ra = read_landing(s->a + c * plane, &la, width);
+            const __m256 rb = read_landing(s->b + c * plane, &lb, width);
             sum = _mm256_add_ps(sum, _mm256_and_ps(magnitude, _mm256_sub_ps(ra, rb)));
         }
         _mm256_storeu_ps(out + (x - x0), sum);
@@ -164,7 +185,7 @@ EXPORT int bilinear_mismatch(const float *a, const float *b, int64_t channels, i
 }
 
 /* line[i]: the sum of in[i - r .. i + r] inside the row (block_mean's first pass) */
-static void sum_along_x(const float *in, float *line, int64_t width, int64_t r)
+WIDE_LOOPS static void sum_along_x(const float *in, float *line, int64_t width, int64_t r)
 {
     for (int64_t i = 0; i < width; i++) line[i] = in[i];
     for (int64_t d = 1; d <= r && d < width; d++) {
@@ -175,7 +196,7 @@ static void sum_along_x(const float *in, float *line, int64_t width, int64_t r)
 
 /* row y's window means from the row sums of rows from.. (across, one row of width each): rows y - r .. y + r
  * inside the frame summed, then divided by the pixels counted */
-static void mean_along_y(const float *across, int64_t from, int64_t y, int64_t height, int64_t width, int64_t r,
+WIDE_LOOPS static void mean_along_y(const float *across, int64_t from, int64_t y, int64_t height, int64_t width, int64_t r,
                          const float *inverse_x, float *o)
 {
     const int64_t lo = y - r > 0 ? y - r : 0, hi = y + r < height - 1 ? y + r : height - 1;
@@ -194,6 +215,27 @@ static void window_counts(float *inverse_x, int64_t width, int64_t r)
 {
     for (int64_t i = 0; i < width; i++)
         inverse_x[i] = 1.f / (float)((i + r < width - 1 ? i + r : width - 1) - (i - r > 0 ? i - r : 0) + 1);
+}
+
+/* A row's costs of candidate k (its window means ``mean``, its vectors start + (dx, dy), motion counted
+ * from origin where given), each kept with k where it is below the best so far (the first candidate
+ * always; a NaN where the best is not one, as torch's min orders NaN first). */
+WIDE_LOOPS static void keep_cheaper(const float *mean, const float *f, const float *sx, const float *sy, const float *ox,
+                                    const float *oy, float dx, float dy, float prior, float floor_weight, int32_t k,
+                                    int64_t width, float *bc, int32_t *bw)
+{
+    for (int64_t i = 0; i < width; i++) {
+        float mx = sx[i] + dx, my = sy[i] + dy;
+        if (ox) {
+            mx -= ox[i];
+            my -= oy[i];
+        }
+        const float motion = fabsf(mx) + fabsf(my);
+        const float cost = mean[i] * (1.f + prior * motion) + f[i] * floor_weight * motion;
+        const int take = k == 0 || cost < bc[i] || (cost != cost && bc[i] == bc[i]);
+        bc[i] = take ? cost : bc[i];
+        bw[i] = take ? k : bw[i];
+    }
 }
 
 /* Rows row_begin..row_end of the flattened (planes, height) output: each pixel's mean over the side x side
@@ -291,23 +333,9 @@ EXPORT int offset_search(const float *a, const float *b, int64_t channels, int64
                         mean_along_y(across2, from, y, height, width, r2, inverse_x2, mean2);
                         for (int64_t i = 0; i < width; i++) mean[i] = (mean[i] + mean2[i]) / 2.f;
                     }
-                    const float *f = floor_ + n * plane + y * width;
-                    float *bc = best + (y - y0) * width;
-                    int32_t *bw = which + (y - y0) * width;
-                    for (int64_t i = 0; i < width; i++) {
-                        const int64_t at = y * width + i;
-                        float mx = sx[at] + dx, my = sy[at] + dy;
-                        if (ox) {
-                            mx -= ox[at];
-                            my -= oy[at];
-                        }
-                        const float motion = fabsf(mx) + fabsf(my);
-                        const float cost = mean[i] * (1.f + prior * motion) + f[i] * floor_weight * motion;
-                        if (k == 0 || cost < bc[i] || (cost != cost && bc[i] == bc[i])) {
-                            bc[i] = cost;
-                            bw[i] = (int32_t)k;
-                        }
-                    }
+                    keep_cheaper(mean, floor_ + n * plane + y * width, sx + y * width, sy + y * width,
+                                 ox ? ox + y * width : NULL, oy ? oy + y * width : NULL, dx, dy, prior, floor_weight,
+                                 (int32_t)k, width, best + (y - y0) * width, which + (y - y0) * width);
                 }
             }
             for (int64_t y = y0; y < y1; y++)
@@ -337,6 +365,17 @@ EXPORT int offset_search(const float *a, const float *b, int64_t channels, int64
 /* Pixels px_begin..px_end of the flattened (batch, height * width): over the K candidates of cost (batch, K,
  * height * width) float32 contiguous, the smallest value and its first index, as torch's min(1) gives
  * them (a NaN counts as the smallest, the first NaN wins). */
+/* best and which where candidate j's costs cj are smaller (a NaN smaller than any number) */
+WIDE_LOOPS static void keep_smaller(const float *cj, int32_t j, int64_t count, float *best, int32_t *which)
+{
+    for (int64_t i = 0; i < count; i++) {
+        const float x = cj[i], b = best[i];
+        const int take = (x < b) | ((x != x) & (b == b));
+        best[i] = take ? x : b;
+        which[i] = take ? j : which[i];
+    }
+}
+
 EXPORT void min_over_candidates(const float *cost, int64_t candidates, int64_t plane, float *value, int64_t *index,
                                 int64_t px_begin, int64_t px_end)
 {
@@ -352,15 +391,8 @@ EXPORT void min_over_candidates(const float *cost, int64_t candidates, int64_t p
             best[i] = c[i];
             which[i] = 0;
         }
-        for (int32_t j = 1; j < candidates; j++) {
-            const float *cj = c + j * plane;
-            for (int64_t i = 0; i < count; i++) {
-                const float x = cj[i], b = best[i];
-                const int take = (x < b) | ((x != x) & (b == b));
-                best[i] = take ? x : b;
-                which[i] = take ? j : which[i];
-            }
-        }
+        for (int32_t j = 1; j < candidates; j++)
+            keep_smaller(c + j * plane, j, count, best, which);
         for (int64_t i = 0; i < count; i++) {
             value[n * plane + first + i] = best[i];
             index[n * plane + first + i] = which[i];
@@ -374,6 +406,15 @@ EXPORT void min_over_candidates(const float *cost, int64_t candidates, int64_t p
  * plane as torch's sum over that dimension does. Rows row_begin..row_end of the flattened (N, H). Why: in
  * torch two differences, two pads, their sum, a sum over the planes and a concatenation, each a pass over
  * four frames' planes: 25 ms of the motion stage at 640x360 on one thread. */
+/* d += |p(x + 1) - p(x)| + |p(y + 1) - p(y)| along a row (0 past the last column, or row: below NULL) */
+WIDE_LOOPS static void add_detail(const float *p, const float *below, int64_t width, float *d)
+{
+    for (int64_t i = 0; i + 1 < width; i++)
+        d[i] += fabsf(p[i + 1] - p[i]) + (below ? fabsf(below[i] - p[i]) : 0.f);
+    if (width > 0)
+        d[width - 1] += 0.f + (below ? fabsf(below[width - 1] - p[width - 1]) : 0.f);
+}
+
 EXPORT void detail_planes(const float *planes, float *out, int64_t channels, int64_t height, int64_t width,
                           int64_t row_begin, int64_t row_end)
 {
@@ -387,11 +428,7 @@ EXPORT void detail_planes(const float *planes, float *out, int64_t channels, int
             const float *p = planes + (n * channels + c) * plane + y * width;
             const float *below = y + 1 < height ? p + width : NULL;
             memcpy(out + (n * (channels + 1) + c) * plane + y * width, p, sizeof(float) * (size_t)width);
-            for (int64_t i = 0; i < width; i++) {
-                const float dx = i + 1 < width ? fabsf(p[i + 1] - p[i]) : 0.f;
-                const float dy = below ? fabsf(below[i] - p[i]) : 0.f;
-                d[i] += dx + dy;
-            }
+            add_detail(p, below, width, d);
         }
         for (int64_t i = 0; i < width; i++)
             d[i] *= 0.5f;

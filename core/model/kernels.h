@@ -20,6 +20,15 @@
 #include <immintrin.h>
 #endif
 
+/* plain loops that the compiler vectorizes, built twice (AVX2, and the baseline) where the loader can choose
+ * between them when the module loads (ELF's ifunc): each element's arithmetic as written (no FMA, so no
+ * contraction that would round otherwise), 8 wide */
+#if defined(HAVE_AVX2_PATH) && defined(__ELF__)
+#define WIDE_LOOPS __attribute__((target_clones("avx2", "default")))
+#else
+#define WIDE_LOOPS
+#endif
+
 /* bf16 is the top half of a float32: widened exactly, narrowed to nearest (ties to even), as torch does */
 static inline float bf16_to_float(uint16_t v)
 {
