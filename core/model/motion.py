@@ -159,9 +159,22 @@ def sample_each(image: torch.Tensor, v: torch.Tensor, along: float | torch.Tenso
     b, k, _, h, w = v.shape
     if not v.is_floating_point():
         v = v.to(image.dtype)      # whole px given as integers
-    grid = torch.addcmul(_unit_grid(h, w, v), v.permute(0, 1, 3, 4, 2), _units(h, w, v, along))
+    grid = _grid(_unit_grid(h, w, v), v, _units(h, w, v, along))
     read = F.grid_sample(image, grid.reshape(b, k * h, w, 2), mode=mode, padding_mode="border", align_corners=True)
     return read.view(b, image.shape[1], k, h, w).transpose(1, 2)
+
+
+def _grid(unit: torch.Tensor, v: torch.Tensor, units: torch.Tensor) -> torch.Tensor:
+    """(B, K, H, W, 2): unit + v * units, grid_sample's grid from the fields v (B, K, 2, H, W). On the CPU x
+    and y each one multiply-add into its half of the grid: read through a permutation of v, the same sums
+    took half as long again (5.1 against 3.5 ms for 8 fields at 640x360 on one thread; the same bits). On a
+    GPU one kernel (a launch each), and where a gradient is wanted (``out=`` keeps none), one operation."""
+    if v.is_cuda or (torch.is_grad_enabled() and any(x.requires_grad for x in (unit, v, units))):
+        return torch.addcmul(unit, v.permute(0, 1, 3, 4, 2), units)
+    grid = torch.empty(*v.shape[:2], *v.shape[3:], 2, dtype=torch.result_type(unit, v), device=v.device)
+    for axis in range(2):
+        torch.addcmul(unit[..., axis], v[:, :, axis], units[..., axis], out=grid[..., axis])
+    return grid
 
 
 def sample(image: torch.Tensor, offset: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
