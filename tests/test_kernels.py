@@ -411,3 +411,13 @@ def test_time_steps_side_by_side_along_the_channels():
     assert torch.equal(steps_as_channels(x, 4), want) and steps_as_channels(x, 4).data_ptr() == x.data_ptr()
     nhwc = steps_as_channels(x.contiguous(memory_format=torch.channels_last), 4)
     assert torch.equal(nhwc, want) and nhwc.is_contiguous(memory_format=torch.channels_last)
+
+
+@pytest.mark.parametrize("shape, side", [((1, 6, 45, 80), 9), ((2, 1, 37, 53), 15), ((1, 3, 5, 4), 9), ((1, 1, 1, 1), 5),
+                                         ((2, 2, 7, 30), 4)])       # a window wider than the frame; an even side
+def test_the_replicated_box_mean_is_its_slices_to_the_bit(shape, side, reference):
+    """box_mean's kernel adds what the torch slices add, in their order, and scales as they do: the same bits."""
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(8))
+    got = box.box_mean(x, side)
+    assert torch.equal(got, reference(box.box_mean, x, side))
+    assert kernels.box_mean(x.double(), side) is None

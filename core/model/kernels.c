@@ -270,6 +270,70 @@ EXPORT void block_mean(const float *x, float *out, int64_t height, int64_t width
     free(inverse_x);
 }
 
+/* A row's sums along x over 2r + 1 px with the row's ends replicated, added as box.py's slices add them
+ * (the px itself, then the ones 1 px left and right, 2 px, ...): the same float sums. padded: width + 2r. */
+WIDE_LOOPS static void replicated_sum_along_x(const float *in, float *padded, float *line, int64_t width, int64_t r)
+{
+    for (int64_t i = 0; i < r; i++) {
+        padded[i] = in[0];
+        padded[r + width + i] = in[width - 1];
+    }
+    memcpy(padded + r, in, sizeof(float) * (size_t)width);
+    for (int64_t i = 0; i < width; i++) line[i] = padded[r + i];
+    for (int64_t d = 1; d <= r; d++) {
+        for (int64_t i = 0; i < width; i++) line[i] += padded[r + i - d];
+        for (int64_t i = 0; i < width; i++) line[i] += padded[r + i + d];
+    }
+}
+
+/* row y's box sums from the row sums of rows from.. (across), rows beyond the frame's edges replicated, in
+ * the slices' order again, times scale */
+WIDE_LOOPS static void replicated_mean_along_y(const float *across, int64_t from, int64_t y, int64_t height,
+                                               int64_t width, int64_t r, float scale, float *o)
+{
+    const float *mid = across + (y - from) * width;
+    for (int64_t i = 0; i < width; i++) o[i] = mid[i];
+    for (int64_t d = 1; d <= r; d++) {
+        const int64_t up = y - d > 0 ? y - d : 0, down = y + d < height - 1 ? y + d : height - 1;
+        const float *above = across + (up - from) * width, *below = across + (down - from) * width;
+        for (int64_t i = 0; i < width; i++) o[i] += above[i];
+        for (int64_t i = 0; i < width; i++) o[i] += below[i];
+    }
+    for (int64_t i = 0; i < width; i++) o[i] *= scale;
+}
+
+/* box.py's box_mean: the mean over the side x side window around each pixel with the frame's edges
+ * replicated, sums in the order of its torch slices, times the float nearest 1 / side^2 (as torch's
+ * multiply by a number does): the same bits. Rows row_begin..row_end of the flattened (planes, height); x and
+ * out (planes, height, width) float32 contiguous. */
+EXPORT void box_mean(const float *x, float *out, int64_t height, int64_t width, int64_t side, int64_t row_begin,
+                     int64_t row_end)
+{
+    const int64_t r = side / 2;
+    const float scale = (float)(1.0 / (double)(side * side));
+    float *across = malloc(sizeof(float) * (size_t)width * (size_t)(row_end - row_begin + 2 * r));
+    float *padded = malloc(sizeof(float) * (size_t)(width + 2 * r));
+    if (!across || !padded) {     /* out of memory: the caller sees NaN (never silently plausible) */
+        for (int64_t i = row_begin * width; i < row_end * width; i++) out[i] = NAN;
+        free(across);
+        free(padded);
+        return;
+    }
+    for (int64_t r0 = row_begin; r0 < row_end;) {
+        const int64_t plane = r0 / height, y0 = r0 % height;
+        const int64_t y1 = (plane + 1) * height < row_end ? height : row_end - plane * height;
+        const int64_t from = y0 - r > 0 ? y0 - r : 0, to = y1 + r < height ? y1 + r : height;
+        const float *src = x + plane * height * width;
+        for (int64_t y = from; y < to; y++)
+            replicated_sum_along_x(src + y * width, padded, across + (y - from) * width, width, r);
+        for (int64_t y = y0; y < y1; y++)
+            replicated_mean_along_y(across, from, y, height, width, r, scale, out + (plane * height + y) * width);
+        r0 = plane * height + y1;
+    }
+    free(across);
+    free(padded);
+}
+
 /* motion.py's _search and _full_search in one pass: for each pixel p, the cheapest of the K candidate
  * vectors start(p) + offsets[k], cost = the window mean of their mismatch (bilinear_mismatch's, each pixel
  * of the window with its own start; side x side, or with side2 > 0 the average of that mean and the

@@ -39,6 +39,7 @@ _SIGNATURES = {   # name: (argument types, result type)
     "bilinear_mismatch": ([_POINTER, _POINTER, _SIZE, _SIZE, _SIZE, _POINTER, _POINTER, _SIZE, _POINTER, _POINTER,
                            _SIZE, _SIZE], ctypes.c_int),
     "block_mean": ([_POINTER, _POINTER, _SIZE, _SIZE, _SIZE, _SIZE, _SIZE], None),
+    "box_mean": ([_POINTER, _POINTER, _SIZE, _SIZE, _SIZE, _SIZE, _SIZE], None),
     "min_over_candidates": ([_POINTER, _SIZE, _SIZE, _POINTER, _POINTER, _SIZE, _SIZE], None),
     "offset_search": ([_POINTER, _POINTER, _SIZE, _SIZE, _SIZE, _POINTER, _POINTER, _POINTER, _POINTER, _SIZE,
                        _POINTER, ctypes.c_float, ctypes.c_float, _SIZE, _SIZE, _POINTER, _POINTER, _SIZE, _SIZE],
@@ -140,6 +141,22 @@ def block_mean(x: torch.Tensor, side: int) -> torch.Tensor | None:
     if not _runs_here(x) or x.dim() < 2 or x.numel() == 0:
         return None
     function = _function("block_mean")
+    if function is None:
+        return None
+    x = x.contiguous()
+    h, w = x.shape[-2:]
+    out = torch.empty_like(x)
+    _split(function, (x.data_ptr(), out.data_ptr(), h, w, side), x.numel() // w, w)
+    return out
+
+
+def box_mean(x: torch.Tensor, side: int) -> torch.Tensor | None:
+    """Mean over the side x side window around each pixel of x (..., h, w) with the frame's edges
+    replicated, each plane apart: box.box_mean's slices' very sums, in one pass each way; None where the
+    kernel does not run (module docstring)."""
+    if not _runs_here(x) or x.dim() < 2 or x.numel() == 0:
+        return None
+    function = _function("box_mean")
     if function is None:
         return None
     x = x.contiguous()
