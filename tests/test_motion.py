@@ -553,3 +553,15 @@ def test_the_vector_median_is_the_median_of_each_3x3_window():
         b, _, h, w = v.shape
         windows = F.unfold(F.pad(v, (1, 1, 1, 1), mode="replicate"), 3).view(b, 2, 9, h, w)
         assert torch.equal(_smooth(v), windows.median(dim=2).values)
+
+
+def test_a_weighted_sum_adds_as_torchs_sum_does():
+    """weighted_sum (luma without the planes' products written out first): the very bits of
+    (x * w).sum(dim), on both of its callers' dims."""
+    from convlstm.model.motion import LUMA, weighted_sum
+    g = torch.Generator().manual_seed(9)
+    w = torch.tensor(LUMA)
+    for x, dim in ((torch.rand(2, 3, 17, 23, generator=g), 1), (torch.rand(1, 4, 3, 9, 11, generator=g) * 2 - 1, 2)):
+        shape = [1] * x.dim()
+        shape[dim] = 3
+        assert torch.equal(weighted_sum(x, dim, w), (x * w.view(shape)).sum(dim))

@@ -106,8 +106,18 @@ def _constant(values: tuple, like: torch.Tensor) -> torch.Tensor:
 
 def _luma(frames: torch.Tensor) -> torch.Tensor:
     """(B, 3, H, W) -> (B, 1, H, W)."""
-    w = _constant(LUMA, frames).view(1, 3, 1, 1)
-    return (frames * w).sum(1, keepdim=True)
+    return weighted_sum(frames, 1, _constant(LUMA, frames)).unsqueeze(1)
+
+
+def weighted_sum(x: torch.Tensor, dim: int, weights: torch.Tensor) -> torch.Tensor:
+    """(x * weights along ``dim``).sum(dim), ``dim`` removed: the products added one by one, as that sum adds
+    them (the same bits), without the products of all the planes written out first (on four frames at
+    640x384, 12 MB taken and faulted in each time)."""
+    parts = x.unbind(dim)
+    total = parts[0] * weights[0]
+    for part, weight in zip(parts[1:], weights[1:]):
+        total.add_(part * weight)
+    return total
 
 
 def _planes(frames: torch.Tensor) -> torch.Tensor:

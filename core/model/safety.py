@@ -50,7 +50,7 @@ from typing import NamedTuple
 import torch
 
 from .box import box_mean, window_max
-from .motion import CONTENT_FLOOR, LOST_SHARE, LUMA, Time, _constant, at_pixels, contrast_regions, region_means
+from .motion import CONTENT_FLOOR, LOST_SHARE, LUMA, Time, _constant, at_pixels, contrast_regions, region_means, weighted_sum
 
 TRUST_BLOCK = 9                  # px: the window each measure is averaged over
 TRUST_SMOOTH = 15                # px: the box that spreads trust (no hard seam where the fallback starts)
@@ -68,8 +68,7 @@ def _ramp(x: torch.Tensor, bounds: tuple[float, float]) -> torch.Tensor:
 
 def _luma(frames: torch.Tensor) -> torch.Tensor:
     """(B, N, 3, H, W) on [-1, 1] -> (B, N, H, W) luma on [0, 1]."""
-    weights = _constant(LUMA, frames).view(1, 1, 3, 1, 1)
-    return ((frames * weights).sum(2) + 1) * 0.5
+    return (weighted_sum(frames, 2, _constant(LUMA, frames)) + 1) * 0.5
 
 
 def _unexplained(u: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
