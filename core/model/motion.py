@@ -632,14 +632,26 @@ def _positions(v: torch.Tensor, along: torch.Tensor, at: tuple[int, int] = (0, 0
     v's own size if None) whose top left pixel is ``at`` (row, column), ``along`` (B or 1, K or 1): in
     grid_sample's units (B, K, h, w, 2), and how far (px) each lies inside the frame (B, K, h, w): negative
     outside, 0 on its outermost pixels."""
+    x, y, (height, width) = _landings(v, along, at, size)
+    grid = torch.stack([x * (2 / max(width - 1, 1)) - 1, y * (2 / max(height - 1, 1)) - 1], -1)
+    return grid, _inside(x, y, (height, width))
+
+
+def _landings(v: torch.Tensor, along: torch.Tensor, at: tuple[int, int] = (0, 0),
+              size: tuple[int, int] | None = None) -> tuple[torch.Tensor, torch.Tensor, tuple[int, int]]:
+    """``_positions``' reads in px, x and y (B, K, h, w) each, and the frame's size (H, W)."""
     h, w = v.shape[-2:]
-    height, width = size or (h, w)
     ys = torch.arange(at[0], at[0] + h, device=v.device, dtype=v.dtype).view(h, 1)
     xs = torch.arange(at[1], at[1] + w, device=v.device, dtype=v.dtype).view(1, w)
     along = along.reshape(*along.shape[:2], 1, 1)
-    x, y = xs + along * v[:, :, 0], ys + along * v[:, :, 1]
-    grid = torch.stack([x * (2 / max(width - 1, 1)) - 1, y * (2 / max(height - 1, 1)) - 1], -1)
-    return grid, torch.minimum(torch.minimum(x, (width - 1) - x), torch.minimum(y, (height - 1) - y))
+    return xs + along * v[:, :, 0], ys + along * v[:, :, 1], size or (h, w)
+
+
+def _inside(x: torch.Tensor, y: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """How far (px) reads at (x, y) lie inside a frame of ``size`` (H, W): negative outside, 0 on its
+    outermost pixels."""
+    height, width = size
+    return torch.minimum(torch.minimum(x, (width - 1) - x), torch.minimum(y, (height - 1) - y))
 
 
 def _detail(planes: torch.Tensor) -> torch.Tensor:
@@ -757,7 +769,8 @@ def warp_to(frames: torch.Tensor, v: torch.Tensor, t: Time = 0.5, mode: str = "b
     fields = v[:, None, None].expand(-1, n, -1, -1, -1, -1).flatten(0, 1)    # (B*4, 1, 2, H, W)
     along = _times(t, b, v)
     moved = sample_each(frames.flatten(0, 1), fields, along, mode).view(b, n, c, h, w)
-    return _seen_only(moved, _positions(fields[:, 0][:, None], along)[1].view(b, n, 1, h, w))
+    inside = _inside(*_landings(fields[:, 0][:, None], along))     # the reads' grid is grid_sample's own
+    return _seen_only(moved, inside.view(b, n, 1, h, w))
 
 
 def _seen_only(moved: torch.Tensor, inside: torch.Tensor) -> torch.Tensor:
