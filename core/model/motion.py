@@ -777,13 +777,18 @@ def _seen_only(moved: torch.Tensor, inside: torch.Tensor) -> torch.Tensor:
     """Where a frame's read left the frame (a pan's leading and trailing strips), its clamped edge is
     not the picture: the middle frame that sees the place stands in for the one that does not, and each
     outer frame takes its middle neighbour's. Soft over one px (``inside`` from ``_positions``: seen from
-    the outermost pixels in, not at all a px outside), so a sub-pixel read at the edge changes little."""
+    the outermost pixels in, not at all a px outside), so a sub-pixel read at the edge changes little.
+    Written in place, so no gradient flows through it (the compensation runs without one)."""
     seen = (inside + 1).clamp(0, 1)
     i1, i2, i3, i4 = moved.unbind(1)
     s1, s2, s3, s4 = seen.unbind(1)
-    j2 = i2 + (1 - s2) * s3 * (i3 - i2)
-    j3 = i3 + (1 - s3) * s2 * (i2 - i3)
-    return torch.stack([i1 + (1 - s1) * (j2 - i1), j2, j3, i4 + (1 - s4) * (j3 - i4)], 1)
+    out = torch.empty_like(moved)           # each written in its place (a stack of the four was a copy more)
+    j1, j2, j3, j4 = out.unbind(1)
+    torch.add(i2, (1 - s2) * s3 * (i3 - i2), out=j2)
+    torch.add(i3, (1 - s3) * s2 * (i2 - i3), out=j3)
+    torch.add(i1, (1 - s1) * (j2 - i1), out=j1)
+    torch.add(i4, (1 - s4) * (j3 - i4), out=j4)
+    return out
 
 
 CONTENT_BLOCK = 9           # px: a pixel's contrast is |luma - its mean over this window|
