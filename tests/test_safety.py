@@ -485,3 +485,18 @@ def test_a_fast_pan_carried_is_no_loss():
     frames = torch.stack([big[:, :, 160 - k * step:256 - k * step] for k in range(-1, 3)])[None]
     made = big[:, :, 160 - step // 2:256 - step // 2][None]
     assert float(lost_weight(made, frames, pair_means(frames, frames)).max()) == 0.0
+
+
+def test_a_copy_is_found_as_equal_elements():
+    """is_copy: each window's frame a against frame b, element for element (0 and -0 equal, a NaN never),
+    the same on the CPU's early-stopping comparison as the elementwise one a GPU runs."""
+    from convlstm.model.safety import is_copy
+    frames = torch.rand(3, 4, 3, 6, 5)
+    frames[0, 1] = frames[0, 0]
+    frames[1, 1] = frames[1, 0]
+    frames[1, 0, 0, 0, 0], frames[1, 1, 0, 0, 0] = 0.0, -0.0
+    frames[2, 1] = frames[2, 0]
+    frames[2, 0, 1, 2, 3] = frames[2, 1, 1, 2, 3] = float("nan")
+    got = is_copy(frames, 0, 1)
+    assert got.dtype == torch.bool and got.tolist() == [True, True, False]
+    assert got.tolist() == (frames[:, 0] == frames[:, 1]).flatten(1).all(1).tolist()
