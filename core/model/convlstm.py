@@ -17,6 +17,10 @@ class ConvLSTMCell(nn.Module):
         self.gates = nn.Conv2d(in_channels + hidden_channels, 4 * hidden_channels, kernel_size,
                                padding=kernel_size // 2)
 
+    def first_gates(self, x: torch.Tensor) -> torch.Tensor:
+        """The first step's gates: the convolution's input half alone (h before it is zero)."""
+        return F.conv2d(x, self.gates.weight[:, :x.shape[1]], self.gates.bias, padding=self.gates.padding)
+
     def forward(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None
                 ) -> tuple[torch.Tensor, torch.Tensor]:
         """One step; ``state`` None is the zero state of the first step, whose half of the convolution
@@ -27,8 +31,7 @@ class ConvLSTMCell(nn.Module):
         what a GPU, training and torch.compile run."""
         n = self.hidden_channels
         if state is None:
-            w = self.gates.weight[:, :x.shape[1]]
-            gates = F.conv2d(x, w, self.gates.bias, padding=self.gates.padding)
+            gates = self.first_gates(x)
         else:
             gates = self.gates(torch.cat([x, state[0]], dim=1))
         fused = kernels.lstm_cell(gates, None if state is None else state[1])
@@ -76,7 +79,7 @@ class ConvLSTM(nn.Module):
         if (self.training or not kernels.learned_inputs_here(seq) or (torch.is_grad_enabled() and cell.gates.weight.requires_grad)
                 or seq.stride(2) != 1 or seq.stride(4) != cin or seq.stride(3) != w * cin):     # each step NHWC
             return None
-        gates = F.conv2d(seq[:, 0], cell.gates.weight[:, :cin], cell.gates.bias, padding=cell.gates.padding)
+        gates = cell.first_gates(seq[:, 0])
         if not gates.is_contiguous(memory_format=torch.channels_last):
             return None
         n, dtype = cell.hidden_channels, gates.dtype
@@ -88,7 +91,7 @@ class ConvLSTM(nn.Module):
                 joint[:, :cin].copy_(seq[:, step])
                 gates = cell.gates(joint)
             fused = kernels.lstm_cell(gates, c, out[:, step], joint[:, cin:] if step + 1 < steps else None)
-            if fused is None:
-                return None         # the module not built: forward's steps from the start
+            if fused is None:       # the kernel declined (not built; an output laid out otherwise than the
+                return None         # gates): forward's steps from the start
             c = fused[1]
         return out

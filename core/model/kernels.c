@@ -426,9 +426,6 @@ EXPORT int offset_search(const float *a, const float *b, int64_t channels, int64
     return segment == segment_scalar ? 1 : 2;
 }
 
-/* Pixels px_begin..px_end of the flattened (batch, height * width): over the K candidates of cost (batch, K,
- * height * width) float32 contiguous, the smallest value and its first index, as torch's min(1) gives
- * them (a NaN counts as the smallest, the first NaN wins). */
 /* best and which where candidate j's costs cj are smaller (a NaN smaller than any number) */
 WIDE_LOOPS static void keep_smaller(const float *cj, int32_t j, int64_t count, float *best, int32_t *which)
 {
@@ -440,6 +437,9 @@ WIDE_LOOPS static void keep_smaller(const float *cj, int32_t j, int64_t count, f
     }
 }
 
+/* Pixels px_begin..px_end of the flattened (batch, height * width): over the K candidates of cost (batch, K,
+ * height * width) float32 contiguous, the smallest value and its first index, as torch's min(1) gives
+ * them (a NaN counts as the smallest, the first NaN wins). */
 EXPORT void min_over_candidates(const float *cost, int64_t candidates, int64_t plane, float *value, int64_t *index,
                                 int64_t px_begin, int64_t px_end)
 {
@@ -465,11 +465,6 @@ EXPORT void min_over_candidates(const float *cost, int64_t candidates, int64_t p
     }
 }
 
-/* motion.py's _detail: planes (N, C, H, W) copied into out (N, C + 1, H, W) and after them half the sum
- * over the planes of |p(x + 1) - p(x)| + |p(y + 1) - p(y)| (0 past the last column or row), summed plane by
- * plane as torch's sum over that dimension does. Rows row_begin..row_end of the flattened (N, H). Why: in
- * torch two differences, two pads, their sum, a sum over the planes and a concatenation, each a pass over
- * four frames' planes: 25 ms of the motion stage at 640x360 on one thread. */
 /* d += |p(x + 1) - p(x)| + |p(y + 1) - p(y)| along a row (0 past the last column, or row: below NULL) */
 WIDE_LOOPS static void add_detail(const float *p, const float *below, int64_t width, float *d)
 {
@@ -479,6 +474,11 @@ WIDE_LOOPS static void add_detail(const float *p, const float *below, int64_t wi
         d[width - 1] += 0.f + (below ? fabsf(below[width - 1] - p[width - 1]) : 0.f);
 }
 
+/* motion.py's _detail: planes (N, C, H, W) copied into out (N, C + 1, H, W) and after them half the sum
+ * over the planes of |p(x + 1) - p(x)| + |p(y + 1) - p(y)| (0 past the last column or row), summed plane by
+ * plane as torch's sum over that dimension does. Rows row_begin..row_end of the flattened (N, H). Why: in
+ * torch two differences, two pads, their sum, a sum over the planes and a concatenation, each a pass over
+ * four frames' planes: 25 ms of the motion stage at 640x360 on one thread. */
 EXPORT void detail_planes(const float *planes, float *out, int64_t channels, int64_t height, int64_t width,
                           int64_t row_begin, int64_t row_end)
 {

@@ -21,9 +21,9 @@
 #endif
 
 /* plain loops that the compiler vectorizes, built twice (AVX2, and the baseline) where the loader can choose
- * between them when the module loads (ELF's ifunc): each element's arithmetic as written (no FMA, so no
- * contraction that would round otherwise), 8 wide */
-#if defined(HAVE_AVX2_PATH) && defined(__ELF__)
+ * between them when the module loads (glibc's ifunc; musl has none): each element's arithmetic as written
+ * (no FMA, so no contraction that would round otherwise), 8 wide */
+#if defined(HAVE_AVX2_PATH) && defined(__ELF__) && defined(__GLIBC__)
 #define WIDE_LOOPS __attribute__((target_clones("avx2", "default")))
 #else
 #define WIDE_LOOPS

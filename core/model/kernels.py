@@ -2,10 +2,12 @@
 candidates' mismatch (``bilinear_mismatch``), block means (``block_mean``), each pixel's cheapest
 candidate (``min_over_candidates``), all of those in one pass for the steps that try fixed offsets from a
 start (``offset_search``), and the planes' detail for the search at the frame's edges
-(``detail_planes``); for the learned part the ConvLSTM cell's arithmetic after its convolution
-(``lstm_cell``, lstm_kernel.c), the decoder's upsampling with its skip's sum (``upsample_add``,
-decoder_kernel.c) and the refinement's attention after its convolutions (``scaled_pool``, ``attend``,
-attention_kernel.c).
+(``detail_planes``), and the safety net's window means with the edges replicated (``box_mean``, the
+same bits as box.py's slices); for the learned part the ConvLSTM cell's arithmetic after its convolution
+(``lstm_cell``, lstm_kernel.c; h written where the caller says: the layer's output, the next step's
+input), the decoder's upsampling with its skip's sum (``upsample_add``, decoder_kernel.c), the
+refinement's attention after its convolutions and the channel attention's mean (``scaled_pool``,
+``attend``, ``channel_means``, attention_kernel.c).
 
 ctypes releases the GIL for the call, so the rows are split between torch's threads (the calling thread
 takes one share, a small pool the others) and the filter's serving threads keep working meanwhile. Where
@@ -138,25 +140,21 @@ def bilinear_mismatch(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor,
 def block_mean(x: torch.Tensor, side: int) -> torch.Tensor | None:
     """Mean over the side x side window around each pixel of x (..., h, w), of the pixels inside the frame
     (fewer at the edges), each plane apart; None where the kernel does not run (module docstring)."""
-    if not _runs_here(x) or x.dim() < 2 or x.numel() == 0:
-        return None
-    function = _function("block_mean")
-    if function is None:
-        return None
-    x = x.contiguous()
-    h, w = x.shape[-2:]
-    out = torch.empty_like(x)
-    _split(function, (x.data_ptr(), out.data_ptr(), h, w, side), x.numel() // w, w)
-    return out
+    return _window_means("block_mean", x, side)
 
 
 def box_mean(x: torch.Tensor, side: int) -> torch.Tensor | None:
     """Mean over the side x side window around each pixel of x (..., h, w) with the frame's edges
     replicated, each plane apart: box.box_mean's slices' very sums, in one pass each way; None where the
     kernel does not run (module docstring)."""
+    return _window_means("box_mean", x, side)
+
+
+def _window_means(name: str, x: torch.Tensor, side: int) -> torch.Tensor | None:
+    """The window means kernel ``name`` (block_mean or box_mean) over x's planes, rows split."""
     if not _runs_here(x) or x.dim() < 2 or x.numel() == 0:
         return None
-    function = _function("box_mean")
+    function = _function(name)
     if function is None:
         return None
     x = x.contiguous()
@@ -319,16 +317,19 @@ def upsample_add(x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor | None:
 
 
 def channel_means(y: torch.Tensor) -> torch.Tensor | None:
-    """(B, C, 1, 1) in y's dtype: y's mean over its pixels (y (B, C, H, W) NHWC), what the channel attention's
-    average pooling gives but for the summing order (attention_kernel.c: each row summed in float32, then
-    the rows); torch casts bf16 activations to a float32 copy first. None where the kernel does not run."""
-    if not learned_inputs_here(y) or not _nhwc(y):
+    """(B, C, 1, 1) bf16: the mean over its pixels of y (B, C, H, W) NHWC bf16, what the channel attention's
+    average pooling gives, where torch first casts the activations to a float32 copy: summed in float32
+    as torch sums them but in another order (attention_kernel.c: each row, then the rows), then rounded to
+    bf16, which hides the order's last bits (on every input tried the same bits; one bf16 step apart at
+    most). float32 is left to torch (no copy there to save, and its bits stay). None where the kernel does
+    not run (module docstring)."""
+    if y.dtype != torch.bfloat16 or not learned_inputs_here(y) or not _nhwc(y):
         return None
     function = _function("channel_sums")
     if function is None:
         return None
     b, c, h, w = y.shape
-    sums = torch.empty(b * h, c)
+    sums = torch.empty(b * h, c, dtype=torch.float32)
     _split(function, (y.data_ptr(), sums.data_ptr(), int(y.dtype == torch.bfloat16), c, w), b * h, w * c)
     return (sums.view(b, h, c).sum(1) / (h * w)).to(y.dtype).view(b, c, 1, 1)
 

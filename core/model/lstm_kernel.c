@@ -11,7 +11,8 @@
  * once and only h and c are written. The gates come in bf16 or float32 (h is written in the same type); c is
  * float32 (it accumulates over the steps). Any layout whose four gates, h and c are addressed as
  * base(o1, o2) + gate * gate_step + j, j contiguous, is taken: NCHW (o2 a channel, j a pixel) and NHWC (o2 a
- * pixel, j a channel). With AVX2 and FMA (chosen at run time) 8 values at a time, exp by a polynomial
+ * pixel, j a channel); h at strides of its own (a step's slot of the layer's output), and again, where
+ * asked, at a second place's (the next step's convolution input, after the input's own channels). With AVX2 and FMA (chosen at run time) 8 values at a time, exp by a polynomial
  * (Cephes' expf, within 2 ulp); otherwise, and for a row's last values, libm's.
  */
 #include "kernels.h"

@@ -110,9 +110,16 @@ def _luma(frames: torch.Tensor) -> torch.Tensor:
 
 
 def weighted_sum(x: torch.Tensor, dim: int, weights: torch.Tensor) -> torch.Tensor:
-    """(x * weights along ``dim``).sum(dim), ``dim`` removed: the products added one by one, as that sum adds
-    them (the same bits), without the products of all the planes written out first (on four frames at
-    640x384, 12 MB taken and faulted in each time)."""
+    """(x * weights along ``dim``).sum(dim), ``dim`` removed. On the CPU in float32 the products added one by
+    one, as that sum adds them, without the products of all the planes written out first (on four frames
+    at 640x384, 12 MB taken and faulted in each time): the same bits, but where every product is -0.0 (then
+    -0.0, not torch's +0.0: a sign that what follows cannot see, as it adds to luma or takes magnitudes of
+    its differences). Elsewhere (a GPU: a launch per step; bf16 and fp16, which torch's sum adds in float32)
+    the torch expression."""
+    if x.device.type != "cpu" or x.dtype != torch.float32:
+        shape = [1] * x.dim()
+        shape[dim] = -1
+        return (x * weights.view(shape)).sum(dim)
     parts = x.unbind(dim)
     total = parts[0] * weights[0]
     for part, weight in zip(parts[1:], weights[1:]):
@@ -778,17 +785,18 @@ def _seen_only(moved: torch.Tensor, inside: torch.Tensor) -> torch.Tensor:
     not the picture: the middle frame that sees the place stands in for the one that does not, and each
     outer frame takes its middle neighbour's. Soft over one px (``inside`` from ``_positions``: seen from
     the outermost pixels in, not at all a px outside), so a sub-pixel read at the edge changes little.
-    Written in place, so no gradient flows through it (the compensation runs without one)."""
+    Written in place where no gradient is wanted (the compensation's case), else stacked."""
     seen = (inside + 1).clamp(0, 1)
     i1, i2, i3, i4 = moved.unbind(1)
     s1, s2, s3, s4 = seen.unbind(1)
-    out = torch.empty_like(moved)           # each written in its place (a stack of the four was a copy more)
-    j1, j2, j3, j4 = out.unbind(1)
-    torch.add(i2, (1 - s2) * s3 * (i3 - i2), out=j2)
-    torch.add(i3, (1 - s3) * s2 * (i2 - i3), out=j3)
-    torch.add(i1, (1 - s1) * (j2 - i1), out=j1)
-    torch.add(i4, (1 - s4) * (j3 - i4), out=j4)
-    return out
+    grad = torch.is_grad_enabled() and (moved.requires_grad or inside.requires_grad)
+    out = None if grad else torch.empty_like(moved)   # each frame written in its place: a stack was a copy more
+    slots = (None,) * 4 if out is None else out.unbind(1)
+    j2 = torch.add(i2, (1 - s2) * s3 * (i3 - i2), out=slots[1])
+    j3 = torch.add(i3, (1 - s3) * s2 * (i2 - i3), out=slots[2])
+    j1 = torch.add(i1, (1 - s1) * (j2 - i1), out=slots[0])
+    j4 = torch.add(i4, (1 - s4) * (j3 - i4), out=slots[3])
+    return torch.stack([j1, j2, j3, j4], 1) if out is None else out
 
 
 CONTENT_BLOCK = 9           # px: a pixel's contrast is |luma - its mean over this window|

@@ -331,10 +331,10 @@ def _regional_steps(m: PairMeans, settled: torch.Tensor) -> torch.Tensor:
 
 
 def is_copy(frames: torch.Tensor, a: int, b: int) -> torch.Tensor:
-    """(B,) bool: frame a of each window is frame b's very copy (on a GPU decided there: no wait; on the CPU
+    """(B,) bool: frame a of each window is frame b's very copy (on a device decided there: no wait; on the CPU
     by torch.equal, which stops at the first difference: the usual pair of frames costs nothing, where
     comparing every element took 0.5 ms a pair at 640x384)."""
-    if frames.is_cuda:
+    if frames.device.type != "cpu":
         return (frames[:, a] == frames[:, b]).flatten(1).all(1)
     return torch.tensor([torch.equal(x, y) for x, y in zip(frames[:, a], frames[:, b])], dtype=torch.bool,
                         device=frames.device)

@@ -28,8 +28,9 @@ def conv_relu(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, 
 
 def conv_then_relu(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
     """relu(conv(x)) for a convolution with no norm after it: ``conv_relu`` at inference, the two layers
-    where a gradient is wanted or torch.compile traces (it fuses them itself)."""
-    if torch.compiler.is_compiling() or (torch.is_grad_enabled() and conv.weight.requires_grad):
+    where a gradient is wanted (of the weights or, a frozen stage's, of its input: oneDNN's fused call has
+    no backward) or torch.compile traces (it fuses them itself)."""
+    if torch.compiler.is_compiling() or (torch.is_grad_enabled() and (conv.weight.requires_grad or x.requires_grad)):
         return F.relu(conv(x))
     return conv_relu(x, conv.weight, conv.bias, conv)
 
@@ -61,7 +62,7 @@ class ConvBNReLU(nn.Sequential):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         conv, norm = self[0], self[1]
         if (self.training or torch.compiler.is_compiling() or norm.running_var is None
-                or (torch.is_grad_enabled() and conv.weight.requires_grad)):
+                or (torch.is_grad_enabled() and (conv.weight.requires_grad or x.requires_grad))):
             return super().forward(x)
         weight, bias = self._fold(conv, norm)
         return conv_relu(x, weight, bias, conv)
