@@ -106,10 +106,16 @@ def instruction_set() -> str | None:
     return "avx2" if kind == 2 else "scalar"
 
 
+def watched() -> bool:
+    """Whether a dispatch mode watches torch's operations (the bench counting what a GPU runs): the CPU's
+    shortcuts step aside then, so that what is counted is the GPU's path."""
+    return bool(torch._C._len_torch_dispatch_stack())
+
+
 def _runs_here(*tensors: torch.Tensor) -> bool:
     """Whether a kernel may take these: float32 in host memory, no gradient wanted, no dispatch mode
     watching (module docstring)."""
-    return (ENABLED and not torch._C._len_torch_dispatch_stack()
+    return (ENABLED and not watched()
             and all(x.device.type == "cpu" and x.dtype == torch.float32 for x in tensors)
             and not (torch.is_grad_enabled() and any(x.requires_grad for x in tensors)))
 
@@ -222,7 +228,7 @@ def lstm_cell(gates: torch.Tensor, c_prev: torch.Tensor | None, hidden: torch.Te
     (the same shape) into it too (the h channels of the next step's convolution input). None where the kernel
     does not run (module docstring; also while torch.compile traces, which fuses the expression itself, and
     where an output given is not laid out as the gates are)."""
-    if (not ENABLED or torch.compiler.is_compiling() or torch._C._len_torch_dispatch_stack()
+    if (not ENABLED or torch.compiler.is_compiling() or watched()
             or gates.device.type != "cpu" or gates.dtype not in (torch.float32, torch.bfloat16) or gates.dim() != 4
             or gates.shape[1] % 4 or gates.numel() == 0
             or (torch.is_grad_enabled() and (gates.requires_grad or (c_prev is not None and c_prev.requires_grad)))):
@@ -288,7 +294,7 @@ def detail_planes(planes: torch.Tensor) -> torch.Tensor | None:
 def learned_inputs_here(*tensors: torch.Tensor) -> bool:
     """Whether the learned part's kernels may take these: on the CPU, all bf16 or all float32, no gradient
     wanted, no dispatch mode watching, not inside a torch.compile trace (which fuses the expressions)."""
-    return (ENABLED and not torch.compiler.is_compiling() and not torch._C._len_torch_dispatch_stack()
+    return (ENABLED and not torch.compiler.is_compiling() and not watched()
             and tensors[0].dtype in (torch.float32, torch.bfloat16)
             and all(x.device.type == "cpu" and x.dtype == tensors[0].dtype for x in tensors)
             and not (torch.is_grad_enabled() and any(x.requires_grad for x in tensors)))
