@@ -282,6 +282,13 @@ class Stage:
 
 
 
+def passes(options: Options, device: torch.device, info: dict[str, Any]) -> tuple[int, int]:
+    """(batch, lanes): windows a pass carries and passes at once, the options' or their defaults for the
+    device and the clip's frame size."""
+    width, height = int(info["width"]), int(info["height"])
+    return options.batch or default_batch(device.type, width, height), choose_lanes(options.lanes, device, width, height)
+
+
 def choose_lanes(lanes: int | None, device: torch.device, width: int, height: int) -> int:
     """The passes at once the filter runs: option.lanes, or its default for the device and frame size."""
     if lanes is not None and lanes > 1 and device.type != "cpu":
@@ -305,9 +312,7 @@ def build(info: dict[str, Any], args: dict[str, Any]) -> list[Stage]:
                                "can hold (2^31 - 1); interpolate the clip in parts")
     engine, any_time, source = make_engine(options, info, fmt, int(num_source * ratio))
     device = engine.device
-    width, height = int(info["width"]), int(info["height"])
-    batch = options.batch or default_batch(device.type, width, height)
-    lanes = choose_lanes(options.lanes, device, width, height)
+    batch, lanes = passes(options, device, info)
 
     def computing() -> Compute:
         return Compute(Batcher(engine, batch, lanes), PlaneIO(device), fmt, options.sc, options.cut_mode)
@@ -371,9 +376,8 @@ def make_engine(options: Options, info: dict[str, Any], fmt: PixelFormat,
     if options.safety is not None:
         net.set_safety(options.safety)
     net.show_trust = bool(options.mask)
-    batch = options.batch or default_batch(device.type, int(info["width"]), int(info["height"]))
+    batch, lanes = passes(options, device, info)
     clip = {k: info[k] for k in WARM_INFO}
-    lanes = choose_lanes(options.lanes, device, int(info["width"]), int(info["height"]))
     threads = lane_threads(lanes) if lanes > 1 else 0     # a compiled pass's loops: its share, not every core
     key = compiling.warm_key(net.config, precision, batch, clip, options.filter_args(), threads)
     compiled = compiling.plan(options.compile, device, output_frames, key, lanes)

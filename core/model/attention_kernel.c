@@ -94,6 +94,17 @@ static void attend_px8(const void *x, const void *y, int64_t at, const float *s,
 typedef void (*Pool)(const void *, int64_t, const float *, int, int64_t, float *, float *);
 typedef void (*Attend)(const void *, const void *, int64_t, const float *, float, void *, int, int64_t);
 
+/* whether a px's channels go 8 at a time (AVX2 and FMA here, and whole vectors of them) */
+static int eight_at_a_time(int64_t channels)
+{
+#ifdef HAVE_AVX2_PATH
+    return channels % 8 == 0 && cpu_has_avx2();
+#else
+    (void)channels;
+    return 0;
+#endif
+}
+
 /* the channel weights of sample n as floats (at most MAX_CHANNELS; the caller checks) */
 enum { MAX_CHANNELS = 1024 };
 
@@ -112,7 +123,7 @@ EXPORT int scaled_pool(const void *y, const void *s, void *pooled, int32_t bf16,
         return -1;
     Pool pool = pool_px;
 #ifdef HAVE_AVX2_PATH
-    if (channels % 8 == 0 && cpu_has_avx2())
+    if (eight_at_a_time(channels))
         pool = pool_px8;
 #endif
     for (int64_t row = row_begin; row < row_end; row++) {
@@ -136,7 +147,7 @@ EXPORT int attend(const void *x, const void *y, const void *s, const void *a, vo
         return -1;
     Attend step = attend_px;
 #ifdef HAVE_AVX2_PATH
-    if (channels % 8 == 0 && cpu_has_avx2())
+    if (eight_at_a_time(channels))
         step = attend_px8;
 #endif
     for (int64_t row = row_begin; row < row_end; row++) {
@@ -177,7 +188,7 @@ EXPORT void channel_sums(const void *y, float *sums, int32_t bf16, int64_t chann
 {
     void (*sum_row)(const void *, int64_t, int, int64_t, int64_t, float *) = row_sums;
 #ifdef HAVE_AVX2_PATH
-    if (channels % 8 == 0 && cpu_has_avx2())
+    if (eight_at_a_time(channels))
         sum_row = row_sums8;
 #endif
     for (int64_t row = row_begin; row < row_end; row++)
