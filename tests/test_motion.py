@@ -285,7 +285,7 @@ def test_a_failed_vector_takes_its_neighbours_right_one():
     v[:, 0] = 10.0
     v[..., 30:32, 40:42] = torch.tensor([-8.0, 6.0]).view(1, 2, 1, 1)    # a 2x2 patch of failed vectors
     v[..., 40:42, 60:62] = torch.tensor([10.0, 0.25]).view(1, 2, 1, 1)   # nearly right: kept
-    fixed, _, _ = _propagate(a, b, v, 0.5, 1, _floor(a, b))
+    fixed, _, _, _ = _propagate(a, b, v, 0.5, 1, _floor(a, b))
     assert torch.equal(fixed[..., 30:32, 40:42], v[..., 28:30, 40:42])
     assert torch.equal(fixed[..., 40:42, 60:62], v[..., 40:42, 60:62])
     assert torch.equal(fixed[..., :30, :], v[..., :30, :])
@@ -415,7 +415,7 @@ def test_motion_within_a_coarse_pixel_is_left_to_the_full_search(monkeypatch):
     frames, _ = photo_pan(320, 180, 3, 1)
     textured = steady(texture(96, 160), 1.5, -1.0)
     with_camera = [estimate_motion(frames[:, 1], frames[:, 2]), estimate_motion(textured[:, 1], textured[:, 2])]
-    monkeypatch.setattr(motion, "_camera", lambda a, b, v, *_: (v, None, None))
+    monkeypatch.setattr(motion, "_camera", lambda a, b, v, *_: (v, None, None, None))
     assert torch.equal(estimate_motion(frames[:, 1], frames[:, 2]), with_camera[0])
     assert torch.equal(estimate_motion(textured[:, 1], textured[:, 2]), with_camera[1])
 
@@ -504,7 +504,9 @@ def test_look_alike_icons_moving_between_coarse_pixels_keep_their_own_motion(mon
     """At 480x352 a coarse px is 8 frame px: icons moving 13 px (1.6 coarse px) match the icon behind them
     (13 - 36 px) better than their own motion's whole-px neighbours, and no finer level walks that back.
     The full search also tries half px on such a level: 12 % of the icons' pixels were off by more than
-    4 px (whole px, as before), now 0.1 % (wannaworktogether, 480x352: 29.4 -> 31.2 dB)."""
+    4 px (whole px, as before), now 0.1 % (wannaworktogether, 480x352: 29.4 -> 31.2 dB). The camera's
+    motions the coarse level could not settle (``Rivals``, tried again at the finer levels) mend part of
+    the whole-px search's failure too (5 % off since 2026-12-07), so they are left out of that measure."""
     from convlstm.model import motion
     frames = torch.stack([icon_stream(352, 480, 13.0 * k)[0] for k in (-1.5, -0.5, 0.5, 1.5)], 1)
     middle, inside = icon_stream(352, 480, 0.0)
@@ -516,6 +518,8 @@ def test_look_alike_icons_moving_between_coarse_pixels_keep_their_own_motion(mon
         return float(((v[0, 0] - 13).abs() > 4)[inside].float().mean()), float(error)
     wrong, error = wrong_and_error()
     monkeypatch.setattr(motion, "HALF_PX_SCALE", 10 ** 6)       # whole px only
+    camera = motion._camera
+    monkeypatch.setattr(motion, "_camera", lambda *args: (*camera(*args)[:3], None))
     wrong_whole, error_whole = wrong_and_error()
     assert wrong < 0.01 and wrong_whole > 0.08, (wrong, wrong_whole)
     assert error < 0.5 * error_whole, (error, error_whole)
@@ -565,3 +569,52 @@ def test_a_weighted_sum_adds_as_torchs_sum_does():
         shape = [1] * x.dim()
         shape[dim] = 3
         assert torch.equal(weighted_sum(x, dim, w), (x * w.view(shape)).sum(dim))
+
+
+def scrolled_text(width: int, height: int, pitch: int, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A page of text (DejaVu Sans, lines ``pitch`` px apart, black on near-white) scrolled up ``step`` px
+    between the source frames: the four frames (1, 4, 3, H, W) at times -1, 0, 1, 2 and the true frame at t = 0.5, crops of one
+    page."""
+    from matplotlib import font_manager
+    from PIL import Image, ImageDraw, ImageFont
+    font = ImageFont.truetype(font_manager.findfont("DejaVu Sans"), round(pitch / 1.35))
+    rng = np.random.default_rng(1)
+    words = "the motion of every pixel is searched directly where a trajectory passes both frames".split()
+    rows = height + 3 * step + pitch
+    page = Image.new("RGB", (width, rows), (250, 250, 250))
+    draw = ImageDraw.Draw(page)
+    for i in range(rows // pitch):
+        draw.text((6, 4 + i * pitch), " ".join(rng.choice(words, 12)), font=font, fill=(20, 20, 20))
+    big = torch.from_numpy(np.asarray(page).copy()).permute(2, 0, 1)[None].float() / 255
+
+    def at(half_steps: int) -> torch.Tensor:
+        y = half_steps * step // 2
+        return big[..., y:y + height, :]
+    return torch.stack([at(k) for k in (0, 2, 4, 6)], 1), at(3)
+
+
+def test_text_scrolled_by_its_line_pitch_is_found(monkeypatch):
+    """Lines of text repeat: on the coarse level a scroll of one line pitch between the source frames looks
+    like no motion at all, and of a line and a bit like a small motion the other way. The camera's motion
+    (phase correlation) fits there only as well as those, so it is tried again at the finer levels
+    (``Rivals``), where the letters tell them apart. Without: the page's vectors near zero, the compensated
+    frame at 8.6 dB (the blend's figure); with: 34.5 dB, two thirds of the vectors within half a px.
+    Where a white gap between lines matches with and without motion, the vectors are not doubted
+    (``NO_EVIDENCE``; the confidence inside the page was 0.52 with the vectors near zero)."""
+    from convlstm.model import motion
+    width, height, pitch, step = 480, 270, 20, 20
+    frames, truth = scrolled_text(width, height, pitch, step)
+    inner = (..., slice(step // 2 + 2, height - step // 2 - 2), slice(None))
+
+    def scored() -> tuple[float, float, torch.Tensor]:
+        v = estimate_motion(frames[:, 1], frames[:, 2], outer=(frames[:, 0], frames[:, 3]))
+        right = ((v[:, 1] + step).abs().maximum(v[:, 0].abs()) < 0.5)[inner].float().mean()
+        mc = warp_to(frames, v)
+        return float(right), psnr_of(0.5 * (mc[:, 1] + mc[:, 2])[inner], truth[inner]), v
+    right, db, v = scored()
+    assert right > 0.6 and db > 30, (right, db)
+    assert confidence(frames, v)[inner].mean() > 0.97
+    camera = motion._camera
+    monkeypatch.setattr(motion, "_camera", lambda *args: (*camera(*args)[:3], None))
+    before = scored()
+    assert before[1] < db - 10, (before[:2], db)

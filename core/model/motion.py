@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 import threading
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -55,6 +56,7 @@ PROPAGATION_GAIN = 0.5   # and taken only where it at most halves the mismatch
 SMALL_MOTION = 0.03    # a match's cost grows 3 % per px of motion (full-frame px): noise keeps small motion
 MOTION_FLOOR = 0.003   # and by this share of the no-motion mismatch per px: smooth areas keep small motion
 FLAT_MISMATCH = 1e-3   # a no-motion mismatch counted at least this (mean |difference|, planes summed): flat too
+NO_EVIDENCE = 1 / 255  # where both mismatches are below this (luma, 1 level), neither side has a say
 CONFIDENCE_BLOCK = 9   # window comparing the match with no motion
 CONFIDENT_RATIO = 0.5  # a match at half the no-motion mismatch (or better) is trusted fully
 SEARCHED_RATIOS = (0.25, 0.5)   # the searched pair: fully trusted at a quarter, not at all from a half
@@ -64,6 +66,7 @@ CAMERA_STEP = 2        # each with every vector within +-2 px of it on the coars
 CAMERA_SHARE = 1 / 3   # a peak at most this share of the strongest one's height is not a motion
 CAMERA_HEIGHT = 0.2    # nor one this low (phase correlation: 1 for a whole frame moving as one)
 NEAR_CAMERA_HEIGHT = 0.4   # within the full search's reach, only a clear camera motion (dice on black: 0.2-0.3)
+RIVAL_SHARE = 1 / 3   # a rival that halves the cost on a third of a finer level is tried at every pixel
 CAMERA_GAIN = PROPAGATION_GAIN   # and taken only where it at most halves the full search's cost
 
 Time = float | torch.Tensor      # one t for the batch, or (B, 1, 1, 1): one per sample
@@ -376,6 +379,17 @@ def _camera_peaks(a: torch.Tensor, b: torch.Tensor, count: int) -> tuple[torch.T
     return torch.stack([dx, dy], -1), height
 
 
+class Rivals(NamedTuple):
+    """Camera motions the coarse level could not tell from its vectors (``_camera``), tried again at each
+    finer level (``_propagate``): ``motions`` (B, P, 2) in px of the level, NaN where not one; ``where``
+    (B, 1, h, w): k + 1 where the k-th fitted a pixel of the coarse level as well as its own vector (0:
+    none); ``widely`` (B, P): the k-th won on RIVAL_SHARE of a finer level, and is tried at every pixel
+    from there on."""
+    motions: torch.Tensor
+    where: torch.Tensor
+    widely: torch.Tensor
+
+
 def _camera(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, best: torch.Tensor, t: Time, scale: int,
             floor: torch.Tensor, radius: int,
             block: Block = BLOCK) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
@@ -395,7 +409,15 @@ def _camera(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, best: torch.Tenso
     where it is at most CAMERA_GAIN of the full search's cost (``best``): where the full search matched
     well nothing changes, and a spurious peak must win clearly. Each rule guards against a loss seen
     without it (weak peaks placing part of a pan wrongly). The peaks within the square are tried since
-    2026-12-06 (docs/results.md)."""
+    2026-12-06 (docs/results.md).
+
+    Returns too the ``Rivals``: the motions no pixel took, with where each fitted at least as well as the
+    vector kept (and more than a coarse px from it). Text scrolls this way: its lines repeat, and on the
+    coarse level a scroll of one line looks like no motion, of a line and a bit like a small motion the
+    other way; the camera's motion fits as well as those, so it cannot win clearly there, and dropped,
+    nothing finer walked back (a page scrolled by its line pitch: 9 dB, the blend's figure, where the
+    detail of its letters tells the two apart at once). They are tried again at each finer level
+    (``_propagate``)."""
     n, _, h, w = a.shape
     camera, height = _camera_peaks(a[:, :1], b[:, :1], CAMERA_PEAKS)                  # luma: (n, P, 2), (n, P)
     peaks = torch.round(camera)
@@ -404,7 +426,7 @@ def _camera(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, best: torch.Tenso
     far = ((reach > CAMERA_BEYOND) & (peaks[..., 0].abs() < w / 2) & (peaks[..., 1].abs() < h / 2)
            & (height > CAMERA_SHARE * height[:, :1]) & (height > least))              # (n, P)
     if not far.is_cuda and not far.any():     # nothing to try (asked on a GPU, it would wait for the GPU)
-        return v, None, camera
+        return v, None, None, None
     box = _constant(tuple((dx, dy) for dy in range(-CAMERA_STEP, CAMERA_STEP + 1)
                           for dx in range(-CAMERA_STEP, CAMERA_STEP + 1)), a)           # (S, 2)
     fields = (peaks[:, :, None] + box).flatten(1, 2)                                   # (n, P*S, 2)
@@ -415,13 +437,20 @@ def _camera(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, best: torch.Tenso
     cost, index = _cheapest(cost)                                                      # first of equals
     chosen = torch.gather(fields, 1, index.flatten(1)[..., None].expand(-1, -1, 2)).view(n, h, w, 2)
     taken = cost < CAMERA_GAIN * best
-    if not taken.is_cuda and not taken.any():
-        return v, None, camera
-    ident = torch.where(taken, torch.div(index, len(box), rounding_mode="floor") + 1, torch.zeros_like(index))
+    which = torch.div(index, len(box), rounding_mode="floor") + 1                     # (n, 1, h, w): 1..P
+    fits = cost < best                      # a camera motion fits as well as the full search's vector
+    apart = (chosen.permute(0, 3, 1, 2) - v).abs().amax(1, keepdim=True) > 1
+    number = torch.arange(1, camera.shape[1] + 1, device=which.device)
+    rivalry = torch.where(fits & apart & ~taken, which, torch.zeros_like(which))
+    ident = torch.where(taken, which, torch.zeros_like(which))
     # a motion no pixel took is none: each window's vectors are what they are alone, whatever its batch
-    used = (ident.flatten(1)[:, None] == torch.arange(1, len(height[0]) + 1, device=ident.device)[:, None]).any(-1)
-    camera = torch.where(used[..., None], camera, torch.full_like(camera, math.nan))    # NaN: not a motion
-    return torch.where(taken, chosen.permute(0, 3, 1, 2), v), ident, camera
+    used = (ident.flatten(1)[:, None] == number[:, None]).any(-1)                     # (n, P)
+    nan = torch.full_like(camera, math.nan)
+    rivals = Rivals(torch.where((far & ~used)[..., None], camera, nan), rivalry, torch.zeros_like(far))
+    if not taken.is_cuda and not taken.any():
+        return v, None, None, rivals
+    camera = torch.where(used[..., None], camera, nan)                                 # NaN: not a motion
+    return torch.where(taken, chosen.permute(0, 3, 1, 2), v), ident, camera, rivals
 
 
 def _origin(camera: torch.Tensor, ident: torch.Tensor) -> torch.Tensor:
@@ -478,7 +507,9 @@ def _neighbour(v: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
 
 def _propagate(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, scale: int, floor: torch.Tensor,
                origin: torch.Tensor | None = None, ident: torch.Tensor | None = None,
-               camera: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+               camera: torch.Tensor | None = None,
+               rivals: Rivals | None = None
+               ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, Rivals | None]:
     """A pixel takes a neighbour's vector (PROPAGATION px away, four directions) where that one at most
     halves the mismatch. Upsampled from a coarser level, vectors at a moving object's edge mix its motion
     with the background's, and +-1 px per level cannot walk back far: a fast object's corners would be
@@ -490,7 +521,15 @@ def _propagate(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, scale
     took the camera's motions (``camera``, (B, P, 2), NaN where none did), every pixel also tries each
     itself, on the same terms: near the frame's edge, where one of the reads of a coarse level's block
     leaves the frame, the camera failed there, and the neighbours' vectors cross a band 1 or 2 px a
-    level (a 1080p diagonal pan of 360 px kept a sixth of its vectors wrong)."""
+    level (a 1080p diagonal pan of 360 px kept a sixth of its vectors wrong).
+
+    ``rivals`` (``Rivals``, motions the coarse level could not settle; returned, ``widely`` brought up to
+    date) are tried where each fitted there, on the same terms but counted from no motion (not the prior's
+    centre), to this level's whole px, and only more than a px of this level from the vector held; at
+    every pixel once one wins on RIVAL_SHARE of a level (a scroll of text: 58-88 % of the first finer
+    level; a moving object's motion in the demo clip: at most 1 %). Tried at every pixel from the start,
+    an object's motion took over blurred background beside it (the demo clip: -0.16 and -0.11 dB on two
+    frames)."""
     best = _cost(a, b, v[:, None], t, scale, floor, None if origin is None else origin[:, None])
     for step in PROPAGATION:
         for dx, dy in ((step, 0), (-step, 0), (0, step), (0, -step)):
@@ -502,9 +541,29 @@ def _propagate(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, scale
             if origin is not None:
                 origin = torch.where(better, from_, origin)
                 ident = torch.where(better, _neighbour(ident, dx, dy), ident)
-    if camera is None or origin is None:
-        return v, origin, ident
     h, w = v.shape[-2:]
+    widely = None if rivals is None else rivals.widely
+    for k in range(0 if rivals is None else rivals.motions.shape[1]):
+        absent = torch.isnan(rivals.motions[:, k]).any(-1)                           # (B,): not a rival
+        if not absent.is_cuda and absent.all():
+            continue
+        # to this level's whole px: phase correlation placed it to a fraction of a coarse px (several px here),
+        # and the search after this steps +-1 px from it in half px
+        motion = torch.where(absent[:, None], torch.zeros_like(rivals.motions[:, k]), rivals.motions[:, k].round())
+        candidate = motion[:, :, None, None].expand(-1, -1, h, w)
+        cost = _cost(a, b, candidate[:, None], t, scale, floor)     # counted from no motion: not the prior's centre
+        apart = (v - candidate).abs().amax(1, keepdim=True) > 1
+        wins = (cost < CAMERA_GAIN * best) & apart & ~absent.view(-1, 1, 1, 1)
+        widely = widely.clone()
+        widely[:, k] |= wins.float().mean((1, 2, 3)) >= RIVAL_SHARE
+        better = wins & ((rivals.where == k + 1) | widely[:, k].view(-1, 1, 1, 1))
+        best, v = torch.where(better, cost, best), torch.where(better, candidate, v)
+        if origin is not None:
+            origin, ident = torch.where(better, torch.zeros_like(origin), origin), torch.where(better, 0, ident)
+    if rivals is not None:
+        rivals = rivals._replace(widely=widely)
+    if camera is None or origin is None:
+        return v, origin, ident, rivals
     for k in range(camera.shape[1]):
         absent = torch.isnan(camera[:, k]).any(-1)                                   # (B,): not a motion
         if not absent.is_cuda and absent.all():
@@ -515,7 +574,7 @@ def _propagate(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, scale
         better = (cost < PROPAGATION_GAIN * best) & ~absent.view(-1, 1, 1, 1)
         best, v = torch.where(better, cost, best), torch.where(better, candidate, v)
         origin, ident = torch.where(better, candidate, origin), torch.where(better, k + 1, ident)
-    return v, origin, ident
+    return v, origin, ident, rivals
 
 
 def _subpixel(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time,
@@ -562,6 +621,9 @@ def confidence(frames: torch.Tensor, v: torch.Tensor, t: Time = 0.5) -> torch.Te
     frames are the safer estimate. "No motion" keeps each read's fractional part: the smoothing of noise by
     a read between pixels must not pass for a match (keeping v's own fractional part did not: a read at
     1.5 v is between pixels where v is odd, and in pure noise the search's smooth vectors were trusted).
+    Where both mismatches are below NO_EVIDENCE (flat both ways: a white gap between lines of text that
+    scroll by their pitch) neither side has a say and the vectors stand: judged by a ratio of two near
+    zeros, such a gap doubted them, and the 5 px spread carried the plain frames into the letters beside it.
     """
     b, _, _, h, w = frames.shape
     lum = _luma(frames.flatten(0, 1).float())                        # (B*4, 1, H, W)
@@ -576,6 +638,7 @@ def confidence(frames: torch.Tensor, v: torch.Tensor, t: Time = 0.5) -> torch.Te
     trusted = _constant((CONFIDENT_RATIO, CONFIDENT_RATIO, SEARCHED_RATIOS[0]), ratio).view(1, 3, 1, 1)
     doubted = _constant((1.0, 1.0, SEARCHED_RATIOS[1]), ratio).view(1, 3, 1, 1)
     gain = ((doubted - ratio) / (doubted - trusted)).clamp(0, 1)
+    gain = torch.where(mismatch.amax(2) < NO_EVIDENCE, torch.ones_like(gain), gain)
     return _block_mean(gain.amax(1, keepdim=True), 5)   # one steady side is enough (the window's edge repeats a frame)
 
 
@@ -608,7 +671,7 @@ def estimate_motion(i2: torch.Tensor, i3: torch.Tensor, t: Time = 0.5,
     block = _coarse_block(scale)
     floor = _floor(ca, cb, block=block)
     v, best = _full_search(ca, cb, t, radius, scale, floor, block)
-    v, ident, camera = _camera(ca, cb, v, best, t, scale, floor, radius, block)
+    v, ident, camera, rivals = _camera(ca, cb, v, best, t, scale, floor, radius, block)
     v = _smooth(v)
     for level in range(len(pyramid) - 2, -1, -1):
         la, lb = pyramid[level]
@@ -618,8 +681,11 @@ def estimate_motion(i2: torch.Tensor, i3: torch.Tensor, t: Time = 0.5,
             ident = F.interpolate(ident.float(), size=la.shape[-2:], mode="nearest").long()
             camera = 2 * camera
             origin = _origin(camera, ident)
+        if rivals is not None:
+            rivals = Rivals(2 * rivals.motions, F.interpolate(rivals.where.float(), size=la.shape[-2:],
+                                                              mode="nearest").long(), rivals.widely)
         floor = _floor(la, lb, t, origin)
-        v, origin, ident = _propagate(la, lb, v, t, 2 ** level, floor, origin, ident, camera)
+        v, origin, ident, rivals = _propagate(la, lb, v, t, 2 ** level, floor, origin, ident, camera, rivals)
         v = _search(la, lb, v, t, 2 ** level, floor, origin)
         if level:
             v = _smooth(v)
@@ -629,7 +695,9 @@ def estimate_motion(i2: torch.Tensor, i3: torch.Tensor, t: Time = 0.5,
             v = _subpixel(la, lb, v, t, origin)
             if outer is not None:    # after the fit: a vector taken there keeps its own fractions
                 four = torch.stack([_planes(outer[0].float()), la, lb, _planes(outer[1].float())], 1)
-                v = _edges(_detail(four.flatten(0, 1)).unflatten(0, four.shape[:2]), v, t, camera)
+                motions = [m for m in (camera, None if rivals is None else rivals.motions) if m is not None]
+                v = _edges(_detail(four.flatten(0, 1)).unflatten(0, four.shape[:2]), v, t,
+                           torch.cat(motions, 1) if motions else None)
     return v
 
 
@@ -733,6 +801,7 @@ def _edges(frames: torch.Tensor, v: torch.Tensor, t: Time, camera: torch.Tensor 
         later = max(t.amax().item(), 1 - t.amin().item()) if torch.is_tensor(t) else max(t, 1 - t)
         band = math.ceil(farthest * later) + 1
     m = BLOCK // 2     # the block's context beyond each band
+    band = max(band, m)      # no narrower than that context (the parts below start at band - m)
     if 2 * band >= min(h, w):
         parts = [((0, h, 0, w), (0, h, 0, w), tuple(INWARD.values()))]
     else:   # what is computed (rows, columns), what of it is kept, and where inside lies
