@@ -56,7 +56,6 @@ PROPAGATION_GAIN = 0.5   # and taken only where it at most halves the mismatch
 SMALL_MOTION = 0.03    # a match's cost grows 3 % per px of motion (full-frame px): noise keeps small motion
 MOTION_FLOOR = 0.003   # and by this share of the no-motion mismatch per px: smooth areas keep small motion
 FLAT_MISMATCH = 1e-3   # a no-motion mismatch counted at least this (mean |difference|, planes summed): flat too
-NO_EVIDENCE = 1 / 255  # where both mismatches are below this (luma, 1 level), neither side has a say
 CONFIDENCE_BLOCK = 9   # window comparing the match with no motion
 CONFIDENT_RATIO = 0.5  # a match at half the no-motion mismatch (or better) is trusted fully
 SEARCHED_RATIOS = (0.25, 0.5)   # the searched pair: fully trusted at a quarter, not at all from a half
@@ -621,9 +620,6 @@ def confidence(frames: torch.Tensor, v: torch.Tensor, t: Time = 0.5) -> torch.Te
     frames are the safer estimate. "No motion" keeps each read's fractional part: the smoothing of noise by
     a read between pixels must not pass for a match (keeping v's own fractional part did not: a read at
     1.5 v is between pixels where v is odd, and in pure noise the search's smooth vectors were trusted).
-    Where both mismatches are below NO_EVIDENCE (flat both ways: a white gap between lines of text that
-    scroll by their pitch) neither side has a say and the vectors stand: judged by a ratio of two near
-    zeros, such a gap doubted them, and the 5 px spread carried the plain frames into the letters beside it.
     """
     b, _, _, h, w = frames.shape
     lum = _luma(frames.flatten(0, 1).float())                        # (B*4, 1, H, W)
@@ -638,7 +634,6 @@ def confidence(frames: torch.Tensor, v: torch.Tensor, t: Time = 0.5) -> torch.Te
     trusted = _constant((CONFIDENT_RATIO, CONFIDENT_RATIO, SEARCHED_RATIOS[0]), ratio).view(1, 3, 1, 1)
     doubted = _constant((1.0, 1.0, SEARCHED_RATIOS[1]), ratio).view(1, 3, 1, 1)
     gain = ((doubted - ratio) / (doubted - trusted)).clamp(0, 1)
-    gain = torch.where(mismatch.amax(2) < NO_EVIDENCE, torch.ones_like(gain), gain)
     return _block_mean(gain.amax(1, keepdim=True), 5)   # one steady side is enough (the window's edge repeats a frame)
 
 
@@ -901,10 +896,15 @@ def contrast_regions(shown: torch.Tensor, kept: torch.Tensor, region: float = CO
 
 def region_means(x: torch.Tensor, region: float) -> torch.Tensor:
     """Means of x (B, C, H, W) over regions whose side is ``region`` of the frame's short side (at least 3
-    cells), taken in cells of CONTENT_CELL px: (B, C, H / CONTENT_CELL, W / CONTENT_CELL), one per cell."""
+    cells), taken in cells of CONTENT_CELL px: (B, C, H / CONTENT_CELL, W / CONTENT_CELL), one per cell.
+    A region reaching past the frame's edge is the part of it inside (fewer cells): with the edge's cells
+    replicated, a region as wide as the frame's short side counted the outermost row of cells half, and
+    where text scrolled in at the bottom, that row alone (a line in I2, the page between lines in the
+    made frame) told keep_content the frame had lost what it showed (a scroll's last lines blended:
+    18-20 dB where the net made 24-39)."""
     h, w = x.shape[-2:]
     cells = F.avg_pool2d(x, CONTENT_CELL, ceil_mode=True)
-    return box_mean(cells, max(3, round(min(h, w) * region / CONTENT_CELL)) | 1)
+    return block_mean(cells, max(3, round(min(h, w) * region / CONTENT_CELL)) | 1)
 
 
 def at_pixels(cells: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
