@@ -11,12 +11,11 @@ frames can be read as numbers, not only from per_frame.png.
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from pathlib import Path
 
 from convlstm.adapt.method import adapted_methods
-from convlstm.evaluate.report import evaluate
+from convlstm.evaluate.report import evaluate, write_per_frame_psnr
 
 
 def main() -> int:
@@ -30,13 +29,7 @@ def main() -> int:
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     results = evaluate(args.clips, frames=args.frames, methods=methods, out_dir=args.out,
                        extra_methods=adapted_methods(), precision=args.precision)
-    with open(Path(args.out) / "per_frame_psnr.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["clip", "method", "frame", "psnr"])
-        for r in results:
-            for m, s in r.scores.items():
-                for i, value in enumerate(s.psnr):
-                    w.writerow([r.clip, m, 2 * i + 1, f"{value:.4f}"])
+    write_per_frame_psnr(results, Path(args.out) / "per_frame_psnr.csv")
     return 0
 
 

@@ -5,21 +5,22 @@ and the blend.
 
 Text is the hard case for a coarse-to-fine search: lines repeat every line pitch, so on the coarse levels
 a scroll of a whole number of lines looks like no motion at all, and one of a line and a bit like a small
-motion the other way. The clips are made here, lossless (FFV1), rendered in matplotlib's DejaVu fonts (black on near-white, anti-aliased), 640x360 at 30 fps, 61 frames. The text
-is words drawn from a fixed list by a seeded generator (the same page on every machine): code-like
-indented lines for the monospace font, full lines of prose for the proportional one.
+motion the other way. The clips are made here, lossless (FFV1), rendered in matplotlib's DejaVu fonts
+(black on near-white, anti-aliased), 640x360 at 30 fps, 61 frames. The text is words drawn from a fixed
+list by a seeded generator (the same page on every machine): code-like indented lines for the monospace
+font, full lines of prose for the proportional one.
 
     code10   monospace 13 px (line pitch 17 px), 10 px a frame (20 px between the source frames)
     prose10  proportional 15 px (line pitch 20 px), 10 px a frame: the scroll is exactly one line
     code5    as code10, 5 px a frame
     code20   as code10, 20 px a frame
 
-    python scripts/scroll_text.py [--out results/evaluation/scroll] [--clips DIR] [--methods convlstm,mvtools,blend]
+    python scripts/scroll_text.py [--out results/evaluation/scroll] [--clips DIR]
+        [--methods convlstm,mvtools,blend]
 """
 from __future__ import annotations
 
 import argparse
-import csv
 import subprocess
 import sys
 import tempfile
@@ -29,7 +30,7 @@ import numpy as np
 from matplotlib import font_manager
 from PIL import Image, ImageDraw, ImageFont
 
-from convlstm.evaluate.report import evaluate
+from convlstm.evaluate.report import evaluate, write_per_frame_psnr
 from convlstm.video import ffmpeg_exe
 
 WIDTH, HEIGHT, FRAMES, FPS = 640, 360, 61, 30
@@ -75,9 +76,12 @@ def write_clip(frames: list[np.ndarray], path: Path) -> None:
     proc = subprocess.Popen([ffmpeg_exe(), "-v", "error", "-nostdin", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
                              "-s", f"{WIDTH}x{HEIGHT}", "-r", str(FPS), "-i", "-", "-c:v", "ffv1",
                              "-pix_fmt", "yuv444p", str(path)], stdin=subprocess.PIPE)
-    for f in frames:
-        proc.stdin.write(np.ascontiguousarray(f).tobytes())
-    proc.stdin.close()
+    try:
+        for f in frames:
+            proc.stdin.write(np.ascontiguousarray(f).tobytes())
+        proc.stdin.close()
+    except BrokenPipeError:
+        pass                     # ffmpeg stopped early: its exit status says so below
     if proc.wait():
         raise SystemExit(f"ffmpeg could not write {path}")
 
@@ -109,13 +113,7 @@ def main() -> int:
         clips = make_clips(folder)
         results = evaluate([str(c) for c in clips], frames=FRAMES - 1, methods=methods, out_dir=args.out,
                            precision=args.precision)
-    with open(Path(args.out) / "per_frame_psnr.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["clip", "method", "frame", "psnr"])
-        for r in results:
-            for m, s in r.scores.items():
-                for i, value in enumerate(s.psnr):
-                    w.writerow([r.clip, m, 2 * i + 1, f"{value:.4f}"])
+    write_per_frame_psnr(results, Path(args.out) / "per_frame_psnr.csv")
     return 0
 
 

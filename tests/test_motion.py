@@ -573,8 +573,8 @@ def test_a_weighted_sum_adds_as_torchs_sum_does():
 
 def scrolled_text(width: int, height: int, pitch: int, step: int) -> tuple[torch.Tensor, torch.Tensor]:
     """A page of text (DejaVu Sans, lines ``pitch`` px apart, black on near-white) scrolled up ``step`` px
-    between the source frames: the four frames (1, 4, 3, H, W) at times -1, 0, 1, 2 and the true frame at t = 0.5, crops of one
-    page."""
+    between the source frames: the four frames (1, 4, 3, H, W) at times -1, 0, 1, 2 and the true frame at
+    t = 0.5, crops of one page."""
     from matplotlib import font_manager
     from PIL import Image, ImageDraw, ImageFont
     font = ImageFont.truetype(font_manager.findfont("DejaVu Sans"), round(pitch / 1.35))
@@ -622,3 +622,35 @@ def test_text_scrolled_by_its_line_pitch_is_found(monkeypatch):
     monkeypatch.setattr(motion, "_camera", lambda *args: (*camera(*args)[:3], None))
     before = scored()
     assert before[1] < db - 10, (before[:2], db)
+
+
+def test_a_scroll_batched_with_a_still_window_is_searched_as_alone():
+    """Rivals (camera motions the coarse level could not settle) are each window's own: a page scrolled by
+    its line pitch batched with a still texture gives both windows the vectors they get alone, bit for
+    bit (docs/design.md, determinism)."""
+    frames, _ = scrolled_text(480, 270, 20, 20)
+    still = torch.stack([texture(270, 480, 3)] * 4, 1)
+    batch = torch.cat([frames, still])
+    together = estimate_motion(batch[:, 1], batch[:, 2])
+    for k in range(2):
+        assert torch.equal(together[k:k + 1], estimate_motion(batch[k:k + 1, 1], batch[k:k + 1, 2]))
+
+
+def test_a_still_picture_with_its_outer_frames_is_no_motion():
+    """No camera motion and no vector: the edge search's band is still as wide as its block's context (it
+    was 1 px, and its parts began a row before the frame)."""
+    still = texture(96, 160, 4)
+    assert torch.equal(estimate_motion(still, still, outer=(still, still)), torch.zeros(1, 2, 96, 160))
+
+
+def test_a_region_past_the_frames_edge_is_the_part_inside():
+    """``region_means``: a region reaching past the frame's edge averages the cells inside it; with the edge's
+    cells replicated, the outermost row counted as often as all the rows inside together."""
+    from convlstm.model.motion import CONTENT_CELL, region_means
+    x = torch.zeros(1, 1, 96, 160)
+    x[..., -CONTENT_CELL:, :] = 1.0                       # only the last row of cells shows anything
+    means = region_means(x, 1.0)                          # regions as wide as the short side: 13 cells
+    rows = x.shape[-2] // CONTENT_CELL                    # 12 rows of cells, the last one lit
+    inside = 13 // 2 + 1                                  # a region centred on the last row reaches 7 rows in
+    torch.testing.assert_close(means[0, 0, -1, 10], torch.tensor(1 / inside))
+    torch.testing.assert_close(means[0, 0, rows // 2, 10], torch.tensor(1 / 12))

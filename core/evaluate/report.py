@@ -119,6 +119,18 @@ def write_csv(results: list[ClipResult], methods: list[str], path: Path) -> None
                     w.writerow([r.clip, m, "", "", "", "", "", "", "", 0, machine])
 
 
+def write_per_frame_psnr(results: list[ClipResult], path: Path) -> None:
+    """Every predicted frame's PSNR (clip, method, frame, psnr; the frame's index in the clip, odd), so a
+    clip's worst frames can be read as numbers, not only from per_frame.png."""
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["clip", "method", "frame", "psnr"])
+        for r in results:
+            for m, s in r.scores.items():
+                for i, value in enumerate(s.psnr):
+                    w.writerow([r.clip, m, 2 * i + 1, f"{value:.4f}"])
+
+
 def plot_bars(results: list[ClipResult], methods: list[str], path: Path) -> None:
     """One panel per figure of METRICS (PSNR, SSIM, VMAF, sharpness, 5th-percentile frame PSNR, share of
     pixels off by more than 10 levels), axes from 0, each bar labelled with its value."""

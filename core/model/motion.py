@@ -66,8 +66,8 @@ CAMERA_STEP = 2        # each with every vector within +-2 px of it on the coars
 CAMERA_SHARE = 1 / 3   # a peak at most this share of the strongest one's height is not a motion
 CAMERA_HEIGHT = 0.2    # nor one this low (phase correlation: 1 for a whole frame moving as one)
 NEAR_CAMERA_HEIGHT = 0.4   # within the full search's reach, only a clear camera motion (dice on black: 0.2-0.3)
-RIVAL_SHARE = 1 / 3   # a rival that halves the cost on a third of a finer level is tried at every pixel
 CAMERA_GAIN = PROPAGATION_GAIN   # and taken only where it at most halves the full search's cost
+RIVAL_SHARE = 1 / 3   # a rival (``Rivals``) that halves the cost on a third of a finer level: tried everywhere
 
 Time = float | torch.Tensor      # one t for the batch, or (B, 1, 1, 1): one per sample
 CANDIDATE_PIXELS = 1 << 25      # candidate vectors x pixels whose costs are found in one pass (memory bound)
@@ -380,11 +380,11 @@ def _camera_peaks(a: torch.Tensor, b: torch.Tensor, count: int) -> tuple[torch.T
 
 
 class Rivals(NamedTuple):
-    """Camera motions the coarse level could not tell from its vectors (``_camera``), tried again at each
-    finer level (``_propagate``): ``motions`` (B, P, 2) in px of the level, NaN where not one; ``where``
-    (B, 1, h, w): k + 1 where the k-th fitted a pixel of the coarse level as well as its own vector (0:
-    none); ``widely`` (B, P): the k-th won on RIVAL_SHARE of a finer level, and is tried at every pixel
-    from there on."""
+    """The camera motions no coarse pixel took (``_camera``), tried again at each finer level
+    (``_propagate``): ``motions`` (B, P, 2) in px of the level, NaN where not one; ``where`` (B, 1, h, w):
+    k + 1 where the k-th was the pixel's cheapest camera candidate, cheaper than the full search's vector
+    yet not clearly (not taken), and more than a coarse px from it (0: none); ``widely`` (B, P): the k-th
+    won on RIVAL_SHARE of a finer level, and is tried at every pixel from there on."""
     motions: torch.Tensor
     where: torch.Tensor
     widely: torch.Tensor
@@ -392,11 +392,13 @@ class Rivals(NamedTuple):
 
 def _camera(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, best: torch.Tensor, t: Time, scale: int,
             floor: torch.Tensor, radius: int,
-            block: Block = BLOCK) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+            block: Block = BLOCK
+            ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, Rivals | None]:
     """Reach beyond the full search, and a prior that moves with the camera: v where a camera motion
     clearly matches better. Returns v, which camera motion each vector took (B, 1, h, w: 0 none, k the
-    k-th; None where none took any, which on the CPU is known at no cost) and the camera motions (B, P, 2),
-    NaN where no pixel took one.
+    k-th), the camera motions (B, P, 2), NaN where no pixel took one, and the ``Rivals``; on the CPU, where
+    it is known at no cost, None for the first two where no pixel took any, and for all three where no
+    peak was a motion at all.
 
     The full search covers +-radius px of the coarse level; the camera may move further (a fast pan), and
     within it the prior for small motion pulls a pan's vectors short over smooth picture. Of the frames'
@@ -411,8 +413,8 @@ def _camera(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, best: torch.Tenso
     without it (weak peaks placing part of a pan wrongly). The peaks within the square are tried since
     2026-12-06 (docs/results.md).
 
-    Returns too the ``Rivals``: the motions no pixel took, with where each fitted at least as well as the
-    vector kept (and more than a coarse px from it). Text scrolls this way: its lines repeat, and on the
+    The ``Rivals`` are the motions no pixel took, with where each was cheaper than the vector kept, yet not
+    clearly, and more than a coarse px from it. Text scrolls this way: its lines repeat, and on the
     coarse level a scroll of one line looks like no motion, of a line and a bit like a small motion the
     other way; the camera's motion fits as well as those, so it cannot win clearly there, and dropped,
     nothing finer walked back (a page scrolled by its line pitch: 9 dB, the blend's figure, where the
@@ -542,7 +544,7 @@ def _propagate(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, scale
                 origin = torch.where(better, from_, origin)
                 ident = torch.where(better, _neighbour(ident, dx, dy), ident)
     h, w = v.shape[-2:]
-    widely = None if rivals is None else rivals.widely
+    widely = None if rivals is None else rivals.widely.clone()
     for k in range(0 if rivals is None else rivals.motions.shape[1]):
         absent = torch.isnan(rivals.motions[:, k]).any(-1)                           # (B,): not a rival
         if not absent.is_cuda and absent.all():
@@ -554,7 +556,6 @@ def _propagate(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, scale
         cost = _cost(a, b, candidate[:, None], t, scale, floor)     # counted from no motion: not the prior's centre
         apart = (v - candidate).abs().amax(1, keepdim=True) > 1
         wins = (cost < CAMERA_GAIN * best) & apart & ~absent.view(-1, 1, 1, 1)
-        widely = widely.clone()
         widely[:, k] |= wins.float().mean((1, 2, 3)) >= RIVAL_SHARE
         better = wins & ((rivals.where == k + 1) | widely[:, k].view(-1, 1, 1, 1))
         best, v = torch.where(better, cost, best), torch.where(better, candidate, v)
@@ -700,10 +701,16 @@ def estimate_motion(i2: torch.Tensor, i3: torch.Tensor, t: Time = 0.5,
             v = _subpixel(la, lb, v, t, origin)
             if outer is not None:    # after the fit: a vector taken there keeps its own fractions
                 four = torch.stack([_planes(outer[0].float()), la, lb, _planes(outer[1].float())], 1)
-                motions = [m for m in (camera, None if rivals is None else rivals.motions) if m is not None]
-                v = _edges(_detail(four.flatten(0, 1)).unflatten(0, four.shape[:2]), v, t,
-                           torch.cat(motions, 1) if motions else None)
+                v = _edges(_detail(four.flatten(0, 1)).unflatten(0, four.shape[:2]), v, t, _motions(camera, rivals))
     return v
+
+
+def _motions(camera: torch.Tensor | None, rivals: Rivals | None) -> torch.Tensor | None:
+    """The camera's motions (B, P, 2) in frame px, NaN where none: those vectors took and the rivals, one
+    column per peak (a peak is one or the other, never both)."""
+    if rivals is None:
+        return camera
+    return rivals.motions if camera is None else torch.where(torch.isnan(camera), rivals.motions, camera)
 
 
 def _positions(v: torch.Tensor, along: torch.Tensor, at: tuple[int, int] = (0, 0),
@@ -789,7 +796,8 @@ def _edges(frames: torch.Tensor, v: torch.Tensor, t: Time, camera: torch.Tensor 
     leading and trailing strips, as wide as half the motion): searched on I2 and I3 alone, nothing there
     matches (one read is the clamped edge), and the vector found is wrong, often near zero. Each pixel of
     the bands along the edges where a vector could leave tries the vectors of the pixels EDGE_REACH px
-    further inside and the camera's motions, judged where the trajectory is seen (``_seen_mismatch``: the
+    further inside and the camera's motions (those vectors took and the rivals: ``_motions``; a motion
+    that is NaN is tried as no motion), judged where the trajectory is seen (``_seen_mismatch``: the
     outer frame on the visible side stands in for the one it left). A candidate must be borne out by the
     detail where it read (``_proof``). Only a pixel whose own vector proved nothing (not borne out, or
     borne out by flat reads only) takes one: where it at most halves the mismatch by more than
