@@ -507,6 +507,15 @@ def _neighbour(v: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
     return padded[..., max(dy, 0):max(dy, 0) + h, max(dx, 0):max(dx, 0) + w]
 
 
+def _whole_field(motion: torch.Tensor, h: int, w: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """One motion per window (B, 2), NaN where a window has none, as a field (B, 2, h, w) to try at every
+    pixel (zero where absent) and which windows lack it (B,); None on the CPU where none has it."""
+    absent = torch.isnan(motion).any(-1)
+    if not absent.is_cuda and absent.all():
+        return None
+    return absent, torch.where(absent[:, None], torch.zeros_like(motion), motion)[:, :, None, None].expand(-1, -1, h, w)
+
+
 def _propagate(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, scale: int, floor: torch.Tensor,
                origin: torch.Tensor | None = None, ident: torch.Tensor | None = None,
                camera: torch.Tensor | None = None,
@@ -545,14 +554,14 @@ def _propagate(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, scale
                 ident = torch.where(better, _neighbour(ident, dx, dy), ident)
     h, w = v.shape[-2:]
     widely = None if rivals is None else rivals.widely.clone()
+    # to this level's whole px: phase correlation placed a rival to a fraction of a coarse px (several px
+    # here), and the search after this steps +-1 px from it in half px
+    rounded = None if rivals is None else rivals.motions.round()
     for k in range(0 if rivals is None else rivals.motions.shape[1]):
-        absent = torch.isnan(rivals.motions[:, k]).any(-1)                           # (B,): not a rival
-        if not absent.is_cuda and absent.all():
+        field = _whole_field(rounded[:, k], h, w)
+        if field is None:
             continue
-        # to this level's whole px: phase correlation placed it to a fraction of a coarse px (several px here),
-        # and the search after this steps +-1 px from it in half px
-        motion = torch.where(absent[:, None], torch.zeros_like(rivals.motions[:, k]), rivals.motions[:, k].round())
-        candidate = motion[:, :, None, None].expand(-1, -1, h, w)
+        absent, candidate = field
         cost = _cost(a, b, candidate[:, None], t, scale, floor)     # counted from no motion: not the prior's centre
         apart = (v - candidate).abs().amax(1, keepdim=True) > 1
         wins = (cost < CAMERA_GAIN * best) & apart & ~absent.view(-1, 1, 1, 1)
@@ -566,11 +575,10 @@ def _propagate(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, t: Time, scale
     if camera is None or origin is None:
         return v, origin, ident, rivals
     for k in range(camera.shape[1]):
-        absent = torch.isnan(camera[:, k]).any(-1)                                   # (B,): not a motion
-        if not absent.is_cuda and absent.all():
+        field = _whole_field(camera[:, k], h, w)
+        if field is None:
             continue
-        motion = torch.where(absent[:, None], torch.zeros_like(camera[:, k]), camera[:, k])
-        candidate = motion[:, :, None, None].expand(-1, -1, h, w)
+        absent, candidate = field
         cost = _cost(a, b, candidate[:, None], t, scale, floor, candidate[:, None])
         better = (cost < PROPAGATION_GAIN * best) & ~absent.view(-1, 1, 1, 1)
         best, v = torch.where(better, cost, best), torch.where(better, candidate, v)
