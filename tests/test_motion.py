@@ -636,6 +636,18 @@ def test_a_scroll_batched_with_a_still_window_is_searched_as_alone():
         assert torch.equal(together[k:k + 1], estimate_motion(batch[k:k + 1, 1], batch[k:k + 1, 2]))
 
 
+def test_with_outer_frames_a_slow_pan_batched_with_a_fast_one_is_searched_as_alone():
+    """The edge search's bands are each window's own on the CPU: a 6 px pan batched with an 80 px one got
+    the fast one's band (40 px), and 1.4 % of its vectors, up to 5.5 px off, differed from its own alone."""
+    slow, _ = photo_pan(320, 180, 6, 2)
+    fast, _ = photo_pan(320, 180, 80, 0)
+    batch = torch.cat([slow, fast])
+    together = estimate_motion(batch[:, 1], batch[:, 2], outer=(batch[:, 0], batch[:, 3]))
+    for k in range(2):
+        one = batch[k:k + 1]
+        assert torch.equal(together[k:k + 1], estimate_motion(one[:, 1], one[:, 2], outer=(one[:, 0], one[:, 3])))
+
+
 def test_a_still_picture_with_its_outer_frames_is_no_motion():
     """No camera motion and no vector: the edge search's band is still as wide as its block's context (it
     was 1 px, and its parts began a row before the frame)."""

@@ -804,21 +804,28 @@ def _edges(frames: torch.Tensor, v: torch.Tensor, t: Time, camera: torch.Tensor 
     leading and trailing strips, as wide as half the motion): searched on I2 and I3 alone, nothing there
     matches (one read is the clamped edge), and the vector found is wrong, often near zero. Each pixel of
     the bands along the edges where a vector could leave tries the vectors of the pixels EDGE_REACH px
-    further inside and the camera's motions (those vectors took and the rivals: ``_motions``; a motion
-    that is NaN is tried as no motion), judged where the trajectory is seen (``_seen_mismatch``: the
+    further inside and the camera's motions (those vectors took and the rivals: ``_motions``; a window
+    whose motion is NaN has none there and tries nothing for it), judged where the trajectory is seen
+    (``_seen_mismatch``: the
     outer frame on the visible side stands in for the one it left). A candidate must be borne out by the
     detail where it read (``_proof``). Only a pixel whose own vector proved nothing (not borne out, or
     borne out by flat reads only) takes one: where it at most halves the mismatch by more than
     MATCH_NOISE (PROPAGATION_GAIN, as in ``_propagate``), or the best proved of those leaving the frame.
     A pixel whose vector is borne out keeps it: taken there too, spurious camera peaks and an object's
     vectors matched flat or repeated reads on a still background's edge (visp-mire-2: up to -11 dB a
-    frame). ``frames``: the four frames' planes and detail (``_detail``)."""
-    _, _, h, w = v.shape
-    motions = [] if camera is None else [torch.nan_to_num(camera[:, k], nan=0.0)[..., None, None]
-                                         for k in range(camera.shape[1])]
+    frame). ``frames``: the four frames' planes and detail (``_detail``).
+
+    On the CPU only the bands a vector could leave the frame from are searched, each window's own: so a
+    window's vectors are what they are alone, whatever its batch (on a GPU the whole frame, no wait)."""
+    n, _, h, w = v.shape
+    if not v.is_cuda and n > 1:
+        return torch.cat([_edges(frames[i:i + 1], v[i:i + 1], t[i:i + 1] if torch.is_tensor(t) and t.shape[0] > 1
+                                 else t, None if camera is None else camera[i:i + 1]) for i in range(n)])
+    motions = [] if camera is None else [_whole_field(camera[:, k], h, w) for k in range(camera.shape[1])]
+    motions = [m for m in motions if m is not None]     # (which windows lack it, the motion at every pixel)
     band = max(h, w)
-    if not v.is_cuda:       # the band a vector could leave the frame from (on a GPU: the whole frame, no wait)
-        farthest = max([v.abs().amax().item()] + [m.abs().amax().item() for m in motions])
+    if not v.is_cuda:       # the band a vector could leave the frame from
+        farthest = max([v.abs().amax().item()] + [f.abs().amax().item() for _, f in motions])
         later = max(t.amax().item(), 1 - t.amin().item()) if torch.is_tensor(t) else max(t, 1 - t)
         band = math.ceil(farthest * later) + 1
     m = BLOCK // 2     # the block's context beyond each band
@@ -835,7 +842,9 @@ def _edges(frames: torch.Tensor, v: torch.Tensor, t: Time, camera: torch.Tensor 
         here = v[..., y0:y1, x0:x1]
         candidates = [_neighbour(v, dx * step, dy * step)[..., y0:y1, x0:x1] for step in EDGE_REACH
                       if step < max(h, w) for dx, dy in directions]
-        candidates += [motion.expand_as(here) for motion in motions]
+        there = torch.zeros(n, dtype=torch.bool, device=v.device)     # a neighbour's vector always is
+        missing = torch.stack([there] * len(candidates) + [absent for absent, _ in motions], 1)     # (B, K)
+        candidates += [f[..., y0:y1, x0:x1] for _, f in motions]
         best, detail, _ = _seen_mismatch(frames, here[:, None], t, (y0, x0))
         textured = (_proof(best, detail) <= 0) & (detail > FLAT_MISMATCH)   # the vector held is borne out
         open_ = ~textured                            # the pixel's own vector proved nothing
@@ -845,7 +854,8 @@ def _edges(frames: torch.Tensor, v: torch.Tensor, t: Time, camera: torch.Tensor 
             fields = torch.stack(candidates[first:first + 8], 1)                  # (B, K, 2, h, w)
             cost, detail, leaves = _seen_mismatch(frames, fields, t, (y0, x0))
             score = _proof(cost, detail)
-            low, index = _cheapest(torch.where(score <= 0, score, torch.full_like(score, math.inf)))
+            tried = (score <= 0) & ~missing[:, first:first + 8, None, None]
+            low, index = _cheapest(torch.where(tried, score, torch.full_like(score, math.inf)))
             cost, detail, leaves = cost.gather(1, index), detail.gather(1, index), leaves.gather(1, index)
             # where the pixel's own vector proved nothing (a dark patch that moved on matches itself at
             # many a wrong vector): a clear win (by more than MATCH_NOISE; a match of flat reads is none
