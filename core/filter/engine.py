@@ -15,6 +15,7 @@ from ..model.net import NetOutput, steady_ends, times_on
 from ..model.detail import PATCH
 from ..options import MIN_TILE
 from .compiling import inductor_cache, quiet_compiler_logs
+from .host_memory import keep_freed_memory
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 # the processor features that make bf16 arithmetic native (x86: AVX-512 BF16 or AMX; Arm: the BF16 extension);
@@ -105,6 +106,8 @@ class Engine:
                                    f"AMX on x86, the BF16 extension on Arm), which this CPU ({cpu_name()}) lacks; "
                                    "use precision=fp32 (or leave precision unset: auto)")
         self.device, self.precision = device, precision
+        if device.type == "cpu":
+            keep_freed_memory()        # a pass's temporaries reused, not faulted in again (filter/host_memory.py)
         # bf16 on the CPU: autocast over a float32 net (see above); elsewhere the net converted
         self.autocast = device.type == "cpu" and precision == "bf16"
         self.dtype = torch.float32 if self.autocast else PRECISIONS[precision]
