@@ -276,6 +276,24 @@ def test_the_detail_kernel_is_its_torch_expression(shape, reference):
     assert kernels.detail_planes(planes.double()) is None
 
 
+@pytest.mark.parametrize("part", [((0, 0), (22, 160)), ((30, 138), (40, 22)), ((0, 0), (90, 160))])
+def test_the_seen_mismatch_kernel_is_its_torch_expression(part, reference):
+    """The edge search's judge (motion._seen_mismatch) on a band, a side strip and the whole frame, vectors
+    reaching out of the frame on either side, a time per sample: to float rounding, the same reads left."""
+    g = torch.Generator().manual_seed(3)
+    at, (h, w) = part
+    frames = torch.rand(2, 4, 4, 90, 160, generator=g)
+    v = torch.randn(2, 6, 2, h, w, generator=g) * 15
+    t = torch.tensor([0.5, 0.3]).view(2, 1, 1, 1)
+    got = motion._seen_mismatch(frames, v, t, at)
+    want = reference(motion._seen_mismatch, frames, v, t, at)
+    torch.testing.assert_close(got[0], want[0], rtol=0, atol=1e-5)
+    torch.testing.assert_close(got[1], want[1], rtol=0, atol=1e-5)
+    assert torch.equal(got[2], want[2]) and got[2].any() and not got[2].all()
+    assert kernels.seen_mismatch(frames.double(), v, t.view(2, 1).expand(2, 4), at) is None
+    assert kernels.seen_mismatch(frames, v.requires_grad_(), t.view(2, 1).expand(2, 4), at) is None
+
+
 def test_batch_norms_folded_at_inference_are_the_three_layers(reference):
     """conv, norm, ReLU as one convolution with a bias at inference, to float rounding; the folded weights
     follow the parameters when they change in place (an adaptation's optimizer step); training runs the

@@ -426,6 +426,64 @@ EXPORT int offset_search(const float *a, const float *b, int64_t channels, int64
     return segment == segment_scalar ? 1 : 2;
 }
 
+/* one bilinear read of a plane at (x, y) in px, the coordinates clamped to the frame (grid_sample's border
+ * padding): read_scalar's arithmetic */
+static inline float read_clamped(const float *p, int32_t height, int32_t width, float x, float y)
+{
+    x = clamp_to(x, (float)(width - 1));
+    y = clamp_to(y, (float)(height - 1));
+    const int32_t x0 = (int32_t)x, y0 = (int32_t)y;
+    return read_scalar(p, y0 * width + x0, x0 < width - 1, y0 < height - 1 ? width : 0, x - (float)x0, y - (float)y0);
+}
+
+/* motion.py's _seen_mismatch before its block means. For each pixel of K candidate fields v over a part of
+ * the frame (h x w px whose top left pixel is (y0, x0) of the frame's height x width), the four frames read
+ * at p + steps[i] v (i = 0..3: I1..I4); a read is seen where it lies at most half a px outside the frame.
+ * The pair judged is I2 and I3, or where I2's read is seen with I1's and I3's is not, I1 and I2, or where
+ * I3's is seen with I4's and I2's is not, I3 and I4: mismatch = the sum over the first C planes of
+ * |first - second|, detail = the first's last plane (the planes' detail, motion._detail), leaves = 1 where
+ * I2's or I3's read is not seen. Rows row_begin..row_end of the flattened (batch, K, h). frames: (batch, 4,
+ * C + 1, height, width); v: (batch, K, 2, h, w); steps: (batch, 4); mismatch, detail: (batch, K, h, w) float;
+ * leaves: the same in bytes; all contiguous. Why: in torch, four grid_sample reads of all four frames'
+ * planes, the seen masks, two selections, the difference and its sum were written out each, over thin
+ * bands: 30-33 ms a pass at 640x360 for what this reads once. */
+EXPORT void seen_mismatch(const float *frames, int64_t planes, int64_t height, int64_t width, const float *v,
+                          int64_t candidates, int64_t h, int64_t w, int64_t y0, int64_t x0, const float *steps,
+                          float *mismatch, float *detail, uint8_t *leaves, int64_t row_begin, int64_t row_end)
+{
+    const int64_t plane = height * width, image = planes * plane;
+    const float hx = (float)(width - 1), hy = (float)(height - 1);
+    for (int64_t r = row_begin; r < row_end; r++) {
+        const int64_t y = r % h, nk = r / h, n = nk / candidates;
+        const float *vx = v + nk * 2 * h * w + y * w, *vy = vx + h * w;
+        const float *s = steps + 4 * n, *window = frames + n * 4 * image;
+        const float py = (float)(y0 + y);
+        float *m = mismatch + r * w, *d = detail + r * w;
+        uint8_t *l = leaves + r * w;
+        for (int64_t i = 0; i < w; i++) {
+            const float px = (float)(x0 + i), mx = vx[i], my = vy[i];
+            float xs[4], ys[4];
+            int seen[4];
+            for (int k = 0; k < 4; k++) {
+                xs[k] = px + s[k] * mx;
+                ys[k] = py + s[k] * my;
+                const float in_x = fminf(xs[k], hx - xs[k]), in_y = fminf(ys[k], hy - ys[k]);
+                seen[k] = fminf(in_x, in_y) > -0.5f;
+            }
+            const int left = seen[1] && seen[0] && !seen[2], right = seen[2] && seen[3] && !seen[1];
+            const int f = left ? 0 : right ? 2 : 1, g = left ? 1 : right ? 3 : 2;
+            const float *first = window + f * image, *second = window + g * image;
+            float sum = 0.f;
+            for (int64_t c = 0; c + 1 < planes; c++)
+                sum += fabsf(read_clamped(first + c * plane, (int32_t)height, (int32_t)width, xs[f], ys[f])
+                             - read_clamped(second + c * plane, (int32_t)height, (int32_t)width, xs[g], ys[g]));
+            m[i] = sum;
+            d[i] = read_clamped(first + (planes - 1) * plane, (int32_t)height, (int32_t)width, xs[f], ys[f]);
+            l[i] = !(seen[1] && seen[2]);
+        }
+    }
+}
+
 /* best and which where candidate j's costs cj are smaller (a NaN smaller than any number) */
 WIDE_LOOPS static void keep_smaller(const float *cj, int32_t j, int64_t count, float *best, int32_t *which)
 {

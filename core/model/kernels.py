@@ -1,8 +1,8 @@
 """The CPU's kernels, called through ctypes: for the motion search's inner steps (kernels.c) the
 candidates' mismatch (``bilinear_mismatch``), block means (``block_mean``), each pixel's cheapest
 candidate (``min_over_candidates``), all of those in one pass for the steps that try fixed offsets from a
-start (``offset_search``), and the planes' detail for the search at the frame's edges
-(``detail_planes``), and the safety net's window means with the edges replicated (``box_mean``, the
+start (``offset_search``), and for the search at the frame's edges the planes' detail (``detail_planes``)
+and the candidates' mismatch where the trajectory is seen (``seen_mismatch``), and the safety net's window means with the edges replicated (``box_mean``, the
 same bits as box.py's slices); for the learned part the ConvLSTM cell's arithmetic after its convolution
 (``lstm_cell``, lstm_kernel.c; h written where the caller says: the layer's output, the next step's
 input), the decoder's upsampling with its skip's sum (``upsample_add``, decoder_kernel.c), the
@@ -49,6 +49,8 @@ _SIGNATURES = {   # name: (argument types, result type)
     "lstm_cell": ([_POINTER, ctypes.c_int32, _SIZE, _POINTER, _SIZE, _POINTER, _SIZE, _POINTER, _POINTER, _POINTER,
                    _POINTER, _POINTER, _POINTER, _SIZE, _SIZE], ctypes.c_int),
     "detail_planes": ([_POINTER, _POINTER, _SIZE, _SIZE, _SIZE, _SIZE, _SIZE], None),
+    "seen_mismatch": ([_POINTER, _SIZE, _SIZE, _SIZE, _POINTER, _SIZE, _SIZE, _SIZE, _SIZE, _SIZE, _POINTER, _POINTER,
+                       _POINTER, _POINTER, _SIZE, _SIZE], None),
     "scaled_pool": ([_POINTER, _POINTER, _POINTER, ctypes.c_int32, _SIZE, _SIZE, _SIZE, _SIZE, _SIZE], ctypes.c_int),
     "attend": ([_POINTER, _POINTER, _POINTER, _POINTER, _POINTER, ctypes.c_int32, _SIZE, _SIZE, _SIZE, _SIZE, _SIZE],
                ctypes.c_int),
@@ -141,6 +143,29 @@ def bilinear_mismatch(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor,
     _split(function, (a.data_ptr(), b.data_ptr(), c, h, w, v.data_ptr(), strides, k, times.data_ptr(),
                       out.data_ptr()), n * k * h, w)
     return out
+
+
+def seen_mismatch(frames: torch.Tensor, v: torch.Tensor, steps: torch.Tensor, at: tuple[int, int]
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+    """motion._seen_mismatch before its block means, in one pass (kernels.c): for K fields v (B, K, 2, h, w)
+    over the part of the frame at ``at`` (row, column), the four frames' planes and detail (B, 4, C + 1, H, W)
+    read at p + steps[:, i] v (steps (B, 4)): the mismatch of the pair where the trajectory is seen and the
+    first's detail (B, K, h, w) each, and where a read of the middle frames left the frame (bool). None
+    where the kernel does not run (module docstring)."""
+    b, k, _, h, w = v.shape
+    if (not _runs_here(frames, v, steps) or frames.dim() != 5 or frames.shape[:2] != (b, 4) or frames.shape[2] < 2
+            or v.shape[2] != 2 or tuple(steps.shape) != (b, 4)):
+        return None
+    function = _function("seen_mismatch")
+    if function is None:
+        return None
+    frames, v, steps = frames.contiguous(), v.contiguous(), steps.contiguous()
+    mismatch, detail = torch.empty(b, k, h, w), torch.empty(b, k, h, w)
+    leaves = torch.empty(b, k, h, w, dtype=torch.uint8)
+    _split(function, (frames.data_ptr(), frames.shape[2], frames.shape[3], frames.shape[4], v.data_ptr(), k, h, w,
+                      at[0], at[1], steps.data_ptr(), mismatch.data_ptr(), detail.data_ptr(), leaves.data_ptr()),
+           b * k * h, w)
+    return mismatch, detail, leaves.bool()
 
 
 def block_mean(x: torch.Tensor, side: int) -> torch.Tensor | None:

@@ -772,6 +772,10 @@ def _seen_mismatch(frames: torch.Tensor, v: torch.Tensor, t: Time,
     cost there); and where a read of the middle frames left the frame."""
     b, k, _, h, w = v.shape
     steps = _times(t, b, v).view(b, 4)
+    fused = kernels.seen_mismatch(frames, v, steps, at)
+    if fused is not None:     # the CPU: the same reads, in one pass (kernels.py)
+        mismatch, detail, leaves = fused
+        return _block_mean(mismatch), _block_mean(detail), leaves
     reads, seen = [], []
     for i in range(4):
         grid, inside = _positions(v, steps[:, i:i + 1], at, frames.shape[-2:])
