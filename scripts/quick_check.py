@@ -9,10 +9,13 @@ every STEP-th, through the engine the filter builds (default weights, its defaul
 clip's mean and the mean of all. The figures are not the evaluation's (a subset of its frames) and are only
 comparable with runs of this script at the same STEP, precision and clips.
 
-    python scripts/quick_check.py [CLIP...] [--step 4] [--precision bf16] [--per-frame] [--set motion.NAME=VALUE]
+    python scripts/quick_check.py [CLIP...] [--step 4] [--precision auto] [--per-frame] [--set motion.NAME=VALUE]
 
-Without clips: the four evaluation clips and every clip under data/heldout (scripts/fetch_heldout_clips.py).
-``--set`` assigns a module constant under convlstm.model (an experiment, never a result to report).
+Without clips: the four evaluation clips and every clip under the repository's data/heldout
+(scripts/fetch_heldout_clips.py; without them it stops, as its means would not compare). ``--precision
+auto``: the filter's choice (bf16 on a CPU with native bf16). ``--set`` assigns an UPPER_CASE constant of a
+module under convlstm.model, a Python literal of its type (an experiment, never a result to report); one
+that a function took as a default argument (motion.BLOCK) is not changed there.
 """
 from __future__ import annotations
 
@@ -26,35 +29,42 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from convlstm.evaluate.clips import resolve_clip
-from convlstm.evaluate.metrics import psnr
-from convlstm.evaluate.protocol import RGB24, split_even_odd
-from convlstm.filter.engine import Engine
-from convlstm.filter.scenes import frame_at_cut, predict_within_scene
-from convlstm.filter.schedule import clamped_window
-from convlstm.options import DEFAULT_SC_THRESHOLD
-from convlstm.video import frames_of, open_source, to_rgb24
 from convlstm.checkpoint import load_weights
+from convlstm.evaluate.clips import EVAL_CLIPS, resolve_clip
+from convlstm.evaluate.metrics import psnr
+from convlstm.evaluate.protocol import predict_with_engine, split_even_odd
+from convlstm.filter.engine import Engine, cpu_bf16
+from convlstm.video import frames_of, open_source, to_rgb24
 
-EVALUATION_CLIPS = ["core/assets/demo.mp4", "bikes", "bigbuckbunny", "carphone"]
+HELD_OUT = Path(__file__).resolve().parents[1] / "data" / "heldout"
 
 
 def default_clips() -> list[str]:
-    held = sorted(p for p in Path("data/heldout").glob("*/*") if p.name != "MANIFEST" and p.is_file())
-    return EVALUATION_CLIPS + [str(p) for p in held]
+    held = sorted(str(p) for p in HELD_OUT.glob("*/*") if p.is_file())
+    if not held:
+        raise SystemExit(f"quick_check: no held-out clips under {HELD_OUT}: run scripts/fetch_heldout_clips.py, "
+                         "or name the clips")
+    return ["demo", *EVAL_CLIPS] + held
 
 
 def apply_setting(text: str) -> None:
-    """``motion.NAME=VALUE``: sets convlstm.model.motion.NAME (VALUE a Python literal)."""
-    target, value = text.split("=", 1)
-    module, name = target.rsplit(".", 1)
-    mod = importlib.import_module(f"convlstm.model.{module}")
-    if not hasattr(mod, name):
-        raise SystemExit(f"--set: convlstm.model.{module} has no {name}")
-    setattr(mod, name, ast.literal_eval(value))
+    """``MODULE.NAME=VALUE``: sets convlstm.model.MODULE.NAME, an UPPER_CASE constant, to VALUE (a Python
+    literal of the constant's type)."""
+    target, equals, value = text.partition("=")
+    module, _, name = target.rpartition(".")
+    try:
+        mod = importlib.import_module(f"convlstm.model.{module}")
+        old, new = getattr(mod, name), ast.literal_eval(value)
+    except (ImportError, AttributeError, ValueError, SyntaxError) as exc:
+        raise SystemExit(f"--set {text!r}: {exc}; expected MODULE.NAME=VALUE, e.g. motion.RIVAL_SHARE=0.5")
+    if not equals or not name.isupper() or not isinstance(new, type(old)):
+        raise SystemExit(f"--set {text!r}: NAME must be an UPPER_CASE constant and VALUE of its type "
+                         f"({type(old).__name__}, now {old!r})")
+    setattr(mod, name, new)
 
 
 def clip_frames(name: str, frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """The protocol's even frames (input) and odd frames (truth) of a clip's first ``frames``."""
     source = open_source(resolve_clip(name))
     source = source.std.Trim(0, min(frames, source.num_frames) - 1)
     return split_even_odd(frames_of(to_rgb24(source)))
@@ -63,40 +73,44 @@ def clip_frames(name: str, frames: int) -> tuple[np.ndarray, np.ndarray]:
 def check_clip(engine: Engine, name: str, frames: int, step: int) -> list[tuple[int, float]]:
     """(odd frame number, PSNR) of every ``step``-th predicted frame."""
     even, truth = clip_frames(name, frames)
-    stack = RGB24.to_unit(torch.from_numpy(even).permute(0, 3, 1, 2))
-    scores = []
-    for i in range(0, len(even) - 1, step):
-        pred, cuts = predict_within_scene(stack[list(clamped_window(i, len(even)))], 0.5,
-                                          lambda w, t: engine.predict(w[None], t)[0], DEFAULT_SC_THRESHOLD)
-        made = (frame_at_cut(even[i], even[i + 1], 0.5, "blend") if cuts[1]
-                else RGB24.from_unit(pred).permute(1, 2, 0).cpu().numpy())
-        scores.append((2 * i + 1, psnr(made, truth[i])))
-    return scores
+    indices = range(0, len(even) - 1, step)
+    made = predict_with_engine(engine, even, indices=indices)
+    return [(2 * i + 1, psnr(m, truth[i])) for i, m in zip(indices, made)]
+
+
+def at_least(low: int):
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"at least {low}, got {value}")
+        return value
+    return parse
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("clips", nargs="*")
-    ap.add_argument("--step", type=int, default=4)
-    ap.add_argument("--frames", type=int, default=60)
-    ap.add_argument("--precision", default="bf16", choices=["fp32", "bf16"])
+    ap.add_argument("--step", type=at_least(1), default=4)
+    ap.add_argument("--frames", type=at_least(3), default=60)
+    ap.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
     ap.add_argument("--per-frame", action="store_true")
     ap.add_argument("--set", action="append", default=[], metavar="MODULE.NAME=VALUE")
     args = ap.parse_args()
     for s in args.set:
         apply_setting(s)
+    clips = args.clips or default_clips()
+    precision = ("bf16" if cpu_bf16() else "fp32") if args.precision == "auto" else args.precision
     torch.manual_seed(0)
-    net, _ = load_weights(None)
-    engine = Engine(net, torch.device("cpu"), precision=args.precision)
+    engine = Engine(load_weights(None)[0], torch.device("cpu"), precision=precision)
     means = []
     start = time.perf_counter()
-    for name in args.clips or default_clips():
+    for name in clips:
         scores = check_clip(engine, name, args.frames, args.step)
         means.append(float(np.mean([s for _, s in scores])))
         print(f"{Path(name).name:32s} {means[-1]:8.3f}", flush=True)
         if args.per_frame:
             print("   " + "  ".join(f"{f}:{s:.2f}" for f, s in scores), flush=True)
-    print(f"{'ALL':32s} {np.mean(means):8.3f}   ({len(means)} clips, step {args.step}, {args.precision}, "
+    print(f"{'ALL':32s} {np.mean(means):8.3f}   ({len(means)} clips, step {args.step}, {precision}, "
           f"{time.perf_counter() - start:.0f} s)")
     return 0
 

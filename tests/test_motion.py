@@ -648,6 +648,21 @@ def test_with_outer_frames_a_slow_pan_batched_with_a_fast_one_is_searched_as_alo
         assert torch.equal(together[k:k + 1], estimate_motion(one[:, 1], one[:, 2], outer=(one[:, 0], one[:, 3])))
 
 
+def test_a_camera_motion_a_window_lacks_is_not_tried_at_its_edges():
+    """A column of camera motions that is NaN for a window (a peak only a batch companion had) adds nothing
+    there: the edge search gives what it gives without the column. It was tried as no motion, which a
+    still picture held with a wrong vector takes at its edges."""
+    from convlstm.model import motion
+    still = torch.stack([texture(90, 160, 5)] * 4, 1)
+    planes = motion._detail(torch.stack([motion._planes(still[:, k]) for k in range(4)], 1).flatten(0, 1))
+    planes = planes.unflatten(0, (1, 4))
+    wrong = torch.full((1, 2, 90, 160), 12.0)
+    absent = torch.full((1, 1, 2), float("nan"))
+    alone = motion._edges(planes, wrong, 0.5, None)
+    assert torch.equal(motion._edges(planes, wrong, 0.5, absent), alone)
+    assert not torch.equal(motion._edges(planes, wrong, 0.5, torch.zeros(1, 1, 2)), alone)    # no motion wins
+
+
 def test_a_still_picture_with_its_outer_frames_is_no_motion():
     """No camera motion and no vector: the edge search's band is still as wide as its block's context (it
     was 1 px, and its parts began a row before the frame)."""

@@ -5,6 +5,7 @@ Shared by ``convlstm evaluate`` and the trainer's validation, so both report the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -32,13 +33,14 @@ def blend(even: np.ndarray) -> np.ndarray:
 
 
 def predict_with_engine(engine: Engine, even: np.ndarray, sc_threshold: float = DEFAULT_SC_THRESHOLD,
-                        sc_mode: str = CUT_MODES[0]) -> np.ndarray:
+                        sc_mode: str = CUT_MODES[0], indices: Sequence[int] | None = None) -> np.ndarray:
     """Odd frames from the net as the filter makes them, as uint8 RGB: its window schedule (edges
-    clamped) and its scene-cut rule (no window across a cut; at one, ``frame_at_cut``'s frame)."""
+    clamped) and its scene-cut rule (no window across a cut; at one, ``frame_at_cut``'s frame). The frame
+    between even frames i and i + 1 for each i of ``indices`` (all, where None)."""
     n = len(even)
     stack = RGB24.to_unit(torch.from_numpy(even).permute(0, 3, 1, 2))
     preds = []
-    for i in range(n - 1):
+    for i in range(n - 1) if indices is None else indices:
         pred, cuts = predict_within_scene(stack[list(clamped_window(i, n))], 0.5,
                                           lambda w, t: engine.predict(w[None], t)[0], sc_threshold)
         preds.append(frame_at_cut(even[i], even[i + 1], 0.5, sc_mode) if cuts[1]

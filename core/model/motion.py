@@ -810,8 +810,8 @@ def _edges(frames: torch.Tensor, v: torch.Tensor, t: Time, camera: torch.Tensor 
     the bands along the edges where a vector could leave tries the vectors of the pixels EDGE_REACH px
     further inside and the camera's motions (those vectors took and the rivals: ``_motions``; a window
     whose motion is NaN has none there and tries nothing for it), judged where the trajectory is seen
-    (``_seen_mismatch``: the
-    outer frame on the visible side stands in for the one it left). A candidate must be borne out by the
+    (``_seen_mismatch``: the outer frame on the visible side stands in for the one it left). A candidate
+    must be borne out by the
     detail where it read (``_proof``). Only a pixel whose own vector proved nothing (not borne out, or
     borne out by flat reads only) takes one: where it at most halves the mismatch by more than
     MATCH_NOISE (PROPAGATION_GAIN, as in ``_propagate``), or the best proved of those leaving the frame.
@@ -823,13 +823,13 @@ def _edges(frames: torch.Tensor, v: torch.Tensor, t: Time, camera: torch.Tensor 
     window's vectors are what they are alone, whatever its batch (on a GPU the whole frame, no wait)."""
     n, _, h, w = v.shape
     if not v.is_cuda and n > 1:
-        return torch.cat([_edges(frames[i:i + 1], v[i:i + 1], t[i:i + 1] if torch.is_tensor(t) and t.shape[0] > 1
+        return torch.cat([_edges(frames[i:i + 1], v[i:i + 1], t[i:i + 1] if torch.is_tensor(t) and t.numel() > 1
                                  else t, None if camera is None else camera[i:i + 1]) for i in range(n)])
     motions = [] if camera is None else [_whole_field(camera[:, k], h, w) for k in range(camera.shape[1])]
-    motions = [m for m in motions if m is not None]     # (which windows lack it, the motion at every pixel)
+    motions = [field for field in motions if field is not None]    # (which windows lack it, it at every pixel)
     band = max(h, w)
     if not v.is_cuda:       # the band a vector could leave the frame from
-        farthest = max([v.abs().amax().item()] + [f.abs().amax().item() for _, f in motions])
+        farthest = max([v.abs().amax().item()] + ([camera.nan_to_num(0.0).abs().amax().item()] if motions else []))
         later = max(t.amax().item(), 1 - t.amin().item()) if torch.is_tensor(t) else max(t, 1 - t)
         band = math.ceil(farthest * later) + 1
     m = BLOCK // 2     # the block's context beyond each band
@@ -842,12 +842,15 @@ def _edges(frames: torch.Tensor, v: torch.Tensor, t: Time, camera: torch.Tensor 
                  ((band - m, h - band + m, 0, band + m), (band, h - band, 0, band), (INWARD["left"],)),
                  ((band - m, h - band + m, w - band - m, w), (band, h - band, w - band, w), (INWARD["right"],))]
     out = v.clone()
+    there = torch.zeros(n, dtype=torch.bool, device=v.device)     # a neighbour's vector always is
     for (y0, y1, x0, x1), (k0, k1, j0, j1), directions in parts:
         here = v[..., y0:y1, x0:x1]
         candidates = [_neighbour(v, dx * step, dy * step)[..., y0:y1, x0:x1] for step in EDGE_REACH
                       if step < max(h, w) for dx, dy in directions]
-        there = torch.zeros(n, dtype=torch.bool, device=v.device)     # a neighbour's vector always is
-        missing = torch.stack([there] * len(candidates) + [absent for absent, _ in motions], 1)     # (B, K)
+        if not candidates and not motions:
+            continue        # a frame of at most 4 px: nothing further inside to try
+        # (B, K): the windows a candidate is missing for (a motion only a batch companion has: on a GPU)
+        missing = torch.stack([there] * len(candidates) + [absent for absent, _ in motions], 1)
         candidates += [f[..., y0:y1, x0:x1] for _, f in motions]
         best, detail, _ = _seen_mismatch(frames, here[:, None], t, (y0, x0))
         textured = (_proof(best, detail) <= 0) & (detail > FLAT_MISMATCH)   # the vector held is borne out
