@@ -29,7 +29,8 @@ M_TRIM_THRESHOLD = -1        # mallopt's parameters (glibc's malloc.h)
 M_MMAP_THRESHOLD = -3
 NO_TRIMMING = -1             # M_TRIM_THRESHOLD's value that turns trimming off (mallopt(3))
 MMAP_THRESHOLD = 32 << 20    # blocks above this are still mapped on their own (glibc's largest threshold)
-USERS_TUNING = ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "GLIBC_TUNABLES")
+USERS_THRESHOLDS = ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_")   # the user's own malloc tuning,
+USERS_TUNABLES = "GLIBC_TUNABLES"                                        # or glibc.malloc.* in this one
 
 _lock = threading.Lock()
 _kept: bool | None = None    # None until asked (once per process)
@@ -43,8 +44,8 @@ def keep_freed_memory() -> bool:
         if _kept is not None:
             return _kept
         if os.environ.get("CONVLSTM_KEEP_MEMORY", "1").strip().lower() in ("0", "false", "no", "off") \
-                or any(name in os.environ for name in USERS_TUNING[:2]) \
-                or "glibc.malloc." in os.environ.get(USERS_TUNING[2], "") \
+                or any(name in os.environ for name in USERS_THRESHOLDS) \
+                or "glibc.malloc." in os.environ.get(USERS_TUNABLES, "") \
                 or platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
             _kept = False
             return _kept

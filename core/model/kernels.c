@@ -426,14 +426,22 @@ EXPORT int offset_search(const float *a, const float *b, int64_t channels, int64
     return segment == segment_scalar ? 1 : 2;
 }
 
-/* one bilinear read of a plane at (x, y) in px, the coordinates clamped to the frame (grid_sample's border
- * padding): read_scalar's arithmetic */
-static inline float read_clamped(const float *p, int32_t height, int32_t width, float x, float y)
+/* where a bilinear read at (x, y) in px lands, the coordinates clamped to the frame (grid_sample's border
+ * padding): found once, then read on each plane (read_scalar's arithmetic) */
+typedef struct { int32_t at, dx, dy; float fx, fy; } Tap;
+
+static inline Tap land_clamped(int32_t height, int32_t width, float x, float y)
 {
     x = clamp_to(x, (float)(width - 1));
     y = clamp_to(y, (float)(height - 1));
     const int32_t x0 = (int32_t)x, y0 = (int32_t)y;
-    return read_scalar(p, y0 * width + x0, x0 < width - 1, y0 < height - 1 ? width : 0, x - (float)x0, y - (float)y0);
+    const Tap tap = {y0 * width + x0, x0 < width - 1, y0 < height - 1 ? width : 0, x - (float)x0, y - (float)y0};
+    return tap;
+}
+
+static inline float read_tap(const float *p, const Tap *tap)
+{
+    return read_scalar(p, tap->at, tap->dx, tap->dy, tap->fx, tap->fy);
 }
 
 /* motion.py's _seen_mismatch before its block means. For each pixel of K candidate fields v over a part of
@@ -473,12 +481,13 @@ EXPORT void seen_mismatch(const float *frames, int64_t planes, int64_t height, i
             const int left = seen[1] && seen[0] && !seen[2], right = seen[2] && seen[3] && !seen[1];
             const int f = left ? 0 : right ? 2 : 1, g = left ? 1 : right ? 3 : 2;
             const float *first = window + f * image, *second = window + g * image;
+            const Tap tf = land_clamped((int32_t)height, (int32_t)width, xs[f], ys[f]);
+            const Tap tg = land_clamped((int32_t)height, (int32_t)width, xs[g], ys[g]);
             float sum = 0.f;
             for (int64_t c = 0; c + 1 < planes; c++)
-                sum += fabsf(read_clamped(first + c * plane, (int32_t)height, (int32_t)width, xs[f], ys[f])
-                             - read_clamped(second + c * plane, (int32_t)height, (int32_t)width, xs[g], ys[g]));
+                sum += fabsf(read_tap(first + c * plane, &tf) - read_tap(second + c * plane, &tg));
             m[i] = sum;
-            d[i] = read_clamped(first + (planes - 1) * plane, (int32_t)height, (int32_t)width, xs[f], ys[f]);
+            d[i] = read_tap(first + (planes - 1) * plane, &tf);
             l[i] = !(seen[1] && seen[2]);
         }
     }

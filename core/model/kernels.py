@@ -2,8 +2,8 @@
 candidates' mismatch (``bilinear_mismatch``), block means (``block_mean``), each pixel's cheapest
 candidate (``min_over_candidates``), all of those in one pass for the steps that try fixed offsets from a
 start (``offset_search``), and for the search at the frame's edges the planes' detail (``detail_planes``)
-and the candidates' mismatch where the trajectory is seen (``seen_mismatch``), and the safety net's window means with the edges replicated (``box_mean``, the
-same bits as box.py's slices); for the learned part the ConvLSTM cell's arithmetic after its convolution
+and the candidates' mismatch where the trajectory is seen (``seen_mismatch``), and the safety net's window
+means with the edges replicated (``box_mean``, the same bits as box.py's slices); for the learned part the ConvLSTM cell's arithmetic after its convolution
 (``lstm_cell``, lstm_kernel.c; h written where the caller says: the layer's output, the next step's
 input), the decoder's upsampling with its skip's sum (``upsample_add``, decoder_kernel.c), the
 refinement's attention after its convolutions and the channel attention's mean (``scaled_pool``,

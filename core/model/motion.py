@@ -811,9 +811,8 @@ def _edges(frames: torch.Tensor, v: torch.Tensor, t: Time, camera: torch.Tensor 
     further inside and the camera's motions (those vectors took and the rivals: ``_motions``; a window
     whose motion is NaN has none there and tries nothing for it), judged where the trajectory is seen
     (``_seen_mismatch``: the outer frame on the visible side stands in for the one it left). A candidate
-    must be borne out by the
-    detail where it read (``_proof``). Only a pixel whose own vector proved nothing (not borne out, or
-    borne out by flat reads only) takes one: where it at most halves the mismatch by more than
+    must be borne out by the detail where it read (``_proof``). Only a pixel whose own vector proved
+    nothing (not borne out, or borne out by flat reads only) takes one: where it at most halves the mismatch by more than
     MATCH_NOISE (PROPAGATION_GAIN, as in ``_propagate``), or the best proved of those leaving the frame.
     A pixel whose vector is borne out keeps it: taken there too, spurious camera peaks and an object's
     vectors matched flat or repeated reads on a still background's edge (visp-mire-2: up to -11 dB a
